@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets everything up (virtualenv, PostGIS, test database) and runs the whole test suite:
+# lint, type checks, then pytest. Extra arguments go to pytest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+
+setup_python
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tracker_test}
+setup_database "$TEST_DATABASE_URL"
+
+say "ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+say "mypy"
+"$VENV/bin/mypy"
+say "pytest (database: $TEST_DATABASE_URL)"
+"$VENV/bin/pytest" "$@"

@@ -1,0 +1,1 @@
+"""The I/O shell of the tracker: HTTP/WebSocket app, store, CLI."""

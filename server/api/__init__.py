@@ -1,0 +1,1 @@
+"""REST endpoints for dispatchers and operators."""

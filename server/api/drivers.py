@@ -1,0 +1,92 @@
+"""`/api/drivers`: create drivers (their token is shown once), list and read them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api.guards import require_admin
+from server.auth import hash_token, new_token
+from server.responses import error_response, json_response, read_body
+from server.services import Services
+from server.store import queries
+
+MAX_BODY_BYTES = 16 * 1024
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class DriverIn(msgspec.Struct, frozen=True):
+    name: Name
+    phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    vehicle: ShortText | None = None
+    device_id: ShortText | None = None
+
+
+_decode_driver = msgspec.json.Decoder(DriverIn).decode
+
+
+def driver_json(driver: queries.Driver) -> dict[str, object]:
+    return {
+        "id": driver.id,
+        "name": driver.name,
+        "phone": driver.phone,
+        "vehicle": driver.vehicle,
+        "device_id": driver.device_id,
+        "created_at": driver.created_at,
+    }
+
+
+async def create_driver(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    services: Services = request.app.state.services
+    body = await read_body(request.stream(), MAX_BODY_BYTES)
+    if body is None:
+        return error_response(413, f"body over {MAX_BODY_BYTES} bytes")
+    try:
+        spec = _decode_driver(body)
+    except msgspec.DecodeError as exc:
+        return error_response(422, f"invalid driver: {exc}")
+    token = new_token()
+    try:
+        async with services.pool.acquire() as conn:
+            driver = await queries.create_driver(
+                conn,
+                name=spec.name.strip() or spec.name,
+                phone=spec.phone,
+                vehicle=spec.vehicle,
+                device_id=spec.device_id,
+                token_hash=hash_token(token),
+            )
+    except queries.DuplicateDeviceId:
+        return error_response(409, f"device_id {spec.device_id!r} already belongs to a driver")
+    return json_response({**driver_json(driver), "token": token}, 201)
+
+
+async def list_drivers(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    services: Services = request.app.state.services
+    async with services.pool.acquire() as conn:
+        drivers = await queries.list_drivers(conn)
+    return json_response([driver_json(d) for d in drivers])
+
+
+async def get_driver(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    services: Services = request.app.state.services
+    try:
+        driver_id = int(request.path_params["driver_id"])
+    except ValueError:
+        return error_response(404, "no such driver")
+    async with services.pool.acquire() as conn:
+        driver = await queries.get_driver(conn, driver_id) if driver_id < 2**63 else None
+    if driver is None:
+        return error_response(404, "no such driver")
+    return json_response(driver_json(driver))

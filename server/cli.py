@@ -1,0 +1,181 @@
+"""The `tracker` command: serve, migrate, db prepare, drivers create, partitions maintain."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from server.settings import Settings, SettingsError
+
+EXIT_UNREACHABLE = 3
+EXIT_NO_POSTGIS = 4
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(None, **overrides)
+    except SettingsError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.serve import uvicorn_config
+
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    settings = _settings(**overrides)
+    if not settings.admin_token:
+        sys.exit(
+            "TRACKER_ADMIN_TOKEN is not set: set it to a long random string "
+            "(./scripts/run.sh generates one for you)"
+        )
+    server = uvicorn.Server(uvicorn_config(settings, fd=args.fd, log_level=args.log_level))
+    server.run()
+    return 0 if server.started else 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.store import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    print(f"database {migrate.database_name(settings.database_url)} is at the latest schema")
+    return 0
+
+
+def cmd_db_prepare(args: argparse.Namespace) -> int:
+    from server.store import migrate
+
+    settings = _settings()
+    try:
+        created = asyncio.run(migrate.prepare(settings.database_url))
+    except migrate.DatabaseUnreachable as exc:
+        print(exc)
+        return EXIT_UNREACHABLE
+    except migrate.PostgisMissing as exc:
+        print(exc)
+        print(exc.server_major)  # last line: read by scripts/setup.sh
+        return EXIT_NO_POSTGIS
+    name = migrate.database_name(settings.database_url)
+    print(f"database {name} {'created' if created else 'exists'}")
+    return 0
+
+
+def cmd_drivers_create(args: argparse.Namespace) -> int:
+    from server.auth import hash_token, new_token
+    from server.store import queries
+    from server.store.pool import create_pool
+
+    settings = _settings()
+
+    async def create() -> dict[str, object]:
+        pool = await create_pool(settings)
+        token = new_token()
+        try:
+            async with pool.acquire() as conn:
+                driver = await queries.create_driver(
+                    conn,
+                    name=args.name,
+                    phone=args.phone,
+                    vehicle=args.vehicle,
+                    device_id=args.device_id,
+                    token_hash=hash_token(token),
+                )
+        finally:
+            await pool.close()
+        return {"id": driver.id, "name": driver.name, "device_id": driver.device_id, "token": token}
+
+    try:
+        print(json.dumps(asyncio.run(create())))
+    except queries.DuplicateDeviceId:
+        sys.exit(f"device id {args.device_id!r} already belongs to a driver")
+    return 0
+
+
+def cmd_partitions_maintain(args: argparse.Namespace) -> int:
+    from server.maintenance import maintain_once
+    from server.store.pool import create_pool
+
+    settings = _settings()
+
+    async def run() -> tuple[list[str], list[str]]:
+        pool = await create_pool(settings)
+        try:
+            created, dropped = await maintain_once(pool, settings)
+        finally:
+            await pool.close()
+        return [d.isoformat() for d in created], [d.isoformat() for d in dropped]
+
+    created, dropped = asyncio.run(run())
+    print(json.dumps({"created": created, "dropped": dropped}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tracker",
+        description="Real-time GPS delivery tracking server. Configuration comes from the "
+        "environment (DATABASE_URL, TRACKER_ADMIN_TOKEN, TRACKER_*; see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server in the foreground (SIGTERM drains)")
+    serve.add_argument("--host", help="bind address (default TRACKER_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default TRACKER_PORT or 8000)")
+    serve.add_argument("--fd", type=int, help="serve on an already-bound listening socket")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date (idempotent)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    db = sub.add_parser("db", help="database set-up helpers").add_subparsers(
+        dest="db", required=True
+    )
+    prepare = db.add_parser(
+        "prepare",
+        help="check the server and PostGIS, create the database if missing "
+        f"(exit {EXIT_UNREACHABLE}: unreachable, {EXIT_NO_POSTGIS}: PostGIS missing)",
+    )
+    prepare.set_defaults(func=cmd_db_prepare)
+
+    drivers = sub.add_parser("drivers", help="manage drivers").add_subparsers(
+        dest="drivers", required=True
+    )
+    create = drivers.add_parser("create", help="create a driver and print its token (shown once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--phone")
+    create.add_argument("--vehicle")
+    create.add_argument("--device-id", help="what Traccar Client / OwnTracks identify as")
+    create.set_defaults(func=cmd_drivers_create)
+
+    parts = sub.add_parser("partitions", help="position history partitions").add_subparsers(
+        dest="partitions", required=True
+    )
+    maintain = parts.add_parser(
+        "maintain",
+        help="create the coming days' partitions, drop those older than TRACKER_RETENTION_DAYS",
+    )
+    maintain.set_defaults(func=cmd_partitions_maintain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

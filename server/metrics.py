@@ -1,0 +1,50 @@
+"""Prometheus metrics, one registry per app (no module globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.fixes_received = Counter(
+            "tracker_fixes_received", "Fixes received from couriers (before validation)", registry=r
+        )
+        self.fixes_stored = Counter(
+            "tracker_fixes_stored", "Fixes newly written to the position history", registry=r
+        )
+        self.fixes_duplicate = Counter(
+            "tracker_fixes_duplicate", "Re-sent fixes that were already stored", registry=r
+        )
+        self.fixes_rejected = Counter(
+            "tracker_fixes_rejected", "Fixes rejected, by rule", ["reason"], registry=r
+        )
+        self.frames_invalid = Counter(
+            "tracker_frames_invalid", "Frames that were not courier messages", registry=r
+        )
+        self.batch_rows = Histogram(
+            "tracker_write_batch_rows",
+            "Rows per batched write",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "tracker_write_batch_seconds",
+            "Time to write and commit one batch",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+            registry=r,
+        )
+        self.write_errors = Counter(
+            "tracker_write_errors", "Failed batch writes (retried), by kind", ["kind"], registry=r
+        )
+        self.write_queue_rows = Gauge(
+            "tracker_write_queue_rows", "Accepted fixes waiting to be stored", registry=r
+        )
+        self.drivers_connected = Gauge(
+            "tracker_drivers_connected", "Open courier sockets", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

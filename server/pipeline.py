@@ -1,0 +1,85 @@
+"""The per-fix pipeline, in order: plausibility (per-driver state), then the durable writer.
+
+Later stages (progress along the route, ETA, live fan-out) hook in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from geo.model import Fix
+from geo.plausibility import DriverFilter, Limits
+from server.metrics import Metrics
+from server.settings import Settings
+from server.store import queries
+from server.store.writer import BatchWriter, StoreSink, WriteItem
+from server.wire import Rejected
+
+log = logging.getLogger("tracker.pipeline")
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_age_s=settings.max_fix_age_s,
+        max_future_s=settings.max_fix_future_s,
+        max_accuracy_m=settings.max_accuracy_m,
+        max_speed_mps=settings.max_speed_mps,
+        teleport_min_jump_m=settings.teleport_min_jump_m,
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        writer: BatchWriter,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._limits = limits_from(settings)
+        self._pool = pool
+        self._writer = writer
+        self._metrics = metrics
+        self._clock = clock
+        self._filters: dict[int, DriverFilter] = {}
+
+    async def _filter(self, driver_id: int) -> DriverFilter:
+        driver_filter = self._filters.get(driver_id)
+        if driver_filter is None:
+            latest: Fix | None = None
+            try:
+                async with self._pool.acquire() as conn:
+                    latest = await queries.latest_fix(conn, driver_id)
+            except Exception as exc:  # an outage must not stop ingest; judge without history
+                log.warning("latest position of driver %d unavailable: %r", driver_id, exc)
+            # Another task may have filled it while we waited on the database.
+            driver_filter = self._filters.setdefault(driver_id, DriverFilter(self._limits, latest))
+        return driver_filter
+
+    async def ingest(
+        self, driver_id: int, fixes: Sequence[tuple[int, Fix]], sink: StoreSink
+    ) -> list[Rejected]:
+        """Validate and queue fixes for storage; the sink hears when they are stored.
+
+        Returns the rejections. Waits (backpressure) while the writer's queue is full.
+        """
+        self._metrics.fixes_received.inc(len(fixes))
+        received_at = self._clock()
+        driver_filter = await self._filter(driver_id)
+        rejected: list[Rejected] = []
+        items: list[WriteItem] = []
+        for seq, fix in fixes:
+            rejection = driver_filter.check(fix, received_at)
+            if rejection is not None:
+                self._metrics.fixes_rejected.labels(rejection.rule).inc()
+                rejected.append(Rejected(seq, str(rejection)))
+                continue
+            items.append((queries.position_record(driver_id, fix, received_at), sink, seq))
+        if items:
+            await self._writer.put(items)
+        return rejected

@@ -1,0 +1,30 @@
+"""Running the app under uvicorn, shared by `tracker serve` and the tests."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from server.app import create_app
+from server.settings import Settings
+
+
+def uvicorn_config(
+    settings: Settings, *, fd: int | None = None, log_level: str = "info"
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        fd=fd,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_interval_s,
+        ws_per_message_deflate=False,  # per-connection zlib state costs ~100 KiB per socket
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

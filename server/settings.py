@@ -1,0 +1,99 @@
+"""Configuration, read from the environment once into a frozen object.
+
+Every threshold is a named field with its unit in the name; the defaults are the
+documented ones (README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/tracker"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_token: str | None = None
+    bus: str = "memory"  # TRACKER_BUS: "memory" (in-process) or redis://…
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Batched writer: flush when this many fixes wait or the oldest waited this long.
+    batch_max_rows: int = 1000
+    batch_max_wait_ms: float = 50.0
+    # Fixes accepted but not yet stored; beyond this, courier sockets stop being read.
+    write_queue_max_rows: int = 20_000
+    db_pool_size: int = 4
+    db_command_timeout_s: float = 10.0
+    db_retry_max_s: float = 2.0
+
+    # Plausibility limits for incoming fixes.
+    max_fix_age_s: float = 7 * 86_400.0
+    max_fix_future_s: float = 300.0
+    max_accuracy_m: float = 1_000.0
+    max_speed_mps: float = 70.0
+    teleport_min_jump_m: float = 250.0
+
+    # Wire limits.
+    max_frame_bytes: int = 256 * 1024
+    max_fixes_per_message: int = 1_000
+    ws_ping_interval_s: float = 20.0
+
+    # History partitions (one per UTC day) and their retention.
+    retention_days: int = 90
+    partitions_ahead_days: int = 3
+    maintenance_interval_s: float = 3_600.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from `TRACKER_*` variables plus `DATABASE_URL`.
+
+        Field `foo_bar` is read from `TRACKER_FOO_BAR`; `database_url` from `DATABASE_URL`.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            name = (
+                "DATABASE_URL" if field.name == "database_url" else f"TRACKER_{field.name.upper()}"
+            )
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(name, raw, field.default)
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("DATABASE_URL must be a postgresql:// URL")
+        if self.max_fix_age_s > self.retention_days * 86_400:
+            raise SettingsError(
+                "TRACKER_MAX_FIX_AGE_S exceeds TRACKER_RETENTION_DAYS: fixes would be stored "
+                "into partitions the retention job drops"
+            )
+        for name in ("batch_max_rows", "write_queue_max_rows", "db_pool_size", "max_frame_bytes"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"TRACKER_{name.upper()} must be positive")
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    return raw

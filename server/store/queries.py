@@ -1,0 +1,175 @@
+"""SQL for drivers and positions. Functions take a connection; nothing else here holds state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from geo.model import Fix
+from server.store import Conn
+
+# Column order of a position record, as the writer builds them and COPY sends them.
+POSITION_COLUMNS = (
+    "driver_id",
+    "recorded_at",
+    "received_at",
+    "geom",
+    "accuracy_m",
+    "speed_mps",
+    "heading_deg",
+    "altitude_m",
+    "battery",
+    "attributes",
+)
+PositionRecord = tuple[int, datetime, datetime, tuple[float, float], Any, Any, Any, Any, Any, Any]
+
+
+def position_record(
+    driver_id: int, fix: Fix, received_at: datetime, attributes: str | None = None
+) -> PositionRecord:
+    return (
+        driver_id,
+        fix.recorded_at,
+        received_at,
+        (fix.lon, fix.lat),
+        fix.accuracy_m,
+        fix.speed_mps,
+        fix.heading_deg,
+        fix.altitude_m,
+        fix.battery,
+        attributes,
+    )
+
+
+async def create_staging_table(conn: Conn) -> None:
+    """A per-session table that each batch is COPYed into, then merged idempotently."""
+    await conn.execute(
+        """
+        CREATE TEMP TABLE IF NOT EXISTS fix_stage (
+            driver_id bigint, recorded_at timestamptz, received_at timestamptz,
+            geom geometry(Point, 4326), accuracy_m real, speed_mps real, heading_deg real,
+            altitude_m real, battery real, attributes jsonb
+        ) ON COMMIT DELETE ROWS"""
+    )
+
+
+async def store_positions(conn: Conn, records: Sequence[PositionRecord]) -> int:
+    """Store a batch; re-sent fixes are skipped. Returns how many rows were new.
+
+    Must run inside a transaction (the staging table empties on commit). The latest
+    position per driver only ever moves forward in time.
+    """
+    await conn.copy_records_to_table("fix_stage", records=records, columns=POSITION_COLUMNS)
+    status = await conn.execute(
+        """
+        INSERT INTO positions (driver_id, recorded_at, received_at, geom, accuracy_m,
+                               speed_mps, heading_deg, altitude_m, battery, attributes)
+        SELECT driver_id, recorded_at, received_at, geom, accuracy_m,
+               speed_mps, heading_deg, altitude_m, battery, attributes
+        FROM fix_stage
+        ON CONFLICT DO NOTHING"""
+    )
+    await conn.execute(
+        """
+        INSERT INTO driver_latest AS l (driver_id, recorded_at, received_at, geom, accuracy_m,
+                                        speed_mps, heading_deg, altitude_m, battery)
+        SELECT DISTINCT ON (driver_id) driver_id, recorded_at, received_at, geom, accuracy_m,
+               speed_mps, heading_deg, altitude_m, battery
+        FROM fix_stage
+        ORDER BY driver_id, recorded_at DESC
+        ON CONFLICT (driver_id) DO UPDATE SET
+            recorded_at = EXCLUDED.recorded_at, received_at = EXCLUDED.received_at,
+            geom = EXCLUDED.geom, accuracy_m = EXCLUDED.accuracy_m,
+            speed_mps = EXCLUDED.speed_mps, heading_deg = EXCLUDED.heading_deg,
+            altitude_m = EXCLUDED.altitude_m, battery = EXCLUDED.battery
+        WHERE l.recorded_at < EXCLUDED.recorded_at"""
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def latest_fix(conn: Conn, driver_id: int) -> Fix | None:
+    row = await conn.fetchrow(
+        """
+        SELECT recorded_at, geom, accuracy_m, speed_mps, heading_deg, altitude_m, battery
+        FROM driver_latest WHERE driver_id = $1""",
+        driver_id,
+    )
+    if row is None:
+        return None
+    lon, lat = row["geom"]
+    return Fix(
+        recorded_at=row["recorded_at"],
+        lon=lon,
+        lat=lat,
+        accuracy_m=row["accuracy_m"],
+        speed_mps=row["speed_mps"],
+        heading_deg=row["heading_deg"],
+        altitude_m=row["altitude_m"],
+        battery=row["battery"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    id: int
+    name: str
+    phone: str | None
+    vehicle: str | None
+    device_id: str | None
+    created_at: datetime
+
+
+_DRIVER_COLUMNS = "id, name, phone, vehicle, device_id, created_at"
+
+
+class DuplicateDeviceId(ValueError):
+    pass
+
+
+async def create_driver(
+    conn: Conn,
+    *,
+    name: str,
+    phone: str | None,
+    vehicle: str | None,
+    device_id: str | None,
+    token_hash: str,
+) -> Driver:
+    try:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO drivers (name, phone, vehicle, device_id, token_hash)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {_DRIVER_COLUMNS}""",
+            name,
+            phone,
+            vehicle,
+            device_id,
+            token_hash,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if "device_id" in (exc.constraint_name or ""):
+            raise DuplicateDeviceId(device_id) from None
+        raise
+    assert row is not None
+    return Driver(**dict(row))
+
+
+async def driver_by_token_hash(conn: Conn, token_hash: str) -> Driver | None:
+    row = await conn.fetchrow(
+        f"SELECT {_DRIVER_COLUMNS} FROM drivers WHERE token_hash = $1", token_hash
+    )
+    return None if row is None else Driver(**dict(row))
+
+
+async def get_driver(conn: Conn, driver_id: int) -> Driver | None:
+    row = await conn.fetchrow(f"SELECT {_DRIVER_COLUMNS} FROM drivers WHERE id = $1", driver_id)
+    return None if row is None else Driver(**dict(row))
+
+
+async def list_drivers(conn: Conn) -> list[Driver]:
+    rows = await conn.fetch(f"SELECT {_DRIVER_COLUMNS} FROM drivers ORDER BY id")
+    return [Driver(**dict(r)) for r in rows]

@@ -1,0 +1,80 @@
+"""Tables, declared once (SQLAlchemy + geoalchemy2). Migrations must produce exactly this;
+tests/server/test_migrations.py compares the migrated database against it.
+
+`positions` is range-partitioned by day on `recorded_at` (partitions are managed by
+server/store/partitions.py). No GiST index on it: it makes COPY several times slower,
+and BRIN on time plus the (driver_id, recorded_at) key serve the history queries.
+There is no foreign key from positions to drivers either, to keep the hot insert path to
+one index; drivers are never hard-deleted.
+"""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    REAL,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+
+def _point() -> Geometry:
+    return Geometry("POINT", srid=4326, spatial_index=False)
+
+
+drivers = Table(
+    "drivers",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("phone", Text),
+    Column("vehicle", Text),
+    Column("device_id", Text, unique=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+_reading_columns = (
+    ("accuracy_m", REAL),
+    ("speed_mps", REAL),
+    ("heading_deg", REAL),
+    ("altitude_m", REAL),
+    ("battery", REAL),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("driver_id", BigInteger, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("geom", _point(), nullable=False),
+    *(Column(name, kind) for name, kind in _reading_columns),
+    Column("attributes", JSONB),
+    # Re-sent fixes collide here and are stored once; also the (driver, time) index.
+    PrimaryKeyConstraint("driver_id", "recorded_at", name="positions_pkey"),
+    Index("positions_recorded_at_brin", "recorded_at", postgresql_using="brin"),
+    postgresql_partition_by="RANGE (recorded_at)",
+)
+
+driver_latest = Table(
+    "driver_latest",
+    metadata,
+    Column("driver_id", BigInteger, ForeignKey("drivers.id"), primary_key=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("geom", _point(), nullable=False),
+    *(Column(name, kind) for name, kind in _reading_columns),
+)

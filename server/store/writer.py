@@ -1,0 +1,179 @@
+"""The batched, durable writer: a bounded queue of accepted fixes, flushed with COPY.
+
+Fixes are flushed when `batch_max_rows` wait or the oldest has waited `batch_max_wait_ms`.
+Each item carries a sink that is told once its fix is committed; that is when devices get
+their ack. When the database is unreachable the batch is retried with backoff, forever,
+and the queue fills up: `put` then blocks, so courier sockets stop being read instead of
+the server dropping fixes or growing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from datetime import date
+from typing import Protocol
+
+import asyncpg
+
+from server.metrics import Metrics
+from server.settings import Settings
+from server.store import partitions, queries
+
+log = logging.getLogger("tracker.writer")
+
+
+class StoreSink(Protocol):
+    """Told the fate of fixes it submitted. Called on the event loop, must not block."""
+
+    def stored(self, seqs: list[int]) -> None: ...
+
+    def failed(self, seq: int, reason: str) -> None: ...
+
+
+WriteItem = tuple[queries.PositionRecord, StoreSink, int]
+
+# SQLSTATE classes worth retrying: connection, resources, operator intervention,
+# transaction rollback, system error; and a partition dropped under our feet.
+_TRANSIENT_CLASSES = ("08", "53", "57", "40", "58", "XX")
+_TRANSIENT_STATES = ("42P01",)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.PostgresError):
+        state = exc.sqlstate or ""
+        return state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES
+    return isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError))
+
+
+class BatchWriter:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, metrics: Metrics) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self._batch_rows = settings.batch_max_rows
+        self._max_wait_s = settings.batch_max_wait_ms / 1000.0
+        self._max_rows = settings.write_queue_max_rows
+        self._retry_max_s = settings.db_retry_max_s
+        self._items: list[WriteItem] = []
+        self._nonempty = asyncio.Event()
+        self._batch_full = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._known_days: set[date] = set()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self.healthy = True
+        metrics.write_queue_rows.set_function(lambda: len(self._items))
+
+    @property
+    def depth(self) -> int:
+        return len(self._items)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="batch-writer")
+
+    async def put(self, items: Sequence[WriteItem]) -> None:
+        """Queue fixes for storage; waits while the queue is full (backpressure)."""
+        while len(self._items) >= self._max_rows:
+            self._space.clear()
+            await self._space.wait()
+        self._items.extend(items)
+        self._nonempty.set()
+        if len(self._items) >= self._batch_rows:
+            self._batch_full.set()
+
+    async def close(self, timeout_s: float) -> None:
+        """Flush what is queued (up to `timeout_s`), then stop."""
+        self._closing = True
+        self._nonempty.set()
+        self._batch_full.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        except TimeoutError:
+            log.warning("shutdown: %d fixes not stored (devices will resend)", len(self._items))
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._items:
+                if self._closing:
+                    return
+                self._nonempty.clear()
+                await self._nonempty.wait()
+                continue
+            if len(self._items) < self._batch_rows and not self._closing:
+                self._batch_full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._batch_full.wait(), self._max_wait_s)
+            batch = self._items[: self._batch_rows]
+            del self._items[: self._batch_rows]
+            if len(self._items) < self._max_rows:
+                self._space.set()
+            await self._write(batch)
+
+    async def _write(self, batch: list[WriteItem]) -> None:
+        delay_s = 0.05
+        while True:
+            try:
+                await self._flush(batch)
+            except Exception as exc:
+                self._known_days.clear()
+                if not is_transient(exc):
+                    self._metrics.write_errors.labels("rejected_by_database").inc()
+                    await self._isolate(batch, exc)
+                    return
+                self._metrics.write_errors.labels(type(exc).__name__).inc()
+                if self.healthy:
+                    log.warning("database write failed, retrying until it works: %r", exc)
+                self.healthy = False
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, self._retry_max_s)
+                continue
+            if not self.healthy:
+                log.warning("database writes recovered")
+            self.healthy = True
+            _notify_stored(batch)
+            return
+
+    async def _isolate(self, batch: list[WriteItem], exc: Exception) -> None:
+        """The database refused the batch itself: split it so only the bad fixes fail."""
+        if len(batch) == 1:
+            _, sink, seq = batch[0]
+            log.error("database refused a fix (seq %s): %r", seq, exc)
+            sink.failed(seq, f"storage: {type(exc).__name__}")
+            return
+        middle = len(batch) // 2
+        await self._write(batch[:middle])
+        await self._write(batch[middle:])
+
+    async def _flush(self, batch: list[WriteItem]) -> None:
+        started = time.perf_counter()
+        records = [item[0] for item in batch]
+        days = {record[1].date() for record in records} - self._known_days
+        async with self._pool.acquire() as conn:
+            if days:
+                await partitions.ensure_days(conn, days)
+                self._known_days |= days
+            async with conn.transaction():
+                new_rows = await queries.store_positions(conn, records)
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        self._metrics.batch_rows.observe(len(batch))
+        self._metrics.fixes_stored.inc(new_rows)
+        self._metrics.fixes_duplicate.inc(len(batch) - new_rows)
+
+
+def _notify_stored(batch: list[WriteItem]) -> None:
+    by_sink: dict[StoreSink, list[int]] = {}
+    for _, sink, seq in batch:
+        seqs = by_sink.get(sink)
+        if seqs is None:
+            by_sink[sink] = [seq]
+        else:
+            seqs.append(seq)
+    for sink, seqs in by_sink.items():
+        sink.stored(seqs)
