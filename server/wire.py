@@ -41,10 +41,11 @@ class FixesMessage(msgspec.Struct, frozen=True, tag="fixes", tag_field="type"):
     fixes: list[msgspec.Raw]
 
 
-class _SeqOnly(msgspec.Struct):
+class _Probe(msgspec.Struct):
     """Enough of a malformed fix to say which one it was."""
 
     seq: Seq | None = None
+    type: str | None = None
 
 
 class Ack(msgspec.Struct, tag="ack", tag_field="type"):
@@ -72,7 +73,7 @@ class Decoded:
 
 _frame_decoder = msgspec.json.Decoder(FixMessage | FixesMessage)
 _fix_decoder = msgspec.json.Decoder(FixIn)
-_seq_decoder = msgspec.json.Decoder(_SeqOnly)
+_probe_decoder = msgspec.json.Decoder(_Probe)
 encode = msgspec.json.Encoder().encode
 
 
@@ -115,15 +116,12 @@ def _rejected_fix(
     if not isinstance(exc, msgspec.ValidationError):
         return None
     try:
-        probe = msgspec.json.decode(data)
-        if not isinstance(probe, dict) or (kind is not None and probe.get("type") != kind):
-            return None
-        seq = _seq_decoder.decode(data).seq
+        probe = _probe_decoder.decode(data)
     except msgspec.DecodeError:
         return None
-    if seq is None:
+    if probe.seq is None or (kind is not None and probe.type != kind):
         return None
-    return Rejected(seq, f"invalid fix: {exc}")
+    return Rejected(probe.seq, f"invalid fix: {exc}")
 
 
 def _frame_reason(exc: msgspec.DecodeError) -> str:

@@ -1,0 +1,48 @@
+"""Shared fixtures: a real, migrated PostGIS database and real servers on ephemeral ports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from server.settings import Settings
+from server.store import codecs, migrate
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_test"
+)
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    await migrate.prepare(TEST_DATABASE_URL)
+    await migrate.upgrade_async(TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database, emptied before each test."""
+    conn = await asyncpg.connect(database_url)
+    await codecs.register(conn)
+    await conn.execute("TRUNCATE drivers, positions, driver_latest RESTART IDENTITY CASCADE")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def settings(database_url: str, db: asyncpg.Connection) -> Settings:
+    """Settings for a server under test (depends on `db` so tables start empty)."""
+    return Settings.from_env(
+        {},
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        port=0,
+        batch_max_wait_ms=10.0,
+    )
