@@ -19,8 +19,8 @@ class Limits:
     max_age_s: float = 7 * 86_400.0
     max_future_s: float = 300.0
     max_accuracy_m: float = 1_000.0
-    # Fastest plausible movement between two fixes; faster jumps are GPS glitches.
-    max_speed_mps: float = 70.0
+    # Fastest plausible movement between two fixes (~200 km/h); faster jumps are glitches.
+    max_speed_mps: float = 55.0
     # Jumps shorter than this are never called teleports (covers poor fixes at low speed).
     teleport_min_jump_m: float = 250.0
     max_reported_speed_mps: float = 150.0
@@ -94,14 +94,17 @@ def jump_rejection(fix: Fix, previous: Fix, limits: Limits) -> Rejection | None:
     """A teleport: `fix` is too far from the earlier `previous` for the time between them.
 
     Fixes not newer than `previous` are not judged here (late fixes carry no motion).
-    The receivers' own accuracy widens the allowance, so two poor fixes are not a jump.
+    A jump is longer than `teleport_min_jump_m` and faster than `max_speed_mps` (the rule
+    that flags the glitches in the shared traces); the receivers' reported accuracy is
+    subtracted first, so two vague fixes are not a jump.
     """
     dt_s = (fix.recorded_at - previous.recorded_at).total_seconds()
     if dt_s < 0:
         return None
     distance_m = haversine_m(previous.lon, previous.lat, fix.lon, fix.lat)
-    slack_m = limits.teleport_min_jump_m + (fix.accuracy_m or 0.0) + (previous.accuracy_m or 0.0)
-    if distance_m <= slack_m + limits.max_speed_mps * dt_s:
+    # Part of the distance may be receiver error; only the rest must be explained by motion.
+    moved_m = distance_m - (fix.accuracy_m or 0.0) - (previous.accuracy_m or 0.0)
+    if moved_m <= limits.teleport_min_jump_m or moved_m <= limits.max_speed_mps * dt_s:
         return None
     speed = "instantly" if dt_s == 0 else f"in {dt_s:.0f} s ({distance_m / dt_s:.0f} m/s)"
     return Rejection("teleport", f"jumped {distance_m:.0f} m {speed} from the previous fix")

@@ -39,7 +39,7 @@ class Settings:
     max_fix_age_s: float = 7 * 86_400.0
     max_fix_future_s: float = 300.0
     max_accuracy_m: float = 1_000.0
-    max_speed_mps: float = 70.0
+    max_speed_mps: float = 55.0
     teleport_min_jump_m: float = 250.0
 
     # Wire limits.

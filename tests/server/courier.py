@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,7 +81,7 @@ class Courier:
     async def send(self, message: dict[str, Any] | str | bytes) -> None:
         await self.ws.send(message if isinstance(message, (str, bytes)) else json.dumps(message))
 
-    async def send_batch(self, fixes: list[dict[str, Any]]) -> None:
+    async def send_batch(self, fixes: list[Any]) -> None:
         await self.send({"type": "fixes", "fixes": fixes})
 
     async def wait_until(self, condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
@@ -90,7 +90,7 @@ class Courier:
                 self._changed.clear()
                 await self._changed.wait()
 
-    async def wait_acked(self, seqs: set[int] | list[int], timeout_s: float = WAIT_S) -> None:
+    async def wait_acked(self, seqs: Iterable[int], timeout_s: float = WAIT_S) -> None:
         wanted = set(seqs)
         try:
             await self.wait_until(lambda: wanted <= self.acked, timeout_s)

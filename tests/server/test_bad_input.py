@@ -108,7 +108,7 @@ async def test_backlog_with_some_bad_fixes_keeps_the_good(
         courier = await _authorised(server)
         t0 = now() - timedelta(minutes=5)
         good = [fix(i, t0 + timedelta(seconds=i), LON + i * 1e-4, LAT) for i in range(5)]
-        bad = [
+        bad: list[Any] = [
             {**good[0], "seq": 10, "lat": 95.0},
             {"seq": 11, "lat": "x"},
             42,

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,27 +24,28 @@ FRAME_FIXES = 100
 
 
 @contextlib.asynccontextmanager
-async def server_process(settings: Settings, fd: int) -> AsyncIterator[subprocess.Popen[bytes]]:
+async def server_process(settings: Settings, fd: int) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "TRACKER_ADMIN_TOKEN": ADMIN_TOKEN,
         "TRACKER_BATCH_MAX_WAIT_MS": "20",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--fd", str(fd), "--log-level", "warning"],
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "server.cli", "serve", "--fd", str(fd), "--log-level", "warning"),
         env=env,
         pass_fds=(fd,),
     )
     try:
         yield process
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.terminate()
-        await asyncio.to_thread(process.wait, 30)
+        async with asyncio.timeout(30):
+            await process.wait()
 
 
-async def wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
+async def wait_healthy(base_url: str, process: asyncio.subprocess.Process) -> None:
     async def healthy() -> bool:
         try:
             async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
@@ -55,7 +55,7 @@ async def wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
 
     async with asyncio.timeout(60):
         while not await healthy():
-            assert process.poll() is None, "server exited during start-up"
+            assert process.returncode is None, "server exited during start-up"
             await asyncio.sleep(0.05)
 
 
@@ -89,7 +89,7 @@ async def test_sigkill_mid_stream_loses_no_acked_fix(
             sent += FRAME_FIXES
             await asyncio.sleep(0)
         first.send_signal(signal.SIGKILL)  # ...then crash with more in flight
-        await asyncio.to_thread(first.wait, 30)
+        await first.wait()
         acked_before_crash = set(courier.acked)
         await courier.wait_closed()
     assert sent > len(acked_before_crash), "the crash should leave fixes unacked"
@@ -110,8 +110,8 @@ async def test_sigkill_mid_stream_loses_no_acked_fix(
         await courier.close()
     sock.close()
 
-    count, distinct = await db.fetchrow(
+    counts = await db.fetchrow(
         "SELECT count(*), count(DISTINCT recorded_at) FROM positions WHERE driver_id = $1",
         driver_id,
     )
-    assert count == distinct == FIXES
+    assert counts is not None and counts[0] == counts[1] == FIXES
