@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -39,6 +40,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "(./scripts/run.sh generates one for you)"
         )
     server = uvicorn.Server(uvicorn_config(settings, fd=args.fd, log_level=args.log_level))
+    # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal to the handler that was
+    # installed before it: make that a clean exit, as a finished drain is one.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: sys.exit(0 if server.started else 1))
     server.run()
     return 0 if server.started else 1
 

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 GEO = Path(__file__).resolve().parent.parent / "geo"
-FORBIDDEN = {"asyncio", "asyncpg", "starlette", "uvicorn", "websockets", "server", "sqlalchemy", "redis", "socket"}
+FORBIDDEN = {
+    "asyncio",
+    "asyncpg",
+    "starlette",
+    "uvicorn",
+    "websockets",
+    "server",
+    "sqlalchemy",
+    "redis",
+    "socket",
+}
 
 
 @pytest.mark.parametrize("path", sorted(GEO.glob("**/*.py")), ids=lambda p: p.name)

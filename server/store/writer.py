@@ -37,9 +37,11 @@ class StoreSink(Protocol):
 WriteItem = tuple[queries.PositionRecord, StoreSink, int]
 
 # SQLSTATE classes worth retrying: connection, resources, operator intervention,
-# transaction rollback, system error; and a partition dropped under our feet.
+# transaction rollback, system error. Also a partition missing under our feet (dropped by
+# retention in another process: "no partition of relation found for row" is 23514, as
+# positions has no CHECK constraints of its own); the retry re-creates it.
 _TRANSIENT_CLASSES = ("08", "53", "57", "40", "58", "XX")
-_TRANSIENT_STATES = ("42P01",)
+_TRANSIENT_STATES = ("42P01", "23514")
 
 
 def is_transient(exc: BaseException) -> bool:

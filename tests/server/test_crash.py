@@ -24,12 +24,14 @@ FRAME_FIXES = 100
 
 
 @contextlib.asynccontextmanager
-async def server_process(settings: Settings, fd: int) -> AsyncIterator[asyncio.subprocess.Process]:
+async def server_process(
+    settings: Settings, fd: int, batch_max_wait_ms: int = 20
+) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "TRACKER_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TRACKER_BATCH_MAX_WAIT_MS": "20",
+        "TRACKER_BATCH_MAX_WAIT_MS": str(batch_max_wait_ms),
     }
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "server.cli", "serve", "--fd", str(fd), "--log-level", "warning"),
@@ -57,6 +59,13 @@ async def wait_healthy(base_url: str, process: asyncio.subprocess.Process) -> No
         while not await healthy():
             assert process.returncode is None, "server exited during start-up"
             await asyncio.sleep(0.05)
+
+
+async def create_driver(client: httpx.AsyncClient) -> tuple[int, str]:
+    response = await client.post(
+        "/api/drivers", json={"name": "Bo"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    return int(response.json()["id"]), str(response.json()["token"])
 
 
 async def test_sigkill_mid_stream_loses_no_acked_fix(
@@ -115,3 +124,32 @@ async def test_sigkill_mid_stream_loses_no_acked_fix(
         driver_id,
     )
     assert counts is not None and counts[0] == counts[1] == FIXES
+
+
+async def test_sigterm_drains_queued_fixes_and_exits_cleanly(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    t0 = now() - timedelta(minutes=10)
+    track = [fix(i, t0 + timedelta(seconds=i), 11.9 + i * 1e-4, 50.3) for i in range(300)]
+    # A long batch wait keeps the fixes queued, unstored, when the signal comes.
+    async with server_process(settings, sock.fileno(), batch_max_wait_ms=60_000) as process:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_healthy(base_url, process)
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            driver_id, token = await create_driver(client)
+        courier = Courier(f"ws://127.0.0.1:{port}", token)
+        await courier.connect()
+        # The rejection of the last fix is sent only after the others were queued.
+        await courier.send_batch([*track, {**track[0], "seq": 999, "lat": 99.0}])
+        await courier.wait_until(lambda: 999 in courier.rejected)
+        assert courier.acked == set()
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await process.wait() == 0
+        await courier.wait_closed()
+    sock.close()
+    assert (
+        await db.fetchval("SELECT count(*) FROM positions WHERE driver_id = $1", driver_id) == 300
+    )

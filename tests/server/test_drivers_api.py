@@ -16,7 +16,13 @@ async def test_create_list_get(settings: Settings, db: asyncpg.Connection) -> No
     async with run_server(settings) as server, server.http() as client:
         created = await client.post(
             "/api/drivers",
-            json={"name": "Ana", "phone": "+351912345678", "vehicle": "van 3", "device_id": "123456", "x": 1},
+            json={
+                "name": "Ana",
+                "phone": "+351912345678",
+                "vehicle": "van 3",
+                "device_id": "123456",
+                "x": 1,
+            },
             headers=ADMIN,
         )
         listed = await client.get("/api/drivers", headers=ADMIN)
@@ -38,7 +44,9 @@ async def test_create_list_get(settings: Settings, db: asyncpg.Connection) -> No
 async def test_rejections(settings: Settings, db: asyncpg.Connection) -> None:
     async with run_server(settings) as server, server.http() as client:
         no_key = await client.post("/api/drivers", json={"name": "A"})
-        wrong_key = await client.post("/api/drivers", json={"name": "A"}, headers={"Authorization": "Bearer x"})
+        wrong_key = await client.post(
+            "/api/drivers", json={"name": "A"}, headers={"Authorization": "Bearer x"}
+        )
         _, driver_token = await server.create_driver(device_id="dev-1")
         driver_key = await client.post(
             "/api/drivers", json={"name": "A"}, headers={"Authorization": f"Bearer {driver_token}"}
@@ -47,7 +55,9 @@ async def test_rejections(settings: Settings, db: asyncpg.Connection) -> None:
         empty_name = await client.post("/api/drivers", json={"name": ""}, headers=ADMIN)
         long_name = await client.post("/api/drivers", json={"name": "x" * 201}, headers=ADMIN)
         not_json = await client.post("/api/drivers", content=b"name=A", headers=ADMIN)
-        same_device = await client.post("/api/drivers", json={"name": "B", "device_id": "dev-1"}, headers=ADMIN)
+        same_device = await client.post(
+            "/api/drivers", json={"name": "B", "device_id": "dev-1"}, headers=ADMIN
+        )
         list_no_key = await client.get("/api/drivers")
     assert no_key.status_code == 401
     assert wrong_key.status_code == 403 and driver_key.status_code == 403

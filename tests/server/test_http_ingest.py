@@ -20,9 +20,13 @@ async def test_batch_is_stored_and_acked(settings: Settings, db: asyncpg.Connect
         driver_id, token = await server.create_driver()
         async with server.http() as client:
             headers = {"Authorization": f"Bearer {token}"}
-            first = await client.post("/api/ingest", json={"type": "fixes", "fixes": [*fixes, bad]}, headers=headers)
+            first = await client.post(
+                "/api/ingest", json={"type": "fixes", "fixes": [*fixes, bad]}, headers=headers
+            )
             # By the time the answer arrives, the rows are committed.
-            stored = await db.fetchval("SELECT count(*) FROM positions WHERE driver_id = $1", driver_id)
+            stored = await db.fetchval(
+                "SELECT count(*) FROM positions WHERE driver_id = $1", driver_id
+            )
             again = await client.post("/api/ingest", content=json.dumps(fixes[:5]), headers=headers)
     assert first.status_code == 200
     body = first.json()
@@ -51,9 +55,13 @@ async def test_bad_requests(settings: Settings, db: asyncpg.Connection) -> None:
         auth = {"Authorization": f"Bearer {token}"}
         async with server.http() as client:
             no_token = await client.post("/api/ingest", json=[])
-            wrong_token = await client.post("/api/ingest", json=[], headers={"Authorization": "Bearer nope"})
+            wrong_token = await client.post(
+                "/api/ingest", json=[], headers={"Authorization": "Bearer nope"}
+            )
             garbage = await client.post("/api/ingest", content=b"{{{", headers=auth)
-            huge = await client.post("/api/ingest", content=b"[" + b" " * 300_000 + b"]", headers=auth)
+            huge = await client.post(
+                "/api/ingest", content=b"[" + b" " * 300_000 + b"]", headers=auth
+            )
             wrong_method = await client.get("/api/ingest", headers=auth)
     assert no_token.status_code == 401 and "missing" in no_token.json()["error"]
     assert no_token.headers["www-authenticate"].startswith("Bearer")

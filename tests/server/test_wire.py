@@ -11,7 +11,9 @@ from server import wire
 
 
 def frame(**fields: object) -> str:
-    return json.dumps({"type": "fix", "seq": 1, "t": 1_767_225_600_000, "lat": 50.3, "lon": 11.9, **fields})
+    return json.dumps(
+        {"type": "fix", "seq": 1, "t": 1_767_225_600_000, "lat": 50.3, "lon": 11.9, **fields}
+    )
 
 
 def test_single_fix_in_canonical_units() -> None:
@@ -49,7 +51,10 @@ def test_backlog_splits_good_and_bad() -> None:
     data = json.dumps({"type": "fixes", "fixes": [good, {**good, "seq": 2, "lat": "x"}, "junk"]})
     decoded = wire.decode_frame(data, 10)
     assert [seq for seq, _ in decoded.fixes] == [1]
-    assert [(r.seq, r.reason.split(":")[0]) for r in decoded.rejected] == [(2, "invalid fix"), (None, "invalid fix")]
+    assert [(r.seq, r.reason.split(":")[0]) for r in decoded.rejected] == [
+        (2, "invalid fix"),
+        (None, "invalid fix"),
+    ]
 
 
 def test_http_body_may_be_a_bare_array() -> None:

@@ -1,0 +1,14 @@
+# The tracker server image (used by docker-compose.yml).
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY pyproject.toml README.md ./
+COPY geo ./geo
+COPY server ./server
+COPY web ./web
+RUN pip install --no-cache-dir . && useradd --system --home /app tracker
+USER tracker
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+CMD ["sh", "-c", "tracker migrate && exec tracker serve --host 0.0.0.0 --port 8000"]
