@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from server.auth import hash_token
 from server.metrics import Metrics
 from server.pipeline import Pipeline
 from server.settings import Settings
@@ -22,7 +23,5 @@ class Services:
     pipeline: Pipeline
 
     async def driver_for_token(self, token: str) -> queries.Driver | None:
-        from server.auth import hash_token
-
         async with self.pool.acquire() as conn:
             return await queries.driver_by_token_hash(conn, hash_token(token))

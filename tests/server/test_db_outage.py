@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -25,9 +25,8 @@ async def test_outage_no_acked_fix_lost_and_recovery(
     target = urlsplit(settings.database_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
     await proxy.start()
-    proxied_url = settings.database_url.replace(
-        target.netloc, f"{target.netloc.split('@')[0]}@127.0.0.1:{proxy.port}"
-    )
+    credentials, at, _ = target.netloc.rpartition("@")
+    proxied_url = urlunsplit(target._replace(netloc=f"{credentials}{at}127.0.0.1:{proxy.port}"))
     settings = dataclasses.replace(
         settings, database_url=proxied_url, write_queue_max_rows=QUEUE_MAX_ROWS, db_retry_max_s=0.2
     )
