@@ -14,10 +14,18 @@ from starlette.routing import Route, WebSocketRoute
 from server import maintenance
 from server.api import drivers, health
 from server.ingest import driver_socket, http
+from server.live import watch
+from server.live.fleet import Fleet
+from server.live.hub import MemoryHub
+from server.live.runs import Runs
+from server.live.service import Live
 from server.metrics import Metrics
+from server.orders import api as orders_api
 from server.pipeline import Pipeline
+from server.ratelimit import RateLimiter
 from server.services import Services
 from server.settings import Settings
+from server.store import orders, queries
 from server.store.pool import create_pool
 from server.store.writer import BatchWriter
 
@@ -46,22 +54,41 @@ async def _connect(settings: Settings) -> asyncpg.Pool:
             await asyncio.sleep(0.5)
 
 
+async def _load_live(pool: asyncpg.Pool, settings: Settings) -> Live:
+    """The live picture as PostGIS has it: drivers, latest positions, open runs."""
+    runs = Runs(settings.courier_next_stop_only)
+    fleet = Fleet(runs, settings.fleet_interval_ms / 1000.0, settings.offline_after_s)
+    async with pool.acquire() as conn:
+        runs.load(await orders.orders_on_runs(conn))
+        for row in await queries.drivers_with_latest(conn):
+            fleet.add_driver(row.driver.id, row.driver.name, row.driver.vehicle)
+            if row.latest is not None:
+                fleet.position(row.driver.id, row.latest)
+    return Live(MemoryHub(), runs, fleet)
+
+
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         metrics = Metrics()
         pool = await _connect(settings)
         writer = BatchWriter(pool, settings, metrics)
-        pipeline = Pipeline(settings, pool, writer, metrics)
-        app.state.services = Services(settings, metrics, pool, writer, pipeline)
+        live = await _load_live(pool, settings)
+        pipeline = Pipeline(settings, pool, writer, live, metrics)
+        limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
+        app.state.services = Services(settings, metrics, pool, writer, pipeline, live, limiter)
         await maintenance.maintain_once(pool, settings)
         writer.start()
-        jobs = [asyncio.create_task(maintenance.run_forever(pool, settings))]
+        jobs = [
+            asyncio.create_task(maintenance.run_forever(pool, settings)),
+            asyncio.create_task(live.fleet.run_forever()),
+        ]
         try:
             yield
         finally:
             for job in jobs:
                 job.cancel()
+            await live.hub.close()
             await writer.close(SHUTDOWN_DRAIN_S)
             await pool.close()
 
@@ -72,6 +99,16 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),
         Route("/api/ingest", http.ingest, methods=["POST"]),
+        Route("/api/keys", orders_api.create_api_key, methods=["POST"]),
+        Route("/api/orders", orders_api.create_order, methods=["POST"]),
+        Route("/api/orders", orders_api.list_orders, methods=["GET"]),
+        Route("/api/orders/{order_id}", orders_api.get_order, methods=["GET"]),
+        Route("/api/orders/{order_id}/status", orders_api.change_status, methods=["POST"]),
+        Route("/api/orders/{order_id}/assign", orders_api.assign, methods=["POST"]),
+        Route("/api/fleet", orders_api.fleet, methods=["GET"]),
+        Route("/api/track/{code}", orders_api.track, methods=["GET"]),
         WebSocketRoute("/ws/driver", driver_socket.driver_socket),
+        WebSocketRoute("/ws/track/{code}", watch.track_socket),
+        WebSocketRoute("/ws/fleet", watch.fleet_socket),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

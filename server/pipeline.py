@@ -1,6 +1,5 @@
-"""The per-fix pipeline, in order: plausibility (per-driver state), then the durable writer.
-
-Later stages (progress along the route, ETA, live fan-out) hook in between.
+"""The per-fix pipeline, in order: plausibility (per-driver state), live fan-out of the
+newest position, then the durable writer (which acks after commit).
 """
 
 from __future__ import annotations
@@ -13,9 +12,11 @@ import asyncpg
 
 from geo.model import Fix
 from geo.plausibility import DriverFilter, Limits
+from server.live.service import Live
 from server.metrics import Metrics
 from server.settings import Settings
 from server.store import queries
+from server.store.queries import Driver
 from server.store.writer import BatchWriter, StoreSink, WriteItem
 from server.wire import Rejected
 
@@ -38,12 +39,14 @@ class Pipeline:
         settings: Settings,
         pool: asyncpg.Pool,
         writer: BatchWriter,
+        live: Live,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._limits = limits_from(settings)
         self._pool = pool
         self._writer = writer
+        self._live = live
         self._metrics = metrics
         self._clock = clock
         self._filters: dict[int, DriverFilter] = {}
@@ -62,7 +65,7 @@ class Pipeline:
         return driver_filter
 
     async def ingest(
-        self, driver_id: int, fixes: Sequence[tuple[int, Fix]], sink: StoreSink
+        self, driver: Driver, fixes: Sequence[tuple[int, Fix]], sink: StoreSink
     ) -> list[Rejected]:
         """Validate and queue fixes for storage; the sink hears when they are stored.
 
@@ -70,7 +73,9 @@ class Pipeline:
         """
         self._metrics.fixes_received.inc(len(fixes))
         received_at = self._clock()
+        driver_id = driver.id
         driver_filter = await self._filter(driver_id)
+        latest_before = driver_filter.latest
         rejected: list[Rejected] = []
         items: list[WriteItem] = []
         for seq, fix in fixes:
@@ -80,6 +85,9 @@ class Pipeline:
                 rejected.append(Rejected(seq, str(rejection)))
                 continue
             items.append((queries.position_record(driver_id, fix, received_at), sink, seq))
+        newest = driver_filter.latest
+        if newest is not None and newest is not latest_before:
+            self._live.on_fix(driver, newest)  # once per frame, however long the backlog
         if items:
             await self._writer.put(items)
         return rejected

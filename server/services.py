@@ -6,12 +6,22 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from server.auth import hash_token
+from server.auth import hash_token, is_admin
+from server.live.service import Live
 from server.metrics import Metrics
 from server.pipeline import Pipeline
+from server.ratelimit import RateLimiter
 from server.settings import Settings
-from server.store import queries
+from server.store import orders, queries
 from server.store.writer import BatchWriter
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling the dispatcher API: `actor` goes into order timelines."""
+
+    actor: str
+    role: str  # "admin" or "dispatcher"
 
 
 @dataclass(slots=True)
@@ -21,6 +31,16 @@ class Services:
     pool: asyncpg.Pool
     writer: BatchWriter
     pipeline: Pipeline
+    live: Live
+    track_limiter: RateLimiter
+
+    async def caller_for_key(self, key: str) -> Caller | None:
+        """The admin (bootstrap token or admin key) or dispatcher behind an API key."""
+        if is_admin(key, self.settings.admin_token):
+            return Caller("admin", "admin")
+        async with self.pool.acquire() as conn:
+            found = await orders.api_key_by_hash(conn, hash_token(key))
+        return None if found is None else Caller(f"key:{found[0]}", found[1])
 
     async def driver_for_token(self, token: str) -> queries.Driver | None:
         async with self.pool.acquire() as conn:

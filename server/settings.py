@@ -47,6 +47,19 @@ class Settings:
     max_fixes_per_message: int = 1_000
     ws_ping_interval_s: float = 20.0
 
+    # Orders and tracking links.
+    public_base_url: str = ""  # where customers reach the pages; default http://host:port
+    tracking_link_ttl_s: float = 7 * 86_400.0  # after delivery/cancellation/return
+    track_lookups_per_min: float = 30.0  # per client address, tracking-code lookups
+    track_lookup_burst: int = 10
+    courier_next_stop_only: bool = False  # show the courier only to the run's next stop
+
+    # Live views.
+    fleet_interval_ms: float = 1_000.0
+    offline_after_s: float = 120.0
+    subscriber_max_pending: int = 256
+    ws_send_timeout_s: float = 10.0
+
     # History partitions (one per UTC day) and their retention.
     retention_days: int = 90
     partitions_ahead_days: int = 3
@@ -72,6 +85,10 @@ class Settings:
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
         return settings
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def check(self) -> None:
         if not self.database_url.startswith(("postgresql://", "postgres://")):

@@ -29,7 +29,10 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the test database, emptied before each test."""
     conn = await asyncpg.connect(database_url)
     await codecs.register(conn)
-    await conn.execute("TRUNCATE drivers, positions, driver_latest RESTART IDENTITY CASCADE")
+    await conn.execute(
+        "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys"
+        " RESTART IDENTITY CASCADE"
+    )
     try:
         yield conn
     finally:

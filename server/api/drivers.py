@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.guards import require_admin
+from server.api.guards import require_role
 from server.auth import hash_token, new_token
 from server.responses import error_response, json_response, read_body
 from server.services import Services
@@ -42,8 +42,8 @@ def driver_json(driver: queries.Driver) -> dict[str, object]:
 
 
 async def create_driver(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
     services: Services = request.app.state.services
     body = await read_body(request.stream(), MAX_BODY_BYTES)
     if body is None:
@@ -69,8 +69,8 @@ async def create_driver(request: Request) -> Response:
 
 
 async def list_drivers(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
     services: Services = request.app.state.services
     async with services.pool.acquire() as conn:
         drivers = await queries.list_drivers(conn)
@@ -78,8 +78,8 @@ async def list_drivers(request: Request) -> Response:
 
 
 async def get_driver(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
     services: Services = request.app.state.services
     try:
         driver_id = int(request.path_params["driver_id"])

@@ -5,19 +5,28 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth import is_admin, presented_token
+from server.auth import presented_token
 from server.responses import UNAUTHORIZED_HEADERS, error_response
-from server.services import Services
+from server.services import Caller, Services
+
+ROLES = ("dispatcher", "admin")  # each may do what the ones before it may
 
 
-def require_admin(request: Request) -> Response | None:
-    """None when the request carries the admin key, else the 401/403 to answer with."""
+async def require_role(request: Request, role: str) -> Caller | Response:
+    """The caller when its API key has `role` (or above), else the 401/403 to answer with."""
     services: Services = request.app.state.services
-    token = presented_token(request.headers)
-    if token is None:
+    key = presented_token(request.headers)
+    if key is None:
         return error_response(
             401, "missing API key (Authorization: Bearer …)", UNAUTHORIZED_HEADERS
         )
-    if not is_admin(token, services.settings.admin_token):
-        return error_response(403, "this key may not do that")
-    return None
+    caller = await services.caller_for_key(key)
+    if caller is None:
+        return error_response(401, "unknown API key", UNAUTHORIZED_HEADERS)
+    if ROLES.index(caller.role) < ROLES.index(role):
+        return error_response(403, f"this key may not do that (needs the {role} role)")
+    return caller
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

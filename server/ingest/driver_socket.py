@@ -91,6 +91,9 @@ async def driver_socket(ws: WebSocket) -> None:
     metrics = services.metrics
     max_fixes = services.settings.max_fixes_per_message
     metrics.drivers_connected.inc()
+    fleet = services.live.fleet
+    fleet.add_driver(driver.id, driver.name, driver.vehicle)
+    fleet.connected(driver.id, +1)
     try:
         while True:
             message = await ws.receive()
@@ -109,9 +112,7 @@ async def driver_socket(ws: WebSocket) -> None:
                     metrics.fixes_rejected.labels("invalid").inc()
                     session.send(rejected)
                 if decoded.fixes:
-                    for rejected in await services.pipeline.ingest(
-                        driver.id, decoded.fixes, session
-                    ):
+                    for rejected in await services.pipeline.ingest(driver, decoded.fixes, session):
                         session.send(rejected)
             if session.overflowing or sender.done():
                 await ws.close(CLOSE_POLICY, "replies are not being read")
@@ -122,3 +123,4 @@ async def driver_socket(ws: WebSocket) -> None:
         session.closed = True
         sender.cancel()
         metrics.drivers_connected.dec()
+        fleet.connected(driver.id, -1)

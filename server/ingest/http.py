@@ -69,7 +69,7 @@ async def ingest(request: Request) -> Response:
     waiter = _StoredWaiter()
     try:
         async with asyncio.timeout(STORE_WAIT_S):
-            rejected = await services.pipeline.ingest(driver.id, decoded.fixes, waiter)
+            rejected = await services.pipeline.ingest(driver, decoded.fixes, waiter)
             waiter.expect(len(decoded.fixes) - len(rejected))
             await waiter.done
     except TimeoutError:

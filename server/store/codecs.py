@@ -1,4 +1,5 @@
-"""Binary codec for PostGIS `geometry`, registered on every pooled connection.
+"""Codecs registered on every pooled connection: binary PostGIS `geometry`, and json/jsonb
+as Python values (msgspec).
 
 The hot path only writes points, so encoding is a single struct.pack of EWKB; reading
 returns (lon, lat) for points and the raw EWKB bytes for anything else.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import struct
 
-import asyncpg
+import msgspec
+
+from server.store import Conn
 
 _SRID_FLAG = 0x20000000
 _POINT = 1
@@ -40,7 +43,26 @@ def decode_geometry(data: bytes) -> LonLat | bytes:
     return data
 
 
-async def register(conn: asyncpg.Connection) -> None:
+_JSONB_VERSION = b"\x01"  # jsonb's binary form is a version byte, then the JSON text
+
+
+def _encode_jsonb(value: object) -> bytes:
+    return _JSONB_VERSION + msgspec.json.encode(value)
+
+
+def _decode_jsonb(data: bytes) -> object:
+    return msgspec.json.decode(data[1:])
+
+
+async def register(conn: Conn) -> None:
+    # Binary, so that jsonb columns also work in binary COPY.
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        format="binary",
+    )
     await conn.set_type_codec(
         "geometry",
         schema="public",

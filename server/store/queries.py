@@ -29,7 +29,7 @@ PositionRecord = tuple[int, datetime, datetime, tuple[float, float], Any, Any, A
 
 
 def position_record(
-    driver_id: int, fix: Fix, received_at: datetime, attributes: str | None = None
+    driver_id: int, fix: Fix, received_at: datetime, attributes: dict[str, object] | None = None
 ) -> PositionRecord:
     return (
         driver_id,
@@ -93,13 +93,17 @@ async def store_positions(conn: Conn, records: Sequence[PositionRecord]) -> int:
 
 async def latest_fix(conn: Conn, driver_id: int) -> Fix | None:
     row = await conn.fetchrow(
-        """
-        SELECT recorded_at, geom, accuracy_m, speed_mps, heading_deg, altitude_m, battery
-        FROM driver_latest WHERE driver_id = $1""",
-        driver_id,
+        f"SELECT {_LATEST_COLUMNS} FROM driver_latest l WHERE driver_id = $1", driver_id
     )
-    if row is None:
-        return None
+    return None if row is None else _fix_from_row(row)
+
+
+_LATEST_COLUMNS = (
+    "l.recorded_at, l.geom, l.accuracy_m, l.speed_mps, l.heading_deg, l.altitude_m, l.battery"
+)
+
+
+def _fix_from_row(row: asyncpg.Record) -> Fix:
     lon, lat = row["geom"]
     return Fix(
         recorded_at=row["recorded_at"],
@@ -173,3 +177,25 @@ async def get_driver(conn: Conn, driver_id: int) -> Driver | None:
 async def list_drivers(conn: Conn) -> list[Driver]:
     rows = await conn.fetch(f"SELECT {_DRIVER_COLUMNS} FROM drivers ORDER BY id")
     return [Driver(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverWithLatest:
+    driver: Driver
+    latest: Fix | None
+
+
+async def drivers_with_latest(conn: Conn) -> list[DriverWithLatest]:
+    """Every driver with its latest position, for the fleet view at start-up."""
+    rows = await conn.fetch(
+        f"""
+        SELECT d.id, d.name, d.phone, d.vehicle, d.device_id, d.created_at, {_LATEST_COLUMNS}
+        FROM drivers d LEFT JOIN driver_latest l ON l.driver_id = d.id ORDER BY d.id"""
+    )
+    return [
+        DriverWithLatest(
+            Driver(r["id"], r["name"], r["phone"], r["vehicle"], r["device_id"], r["created_at"]),
+            None if r["recorded_at"] is None else _fix_from_row(r),
+        )
+        for r in rows
+    ]

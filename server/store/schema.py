@@ -14,11 +14,13 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     REAL,
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
     Identity,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -77,4 +79,53 @@ driver_latest = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("geom", _point(), nullable=False),
     *(Column(name, kind) for name, kind in _reading_columns),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", Text, CheckConstraint("role IN ('admin', 'dispatcher')"), nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("reference", Text),
+    # Normalised Crockford base32 (no dashes); shown grouped. Random, never derived from id.
+    Column("tracking_code", Text, nullable=False, unique=True),
+    Column("customer_name", Text, nullable=False),
+    Column("customer_email", Text),
+    Column("customer_phone", Text),
+    Column("destination", _point(), nullable=False),
+    Column("address", Text),
+    Column("promised_by", DateTime(timezone=True)),
+    Column("window_start", DateTime(timezone=True)),
+    Column("window_end", DateTime(timezone=True)),
+    Column("status", Text, nullable=False),
+    Column("driver_id", BigInteger, ForeignKey("drivers.id")),
+    Column("stop_index", Integer),
+    Column("route", JSONB),  # as the client sent it (GeoJSON or polyline form)
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # When the order reached a final status; its tracking link expires some time after.
+    Column("closed_at", DateTime(timezone=True)),
+    Index("orders_status", "status"),
+    Index("orders_driver", "driver_id", "stop_index"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("note", Text),
+    Index("order_events_order", "order_id", "at"),
 )

@@ -51,6 +51,14 @@ async def test_rejections(settings: Settings, db: asyncpg.Connection) -> None:
         driver_key = await client.post(
             "/api/drivers", json={"name": "A"}, headers={"Authorization": f"Bearer {driver_token}"}
         )
+        made = await client.post(
+            "/api/keys", json={"name": "desk", "role": "dispatcher"}, headers=ADMIN
+        )
+        dispatcher = {"Authorization": f"Bearer {made.json()['key']}"}
+        dispatcher_creates = await client.post(
+            "/api/drivers", json={"name": "A"}, headers=dispatcher
+        )
+        dispatcher_lists = await client.get("/api/drivers", headers=dispatcher)
         no_name = await client.post("/api/drivers", json={"phone": "1"}, headers=ADMIN)
         empty_name = await client.post("/api/drivers", json={"name": ""}, headers=ADMIN)
         long_name = await client.post("/api/drivers", json={"name": "x" * 201}, headers=ADMIN)
@@ -60,7 +68,9 @@ async def test_rejections(settings: Settings, db: asyncpg.Connection) -> None:
         )
         list_no_key = await client.get("/api/drivers")
     assert no_key.status_code == 401
-    assert wrong_key.status_code == 403 and driver_key.status_code == 403
+    # Unknown keys (a driver's token is no API key) are 401; a key without the role is 403.
+    assert wrong_key.status_code == 401 and driver_key.status_code == 401
+    assert dispatcher_creates.status_code == 403 and dispatcher_lists.status_code == 200
     assert no_name.status_code == 422 and "name" in no_name.json()["error"]
     assert empty_name.status_code == 422 and long_name.status_code == 422
     assert not_json.status_code == 422

@@ -1,0 +1,206 @@
+"""The dispatchers' live picture: every driver's position, presence and run.
+
+Changes mark a driver dirty; every `fleet_interval_ms` the dirty drivers' entries are
+encoded once each, and each dispatcher gets one delta holding the entries inside its
+viewport (plus those that just left it, so markers move out rather than freeze).
+Presence: online while a courier socket is open, or while the last fix is younger than
+`offline_after_s` (HTTP-only devices have no socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from geo.model import Fix
+from server.live.runs import Runs
+from server.live.subscriber import Subscriber
+
+BBox = tuple[float, float, float, float]  # west, south, east, north
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(slots=True)
+class DriverState:
+    id: int
+    name: str
+    vehicle: str | None
+    position: dict[str, Any] | None = None
+    lon: float | None = None
+    lat: float | None = None
+    last_fix_at: datetime | None = None
+    connections: int = 0
+    online: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class FleetClient:
+    subscriber: Subscriber
+    bbox: BBox | None = None
+    visible: set[int] = field(default_factory=set)
+
+    def sees(self, driver: DriverState) -> bool:
+        if self.bbox is None:
+            return True
+        if driver.lon is None or driver.lat is None:
+            return False
+        west, south, east, north = self.bbox
+        inside_lon = (
+            west <= driver.lon <= east
+            if west <= east
+            else (driver.lon >= west or driver.lon <= east)
+        )
+        return inside_lon and south <= driver.lat <= north
+
+
+def position_json(fix: Fix) -> dict[str, Any]:
+    return {
+        "lat": fix.lat,
+        "lon": fix.lon,
+        "at": fix.recorded_at,
+        "speed": fix.speed_mps,
+        "heading": fix.heading_deg,
+        "accuracy": fix.accuracy_m,
+    }
+
+
+class Fleet:
+    def __init__(
+        self,
+        runs: Runs,
+        interval_s: float,
+        offline_after_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._runs = runs
+        self._interval_s = interval_s
+        self._offline_after_s = offline_after_s
+        self._clock = clock
+        self.drivers: dict[int, DriverState] = {}
+        self._dirty: set[int] = set()
+        self.clients: set[FleetClient] = set()
+
+    # Changes ---------------------------------------------------------------
+    def add_driver(self, driver_id: int, name: str, vehicle: str | None) -> None:
+        if driver_id not in self.drivers:
+            self.drivers[driver_id] = DriverState(driver_id, name, vehicle)
+            self._dirty.add(driver_id)
+
+    def position(self, driver_id: int, fix: Fix) -> dict[str, Any] | None:
+        """Record the driver's newest fix; returns its JSON form (None for unknown drivers)."""
+        driver = self.drivers.get(driver_id)
+        if driver is None:
+            return None
+        driver.position = position_json(fix)
+        driver.lon, driver.lat, driver.last_fix_at = fix.lon, fix.lat, fix.recorded_at
+        self._refresh_presence(driver, self._clock())
+        self._dirty.add(driver_id)
+        return driver.position
+
+    def connected(self, driver_id: int, delta: int) -> None:
+        driver = self.drivers.get(driver_id)
+        if driver is not None:
+            driver.connections += delta
+            self._refresh_presence(driver, self._clock())
+            self._dirty.add(driver_id)
+
+    def run_changed(self, driver_id: int) -> None:
+        if driver_id in self.drivers:
+            self._dirty.add(driver_id)
+
+    def _refresh_presence(self, driver: DriverState, now: datetime) -> bool:
+        recent = (
+            driver.last_fix_at is not None
+            and (now - driver.last_fix_at).total_seconds() < self._offline_after_s
+        )
+        online = driver.connections > 0 or recent
+        changed = online != driver.online
+        driver.online = online
+        return changed
+
+    # Views -------------------------------------------------------------------
+    def entry(self, driver: DriverState) -> dict[str, Any]:
+        stops = self._runs.stops(driver.id)
+        current = self._runs.current_stop(driver.id)
+        now = self._clock()
+        return {
+            "id": driver.id,
+            "name": driver.name,
+            "vehicle": driver.vehicle,
+            "online": driver.online,
+            "state": "offline" if not driver.online else "delivering" if current else "idle",
+            "position": driver.position,
+            "current_stop": None
+            if current is None
+            else {
+                "order_id": current.order_id,
+                "reference": current.reference,
+                "status": current.status.value,
+                "eta": None,
+            },
+            "orders": [
+                {
+                    "id": s.order_id,
+                    "reference": s.reference,
+                    "status": s.status.value,
+                    "stop_index": s.stop_index,
+                    "late": s.due_by is not None and s.due_by < now,
+                }
+                for s in stops
+            ],
+        }
+
+    def snapshot(self, bbox: BBox | None = None) -> list[dict[str, Any]]:
+        probe = FleetClient(Subscriber(1), bbox)
+        return [self.entry(d) for d in self.drivers.values() if probe.sees(d)]
+
+    def snapshot_message(self, client: FleetClient) -> bytes:
+        visible = [d for d in self.drivers.values() if client.sees(d)]
+        client.visible = {d.id for d in visible}
+        return _encode(
+            {"type": "snapshot", "drivers": [self.entry(d) for d in visible], "at": self._clock()}
+        )
+
+    # The delta loop -------------------------------------------------------------
+    def flush(self) -> None:
+        """Send one delta to each dispatcher for what changed since the last flush."""
+        now = self._clock()
+        for driver in self.drivers.values():
+            if self._refresh_presence(driver, now):
+                self._dirty.add(driver.id)
+        if not self._dirty:
+            return
+        dirty = [self.drivers[i] for i in self._dirty if i in self.drivers]
+        self._dirty.clear()
+        if not self.clients:
+            return
+        fragments = {d.id: _encode(self.entry(d)) for d in dirty}
+        header = b'{"type":"delta","at":' + _encode(now) + b',"drivers":['
+        everyone: bytes | None = None
+        for client in list(self.clients):
+            if client.bbox is None:
+                if everyone is None:
+                    everyone = header + b",".join(fragments.values()) + b"]}"
+                client.subscriber.offer(everyone)
+                continue
+            chosen = []
+            for driver in dirty:
+                inside = client.sees(driver)
+                if inside or driver.id in client.visible:
+                    chosen.append(fragments[driver.id])
+                if inside:
+                    client.visible.add(driver.id)
+                else:
+                    client.visible.discard(driver.id)
+            if chosen:
+                client.subscriber.offer(header + b",".join(chosen) + b"]}")
+
+    async def run_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            self.flush()

@@ -1,0 +1,74 @@
+"""The live layer's entry points for the pipeline and the order API.
+
+Publishing happens here, after validation and before storage (a customer sees the courier
+move at once; durability is the writer's business). Each message is encoded once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from geo.model import Fix
+from server.live.fleet import Fleet
+from server.live.hub import Hub, order_topic
+from server.live.runs import Runs
+from server.store.orders import Order, TimelineEntry
+from server.store.queries import Driver
+
+_encode = msgspec.json.Encoder().encode
+POSITION_KEY = "position"  # one conflatable position per order topic
+
+
+class Live:
+    def __init__(self, hub: Hub, runs: Runs, fleet: Fleet) -> None:
+        self.hub = hub
+        self.runs = runs
+        self.fleet = fleet
+
+    def on_fix(self, driver: Driver, fix: Fix) -> None:
+        """A fix that is the driver's newest (late fixes never come here)."""
+        self.fleet.add_driver(driver.id, driver.name, driver.vehicle)
+        courier = self.fleet.position(driver.id, fix)
+        for order_id in self.runs.visible_orders(driver.id):
+            self._publish_position(order_id, courier)
+
+    def _publish_position(self, order_id: int, courier: dict[str, Any] | None) -> None:
+        message = {"type": "position", "courier": courier, "eta": None}
+        self.hub.publish(order_topic(order_id), _encode(message), POSITION_KEY)
+
+    def courier_for(self, order_id: int) -> dict[str, Any] | None:
+        """The courier's position as this order's customer may see it, or None."""
+        if not self.runs.courier_visible(order_id):
+            return None
+        driver_id = self.runs.driver_of(order_id)
+        driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
+        return None if driver is None else driver.position
+
+    def on_order_changed(
+        self, before: Order | None, after: Order, entry: TimelineEntry | None
+    ) -> None:
+        """After a committed change: status to the order's watchers, and couriers shown or
+        hidden on every order whose visibility the change flipped."""
+        drivers = {
+            d for d in (before.driver_id if before else None, after.driver_id) if d is not None
+        }
+        watched = {after.id} | {s.order_id for d in drivers for s in self.runs.stops(d)}
+        was_visible = {o for o in watched if self.runs.courier_visible(o)}
+        for driver_id in self.runs.apply(after):
+            self.fleet.run_changed(driver_id)
+        now_visible = {o for o in watched if self.runs.courier_visible(o)}
+        if entry is not None:
+            status = {
+                "type": "status",
+                "status": entry.status.value,
+                "at": entry.at,
+                "note": entry.note,
+                "courier": self.courier_for(after.id),
+            }
+            self.hub.publish(order_topic(after.id), _encode(status))
+        for order_id in was_visible ^ now_visible:
+            if order_id == after.id and entry is not None:
+                continue  # the status message already says whether the courier shows
+            self._publish_position(order_id, self.courier_for(order_id))

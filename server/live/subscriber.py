@@ -1,0 +1,59 @@
+"""A subscriber's bounded, conflating queue of encoded messages.
+
+Messages with a key (positions: one key per driver) replace the pending one with the
+same key, so a slow reader gets the newest position, not a backlog. Keyless messages
+(status changes) are never dropped: if more than `max_pending` messages wait, the
+subscriber is marked overflowed and its socket closes; the client reconnects and gets a
+fresh snapshot. Offering never blocks, so publishers never wait on a slow socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+
+class Subscriber:
+    __slots__ = ("_max_pending", "_pending", "_wake", "closed", "overflowed")
+
+    _unique = itertools.count()
+
+    def __init__(self, max_pending: int) -> None:
+        self._max_pending = max_pending
+        self._pending: dict[object, bytes] = {}
+        self._wake = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+
+    def offer(self, data: bytes, key: str | None = None) -> None:
+        if self.closed:
+            return
+        pending = self._pending
+        if key is None:
+            pending[next(self._unique)] = data
+        else:
+            pending.pop(key, None)  # re-insert: the newest position goes to the back
+            pending[key] = data
+        if len(pending) > self._max_pending:
+            self.overflowed = True
+            self.closed = True
+            pending.clear()
+        self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._pending.clear()
+        self._wake.set()
+
+    async def take(self) -> list[bytes]:
+        """Wait for pending messages and take them all, oldest first; [] once closed."""
+        while not self._pending and not self.closed:
+            self._wake.clear()
+            await self._wake.wait()
+        messages = list(self._pending.values())
+        self._pending.clear()
+        return messages
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)

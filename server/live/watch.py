@@ -1,0 +1,161 @@
+"""Watching sockets: `WS /ws/track/{code}` (a customer) and `WS /ws/fleet` (a dispatcher).
+
+Both follow snapshot-then-deltas: subscribe first, then send a snapshot, then whatever the
+subscriber's bounded queue yields. Each socket has one pump task that sends with a
+timeout; a subscriber that overflows or a send that times out closes the socket (1013:
+reconnect for a fresh snapshot). Publishers never wait on either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Annotated
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.auth import presented_token
+from server.live.fleet import BBox, FleetClient
+from server.live.hub import order_topic
+from server.live.subscriber import Subscriber
+from server.orders.api import lookup_tracked
+from server.orders.views import customer_view
+from server.services import Services
+from server.store import orders as store
+
+log = logging.getLogger("tracker.watch")
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_UNKNOWN_CODE = 4404
+CLOSE_RATE_LIMITED = 4429
+CLOSE_TOO_SLOW = 1013
+MAX_CLIENT_FRAME_BYTES = 4096
+_encode = msgspec.json.Encoder().encode
+
+
+async def _pump(ws: WebSocket, subscriber: Subscriber, send_timeout_s: float) -> None:
+    """Send what the subscriber collects until it closes; close the socket if it lags."""
+    while True:
+        messages = await subscriber.take()
+        if subscriber.overflowed:
+            await ws.close(CLOSE_TOO_SLOW, "too far behind; reconnect for a fresh snapshot")
+            return
+        if not messages:
+            return
+        async with asyncio.timeout(send_timeout_s):
+            for data in messages:
+                await ws.send_text(data.decode())
+
+
+async def _serve(
+    ws: WebSocket,
+    subscriber: Subscriber,
+    first: bytes,
+    services: Services,
+    on_message: Callable[[str | bytes], None] | None = None,
+) -> None:
+    """Send the snapshot, then pump; read the client's frames until it leaves."""
+    await ws.send_text(first.decode())
+    pump = asyncio.create_task(_pump(ws, subscriber, services.settings.ws_send_timeout_s))
+    try:
+        while True:
+            receive = asyncio.ensure_future(ws.receive())
+            done, _ = await asyncio.wait({receive, pump}, return_when=asyncio.FIRST_COMPLETED)
+            if pump in done:
+                receive.cancel()
+                if pump.exception() is not None:  # a send timed out or failed
+                    with contextlib.suppress(Exception):
+                        await ws.close(CLOSE_TOO_SLOW, "too slow to receive")
+                return
+            message = receive.result()
+            if message["type"] == "websocket.disconnect":
+                return
+            if on_message is not None:
+                on_message(message.get("text") or message.get("bytes") or b"")
+    finally:
+        subscriber.close()
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+
+
+async def track_socket(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    client = ws.client.host if ws.client else "unknown"
+    await ws.accept()
+    order, retry_after_s = await lookup_tracked(services, client, ws.path_params["code"])
+    if retry_after_s > 0:
+        await ws.close(
+            CLOSE_RATE_LIMITED, f"too many tracking lookups; retry in {int(retry_after_s) + 1} s"
+        )
+        return
+    if order is None:
+        await ws.close(CLOSE_UNKNOWN_CODE, "unknown or expired tracking code")
+        return
+    subscriber = Subscriber(services.settings.subscriber_max_pending)
+    topic = order_topic(order.id)
+    services.live.hub.subscribe(topic, subscriber)  # before the snapshot: nothing falls between
+    try:
+        async with services.pool.acquire() as conn:
+            fresh = await store.get_order(conn, order.id) or order
+            timeline = await store.timeline(conn, order.id)
+        snapshot = {
+            "type": "snapshot",
+            **customer_view(fresh, timeline, services.live, services.settings),
+        }
+        await _serve(ws, subscriber, _encode(snapshot), services)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        services.live.hub.unsubscribe(topic, subscriber)
+
+
+class _Viewport(msgspec.Struct, tag="viewport", tag_field="type"):
+    bbox: Annotated[list[float], msgspec.Meta(min_length=4, max_length=4)] | None = None
+
+
+_decode_viewport = msgspec.json.Decoder(_Viewport).decode
+
+
+def _bbox(viewport: _Viewport) -> BBox | None:
+    if viewport.bbox is None:
+        return None
+    west, south, east, north = viewport.bbox
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
+        raise ValueError("bbox must be [west, south, east, north] in degrees")
+    return (west, south, east, north)
+
+
+async def fleet_socket(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    key = presented_token(ws.headers, ws.query_params)
+    await ws.accept()
+    caller = None if key is None else await services.caller_for_key(key)
+    if caller is None:
+        await ws.close(CLOSE_UNAUTHORIZED, "missing or unknown dispatcher key")
+        return
+    fleet = services.live.fleet
+    client = FleetClient(Subscriber(services.settings.subscriber_max_pending))
+
+    def on_message(data: str | bytes) -> None:
+        if len(data) > MAX_CLIENT_FRAME_BYTES:
+            client.subscriber.offer(_encode({"type": "error", "reason": "frame too large"}))
+            return
+        try:
+            client.bbox = _bbox(_decode_viewport(data))
+        except (msgspec.DecodeError, ValueError) as exc:
+            reason = f'expected {{"type":"viewport","bbox":[w,s,e,n]}}: {exc}'
+            client.subscriber.offer(_encode({"type": "error", "reason": reason}))
+            return
+        client.subscriber.offer(fleet.snapshot_message(client))  # what is now in view
+
+    fleet.clients.add(client)
+    try:
+        await _serve(ws, client.subscriber, fleet.snapshot_message(client), services, on_message)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        fleet.clients.discard(client)

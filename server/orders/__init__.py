@@ -1,0 +1,1 @@
+"""Orders: lifecycle, tracking codes, the dispatcher REST API and the public tracking view."""

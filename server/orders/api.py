@@ -1,0 +1,257 @@
+"""Dispatcher REST for orders (`/api/orders…`), API keys, the fleet snapshot, and the public
+tracking lookup (`/api/track/{code}`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api.guards import client_address, require_role
+from server.auth import hash_token, new_token
+from server.orders import codes, validation
+from server.orders.lifecycle import IllegalTransition, parse_status
+from server.orders.views import customer_view, dispatcher_view, link_expires_at
+from server.responses import error_response, json_response, read_body
+from server.services import Services
+from server.store import orders as store
+from server.store import queries
+
+MAX_BODY_BYTES = 1024 * 1024  # routes can be long
+MAX_PAGE = 500
+UNKNOWN_CODE = "unknown or expired tracking code"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+T = TypeVar("T")
+
+
+async def _decode(request: Request, kind: type[T]) -> T | Response:
+    body = await read_body(request.stream(), MAX_BODY_BYTES)
+    if body is None:
+        return error_response(413, f"body over {MAX_BODY_BYTES} bytes")
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.DecodeError as exc:
+        return error_response(422, f"invalid body: {exc}")
+
+
+def _order_id(request: Request) -> int | None:
+    raw = request.path_params["order_id"]
+    return int(raw) if raw.isdigit() and int(raw) < 2**63 else None
+
+
+async def create_order(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
+    services: Services = request.app.state.services
+    if isinstance(spec := await _decode(request, validation.OrderIn), Response):
+        return spec
+    try:
+        spec = validation.check_order(spec)
+    except validation.Invalid as exc:
+        return error_response(422, str(exc))
+    now = _now()
+    async with services.pool.acquire() as conn:
+        while True:  # a collision of 80 random bits will not happen; if it does, draw again
+            new = store.NewOrder(
+                reference=spec.reference,
+                tracking_code=codes.new_code(),
+                customer_name=spec.customer.name,
+                customer_email=spec.customer.email,
+                customer_phone=spec.customer.phone,
+                destination=(spec.destination.lon, spec.destination.lat),
+                address=spec.destination.address,
+                promised_by=spec.promised_by,
+                window_start=spec.window.start if spec.window else None,
+                window_end=spec.window.end if spec.window else None,
+            )
+            try:
+                order = await store.create_order(conn, new, caller.actor, now)
+                break
+            except store.DuplicateTrackingCode:
+                continue
+        timeline = await store.timeline(conn, order.id)
+    services.live.on_order_changed(None, order, timeline[-1])
+    return json_response(dispatcher_view(order, services.settings, now, timeline), 201)
+
+
+async def get_order(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
+    services: Services = request.app.state.services
+    order_id = _order_id(request)
+    async with services.pool.acquire() as conn:
+        order = None if order_id is None else await store.get_order(conn, order_id)
+        if order is None:
+            return error_response(404, "no such order")
+        timeline = await store.timeline(conn, order.id)
+    return json_response(dispatcher_view(order, services.settings, _now(), timeline))
+
+
+async def list_orders(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
+    services: Services = request.app.state.services
+    query = request.query_params
+    try:
+        statuses = (
+            [parse_status(s).value for s in query["status"].split(",")]
+            if query.get("status")
+            else None
+        )
+        late = query.get("late", "").lower()
+        if late not in ("", "true", "false", "1", "0"):
+            raise ValueError("late must be true or false")
+        driver_id = int(query["driver_id"]) if query.get("driver_id") else None
+        limit = min(int(query.get("limit", 100)), MAX_PAGE)
+        after_id = int(query.get("after", 0))
+        if limit < 1 or after_id < 0:
+            raise ValueError("limit must be 1..500 and after non-negative")
+    except ValueError as exc:
+        return error_response(422, str(exc))
+    now = _now()
+    async with services.pool.acquire() as conn:
+        found = await store.list_orders(
+            conn,
+            statuses=statuses,
+            driver_id=driver_id,
+            late_at=now if late in ("true", "1") else None,
+            limit=limit,
+            after_id=after_id,
+        )
+    if late in ("false", "0"):
+        found = [o for o in found if not (o.due_by and o.closed_at is None and o.due_by < now)]
+    return json_response(
+        {
+            "orders": [dispatcher_view(o, services.settings, now) for o in found],
+            "next_after": found[-1].id if len(found) == limit else None,
+        }
+    )
+
+
+async def change_status(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
+    services: Services = request.app.state.services
+    order_id = _order_id(request)
+    if order_id is None:
+        return error_response(404, "no such order")
+    if isinstance(spec := await _decode(request, validation.StatusIn), Response):
+        return spec
+    try:
+        wanted = parse_status(spec.status)
+    except ValueError as exc:
+        return error_response(422, str(exc))
+    now = _now()
+    async with services.pool.acquire() as conn:
+        try:
+            changed = await store.change_status(
+                conn, order_id, wanted, caller.actor, spec.note, now
+            )
+        except IllegalTransition as exc:
+            return json_response({"error": str(exc), "allowed": exc.allowed}, 409)
+        if changed is None:
+            return error_response(404, "no such order")
+        before, after, entry = changed
+        timeline = await store.timeline(conn, order_id)
+    services.live.on_order_changed(before, after, entry)
+    return json_response(dispatcher_view(after, services.settings, now, timeline))
+
+
+async def assign(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
+    services: Services = request.app.state.services
+    order_id = _order_id(request)
+    if order_id is None:
+        return error_response(404, "no such order")
+    if isinstance(spec := await _decode(request, validation.AssignIn), Response):
+        return spec
+    try:
+        route = validation.check_route(spec.route)
+    except validation.Invalid as exc:
+        return error_response(422, str(exc))
+    now = _now()
+    async with services.pool.acquire() as conn:
+        driver = await queries.get_driver(conn, spec.driver_id)
+        if driver is None:
+            return error_response(422, f"no driver with id {spec.driver_id}")
+        before = await store.get_order(conn, order_id)
+        try:
+            after = await store.assign(conn, order_id, driver.id, route, spec.stop_index, now)
+        except store.NotAssignable as exc:
+            return error_response(409, str(exc))
+        if before is None or after is None:
+            return error_response(404, "no such order")
+    services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)
+    services.live.on_order_changed(before, after, None)
+    return json_response(dispatcher_view(after, services.settings, now))
+
+
+async def fleet(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
+    services: Services = request.app.state.services
+    return json_response({"drivers": services.live.fleet.snapshot(), "at": _now()})
+
+
+async def create_api_key(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    if isinstance(spec := await _decode(request, validation.ApiKeyIn), Response):
+        return spec
+    if spec.role not in ("admin", "dispatcher"):
+        return error_response(422, "role must be dispatcher or admin")
+    key = new_token()
+    async with services.pool.acquire() as conn:
+        key_id = await store.create_api_key(conn, spec.name, spec.role, hash_token(key))
+    return json_response({"id": key_id, "name": spec.name, "role": spec.role, "key": key}, 201)
+
+
+async def lookup_tracked(
+    services: Services, client: str, raw_code: str
+) -> tuple[store.Order | None, float]:
+    """The order behind a tracking code if it may still be seen, and the client's wait.
+
+    Unknown and expired codes look the same; every lookup spends the client's budget.
+    """
+    retry_after_s = services.track_limiter.retry_after_s(client)
+    if retry_after_s > 0:
+        return None, retry_after_s
+    code = codes.normalise(raw_code)
+    if code is None:
+        return None, 0.0
+    async with services.pool.acquire() as conn:
+        order = await store.order_by_code(conn, code)
+    if order is None:
+        return None, 0.0
+    expires_at = link_expires_at(order, services.settings)
+    if expires_at is not None and expires_at <= _now():
+        return None, 0.0
+    return order, 0.0
+
+
+async def track(request: Request) -> Response:
+    services: Services = request.app.state.services
+    order, retry_after_s = await lookup_tracked(
+        services, client_address(request), request.path_params["code"]
+    )
+    if retry_after_s > 0:
+        return error_response(
+            429,
+            "too many tracking lookups; try again shortly",
+            {"Retry-After": str(int(retry_after_s) + 1)},
+        )
+    if order is None:
+        return error_response(404, UNKNOWN_CODE)
+    async with services.pool.acquire() as conn:
+        timeline = await store.timeline(conn, order.id)
+    return json_response(customer_view(order, timeline, services.live, services.settings))

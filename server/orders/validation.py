@@ -1,0 +1,126 @@
+"""Typed request bodies for orders, decoded and checked where they enter."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+Text100 = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class CustomerIn(msgspec.Struct, frozen=True):
+    name: Text200
+    email: Annotated[str, msgspec.Meta(max_length=254)] | None = None
+    phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class DestinationIn(msgspec.Struct, frozen=True):
+    lat: float
+    lon: float
+    address: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class WindowIn(msgspec.Struct, frozen=True):
+    start: AwareTime
+    end: AwareTime
+
+
+class OrderIn(msgspec.Struct, frozen=True):
+    customer: CustomerIn
+    destination: DestinationIn
+    reference: Text100 | None = None
+    promised_by: AwareTime | None = None
+    window: WindowIn | None = None
+
+
+class StatusIn(msgspec.Struct, frozen=True):
+    status: str
+    note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
+class AssignIn(msgspec.Struct, frozen=True):
+    driver_id: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+    route: Any = None
+    stop_index: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
+
+
+class ApiKeyIn(msgspec.Struct, frozen=True):
+    name: Text100
+    role: str = "dispatcher"
+
+
+class Invalid(ValueError):
+    """A request body that decodes but makes no sense; the text says what to fix."""
+
+
+def normalise_phone(phone: str) -> str:
+    """E.164, forgiving of spaces, dashes, dots and brackets.
+
+    >>> normalise_phone("+351 912-345 (678)")
+    '+351912345678'
+    """
+    compact = re.sub(r"[\s\-().]", "", phone)
+    if not _E164.match(compact):
+        raise Invalid(f"customer.phone {phone!r} is not an E.164 number (like +351912345678)")
+    return compact
+
+
+def check_order(order: OrderIn) -> OrderIn:
+    """Semantic checks beyond types; returns the order with normalised contact fields."""
+    d = order.destination
+    if not (math.isfinite(d.lat) and math.isfinite(d.lon)):
+        raise Invalid("destination lat/lon must be finite numbers")
+    if not (-90 <= d.lat <= 90 and -180 <= d.lon <= 180):
+        raise Invalid("destination lat must be within -90..90 and lon within -180..180")
+    customer = order.customer
+    if customer.email is not None and not _EMAIL.match(customer.email):
+        raise Invalid(f"customer.email {customer.email!r} is not an email address")
+    phone = None if customer.phone is None else normalise_phone(customer.phone)
+    if order.window is not None and order.window.start >= order.window.end:
+        raise Invalid("window.start must be before window.end")
+    return msgspec.structs.replace(order, customer=msgspec.structs.replace(customer, phone=phone))
+
+
+def check_route(route: Any) -> Any:
+    """A route as GeoJSON LineString, encoded polyline, or `{"polyline", "precision"}`."""
+    if route is None:
+        return None
+    if isinstance(route, str):
+        return check_route({"polyline": route})
+    if not isinstance(route, dict):
+        raise Invalid("route must be a GeoJSON LineString or an encoded polyline")
+    if "polyline" in route:
+        import polyline
+
+        precision = route.get("precision", 5)
+        if precision not in (5, 6):
+            raise Invalid("route.precision must be 5 or 6")
+        try:
+            points = polyline.decode(route["polyline"], precision)
+        except Exception:
+            raise Invalid("route.polyline is not a valid encoded polyline") from None
+        coordinates: Any = [[lon, lat] for lat, lon in points]
+    elif route.get("type") == "LineString":
+        coordinates = route.get("coordinates")
+    else:
+        raise Invalid("route must be a GeoJSON LineString or an encoded polyline")
+    if not isinstance(coordinates, list) or len(coordinates) < 2:
+        raise Invalid("a route needs at least two points")
+    for point in coordinates:
+        if (
+            not isinstance(point, list)
+            or len(point) < 2
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in point[:2])
+            or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90)
+        ):
+            raise Invalid(f"route point {point!r} is not [lon, lat] in range")
+    return route

@@ -1,0 +1,97 @@
+"""What an order looks like to dispatchers, and the narrower view its customer gets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from server.live.service import Live
+from server.orders.codes import display
+from server.settings import Settings
+from server.store.orders import Order, TimelineEntry
+
+
+def tracking_url(settings: Settings, order: Order) -> str:
+    return f"{settings.base_url}/t/{display(order.tracking_code)}"
+
+
+def _window(order: Order) -> dict[str, datetime] | None:
+    if order.window_start is None or order.window_end is None:
+        return None
+    return {"start": order.window_start, "end": order.window_end}
+
+
+def is_late(order: Order, now: datetime) -> bool:
+    due_by = order.due_by
+    return due_by is not None and order.closed_at is None and due_by < now
+
+
+def dispatcher_view(
+    order: Order,
+    settings: Settings,
+    now: datetime,
+    timeline: list[TimelineEntry] | None = None,
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": order.id,
+        "reference": order.reference,
+        "tracking_code": display(order.tracking_code),
+        "tracking_url": tracking_url(settings, order),
+        "status": order.status.value,
+        "customer": {
+            "name": order.customer_name,
+            "email": order.customer_email,
+            "phone": order.customer_phone,
+        },
+        "destination": {
+            "lat": order.destination[1],
+            "lon": order.destination[0],
+            "address": order.address,
+        },
+        "promised_by": order.promised_by,
+        "window": _window(order),
+        "driver_id": order.driver_id,
+        "stop_index": order.stop_index,
+        "route": order.route,
+        "late": is_late(order, now),
+        "eta": None,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "closed_at": order.closed_at,
+    }
+    if timeline is not None:
+        view["timeline"] = [
+            {"status": e.status.value, "at": e.at, "actor": e.actor, "note": e.note}
+            for e in timeline
+        ]
+    return view
+
+
+def link_expires_at(order: Order, settings: Settings) -> datetime | None:
+    if order.closed_at is None:
+        return None
+    return order.closed_at + timedelta(seconds=settings.tracking_link_ttl_s)
+
+
+def customer_view(
+    order: Order, timeline: list[TimelineEntry], live: Live, settings: Settings
+) -> dict[str, Any]:
+    """Only what the customer needs: no driver identity, no other stops, no actors."""
+    courier = live.courier_for(order.id)
+    return {
+        "tracking_code": display(order.tracking_code),
+        "reference": order.reference,
+        "status": order.status.value,
+        "timeline": [{"status": e.status.value, "at": e.at, "note": e.note} for e in timeline],
+        "destination": {
+            "lat": order.destination[1],
+            "lon": order.destination[0],
+            "address": order.address,
+        },
+        "promised_by": order.promised_by,
+        "window": _window(order),
+        "courier": courier,
+        "route": order.route if courier is not None else None,
+        "eta": None,
+        "expires_at": link_expires_at(order, settings),
+    }

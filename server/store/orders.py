@@ -1,0 +1,279 @@
+"""SQL for orders, their timeline, and API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from server.orders.lifecycle import CLOSED, OFF_RUN, Status, transition
+from server.store import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: int
+    reference: str | None
+    tracking_code: str
+    customer_name: str
+    customer_email: str | None
+    customer_phone: str | None
+    destination: tuple[float, float]  # (lon, lat)
+    address: str | None
+    promised_by: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    status: Status
+    driver_id: int | None
+    stop_index: int | None
+    route: Any
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def due_by(self) -> datetime | None:
+        """The latest time the promise allows."""
+        return self.window_end or self.promised_by
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    status: Status
+    at: datetime
+    actor: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    reference: str | None
+    tracking_code: str
+    customer_name: str
+    customer_email: str | None
+    customer_phone: str | None
+    destination: tuple[float, float]
+    address: str | None
+    promised_by: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+
+
+_COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
+    destination, address, promised_by, window_start, window_end, status, driver_id,
+    stop_index, route, created_at, updated_at, closed_at"""
+
+
+def _order(row: asyncpg.Record) -> Order:
+    values = dict(row)
+    values["status"] = Status(values["status"])
+    return Order(**values)
+
+
+class DuplicateTrackingCode(ValueError):
+    pass
+
+
+class NotAssignable(ValueError):
+    pass
+
+
+async def create_order(conn: Conn, new: NewOrder, actor: str, at: datetime) -> Order:
+    """Insert an order as `confirmed` with its first timeline entry, atomically."""
+    async with conn.transaction():
+        try:
+            row = await conn.fetchrow(
+                f"""
+                INSERT INTO orders (reference, tracking_code, customer_name, customer_email,
+                    customer_phone, destination, address, promised_by, window_start, window_end,
+                    status, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+                RETURNING {_COLUMNS}""",
+                new.reference,
+                new.tracking_code,
+                new.customer_name,
+                new.customer_email,
+                new.customer_phone,
+                new.destination,
+                new.address,
+                new.promised_by,
+                new.window_start,
+                new.window_end,
+                Status.CONFIRMED.value,
+                at,
+            )
+        except asyncpg.UniqueViolationError:
+            raise DuplicateTrackingCode(new.tracking_code) from None
+        assert row is not None
+        await _add_event(conn, row["id"], Status.CONFIRMED, actor, None, at)
+    return _order(row)
+
+
+async def _add_event(
+    conn: Conn, order_id: int, status: Status, actor: str, note: str | None, at: datetime
+) -> TimelineEntry:
+    await conn.execute(
+        "INSERT INTO order_events (order_id, at, status, actor, note) VALUES ($1, $2, $3, $4, $5)",
+        order_id,
+        at,
+        status.value,
+        actor,
+        note,
+    )
+    return TimelineEntry(status, at, actor, note)
+
+
+async def get_order(conn: Conn, order_id: int) -> Order | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM orders WHERE id = $1", order_id)
+    return None if row is None else _order(row)
+
+
+async def order_by_code(conn: Conn, code: str) -> Order | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM orders WHERE tracking_code = $1", code)
+    return None if row is None else _order(row)
+
+
+async def timeline(conn: Conn, order_id: int) -> list[TimelineEntry]:
+    rows = await conn.fetch(
+        "SELECT status, at, actor, note FROM order_events WHERE order_id = $1 ORDER BY at, id",
+        order_id,
+    )
+    return [TimelineEntry(Status(r["status"]), r["at"], r["actor"], r["note"]) for r in rows]
+
+
+async def list_orders(
+    conn: Conn,
+    *,
+    statuses: list[str] | None,
+    driver_id: int | None,
+    late_at: datetime | None,
+    limit: int,
+    after_id: int,
+) -> list[Order]:
+    """Orders by id. `late_at`: only open orders whose promise is already broken at that time."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM orders
+        WHERE id > $1
+          AND ($2::text[] IS NULL OR status = ANY($2))
+          AND ($3::bigint IS NULL OR driver_id = $3)
+          AND ($4::timestamptz IS NULL OR (
+                closed_at IS NULL AND status <> 'cancelled'
+                AND coalesce(window_end, promised_by) < $4))
+        ORDER BY id LIMIT $5""",
+        after_id,
+        statuses,
+        driver_id,
+        late_at,
+        limit,
+    )
+    return [_order(r) for r in rows]
+
+
+async def change_status(
+    conn: Conn, order_id: int, wanted: Status, actor: str, note: str | None, at: datetime
+) -> tuple[Order, Order, TimelineEntry] | None:
+    """Apply a transition with its timeline entry in one transaction.
+
+    Returns (before, after, entry), None for an unknown order; raises IllegalTransition.
+    """
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE", order_id
+        )
+        if row is None:
+            return None
+        before = _order(row)
+        status = transition(before.status, wanted)
+        closed_at = at if status in CLOSED else None
+        row = await conn.fetchrow(
+            f"""
+            UPDATE orders o SET status = $2, updated_at = $3, closed_at = $4,
+                stop_index = CASE
+                    WHEN $5 THEN NULL
+                    WHEN o.stop_index IS NULL AND o.driver_id IS NOT NULL THEN (
+                        SELECT coalesce(max(stop_index) + 1, 0) FROM orders
+                        WHERE driver_id = o.driver_id)
+                    ELSE o.stop_index END
+            WHERE id = $1 RETURNING {_COLUMNS}""",
+            order_id,
+            status.value,
+            at,
+            closed_at,
+            status in OFF_RUN,
+        )
+        entry = await _add_event(conn, order_id, status, actor, note, at)
+    assert row is not None
+    return before, _order(row), entry
+
+
+async def assign(
+    conn: Conn,
+    order_id: int,
+    driver_id: int,
+    route: Any,
+    stop_index: int | None,
+    at: datetime,
+) -> Order | None:
+    """Put the order on the driver's run: at `stop_index` (later stops move down one) or last."""
+    async with conn.transaction():
+        status = await conn.fetchval("SELECT status FROM orders WHERE id = $1 FOR UPDATE", order_id)
+        if status is None:
+            return None
+        if Status(status) in OFF_RUN:
+            raise NotAssignable(f"a {status} order cannot be put on a run")
+        await conn.execute("SELECT pg_advisory_xact_lock(7, $1::int)", driver_id % 2**31)
+        if stop_index is None:
+            stop_index = await conn.fetchval(
+                """SELECT coalesce(max(stop_index) + 1, 0) FROM orders
+                   WHERE driver_id = $1 AND id <> $2 AND stop_index IS NOT NULL""",
+                driver_id,
+                order_id,
+            )
+        else:
+            await conn.execute(
+                """UPDATE orders SET stop_index = stop_index + 1
+                   WHERE driver_id = $1 AND id <> $2 AND stop_index >= $3""",
+                driver_id,
+                order_id,
+                stop_index,
+            )
+        row = await conn.fetchrow(
+            f"""
+            UPDATE orders SET driver_id = $2, route = $3, stop_index = $4, updated_at = $5
+            WHERE id = $1 RETURNING {_COLUMNS}""",
+            order_id,
+            driver_id,
+            route,
+            stop_index,
+            at,
+        )
+    return None if row is None else _order(row)
+
+
+async def orders_on_runs(conn: Conn) -> list[Order]:
+    """Every assigned order that still needs its courier, in stop order per driver."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM orders
+            WHERE driver_id IS NOT NULL AND stop_index IS NOT NULL
+            ORDER BY driver_id, stop_index"""
+    )
+    return [_order(r) for r in rows]
+
+
+async def create_api_key(conn: Conn, name: str, role: str, key_hash: str) -> int:
+    key_id = await conn.fetchval(
+        "INSERT INTO api_keys (name, role, key_hash) VALUES ($1, $2, $3) RETURNING id",
+        name,
+        role,
+        key_hash,
+    )
+    return int(key_id)
+
+
+async def api_key_by_hash(conn: Conn, key_hash: str) -> tuple[str, str] | None:
+    """(name, role) of the key with that hash."""
+    row = await conn.fetchrow("SELECT name, role FROM api_keys WHERE key_hash = $1", key_hash)
+    return None if row is None else (row["name"], row["role"])
