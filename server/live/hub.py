@@ -51,8 +51,8 @@ class MemoryHub:
         for subscriber in self._topics.get(topic, ()):
             subscriber.offer(data, key)
 
-    def subscriber_count(self, topic: str) -> int:
-        return len(self._topics.get(topic, ()))
+    def subscribers(self, topic: str) -> tuple[Subscriber, ...]:
+        return tuple(self._topics.get(topic, ()))
 
     async def close(self) -> None:
         for subscribers in self._topics.values():

@@ -33,6 +33,7 @@ CLOSE_UNKNOWN_CODE = 4404
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_SLOW = 1013
 MAX_CLIENT_FRAME_BYTES = 4096
+CLOSE_TIMEOUT_S = 1.0
 _encode = msgspec.json.Encoder().encode
 
 
@@ -68,7 +69,8 @@ async def _serve(
                 receive.cancel()
                 if pump.exception() is not None:  # a send timed out or failed
                     with contextlib.suppress(Exception):
-                        await ws.close(CLOSE_TOO_SLOW, "too slow to receive")
+                        async with asyncio.timeout(CLOSE_TIMEOUT_S):  # its buffer may be full
+                            await ws.close(CLOSE_TOO_SLOW, "too slow to receive")
                 return
             message = receive.result()
             if message["type"] == "websocket.disconnect":
