@@ -26,6 +26,7 @@ class Limits:
     max_reported_speed_mps: float = 150.0
     min_altitude_m: float = -1_000.0
     max_altitude_m: float = 20_000.0
+    reject_null_island: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def check_fix(fix: Fix, received_at: datetime, limits: Limits) -> Rejection | No
         return Rejection("lat_range", f"lat {fix.lat} is outside -90..90")
     if not -180.0 <= fix.lon <= 180.0:
         return Rejection("lon_range", f"lon {fix.lon} is outside -180..180")
-    if fix.lat == 0.0 and fix.lon == 0.0:
+    if limits.reject_null_island and fix.lat == 0.0 and fix.lon == 0.0:
         return Rejection("null_island", "0,0 is a receiver's placeholder, not a position")
     age_s = (received_at - fix.recorded_at).total_seconds()
     if age_s > limits.max_age_s:

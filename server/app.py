@@ -13,7 +13,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from server import maintenance
 from server.api import drivers, health
-from server.ingest import driver_socket, http
+from server.ingest import apps, driver_socket, http
 from server.live import watch
 from server.live.fleet import Fleet
 from server.live.hub import MemoryHub
@@ -99,6 +99,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),
         Route("/api/ingest", http.ingest, methods=["POST"]),
+        Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
+        Route("/owntracks", apps.owntracks, methods=["POST"]),
         Route("/api/keys", orders_api.create_api_key, methods=["POST"]),
         Route("/api/orders", orders_api.create_order, methods=["POST"]),
         Route("/api/orders", orders_api.list_orders, methods=["GET"]),

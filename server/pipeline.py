@@ -5,8 +5,9 @@ newest position, then the durable writer (which acks after commit).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -30,6 +31,7 @@ def limits_from(settings: Settings) -> Limits:
         max_accuracy_m=settings.max_accuracy_m,
         max_speed_mps=settings.max_speed_mps,
         teleport_min_jump_m=settings.teleport_min_jump_m,
+        reject_null_island=settings.reject_null_island,
     )
 
 
@@ -65,11 +67,16 @@ class Pipeline:
         return driver_filter
 
     async def ingest(
-        self, driver: Driver, fixes: Sequence[tuple[int, Fix]], sink: StoreSink
+        self,
+        driver: Driver,
+        fixes: Sequence[tuple[int, Fix]],
+        sink: StoreSink,
+        attributes: Mapping[int, dict[str, Any]] | None = None,
     ) -> list[Rejected]:
         """Validate and queue fixes for storage; the sink hears when they are stored.
 
         Returns the rejections. Waits (backpressure) while the writer's queue is full.
+        `attributes` (by seq) are protocol extras kept with the stored fix.
         """
         self._metrics.fixes_received.inc(len(fixes))
         received_at = self._clock()
@@ -84,7 +91,8 @@ class Pipeline:
                 self._metrics.fixes_rejected.labels(rejection.rule).inc()
                 rejected.append(Rejected(seq, str(rejection)))
                 continue
-            items.append((queries.position_record(driver_id, fix, received_at), sink, seq))
+            extras = attributes.get(seq) if attributes else None
+            items.append((queries.position_record(driver_id, fix, received_at, extras), sink, seq))
         newest = driver_filter.latest
         if newest is not None and newest is not latest_before:
             self._live.on_fix(driver, newest)  # once per frame, however long the backlog

@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/tracker"
 
@@ -41,6 +42,12 @@ class Settings:
     max_accuracy_m: float = 1_000.0
     max_speed_mps: float = 55.0
     teleport_min_jump_m: float = 250.0
+
+    reject_null_island: bool = True  # 0,0 is usually a receiver's placeholder
+
+    # Phone-app protocols.
+    osmand_speed_unit: str = "kn"  # kn | kmh | mps | mph, for the query form's `speed`
+    naive_time_zone: str = "UTC"  # zone for zone-less OsmAnd times ("2014-06-04 09:10:11")
 
     # Wire limits.
     max_frame_bytes: int = 256 * 1024
@@ -98,6 +105,14 @@ class Settings:
                 "TRACKER_MAX_FIX_AGE_S exceeds TRACKER_RETENTION_DAYS: fixes would be stored "
                 "into partitions the retention job drops"
             )
+        if self.osmand_speed_unit not in ("kn", "kmh", "mps", "mph"):
+            raise SettingsError("TRACKER_OSMAND_SPEED_UNIT must be kn, kmh, mps or mph")
+        try:
+            ZoneInfo(self.naive_time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"TRACKER_NAIVE_TIME_ZONE={self.naive_time_zone!r} is not a time zone"
+            ) from None
         for name in ("batch_max_rows", "write_queue_max_rows", "db_pool_size", "max_frame_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")

@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from server import wire
 from server.auth import presented_token
+from server.ingest.stored import store_and_wait
 from server.responses import UNAUTHORIZED_HEADERS, error_response, json_response, read_body
 from server.services import Services
-
-# How long a request waits for its fixes to be committed before answering 503.
-STORE_WAIT_S = 30.0
-
-
-class _StoredWaiter:
-    """A StoreSink that completes a future once every queued fix is accounted for."""
-
-    def __init__(self) -> None:
-        self.acked: list[int] = []
-        self.failed_fixes: list[wire.Rejected] = []
-        self._remaining = 0
-        self._expecting = False
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def expect(self, count: int) -> None:
-        self._remaining += count
-        self._expecting = True
-        self._check()
-
-    def stored(self, seqs: list[int]) -> None:
-        self.acked.extend(seqs)
-        self._remaining -= len(seqs)
-        self._check()
-
-    def failed(self, seq: int, reason: str) -> None:
-        self.failed_fixes.append(wire.Rejected(seq, reason))
-        self._remaining -= 1
-        self._check()
-
-    def _check(self) -> None:
-        if self._expecting and self._remaining <= 0 and not self.done.done():
-            self.done.set_result(None)
 
 
 async def ingest(request: Request) -> Response:
@@ -66,20 +32,11 @@ async def ingest(request: Request) -> Response:
         services.metrics.frames_invalid.inc()
         return error_response(400, str(exc))
 
-    waiter = _StoredWaiter()
-    try:
-        async with asyncio.timeout(STORE_WAIT_S):
-            rejected = await services.pipeline.ingest(driver, decoded.fixes, waiter)
-            waiter.expect(len(decoded.fixes) - len(rejected))
-            await waiter.done
-    except TimeoutError:
+    outcome = await store_and_wait(services.pipeline, driver, decoded.fixes)
+    if outcome.timed_out:
         return json_response(
-            {
-                "error": "storage is behind; resend the fixes not acked",
-                "acked": sorted(waiter.acked),
-            },
+            {"error": "storage is behind; resend the fixes not acked", "acked": outcome.acked},
             503,
             {"Retry-After": "5"},
         )
-    rejected_all = decoded.rejected + rejected + waiter.failed_fixes
-    return json_response({"acked": sorted(waiter.acked), "rejected": rejected_all})
+    return json_response({"acked": outcome.acked, "rejected": decoded.rejected + outcome.rejected})

@@ -29,7 +29,7 @@ PositionRecord = tuple[int, datetime, datetime, tuple[float, float], Any, Any, A
 
 
 def position_record(
-    driver_id: int, fix: Fix, received_at: datetime, attributes: dict[str, object] | None = None
+    driver_id: int, fix: Fix, received_at: datetime, attributes: dict[str, Any] | None = None
 ) -> PositionRecord:
     return (
         driver_id,
@@ -165,6 +165,13 @@ async def create_driver(
 async def driver_by_token_hash(conn: Conn, token_hash: str) -> Driver | None:
     row = await conn.fetchrow(
         f"SELECT {_DRIVER_COLUMNS} FROM drivers WHERE token_hash = $1", token_hash
+    )
+    return None if row is None else Driver(**dict(row))
+
+
+async def driver_by_device_id(conn: Conn, device_id: str) -> Driver | None:
+    row = await conn.fetchrow(
+        f"SELECT {_DRIVER_COLUMNS} FROM drivers WHERE device_id = $1", device_id
     )
     return None if row is None else Driver(**dict(row))
 

@@ -326,6 +326,8 @@ async def test_next_stop_only_shows_the_courier_to_the_next_customer(
             Watcher(track_url(server, second)) as w2,
             Courier(server.ws_url, token) as courier,
         ):
+            await w1.wait_until(lambda: bool(w1.messages))  # both subscribed
+            await w2.wait_until(lambda: bool(w2.messages))
             await courier.send(fix(1, now() - timedelta(seconds=30), 11.9, 50.3))
             await w1.next_of("position", since=0)
             await dispatch.status(first["id"], "delivered")

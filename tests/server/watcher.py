@@ -34,9 +34,12 @@ class Watcher:
         await self.close()
 
     async def connect(self, **kwargs: Any) -> None:
+        """Connect and wait for the first message (the snapshot) or the close: only then is
+        the server-side subscription certainly in place."""
         self._ws = await websockets.connect(self.url, max_size=None, **kwargs)
         self.close_code = None
         self._reader = asyncio.create_task(self._read(self._ws))
+        await self.wait_until(lambda: bool(self.messages) or self.close_code is not None)
 
     async def _read(self, ws: ClientConnection) -> None:
         try:

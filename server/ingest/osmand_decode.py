@@ -1,0 +1,258 @@
+"""Decoding the OsmAnd protocol (Traccar Client and others) into canonical fixes.
+
+Two forms, as the apps send them:
+- query/form parameters: `id`/`deviceid`, `timestamp`, `lat`/`lon` or `location=lat,lon`,
+  `speed` (knots unless configured), `bearing`/`heading`, `altitude`, `accuracy`, `batt` (%),
+  `hdop`, `cell`, `wifi`, and any extra parameter (kept as an attribute);
+- JSON (Transistorsoft `location`, Traccar Client 9+): `device_id`, `location` (one object
+  or a list) with `timestamp` and `coords` (speed in m/s), `battery.level` (0..1), ...
+
+Negative speed, heading and battery mean "unknown". Times: epoch seconds (below 2^31),
+epoch milliseconds, ISO 8601, or a zone-less "yyyy-MM-dd HH:mm:ss" read in the configured
+zone (the reference decoder uses the server's local zone; we make it explicit, UTC by
+default). A request without a time is stamped with the server's receive time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import msgspec
+
+from geo.model import Fix
+
+SPEED_TO_MPS = {"kn": 1852.0 / 3600.0, "kmh": 1.0 / 3.6, "mps": 1.0, "mph": 0.44704}
+_INT_MAX = 2**31 - 1
+_KNOWN = frozenset(
+    {"id", "deviceid", "timestamp", "lat", "lon", "location", "cell", "wifi", "speed",
+     "bearing", "heading", "altitude", "accuracy", "batt"}
+)  # fmt: skip
+
+
+class ProtocolError(ValueError):
+    """The request cannot be read; `status` is what the protocol answers."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(slots=True)
+class AppFix:
+    fix: Fix | None  # None: the request carried no position (cell or Wi-Fi data only)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_time(text: str, received_at: datetime, zone: tzinfo) -> datetime:
+    """
+    >>> from zoneinfo import ZoneInfo
+    >>> now, utc = datetime(2026, 1, 1, tzinfo=UTC), ZoneInfo("UTC")
+    >>> parse_time("1377177267", now, utc).isoformat()
+    '2013-08-22T13:14:27+00:00'
+    >>> parse_time("1442068686579", now, utc).isoformat()
+    '2015-09-12T14:38:06.579000+00:00'
+    >>> parse_time("2014-06-04 09:10:11", now, ZoneInfo("Europe/Lisbon")).isoformat()
+    '2014-06-04T08:10:11+00:00'
+    """
+    text = text.strip()
+    if not text:
+        return received_at
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(number) or number < 0:
+            raise ProtocolError(400, f"timestamp {text!r} is not a time")
+        seconds = number if number < _INT_MAX else number / 1000.0
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise ProtocolError(400, f"timestamp {text!r} is out of range") from None
+    try:
+        parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError:
+        raise ProtocolError(400, f"timestamp {text!r} is not a time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ProtocolError(400, f"{name}={text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ProtocolError(400, f"{name} must be a finite number")
+    return value
+
+
+def _known_or_none(value: float | None) -> float | None:
+    """The protocol's "negative means unknown"."""
+    return None if value is None or value < 0 else value
+
+
+def _attribute(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+def _network(cells: list[str], wifis: list[str]) -> dict[str, Any] | None:
+    towers = []
+    for cell in cells:
+        parts = cell.split(",")
+        if len(parts) in (4, 5) and all(p.strip().lstrip("-").isdigit() for p in parts):
+            mcc, mnc, lac, cid = (int(p) for p in parts[:4])
+            signal = int(parts[4]) if len(parts) == 5 else None
+            towers.append({"mcc": mcc, "mnc": mnc, "lac": lac, "cid": cid, "signal": signal})
+    points = []
+    for wifi in wifis:
+        mac, _, rssi = wifi.partition(",")
+        if rssi.lstrip("-").isdigit():
+            points.append({"mac": mac.replace("-", ":"), "rssi": int(rssi)})
+    if not towers and not points:
+        return None
+    return {"cellTowers": towers, "wifiAccessPoints": points}
+
+
+def decode_params(
+    items: Iterable[tuple[str, str]], received_at: datetime, speed_unit: str, zone: tzinfo
+) -> tuple[str, AppFix]:
+    """Query-string or form parameters -> (device id, fix). Raises ProtocolError (400)."""
+    params: dict[str, str] = {}
+    cells: list[str] = []
+    wifis: list[str] = []
+    for key, value in items:
+        if key == "cell":
+            cells.append(value)
+        elif key == "wifi":
+            wifis.append(value)
+        else:
+            params[key] = value
+    device_id = params.get("id") or params.get("deviceid")
+    if not device_id:
+        raise ProtocolError(400, "missing id (the device identifier)")
+    recorded_at = parse_time(params.get("timestamp", ""), received_at, zone)
+    attributes: dict[str, Any] = {
+        key: _attribute(value) for key, value in params.items() if key not in _KNOWN
+    }
+    network = _network(cells, wifis)
+    if network is not None:
+        attributes["network"] = network
+    lat_text, lon_text = params.get("lat"), params.get("lon")
+    if "location" in params:
+        lat_text, _, lon_text = params["location"].partition(",")
+    if not lat_text or not lon_text:
+        return device_id, AppFix(None, attributes)
+    speed_text = params.get("speed")
+    speed = _known_or_none(None if speed_text is None else _number("speed", speed_text))
+    heading = params.get("bearing", params.get("heading"))
+    battery = _known_or_none(_number("batt", params["batt"]) if "batt" in params else None)
+    fix = Fix(
+        recorded_at=recorded_at,
+        lon=_number("lon", lon_text),
+        lat=_number("lat", lat_text),
+        accuracy_m=_known_or_none(_number("accuracy", params["accuracy"]))
+        if "accuracy" in params
+        else None,
+        speed_mps=None if speed is None else speed * SPEED_TO_MPS[speed_unit],
+        heading_deg=_known_or_none(None if heading is None else _number("bearing", heading)),
+        altitude_m=_number("altitude", params["altitude"]) if "altitude" in params else None,
+        battery=None if battery is None else battery / 100.0,
+    )
+    return device_id, AppFix(fix, attributes)
+
+
+class _Coords(msgspec.Struct):
+    latitude: float
+    longitude: float
+    accuracy: float | None = None
+    speed: float | None = None
+    heading: float | None = None
+    altitude: float | None = None
+
+
+class _Battery(msgspec.Struct):
+    level: float | None = None
+    is_charging: bool | None = None
+
+
+class _Activity(msgspec.Struct):
+    type: str | None = None
+
+
+class _Location(msgspec.Struct):
+    coords: _Coords
+    timestamp: str | None = None
+    is_moving: bool | None = None
+    event: str | None = None
+    odometer: float | None = None
+    mock: bool | None = None
+    battery: _Battery | None = None
+    activity: _Activity | None = None
+    extras: dict[str, Any] | None = None
+
+
+class _Body(msgspec.Struct):
+    location: _Location | list[_Location]
+    device_id: str | None = None
+
+
+_decode_body = msgspec.json.Decoder(_Body).decode
+
+
+def _json_attributes(location: _Location) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    if location.is_moving is not None:
+        attributes["motion"] = location.is_moving
+    if location.event is not None:
+        attributes["event"] = location.event
+    if location.odometer is not None:
+        attributes["odometer"] = location.odometer
+    if location.mock is not None:
+        attributes["mock"] = location.mock
+    if location.battery is not None and location.battery.is_charging:
+        attributes["charge"] = True
+    if location.activity is not None and location.activity.type is not None:
+        attributes["activity"] = location.activity.type
+    for key, value in (location.extras or {}).items():
+        if isinstance(value, (str, bool, int, float)):
+            attributes[key] = value  # like the reference: no nulls, objects or arrays
+    return attributes
+
+
+def decode_json(body: bytes, received_at: datetime, zone: tzinfo) -> tuple[str, list[AppFix]]:
+    """A Transistorsoft JSON body -> (device id, fixes). Raises ProtocolError."""
+    try:
+        decoded = _decode_body(body)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(400, f"invalid JSON location: {exc}") from None
+    if not decoded.device_id:
+        raise ProtocolError(400, "missing device_id")
+    locations = decoded.location if isinstance(decoded.location, list) else [decoded.location]
+    fixes = []
+    for location in locations:
+        c = location.coords
+        level = None if location.battery is None else _known_or_none(location.battery.level)
+        fix = Fix(
+            recorded_at=parse_time(location.timestamp or "", received_at, zone),
+            lon=c.longitude,
+            lat=c.latitude,
+            accuracy_m=_known_or_none(c.accuracy),
+            speed_mps=_known_or_none(c.speed),
+            heading_deg=_known_or_none(c.heading),
+            altitude_m=c.altitude,
+            battery=level,
+        )
+        fixes.append(AppFix(fix, _json_attributes(location)))
+    return decoded.device_id, fixes
