@@ -171,6 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the coming days' partitions, drop those older than TRACKER_RETENTION_DAYS",
     )
     maintain.set_defaults(func=cmd_partitions_maintain)
+
+    from server import eta_eval
+
+    evaluate = sub.add_parser(
+        "eval-eta",
+        help="replay recorded trips: learn from --history, predict on --traces, print ETA "
+        "error figures (JSON) beside the constant-speed baseline",
+    )
+    eta_eval.add_arguments(evaluate)
+    evaluate.set_defaults(func=eta_eval.run)
     return parser
 
 

@@ -1,0 +1,283 @@
+"""A route projected once into metres, with cumulative lengths and a grid index.
+
+Locating a fix is the hot path (every fix of every courier), so the vertices are projected
+once with pyproj and each query looks only at the segments registered in the grid cells
+around the fix and inside an along-route window; plain float arithmetic on Python lists
+beats calling shapely per fix by an order of magnitude. Queries that find nothing near
+(an off-route courier) fall back to a vectorised scan of the window.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from geo.crs import FloatArray, LocalFrame, local_frame
+
+CELL_M = 50.0
+# Segments are registered at samples this far apart, so a query must reach this much further.
+_SAMPLE_M = CELL_M / 2
+# Fixes further than this from every segment in the window are found by a slower scan.
+SEARCH_RADIUS_M = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Where a point projects on the line: `along_m` from the start, `offset_m` away from it."""
+
+    along_m: float
+    offset_m: float
+    segment: int
+
+
+class MetricLine:
+    """A polyline in a local metric frame. `length_scale` stretches along-distances only
+    (a provisional straight line stands for a road `length_scale` times longer).
+
+    >>> line = MetricLine([(11.90, 50.30), (11.91, 50.30), (11.91, 50.31)])
+    >>> round(line.length_m)
+    1825
+    >>> x, y = line.to_xy(11.905, 50.3002)
+    >>> hit = line.nearest(x, y, 0.0, line.length_m)
+    >>> round(hit.along_m), round(hit.offset_m)
+    (356, 22)
+    """
+
+    __slots__ = (
+        "_grid",
+        "_seg_m",
+        "_ux",
+        "_uy",
+        "cum_m",
+        "frame",
+        "length_m",
+        "length_scale",
+        "xs",
+        "ys",
+    )
+
+    def __init__(
+        self,
+        coords: Sequence[tuple[float, float]],
+        frame: LocalFrame | None = None,
+        length_scale: float = 1.0,
+    ) -> None:
+        lons = np.array([c[0] for c in coords], float)
+        lats = np.array([c[1] for c in coords], float)
+        if frame is None:
+            frame = local_frame(float((lons.min() + lons.max()) / 2), float(np.median(lats)))
+        self.frame = frame
+        self.length_scale = length_scale
+        xs, ys = frame.to_xy_many(lons, lats)
+        dx, dy = np.diff(xs), np.diff(ys)
+        seg = np.hypot(dx, dy)
+        safe = np.where(seg > 0, seg, 1.0)
+        self.xs: list[float] = xs.tolist()
+        self.ys: list[float] = ys.tolist()
+        self._seg_m: list[float] = seg.tolist()
+        self._ux: list[float] = (dx / safe).tolist()
+        self._uy: list[float] = (dy / safe).tolist()
+        self.cum_m: list[float] = np.concatenate(([0.0], np.cumsum(seg) * length_scale)).tolist()
+        self.length_m: float = self.cum_m[-1]
+        self._grid = self._build_grid()
+
+    def _build_grid(self) -> dict[tuple[int, int], list[int]]:
+        grid: dict[tuple[int, int], list[int]] = {}
+        for i, seg_m in enumerate(self._seg_m):
+            x0, y0 = self.xs[i], self.ys[i]
+            steps = max(1, math.ceil(seg_m / _SAMPLE_M))
+            cells = set()
+            for k in range(steps + 1):
+                f = k / steps
+                x = x0 + (self.xs[i + 1] - x0) * f
+                y = y0 + (self.ys[i + 1] - y0) * f
+                cells.add((math.floor(x / CELL_M), math.floor(y / CELL_M)))
+            for cell in cells:
+                grid.setdefault(cell, []).append(i)
+        return grid
+
+    def to_xy(self, lon: float, lat: float) -> tuple[float, float]:
+        return self.frame.to_xy(lon, lat)
+
+    def point_at(self, along_m: float) -> tuple[float, float]:
+        """The (x, y) at `along_m`, clamped to the line."""
+        i = min(max(bisect_right(self.cum_m, along_m) - 1, 0), len(self._seg_m) - 1)
+        t = min(max((along_m - self.cum_m[i]) / self.length_scale, 0.0), self._seg_m[i])
+        return self.xs[i] + self._ux[i] * t, self.ys[i] + self._uy[i] * t
+
+    def lonlat_at(self, along_m: float) -> tuple[float, float]:
+        return self.frame.to_lonlat(*self.point_at(along_m))
+
+    def direction_at(self, along_m: float) -> tuple[float, float]:
+        """Unit vector of travel at `along_m`."""
+        i = min(max(bisect_right(self.cum_m, along_m) - 1, 0), len(self._seg_m) - 1)
+        return self._ux[i], self._uy[i]
+
+    def nearest(
+        self,
+        x: float,
+        y: float,
+        lo_m: float,
+        hi_m: float,
+        expected_m: float | None = None,
+        along_weight: float = 0.05,
+        heading: tuple[float, float] | None = None,
+        heading_penalty_m: float = 40.0,
+        radius_m: float = SEARCH_RADIUS_M,
+    ) -> Hit:
+        """The best place for (x, y) on the line between `lo_m` and `hi_m`.
+
+        "Best" is the smallest offset, plus `along_weight` per metre away from `expected_m`
+        (where the courier should be by now: on a street driven twice, the pass the courier
+        is on) and `heading_penalty_m` when the travel direction opposes `heading` (a unit
+        vector: out-and-back on one street).
+        """
+        lo_m, hi_m = max(lo_m, 0.0), min(hi_m, self.length_m)
+        if hi_m < lo_m:
+            lo_m = hi_m
+        hit = self._nearest_in_grid(
+            x, y, lo_m, hi_m, expected_m, along_weight, heading, heading_penalty_m, radius_m
+        )
+        if hit is not None:
+            return hit
+        return self._nearest_by_scan(
+            x, y, lo_m, hi_m, expected_m, along_weight, heading, heading_penalty_m
+        )
+
+    def _nearest_in_grid(
+        self,
+        x: float,
+        y: float,
+        lo_m: float,
+        hi_m: float,
+        expected_m: float | None,
+        along_weight: float,
+        heading: tuple[float, float] | None,
+        heading_penalty_m: float,
+        radius_m: float,
+    ) -> Hit | None:
+        """Search rings of cells outwards; stop once no unseen segment could score better."""
+        cx, cy = math.floor(x / CELL_M), math.floor(y / CELL_M)
+        grid, cum, scale = self._grid, self.cum_m, self.length_scale
+        xs, ys, ux, uy, seg_m = self.xs, self.ys, self._ux, self._uy, self._seg_m
+        seen: set[int] = set()
+        best: Hit | None = None
+        best_score = math.inf
+        max_reach = math.ceil((radius_m + _SAMPLE_M / 2) / CELL_M)
+        for reach in range(max_reach + 1):
+            for gx in range(cx - reach, cx + reach + 1):
+                edge_x = gx in (cx - reach, cx + reach)
+                for gy in range(cy - reach, cy + reach + 1):
+                    if not edge_x and gy not in (cy - reach, cy + reach):
+                        continue  # inside the ring: searched already
+                    for i in grid.get((gx, gy), ()):
+                        if i in seen or cum[i + 1] < lo_m or cum[i] > hi_m:
+                            continue
+                        seen.add(i)
+                        px, py = x - xs[i], y - ys[i]
+                        t = px * ux[i] + py * uy[i]
+                        t_lo = (lo_m - cum[i]) / scale
+                        if t < t_lo or t < 0.0:
+                            t = t_lo if t_lo > 0.0 else 0.0
+                        t_hi = (hi_m - cum[i]) / scale
+                        if t > t_hi or t > seg_m[i]:
+                            t = t_hi if t_hi < seg_m[i] else seg_m[i]
+                        offset = math.hypot(px - ux[i] * t, py - uy[i] * t)
+                        if offset > radius_m:
+                            continue
+                        along = cum[i] + t * scale
+                        score = offset
+                        if expected_m is not None:
+                            score += along_weight * abs(along - expected_m)
+                        if heading is not None and heading[0] * ux[i] + heading[1] * uy[i] < -0.3:
+                            score += heading_penalty_m
+                        if score < best_score:
+                            best_score, best = score, Hit(along, offset, i)
+            # Every segment within this distance has a sample in the rings searched so far.
+            if best_score <= reach * CELL_M - _SAMPLE_M / 2:
+                break
+        return best
+
+    def _nearest_by_scan(
+        self,
+        x: float,
+        y: float,
+        lo_m: float,
+        hi_m: float,
+        expected_m: float | None,
+        along_weight: float,
+        heading: tuple[float, float] | None,
+        heading_penalty_m: float,
+    ) -> Hit:
+        i0, i1 = self._segment_range(lo_m, hi_m)
+        along, offset, _ = self._project_range(x, y, i0, i1, lo_m, hi_m)
+        score = offset.copy()
+        if expected_m is not None:
+            score += along_weight * np.abs(along - expected_m)
+        if heading is not None:
+            dots = heading[0] * np.asarray(self._ux[i0:i1]) + heading[1] * np.asarray(
+                self._uy[i0:i1]
+            )
+            score += np.where(dots < -0.3, heading_penalty_m, 0.0)
+        k = int(np.argmin(score))
+        return Hit(float(along[k]), float(offset[k]), i0 + k)
+
+    def place(
+        self,
+        x: float,
+        y: float,
+        from_m: float = 0.0,
+        tolerance_m: float = 25.0,
+        last_pass: bool = False,
+    ) -> Hit:
+        """Where a stop at (x, y) lies, at or after `from_m`: the first pass that comes within
+        `tolerance_m` of the closest approach, so on an out-and-back route a stop is placed on
+        the pass that reaches it first after the previous stop. With `last_pass`, the last
+        such pass instead (a run's final stop on a route that loops back past it).
+        """
+        i0, i1 = self._segment_range(from_m, self.length_m)
+        along, offset, interior = self._project_range(x, y, i0, i1, from_m, self.length_m)
+        limit = float(offset.min()) + tolerance_m
+        n = len(offset)
+        for k in reversed(range(n)) if last_pass else range(n):
+            if offset[k] > limit:
+                continue
+            # A local minimum of the distance along the line: an interior foot of the
+            # perpendicular, or a corner no worse than its neighbours.
+            if interior[k] or (
+                (k == 0 or offset[k] <= offset[k - 1])
+                and (k == n - 1 or offset[k] <= offset[k + 1])
+            ):
+                return Hit(float(along[k]), float(offset[k]), i0 + k)
+        k = int(np.argmin(offset))
+        return Hit(float(along[k]), float(offset[k]), i0 + k)
+
+    def _segment_range(self, lo_m: float, hi_m: float) -> tuple[int, int]:
+        n = len(self._seg_m)
+        i0 = min(max(bisect_right(self.cum_m, lo_m) - 1, 0), n - 1)
+        i1 = min(max(bisect_right(self.cum_m, hi_m), i0 + 1), n)
+        return i0, i1
+
+    def _project_range(
+        self, x: float, y: float, i0: int, i1: int, lo_m: float, hi_m: float
+    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+        """Along, offset and whether the foot is strictly inside its segment, per segment."""
+        xs = np.asarray(self.xs[i0:i1])
+        ys = np.asarray(self.ys[i0:i1])
+        ux = np.asarray(self._ux[i0:i1])
+        uy = np.asarray(self._uy[i0:i1])
+        cum = np.asarray(self.cum_m[i0:i1])
+        seg = np.asarray(self._seg_m[i0:i1])
+        scale = self.length_scale
+        px, py = x - xs, y - ys
+        t_lo = np.maximum(0.0, (lo_m - cum) / scale)
+        t_hi = np.maximum(np.minimum(seg, (hi_m - cum) / scale), t_lo)
+        t = np.clip(px * ux + py * uy, t_lo, t_hi)
+        offset = np.hypot(px - ux * t, py - uy * t)
+        interior = (t > t_lo + 1e-9) & (t < t_hi - 1e-9)
+        return cum + t * scale, offset, interior

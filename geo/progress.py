@@ -1,0 +1,150 @@
+"""Progress along a run's route: where each fix lies along it and how far off it.
+
+The search stays in a window near the last progress, so a route that loops or drives a
+street twice never jumps to the other pass; progress never goes backwards on noise; and
+off route is a sustained state with hysteresis, not a single far fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from geo.line import Hit, MetricLine
+from geo.params import TrackerParams
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """`along_m` from the route start (never decreasing), `offset_m` from the route for this
+    fix, `remaining_m` to the route end."""
+
+    along_m: float
+    offset_m: float
+    remaining_m: float
+    on_route: bool
+
+
+class Transition(StrEnum):
+    OFF_ROUTE = "off_route"
+    BACK_ON_ROUTE = "back_on_route"
+
+
+class Locator:
+    """Per-driver progress state over one route."""
+
+    __slots__ = (
+        "_back_count",
+        "_beyond_count",
+        "_beyond_since_s",
+        "_end_xy",
+        "_located_s",
+        "_rate_mps",
+        "along_m",
+        "line",
+        "off_route",
+        "params",
+        "provisional",
+    )
+
+    def __init__(self, line: MetricLine, params: TrackerParams, provisional: bool = False):
+        self.line = line
+        self.params = params
+        self.provisional = provisional
+        self.along_m = 0.0
+        self.off_route = False
+        self._end_xy = (line.xs[-1], line.ys[-1])
+        self._located_s: float | None = None  # time of the last fix that set the progress
+        self._rate_mps = 0.0  # recent rate of progress, for where the courier should be next
+        self._beyond_since_s: float | None = None
+        self._beyond_count = 0
+        self._back_count = 0
+
+    def locate(
+        self,
+        x: float,
+        y: float,
+        t_s: float,
+        accuracy_m: float | None = None,
+        heading: tuple[float, float] | None = None,
+    ) -> tuple[Progress, Transition | None]:
+        """Progress for a fix at (x, y) in the route's frame, at `t_s` (epoch seconds, newer
+        than every fix located before)."""
+        if self.provisional:
+            return self._locate_provisional(x, y, t_s), None
+        p = self.params
+        line = self.line
+        if self._located_s is None:
+            # First fix: anywhere, but prefer the start (a courier starts at the start).
+            hit = line.nearest(x, y, 0.0, line.length_m, 0.0, along_weight=0.01, heading=heading)
+        else:
+            since_s = t_s - self._located_s
+            lo = self.along_m - (200.0 if self.off_route else p.window_back_m)
+            hi = self.along_m + p.window_ahead_m + p.max_speed_mps * since_s
+            # Off route, the courier may rejoin anywhere ahead: prefer the nearest rejoin.
+            expected = self.along_m + (0.0 if self.off_route else self._rate_mps * since_s)
+            weight = 0.01 if self.off_route else 0.05
+            hit = line.nearest(x, y, lo, hi, expected, along_weight=weight, heading=heading)
+
+        if accuracy_m is None:
+            accuracy_m = p.unknown_accuracy_m
+        limit_m = p.off_route_m + min(accuracy_m, p.max_accuracy_credit_m)
+        if hit.offset_m > limit_m and not self.off_route and self._located_s is not None:
+            # Progress may have run a little ahead of the courier (a fix pulled forward, a
+            # few metres reversed): a good fit just behind is on route, not off it.
+            behind = line.nearest(x, y, self.along_m - p.recover_back_m, self.along_m)
+            if behind.offset_m <= limit_m:
+                hit = Hit(self.along_m, behind.offset_m, behind.segment)
+        beyond = hit.offset_m > limit_m
+        transition = self._update_off_route(hit.offset_m, beyond, t_s)
+        if not beyond:
+            if self._located_s is not None and hit.along_m > self.along_m:
+                dt = t_s - self._located_s
+                if dt > 0:
+                    rate = (hit.along_m - self.along_m) / dt
+                    self._rate_mps += (min(rate, p.max_speed_mps) - self._rate_mps) * min(
+                        1.0, dt / 30.0
+                    )
+            elif self._located_s is not None:
+                self._rate_mps *= 0.5
+            self.along_m = max(self.along_m, hit.along_m)
+            self._located_s = t_s
+        progress = Progress(
+            self.along_m, hit.offset_m, line.length_m - self.along_m, not self.off_route
+        )
+        return progress, transition
+
+    def _update_off_route(self, offset_m: float, beyond: bool, t_s: float) -> Transition | None:
+        p = self.params
+        if not self.off_route:
+            if not beyond:
+                self._beyond_since_s, self._beyond_count = None, 0
+                return None
+            if self._beyond_since_s is None:
+                self._beyond_since_s = t_s
+            self._beyond_count += 1
+            if (
+                t_s - self._beyond_since_s >= p.off_route_s
+                and self._beyond_count >= p.off_route_fixes
+            ):
+                self.off_route, self._back_count = True, 0
+                return Transition.OFF_ROUTE
+            return None
+        self._back_count = self._back_count + 1 if offset_m <= p.off_route_m else 0
+        if self._back_count >= p.back_on_fixes:
+            self.off_route = False
+            self._beyond_since_s, self._beyond_count = None, 0
+            return Transition.BACK_ON_ROUTE
+        return None
+
+    def _locate_provisional(self, x: float, y: float, t_s: float) -> Progress:
+        """On a straight-line route the remaining distance is the straight line to the end,
+        stretched; the courier is never "off" a line that is not a road."""
+        line = self.line
+        direct_m = math.hypot(x - self._end_xy[0], y - self._end_xy[1])
+        along = min(max(line.length_m - direct_m * line.length_scale, 0.0), line.length_m)
+        hit = line.nearest(x, y, 0.0, line.length_m)
+        self.along_m = max(self.along_m, along)
+        self._located_s = t_s
+        return Progress(self.along_m, hit.offset_m, line.length_m - self.along_m, True)

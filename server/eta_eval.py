@@ -1,0 +1,325 @@
+"""`tracker eval-eta`: replay recorded trips and measure the ETA against the truth.
+
+The speed profile and the window calibration are learned from `--history`; predictions are
+made on `--traces`; a trip present in both is never learned from. Each evaluated trip's
+destination is its route's end and its actual arrival is its last fix. Prints JSON: error
+figures at 25/50/75 % of each trip's progress along the route and at fixed horizons (time
+actually remaining), for the tracker and for the constant-speed baseline (remaining distance
+over the fleet's median trip speed), plus the tracker's cost per fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from geo.calibration import Calibration
+from geo.model import Fix
+from geo.route import Route, RouteError
+from geo.run import Stop, build_run
+from geo.speed_profile import SpeedProfile, learn
+from geo.tracker import Tracker
+
+PROGRESS_POINTS = (0.25, 0.50, 0.75)
+HORIZONS_S = (60.0, 120.0, 300.0, 600.0)
+# A horizon is scored on the fix whose actual remaining time is closest to it, if this close.
+HORIZON_TOLERANCE_S = 30.0
+CALIBRATION_FOLDS = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--history", type=Path, required=True, help="folder of trace CSVs to learn from"
+    )
+    parser.add_argument(
+        "--traces", type=Path, required=True, help="folder of trace CSVs to predict on"
+    )
+    parser.add_argument(
+        "--routes",
+        type=Path,
+        help="CSV (trace_file, raw_id, wkt MULTILINESTRING lon/lat) of known routes; "
+        "a trip without one uses its own path as its route",
+    )
+    parser.add_argument(
+        "--pattern", default="*.csv", help="file name glob in both folders (default *.csv)"
+    )
+    parser.add_argument(
+        "--min-duration-s",
+        type=float,
+        default=0.0,
+        help="evaluate only trips at least this long (default 0: every trip); "
+        "learning always uses every history trip",
+    )
+    parser.add_argument(
+        "--per-trip", action="store_true", help="also print each evaluated trip's figures"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    for folder in (args.history, args.traces):
+        if not folder.is_dir():
+            print(f"error: {folder} is not a folder of trace CSVs", file=sys.stderr)
+            return 2
+    routes = read_routes(args.routes) if args.routes else {}
+    targets = {p.name: p for p in sorted(args.traces.glob(args.pattern))}
+    history_files = sorted(args.history.glob(args.pattern))
+    history = {p.name: read_trace(p) for p in history_files if p.name not in targets}
+    history = {name: trip for name, trip in history.items() if len(trip) >= 2}
+
+    profile = learn(history.values())
+    calibration, baseline_calibration = cross_fit_calibration(history, routes)
+
+    results: list[TripResult] = []
+    for name, path in targets.items():
+        trip = read_trace(path)
+        if len(trip) < 2 or duration_s(trip) < args.min_duration_s:
+            continue
+        route = routes.get(name) or own_route(trip)
+        if route is None:
+            continue
+        results.append(replay(name, trip, route, profile, calibration, baseline_calibration))
+
+    fixes = sum(len(r.predictions) for r in results)
+    model, baseline = summarise(results, "model"), summarise(results, "baseline")
+    report: dict[str, object] = {
+        "history_trips": len(history),
+        "excluded_from_history_as_evaluated": sum(p.name in targets for p in history_files),
+        "evaluated_trips": len(results),
+        "evaluated_fixes": fixes,
+        "min_duration_s": args.min_duration_s,
+        "fleet_speed_mps": round(profile.fleet_speed_mps, 2),
+        "baseline_speed_mps": round(profile.median_trip_speed_mps, 2),
+        "us_per_fix": round(1e6 * sum(r.tracker_s for r in results) / fixes, 1) if fixes else None,
+        "model": model,
+        "baseline": baseline,
+        "mae_reduction": {key: _reduction(model[key], baseline[key]) for key in model},
+    }
+    if args.per_trip:
+        report["trips"] = [r.brief() for r in results]
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What was predicted at one fix, and what happened. Times are remaining seconds."""
+
+    actual_s: float
+    fraction: float  # progress along the route, 0..1
+    model_s: float
+    model_window_s: tuple[float, float]
+    baseline_s: float
+    baseline_window_s: tuple[float, float]
+
+
+@dataclass(slots=True)
+class TripResult:
+    name: str
+    predictions: list[Prediction] = field(default_factory=list)
+    tracker_s: float = 0.0  # time spent in Tracker.update
+
+    def at_progress(self, fraction: float) -> Prediction | None:
+        """The prediction made at the first fix at or beyond `fraction` of the route."""
+        return next((p for p in self.predictions if p.fraction >= fraction), None)
+
+    def at_horizon(self, horizon_s: float) -> Prediction | None:
+        """The prediction made when the actual remaining time was closest to `horizon_s`."""
+        best = min(self.predictions, key=lambda p: abs(p.actual_s - horizon_s))
+        return best if abs(best.actual_s - horizon_s) <= HORIZON_TOLERANCE_S else None
+
+    def brief(self) -> dict[str, object]:
+        mid = self.at_progress(0.5)
+        return {
+            "trip": self.name,
+            "fixes": len(self.predictions),
+            "duration_s": round(self.predictions[0].actual_s),
+            "at_50pct": None
+            if mid is None
+            else {"actual_s": round(mid.actual_s), "model_s": round(mid.model_s),
+                  "baseline_s": round(mid.baseline_s)},
+        }  # fmt: skip
+
+
+def replay(
+    name: str,
+    trip: Sequence[Fix],
+    route: Route,
+    profile: SpeedProfile,
+    calibration: Calibration,
+    baseline_calibration: Calibration,
+) -> TripResult:
+    """Predict the arrival at the route's end at every fix of `trip`."""
+    end = trip[-1].recorded_at
+    tracker = Tracker(build_run(route, [Stop("end", *route.end)]), profile, calibration)
+    result = TripResult(name)
+    speed = profile.median_trip_speed_mps
+    length_m = tracker.run.length_m
+    for fix in trip:
+        started = time.perf_counter()
+        update = tracker.update(fix)
+        result.tracker_s += time.perf_counter() - started
+        if update.late or update.progress is None:
+            continue
+        actual_s = (end - fix.recorded_at).total_seconds()
+        if update.etas:
+            eta = update.etas[0]
+            model_s = eta.eta_s
+            window = tuple((w - fix.recorded_at).total_seconds() for w in eta.window)
+        else:  # arrived already (dwelt at the end before the trace ended)
+            model_s, window = 0.0, (0.0, 0.0)
+        baseline_s = update.progress.remaining_m / speed
+        result.predictions.append(
+            Prediction(
+                actual_s,
+                update.progress.along_m / length_m if length_m > 0 else 1.0,
+                model_s,
+                (window[0], window[1]),
+                baseline_s,
+                baseline_calibration.window_s(baseline_s),
+            )
+        )
+    return result
+
+
+def cross_fit_calibration(
+    history: dict[str, list[Fix]], routes: dict[str, Route], folds: int = CALIBRATION_FOLDS
+) -> tuple[Calibration, Calibration]:
+    """Window calibrations for the model and the baseline, from predictions on history trips
+    made by profiles learned on the other folds (an in-sample profile would be too good and
+    the window too narrow)."""
+    names = sorted(history)
+    model_samples: list[tuple[float, float]] = []
+    baseline_samples: list[tuple[float, float]] = []
+    weights: list[float] = []
+    default = Calibration.default()
+    for k in range(folds):
+        held = names[k::folds]
+        profile = learn(history[n] for n in names if n not in set(held))
+        for name in held:
+            trip = history[name]
+            route = routes.get(name) or own_route(trip)
+            if route is None:
+                continue
+            result = replay(name, trip, route, profile, default, default)
+            n = len(result.predictions)
+            for p in result.predictions:
+                model_samples.append((p.model_s, p.actual_s))
+                baseline_samples.append((p.baseline_s, p.actual_s))
+                weights.append(1.0 / n)
+    return (
+        Calibration.learn(model_samples, weights),
+        Calibration.learn(baseline_samples, weights),
+    )
+
+
+def summarise(results: Sequence[TripResult], which: str) -> dict[str, dict[str, float | None]]:
+    points: dict[str, list[Prediction]] = {}
+    for fraction in PROGRESS_POINTS:
+        key = f"progress_{round(fraction * 100)}pct"
+        points[key] = [p for r in results if (p := r.at_progress(fraction)) is not None]
+    for horizon in HORIZONS_S:
+        key = f"horizon_{round(horizon)}s"
+        points[key] = [p for r in results if (p := r.at_horizon(horizon)) is not None]
+    points["all_fixes"] = [p for r in results for p in r.predictions if p.actual_s > 0]
+    return {key: figures(preds, which) for key, preds in points.items()}
+
+
+def figures(predictions: Sequence[Prediction], which: str) -> dict[str, float | None]:
+    """MAE, median absolute percentage error, 90th percentile absolute error (seconds) and
+    the share of actual arrivals inside the window."""
+    if not predictions:
+        return {"n": 0, "mae_s": None, "mdape_pct": None, "p90_abs_s": None, "coverage": None}
+    actual = np.array([p.actual_s for p in predictions])
+    if which == "model":
+        predicted = np.array([p.model_s for p in predictions])
+        windows = np.array([p.model_window_s for p in predictions])
+    else:
+        predicted = np.array([p.baseline_s for p in predictions])
+        windows = np.array([p.baseline_window_s for p in predictions])
+    error = np.abs(predicted - actual)
+    positive = actual > 0
+    inside = (windows[:, 0] <= actual) & (actual <= windows[:, 1])
+    return {
+        "n": len(predictions),
+        "mae_s": round(float(error.mean()), 1),
+        "mdape_pct": round(float(np.median(error[positive] / actual[positive]) * 100), 1)
+        if positive.any()
+        else None,
+        "p90_abs_s": round(float(np.percentile(error, 90)), 1),
+        "coverage": round(float(inside.mean()), 3),
+    }
+
+
+def _reduction(model: dict[str, float | None], baseline: dict[str, float | None]) -> float | None:
+    m, b = model["mae_s"], baseline["mae_s"]
+    return None if m is None or not b else round(1.0 - m / b, 3)
+
+
+def read_trace(path: Path) -> list[Fix]:
+    """A trace CSV (t, lat, lon[, heading_deg]) as fixes, in time order."""
+    fixes = []
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            heading = row.get("heading_deg") or None
+            fixes.append(
+                Fix(
+                    datetime.fromisoformat(row["t"].replace("Z", "+00:00")),
+                    float(row["lon"]),
+                    float(row["lat"]),
+                    heading_deg=float(heading) if heading is not None else None,
+                )
+            )
+    fixes.sort(key=lambda fix: fix.recorded_at)
+    return fixes
+
+
+def read_routes(path: Path) -> dict[str, Route]:
+    """Known routes by trace file name; a MULTILINESTRING's parts are driven in order."""
+    csv.field_size_limit(sys.maxsize)
+    routes = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            geometry = shapely.from_wkt(row["wkt"])
+            parts = getattr(geometry, "geoms", [geometry])
+            coords: list[tuple[float, float]] = []
+            for part in parts:
+                for lon, lat in part.coords:
+                    if not coords or coords[-1] != (lon, lat):
+                        coords.append((float(lon), float(lat)))
+            try:
+                routes[row["trace_file"]] = Route(tuple(coords))
+            except RouteError:
+                continue
+    return routes
+
+
+def own_route(trip: Sequence[Fix]) -> Route | None:
+    """The trip's own path as its route (for trips with no known route)."""
+    coords: list[tuple[float, float]] = []
+    for fix in trip:
+        if not coords or coords[-1] != (fix.lon, fix.lat):
+            coords.append((fix.lon, fix.lat))
+    try:
+        return Route(tuple(coords))
+    except RouteError:
+        return None
+
+
+def duration_s(trip: Sequence[Fix]) -> float:
+    return (trip[-1].recorded_at - trip[0].recorded_at).total_seconds()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="eval-eta", description=__doc__)
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))
