@@ -15,6 +15,7 @@ from server import maintenance
 from server.api import drivers, health
 from server.ingest import apps, driver_socket, http
 from server.live import watch
+from server.live.etas import Etas
 from server.live.fleet import Fleet
 from server.live.hub import MemoryHub
 from server.live.runs import Runs
@@ -57,14 +58,15 @@ async def _connect(settings: Settings) -> asyncpg.Pool:
 async def _load_live(pool: asyncpg.Pool, settings: Settings) -> Live:
     """The live picture as PostGIS has it: drivers, latest positions, open runs."""
     runs = Runs(settings.courier_next_stop_only)
-    fleet = Fleet(runs, settings.fleet_interval_ms / 1000.0, settings.offline_after_s)
+    etas = Etas(runs, settings.stop_service_s, settings.detour_factor)
+    fleet = Fleet(runs, etas, settings.fleet_interval_ms / 1000.0, settings.offline_after_s)
     async with pool.acquire() as conn:
         runs.load(await orders.orders_on_runs(conn))
         for row in await queries.drivers_with_latest(conn):
             fleet.add_driver(row.driver.id, row.driver.name, row.driver.vehicle)
             if row.latest is not None:
                 fleet.position(row.driver.id, row.latest)
-    return Live(MemoryHub(), runs, fleet)
+    return Live(MemoryHub(), runs, fleet, etas)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -61,6 +61,10 @@ class Settings:
     track_lookup_burst: int = 10
     courier_next_stop_only: bool = False  # show the courier only to the run's next stop
 
+    # ETAs.
+    stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
+    detour_factor: float = 1.3  # provisional routes: straight line times this
+
     # Live views.
     fleet_interval_ms: float = 1_000.0
     offline_after_s: float = 120.0

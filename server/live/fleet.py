@@ -18,7 +18,8 @@ from typing import Any
 import msgspec
 
 from geo.model import Fix
-from server.live.runs import Runs
+from server.live.etas import Etas
+from server.live.runs import Runs, RunStop
 from server.live.subscriber import Subscriber
 
 BBox = tuple[float, float, float, float]  # west, south, east, north
@@ -73,11 +74,13 @@ class Fleet:
     def __init__(
         self,
         runs: Runs,
+        etas: Etas,
         interval_s: float,
         offline_after_s: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._runs = runs
+        self._etas = etas
         self._interval_s = interval_s
         self._offline_after_s = offline_after_s
         self._clock = clock
@@ -141,7 +144,7 @@ class Fleet:
                 "order_id": current.order_id,
                 "reference": current.reference,
                 "status": current.status.value,
-                "eta": None,
+                "eta": self._etas.view(current.order_id),
             },
             "orders": [
                 {
@@ -149,11 +152,29 @@ class Fleet:
                     "reference": s.reference,
                     "status": s.status.value,
                     "stop_index": s.stop_index,
-                    "late": s.due_by is not None and s.due_by < now,
+                    "eta": self._eta_at(s.order_id),
+                    "late": self.is_late(s, now),
                 }
                 for s in stops
             ],
         }
+
+    def _eta_at(self, order_id: int) -> datetime | None:
+        eta = self._etas.eta(order_id)
+        return None if eta is None else eta.eta_at
+
+    def is_late(self, stop: RunStop, now: datetime) -> bool:
+        """Past its promise, or expected to arrive after it."""
+        if stop.due_by is None:
+            return False
+        eta_at = self._eta_at(stop.order_id)
+        return stop.due_by < now or (eta_at is not None and eta_at > stop.due_by)
+
+    def alert(self, message: dict[str, Any]) -> None:
+        """Something a dispatcher should notice now (arrivals, off route...): sent at once."""
+        data = _encode(message)
+        for client in self.clients:
+            client.subscriber.offer(data)
 
     def snapshot(self, bbox: BBox | None = None) -> list[dict[str, Any]]:
         probe = FleetClient(Subscriber(1), bbox)

@@ -67,6 +67,9 @@ class Runs:
             changed.add(order.driver_id)
         return changed
 
+    def drivers(self) -> list[int]:
+        return list(self._stops)
+
     def stops(self, driver_id: int) -> list[RunStop]:
         return self._stops.get(driver_id, [])
 

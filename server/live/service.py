@@ -6,11 +6,14 @@ move at once; durability is the writer's business). Each message is encoded once
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from geo.events import EventKind
 from geo.model import Fix
+from server.live.etas import DriverUpdate, Etas, eta_view
 from server.live.fleet import Fleet
 from server.live.hub import Hub, order_topic
 from server.live.runs import Runs
@@ -19,24 +22,67 @@ from server.store.queries import Driver
 
 _encode = msgspec.json.Encoder().encode
 POSITION_KEY = "position"  # one conflatable position per order topic
+ETA_KEY = "eta"  # a newer ETA supersedes the one still waiting
 
 
 class Live:
-    def __init__(self, hub: Hub, runs: Runs, fleet: Fleet) -> None:
+    def __init__(self, hub: Hub, runs: Runs, fleet: Fleet, etas: Etas) -> None:
         self.hub = hub
         self.runs = runs
         self.fleet = fleet
+        self.etas = etas
+        self._last_fix: dict[int, Fix] = {}
 
     def on_fix(self, driver: Driver, fix: Fix) -> None:
         """A fix that is the driver's newest (late fixes never come here)."""
         self.fleet.add_driver(driver.id, driver.name, driver.vehicle)
+        self._last_fix[driver.id] = fix
         courier = self.fleet.position(driver.id, fix)
+        update = self.etas.on_fix(driver.id, fix)
         for order_id in self.runs.visible_orders(driver.id):
             self._publish_position(order_id, courier)
+        if update is not None:
+            self._publish_events(driver.id, update)
+
+    def _recent_fix(self, driver_id: int) -> Fix | None:
+        """The driver's last fix if it still says where the courier is (not stale)."""
+        fix = self._last_fix.get(driver_id)
+        driver = self.fleet.drivers.get(driver_id)
+        return fix if fix is not None and driver is not None and driver.online else None
+
+    def late_orders(self, now: datetime) -> set[int]:
+        """Open orders on runs that are past their promise or expected after it."""
+        return {
+            stop.order_id
+            for driver_id in self.runs.drivers()
+            for stop in self.runs.stops(driver_id)
+            if self.fleet.is_late(stop, now)
+        }
 
     def _publish_position(self, order_id: int, courier: dict[str, Any] | None) -> None:
-        message = {"type": "position", "courier": courier, "eta": None}
+        eta = self.etas.view(order_id) if courier is not None else None
+        message = {"type": "position", "courier": courier, "eta": eta}
         self.hub.publish(order_topic(order_id), _encode(message), POSITION_KEY)
+
+    def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
+        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts."""
+        for event in update.events:
+            order_id = None if event.stop_id is None else int(event.stop_id)
+            if event.kind is EventKind.ETA_CHANGED:
+                if order_id is not None and self.runs.courier_visible(order_id):
+                    message = {"type": "eta", **(eta_view(update.etas.get(order_id)) or {})}
+                    self.hub.publish(order_topic(order_id), _encode(message), ETA_KEY)
+                continue
+            self.fleet.alert(
+                {
+                    "type": "alert",
+                    "kind": event.kind.value,
+                    "driver_id": driver_id,
+                    "order_id": order_id,
+                    "at": event.at,
+                    "detail": event.detail or None,
+                }
+            )
 
     def courier_for(self, order_id: int) -> dict[str, Any] | None:
         """The courier's position as this order's customer may see it, or None."""
@@ -58,6 +104,9 @@ class Live:
         was_visible = {o for o in watched if self.runs.courier_visible(o)}
         for driver_id in self.runs.apply(after):
             self.fleet.run_changed(driver_id)
+            update = self.etas.run_changed(driver_id, self._recent_fix(driver_id))
+            if update is not None:
+                self._publish_events(driver_id, update)
         now_visible = {o for o in watched if self.runs.courier_visible(o)}
         if entry is not None:
             status = {

@@ -10,11 +10,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geo.route import RouteError, parse_route
 from server.api.guards import client_address, require_role
 from server.auth import hash_token, new_token
 from server.orders import codes, validation
 from server.orders.lifecycle import IllegalTransition, parse_status
-from server.orders.views import customer_view, dispatcher_view, link_expires_at
+from server.orders.views import customer_view, dispatcher_view, is_late, link_expires_at
 from server.responses import error_response, json_response, read_body
 from server.services import Services
 from server.store import orders as store
@@ -79,7 +80,9 @@ async def create_order(request: Request) -> Response:
                 continue
         timeline = await store.timeline(conn, order.id)
     services.live.on_order_changed(None, order, timeline[-1])
-    return json_response(dispatcher_view(order, services.settings, now, timeline), 201)
+    return json_response(
+        dispatcher_view(order, services.settings, now, services.live, timeline), 201
+    )
 
 
 async def get_order(request: Request) -> Response:
@@ -92,7 +95,7 @@ async def get_order(request: Request) -> Response:
         if order is None:
             return error_response(404, "no such order")
         timeline = await store.timeline(conn, order.id)
-    return json_response(dispatcher_view(order, services.settings, _now(), timeline))
+    return json_response(dispatcher_view(order, services.settings, _now(), services.live, timeline))
 
 
 async def list_orders(request: Request) -> Response:
@@ -123,14 +126,15 @@ async def list_orders(request: Request) -> Response:
             statuses=statuses,
             driver_id=driver_id,
             late_at=now if late in ("true", "1") else None,
+            late_ids=sorted(services.live.late_orders(now)),
             limit=limit,
             after_id=after_id,
         )
     if late in ("false", "0"):
-        found = [o for o in found if not (o.due_by and o.closed_at is None and o.due_by < now)]
+        found = [o for o in found if not is_late(o, now, services.live)]
     return json_response(
         {
-            "orders": [dispatcher_view(o, services.settings, now) for o in found],
+            "orders": [dispatcher_view(o, services.settings, now, services.live) for o in found],
             "next_after": found[-1].id if len(found) == limit else None,
         }
     )
@@ -162,7 +166,7 @@ async def change_status(request: Request) -> Response:
         before, after, entry = changed
         timeline = await store.timeline(conn, order_id)
     services.live.on_order_changed(before, after, entry)
-    return json_response(dispatcher_view(after, services.settings, now, timeline))
+    return json_response(dispatcher_view(after, services.settings, now, services.live, timeline))
 
 
 async def assign(request: Request) -> Response:
@@ -174,10 +178,11 @@ async def assign(request: Request) -> Response:
         return error_response(404, "no such order")
     if isinstance(spec := await _decode(request, validation.AssignIn), Response):
         return spec
-    try:
-        route = validation.check_route(spec.route)
-    except validation.Invalid as exc:
-        return error_response(422, str(exc))
+    if spec.route is not None:
+        try:
+            parse_route(spec.route)
+        except RouteError as exc:
+            return error_response(422, f"route: {exc}")
     now = _now()
     async with services.pool.acquire() as conn:
         driver = await queries.get_driver(conn, spec.driver_id)
@@ -185,14 +190,14 @@ async def assign(request: Request) -> Response:
             return error_response(422, f"no driver with id {spec.driver_id}")
         before = await store.get_order(conn, order_id)
         try:
-            after = await store.assign(conn, order_id, driver.id, route, spec.stop_index, now)
+            after = await store.assign(conn, order_id, driver.id, spec.route, spec.stop_index, now)
         except store.NotAssignable as exc:
             return error_response(409, str(exc))
         if before is None or after is None:
             return error_response(404, "no such order")
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)
     services.live.on_order_changed(before, after, None)
-    return json_response(dispatcher_view(after, services.settings, now))
+    return json_response(dispatcher_view(after, services.settings, now, services.live))
 
 
 async def fleet(request: Request) -> Response:

@@ -88,39 +88,3 @@ def check_order(order: OrderIn) -> OrderIn:
     if order.window is not None and order.window.start >= order.window.end:
         raise Invalid("window.start must be before window.end")
     return msgspec.structs.replace(order, customer=msgspec.structs.replace(customer, phone=phone))
-
-
-def check_route(route: Any) -> Any:
-    """A route as GeoJSON LineString, encoded polyline, or `{"polyline", "precision"}`."""
-    if route is None:
-        return None
-    if isinstance(route, str):
-        return check_route({"polyline": route})
-    if not isinstance(route, dict):
-        raise Invalid("route must be a GeoJSON LineString or an encoded polyline")
-    if "polyline" in route:
-        import polyline
-
-        precision = route.get("precision", 5)
-        if precision not in (5, 6):
-            raise Invalid("route.precision must be 5 or 6")
-        try:
-            points = polyline.decode(route["polyline"], precision)
-        except Exception:
-            raise Invalid("route.polyline is not a valid encoded polyline") from None
-        coordinates: Any = [[lon, lat] for lat, lon in points]
-    elif route.get("type") == "LineString":
-        coordinates = route.get("coordinates")
-    else:
-        raise Invalid("route must be a GeoJSON LineString or an encoded polyline")
-    if not isinstance(coordinates, list) or len(coordinates) < 2:
-        raise Invalid("a route needs at least two points")
-    for point in coordinates:
-        if (
-            not isinstance(point, list)
-            or len(point) < 2
-            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in point[:2])
-            or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90)
-        ):
-            raise Invalid(f"route point {point!r} is not [lon, lat] in range")
-    return route

@@ -21,15 +21,20 @@ def _window(order: Order) -> dict[str, datetime] | None:
     return {"start": order.window_start, "end": order.window_end}
 
 
-def is_late(order: Order, now: datetime) -> bool:
+def is_late(order: Order, now: datetime, live: Live) -> bool:
+    """Open and past its promise, or expected to arrive after it."""
     due_by = order.due_by
-    return due_by is not None and order.closed_at is None and due_by < now
+    if due_by is None or order.closed_at is not None:
+        return False
+    eta = live.etas.eta(order.id)
+    return due_by < now or (eta is not None and eta.eta_at > due_by)
 
 
 def dispatcher_view(
     order: Order,
     settings: Settings,
     now: datetime,
+    live: Live,
     timeline: list[TimelineEntry] | None = None,
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
@@ -52,9 +57,9 @@ def dispatcher_view(
         "window": _window(order),
         "driver_id": order.driver_id,
         "stop_index": order.stop_index,
-        "route": order.route,
-        "late": is_late(order, now),
-        "eta": None,
+        "route": live.etas.leg(order.id) or order.route,
+        "late": is_late(order, now, live),
+        "eta": live.etas.view(order.id),
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "closed_at": order.closed_at,
@@ -91,7 +96,7 @@ def customer_view(
         "promised_by": order.promised_by,
         "window": _window(order),
         "courier": courier,
-        "route": order.route if courier is not None else None,
-        "eta": None,
+        "route": live.etas.leg(order.id) if courier is not None else None,
+        "eta": live.etas.view(order.id) if courier is not None else None,
         "expires_at": link_expires_at(order, settings),
     }

@@ -149,10 +149,12 @@ async def list_orders(
     statuses: list[str] | None,
     driver_id: int | None,
     late_at: datetime | None,
+    late_ids: list[int],
     limit: int,
     after_id: int,
 ) -> list[Order]:
-    """Orders by id. `late_at`: only open orders whose promise is already broken at that time."""
+    """Orders by id. `late_at`: only open orders whose promise is broken at that time, or
+    whose id is in `late_ids` (expected to arrive after their promise)."""
     rows = await conn.fetch(
         f"""
         SELECT {_COLUMNS} FROM orders
@@ -161,13 +163,14 @@ async def list_orders(
           AND ($3::bigint IS NULL OR driver_id = $3)
           AND ($4::timestamptz IS NULL OR (
                 closed_at IS NULL AND status <> 'cancelled'
-                AND coalesce(window_end, promised_by) < $4))
+                AND (coalesce(window_end, promised_by) < $4 OR id = ANY($6))))
         ORDER BY id LIMIT $5""",
         after_id,
         statuses,
         driver_id,
         late_at,
         limit,
+        late_ids,
     )
     return [_order(r) for r in rows]
 
