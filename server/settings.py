@@ -65,6 +65,9 @@ class Settings:
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
     detour_factor: float = 1.3  # provisional routes: straight line times this
 
+    # Pages.
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
     # Live views.
     fleet_interval_ms: float = 1_000.0
     offline_after_s: float = 120.0
