@@ -54,6 +54,14 @@ class Calibration:
         latest = base * (1.0 + (hi - 1.0) * widen) - SMOOTH_S
         return max(0.0, min(earliest, eta_s)), max(latest, eta_s)
 
+    def window_and_spread_s(self, eta_s: float, widen: float = 1.0) -> tuple[float, float, float]:
+        """`window_s` and `spread` (widened) together, from one bucket lookup."""
+        lo, _, hi = self.ratios[bisect_right(self.edges_s, eta_s)]
+        base = eta_s + SMOOTH_S
+        earliest = base * (1.0 - (1.0 - lo) * widen) - SMOOTH_S
+        latest = base * (1.0 + (hi - 1.0) * widen) - SMOOTH_S
+        return max(0.0, min(earliest, eta_s)), max(latest, eta_s), (hi - lo) * widen
+
     def spread(self, eta_s: float) -> float:
         """Relative width of the window: (high - low) ratio."""
         lo, _, hi = self._bucket(eta_s)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from itertools import accumulate
 
 import numpy as np
 
 from geo.crs import to_utm_many, utm_epsg
 from geo.line import MetricLine
 from geo.route import Route
-from geo.speed_profile import SpeedProfile
+from geo.speed_profile import HourKey, SpeedProfile
 
 PIECE_M = 50.0
 # A piece whose fine cell holds at least this much history counts as known.
@@ -28,11 +29,9 @@ class ExpectedTimes:
 
     __slots__ = (
         "_epsg",
-        "_headings",
-        "_priors",
+        "_hour_keys",
+        "_place_paces",
         "_tables",
-        "_ux",
-        "_uy",
         "coverage",
         "has_durations",
         "piece_m",
@@ -56,39 +55,55 @@ class ExpectedTimes:
             headings.append(math.degrees(math.atan2(dx, dy)) % 360.0)
         lons, lats = line.frame.to_lonlat_many(xs, ys)
         self._epsg = utm_epsg(float(np.median(lons)), float(np.median(lats)))
-        ux, uy = to_utm_many(self._epsg, lons, lats)
-        self._ux: list[float] = ux.tolist()
-        self._uy: list[float] = uy.tolist()
-        self._headings = headings
-        self._priors = _routing_paces(line, route, mids)
+        utm_x, utm_y = to_utm_many(self._epsg, lons, lats)
+        ux: list[float] = utm_x.tolist()
+        uy: list[float] = utm_y.tolist()
+        priors = _routing_paces(line, route, mids)
+        profile = self.profile
+        # Everything but the hour of the week is known now: the place's pace per piece.
+        self._place_paces: list[float] = []
+        self._hour_keys: list[HourKey] = []
+        known = 0
+        for k in range(n):
+            if self.provisional:
+                # The line is not the road: the place says nothing, the fleet's speed does.
+                pace, evidence = 1.0 / profile.fleet_speed_mps, 0.0
+            else:
+                pace, evidence = profile.place_pace_s_per_m(
+                    self._epsg, ux[k], uy[k], headings[k], priors[k]
+                )
+                self._hour_keys.append(profile.hour_key(self._epsg, ux[k], uy[k], headings[k]))
+            self._place_paces.append(pace)
+            known += evidence >= _KNOWN_M or priors[k] is not None
+        self.coverage = known / n
         self._tables: dict[int, list[float]] = {}
-        self.coverage = 1.0 if self.has_durations else 0.0
 
     def _table(self, hour_of_week: int) -> list[float]:
         table = self._tables.get(hour_of_week)
         if table is not None:
             return table
-        profile, piece = self.profile, self.piece_m
-        table = [0.0]
-        known = 0
-        for k in range(len(self._ux)):
-            prior = self._priors[k]
-            if self.provisional:
-                # The line is not the road: the place says nothing, the fleet's speed does.
-                pace, evidence = 1.0 / profile.fleet_speed_mps, 0.0
-            else:
-                pace, evidence = profile.pace_s_per_m(
-                    self._epsg, self._ux[k], self._uy[k], self._headings[k], hour_of_week, prior
-                )
-            known += evidence >= _KNOWN_M or prior is not None
-            table.append(table[-1] + pace * piece)
+        piece = self.piece_m
+        paces = self._place_paces
+        if self._hour_keys:
+            hour_pace = self.profile.hour_pace_s_per_m
+            paces = [
+                hour_pace(pace, key, hour_of_week)
+                for pace, key in zip(paces, self._hour_keys, strict=True)
+            ]
+        table = [0.0, *accumulate(pace * piece for pace in paces)]
         self._tables[hour_of_week] = table
-        self.coverage = known / len(self._ux)
         return table
 
     def at(self, along_m: float, hour_of_week: int) -> float:
         """Expected seconds from the start to `along_m`."""
-        table = self._table(hour_of_week)
+        return self.at_in(self._table(hour_of_week), along_m)
+
+    def table(self, hour_of_week: int) -> list[float]:
+        """The cumulative table of one hour of the week, for several `at_in` queries."""
+        return self._table(hour_of_week)
+
+    def at_in(self, table: list[float], along_m: float) -> float:
+        """Expected seconds from the start to `along_m`, from `table(hour_of_week)`."""
         f = min(max(along_m / self.piece_m, 0.0), len(table) - 1.0)
         k = min(int(f), len(table) - 2)
         return table[k] + (table[k + 1] - table[k]) * (f - k)

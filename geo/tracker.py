@@ -44,6 +44,7 @@ class TrackUpdate:
 @dataclass(slots=True)
 class _StopState:
     gate: EtaGate
+    published_at: datetime | None = None  # the gate's instant as a datetime, kept
     arrived_at_s: float | None = None
     dwell_since_s: float | None = None
     departed: bool = False
@@ -129,7 +130,9 @@ class Tracker:
         if stopped_s == 0.0 and not off_route:
             self.pace.observe(t, expected_now)
         self._check_stops(x, y, t, fix, progress, events)
-        etas = self._etas(x, y, t, progress, expected_now, hour, stopped_s, transition, events)
+        etas = self._etas(
+            x, y, t, fix.recorded_at, progress, expected_now, hour, stopped_s, transition, events
+        )
         update = TrackUpdate(
             fix.recorded_at, False, progress, etas, tuple(events), off_route, stopped_s,
             self.pace.ratio,
@@ -179,6 +182,7 @@ class Tracker:
         x: float,
         y: float,
         t: float,
+        now: datetime,
         progress: Progress,
         expected_now: float,
         hour: int,
@@ -204,6 +208,8 @@ class Tracker:
                 credit_s = 0.0
         widen = _UNCOVERED_WIDEN if (off_route or provisional) else 1.0
         spread_known = expected.coverage
+        table = expected.table(hour)
+        calibration = self.calibration
         etas: list[StopEta] = []
         base_along = progress.along_m
         base_expected = expected_now
@@ -219,8 +225,8 @@ class Tracker:
                 direct_m = math.hypot(x - placed.x_m, y - placed.y_m) * p.detour_factor
                 base_m, base_travel_s = direct_m, direct_m / self.fleet_speed_mps
                 base_along = placed.along_m
-                base_expected = expected.at(base_along, hour)
-            stop_expected = expected.at(placed.along_m, hour)
+                base_expected = expected.at_in(table, base_along)
+            stop_expected = expected.at_in(table, placed.along_m)
             ahead_s = max(0.0, stop_expected - base_expected)
             # The courier's recent pace says most about the next minutes, little about later.
             weight = p.courier_weight * p.courier_horizon_s / (p.courier_horizon_s + ahead_s)
@@ -230,9 +236,11 @@ class Tracker:
             changed = state.gate.offer(t + raw_eta_s, t, p)
             published = state.gate.published_at_s
             assert published is not None
+            if changed or state.published_at is None or published != was_published:
+                state.published_at = _utc(published)
             eta_s = max(0.0, published - t)
             remaining_m = base_m + max(0.0, placed.along_m - base_along)
-            early_s, late_s = self.calibration.window_s(eta_s, widen)
+            early_s, late_s, spread = calibration.window_and_spread_s(eta_s, widen)
             reason = None
             if changed and was_published is not None:
                 reason = change_reason(
@@ -242,17 +250,17 @@ class Tracker:
                     ratio=ratio,
                     later=published > was_published,
                 )
-                events.append(Event(EventKind.ETA_CHANGED, _utc(t), placed.stop.id, reason))
+                events.append(Event(EventKind.ETA_CHANGED, now, placed.stop.id, reason))
             conf = confidence(
                 provisional=provisional,
                 off_route=off_route,
                 long_stop=long_stop,
                 coverage=spread_known,
-                spread=self.calibration.spread(eta_s) * widen,
+                spread=spread,
             )
             eta = StopEta(
                 placed.stop.id,
-                _utc(published),
+                state.published_at,
                 eta_s,
                 remaining_m,
                 (_utc(t + early_s), _utc(t + late_s)),
@@ -266,7 +274,7 @@ class Tracker:
                 and (eta_s <= p.arriving_s or remaining_m <= p.arriving_m)
             ):
                 state.arriving_sent = True
-                events.append(Event(EventKind.ARRIVING, _utc(t), placed.stop.id))
+                events.append(Event(EventKind.ARRIVING, now, placed.stop.id))
             first = False
             carry_s += placed.stop.service_s
         return tuple(etas)

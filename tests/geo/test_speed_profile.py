@@ -105,3 +105,30 @@ def test_a_calibrated_window_holds_about_80_percent_of_arrivals() -> None:
     assert abs(covered / 2000 - 0.8) > abs(inside / 2000 - 0.8)
     restored = Calibration.from_json(json.loads(json.dumps(calibration.to_json())))
     assert restored == calibration
+
+
+def test_a_long_red_light_charges_the_place_only_the_usual_wait() -> None:
+    """Standing 150 s mid-street: the trip keeps it (it is under the parking limit), the
+    place is charged max_wait_s of it, so one long wait does not slow every later ETA."""
+    before = drive([(0.0, 0.0), (1000.0, 0.0)], 10.0, 5.0)
+    light = [fix_m(100 + 5 * k, 1000.0, 0.0) for k in range(1, 31)]
+    after = drive([(1000.0, 0.0), (2000.0, 0.0)], 10.0, 5.0, t0_s=255.0)[1:]
+    trip = before + light + after
+    profile = learn([trip])
+    moving_s = 100.0 + 105.0  # 0-100 s, then 250-355 s
+    assert profile.params.max_wait_s < 150.0 < profile.params.max_stop_s
+    assert 2000.0 / profile.fleet_speed_mps == pytest.approx(
+        moving_s + profile.params.max_wait_s, rel=0.02
+    )
+    # The trip's own average speed (the baseline's) still counts the whole stop.
+    span_s = (trip[-1].recorded_at - trip[0].recorded_at).total_seconds()
+    assert profile.median_trip_speed_mps == pytest.approx(2000.0 / span_s, rel=0.02)
+
+
+def test_window_and_spread_together_match_them_apart() -> None:
+    calibration = Calibration.learn([(p, p * (0.8 + 0.1 * (p % 5))) for p in range(10, 3000, 7)])
+    for eta_s in (0.0, 45.0, 250.0, 900.0, 5000.0):
+        for widen in (1.0, 1.5):
+            early, late, spread = calibration.window_and_spread_s(eta_s, widen)
+            assert (early, late) == calibration.window_s(eta_s, widen)
+            assert spread == pytest.approx(calibration.spread(eta_s) * widen)
