@@ -21,7 +21,10 @@ from server.live.hub import MemoryHub
 from server.live.runs import Runs
 from server.live.service import Live
 from server.metrics import Metrics
+from server.notify import api as notify_api
+from server.notify.notifier import Notifier
 from server.orders import api as orders_api
+from server.pages import page_routes
 from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
 from server.services import Services
@@ -55,7 +58,7 @@ async def _connect(settings: Settings) -> asyncpg.Pool:
             await asyncio.sleep(0.5)
 
 
-async def _load_live(pool: asyncpg.Pool, settings: Settings) -> Live:
+async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier) -> Live:
     """The live picture as PostGIS has it: drivers, latest positions, open runs."""
     runs = Runs(settings.courier_next_stop_only)
     etas = Etas(runs, settings.stop_service_s, settings.detour_factor)
@@ -66,7 +69,7 @@ async def _load_live(pool: asyncpg.Pool, settings: Settings) -> Live:
             fleet.add_driver(row.driver.id, row.driver.name, row.driver.vehicle)
             if row.latest is not None:
                 fleet.position(row.driver.id, row.latest)
-    return Live(MemoryHub(), runs, fleet, etas)
+    return Live(MemoryHub(), runs, fleet, etas, notifier)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -75,21 +78,29 @@ def create_app(settings: Settings) -> Starlette:
         metrics = Metrics()
         pool = await _connect(settings)
         writer = BatchWriter(pool, settings, metrics)
-        live = await _load_live(pool, settings)
+        notifier = Notifier(pool, settings)
+        await notifier.reload_subscriptions()
+        live = await _load_live(pool, settings, notifier)
         pipeline = Pipeline(settings, pool, writer, live, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
-        app.state.services = Services(settings, metrics, pool, writer, pipeline, live, limiter)
+        app.state.services = Services(
+            settings, metrics, pool, writer, pipeline, live, limiter, notifier
+        )
         await maintenance.maintain_once(pool, settings)
         writer.start()
         jobs = [
             asyncio.create_task(maintenance.run_forever(pool, settings)),
             asyncio.create_task(live.fleet.run_forever()),
         ]
+        if settings.notify_enabled:
+            jobs.append(asyncio.create_task(notifier.run()))
         try:
             yield
         finally:
             for job in jobs:
                 job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await notifier.close()
             await live.hub.close()
             await writer.close(SHUTDOWN_DRAIN_S)
             await pool.close()
@@ -109,10 +120,24 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/orders/{order_id}", orders_api.get_order, methods=["GET"]),
         Route("/api/orders/{order_id}/status", orders_api.change_status, methods=["POST"]),
         Route("/api/orders/{order_id}/assign", orders_api.assign, methods=["POST"]),
+        Route("/api/orders/{order_id}/notifications", notify_api.order_notifications),
+        Route("/api/webhooks", notify_api.create_subscription, methods=["POST"]),
+        Route("/api/webhooks", notify_api.list_subscriptions, methods=["GET"]),
+        Route("/api/webhooks/{subscription_id}", notify_api.get_subscription, methods=["GET"]),
+        Route(
+            "/api/webhooks/{subscription_id}", notify_api.delete_subscription, methods=["DELETE"]
+        ),
+        Route(
+            "/api/webhooks/{subscription_id}/enable",
+            notify_api.enable_subscription,
+            methods=["POST"],
+        ),
+        Route("/api/webhooks/{subscription_id}/deliveries", notify_api.subscription_deliveries),
         Route("/api/fleet", orders_api.fleet, methods=["GET"]),
         Route("/api/track/{code}", orders_api.track, methods=["GET"]),
         WebSocketRoute("/ws/driver", driver_socket.driver_socket),
         WebSocketRoute("/ws/track/{code}", watch.track_socket),
         WebSocketRoute("/ws/fleet", watch.fleet_socket),
+        *page_routes(settings),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -9,6 +9,7 @@ import asyncpg
 from server.auth import hash_token, is_admin
 from server.live.service import Live
 from server.metrics import Metrics
+from server.notify.notifier import Notifier
 from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -33,6 +34,7 @@ class Services:
     pipeline: Pipeline
     live: Live
     track_limiter: RateLimiter
+    notifier: Notifier
 
     async def caller_for_key(self, key: str) -> Caller | None:
         """The admin (bootstrap token or admin key) or dispatcher behind an API key."""

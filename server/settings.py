@@ -65,6 +65,29 @@ class Settings:
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
     detour_factor: float = 1.3  # provisional routes: straight line times this
 
+    # Notifications. A channel is off until configured (SMTP host, SMS base URL).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "starttls"  # starttls | tls | none
+    mail_from: str = "tracking@localhost"
+    sms_base_url: str = ""  # Twilio-style API root, e.g. https://api.twilio.com
+    sms_account_sid: str = ""
+    sms_auth_token: str = ""
+    sms_from: str = ""
+    templates_dir: str = ""  # operator overrides: files here win over the built-in ones
+    quiet_hours: str = ""  # e.g. "21:00-08:00" in the customer's zone; empty: none
+    default_time_zone: str = "UTC"  # for customers without one
+    delay_margin_s: float = 300.0  # "delayed" once the ETA passes the promise by this much
+    notify_enabled: bool = True  # this process sends; off: it only writes the outbox
+    notify_max_attempts: int = 8
+    notify_backoff_s: float = 5.0  # first retry delay; doubles per attempt
+    notify_backoff_max_s: float = 3_600.0
+    notify_poll_interval_s: float = 1.0
+    notify_send_timeout_s: float = 15.0
+    webhook_disable_after: int = 20  # consecutive failed deliveries
+
     # Pages.
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
@@ -112,14 +135,25 @@ class Settings:
                 "TRACKER_MAX_FIX_AGE_S exceeds TRACKER_RETENTION_DAYS: fixes would be stored "
                 "into partitions the retention job drops"
             )
+        if self.smtp_security not in ("starttls", "tls", "none"):
+            raise SettingsError("TRACKER_SMTP_SECURITY must be starttls, tls or none")
+        if self.quiet_hours:
+            from server.notify.quiet import parse_quiet_hours
+
+            try:
+                parse_quiet_hours(self.quiet_hours)
+            except ValueError as exc:
+                raise SettingsError(f"TRACKER_QUIET_HOURS: {exc}") from None
+        for zone_setting in ("naive_time_zone", "default_time_zone"):
+            try:
+                ZoneInfo(getattr(self, zone_setting))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise SettingsError(
+                    f"TRACKER_{zone_setting.upper()}={getattr(self, zone_setting)!r} "
+                    "is not a time zone"
+                ) from None
         if self.osmand_speed_unit not in ("kn", "kmh", "mps", "mph"):
             raise SettingsError("TRACKER_OSMAND_SPEED_UNIT must be kn, kmh, mps or mph")
-        try:
-            ZoneInfo(self.naive_time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(
-                f"TRACKER_NAIVE_TIME_ZONE={self.naive_time_zone!r} is not a time zone"
-            ) from None
         for name in ("batch_max_rows", "write_queue_max_rows", "db_pool_size", "max_frame_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")

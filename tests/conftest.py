@@ -30,7 +30,8 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     await codecs.register(conn)
     await conn.execute(
-        "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys"
+        "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys,"
+        " outbox, webhook_subscriptions, webhook_deliveries"
         " RESTART IDENTITY CASCADE"
     )
     try:

@@ -17,6 +17,7 @@ from server.live.etas import DriverUpdate, Etas, eta_view
 from server.live.fleet import Fleet
 from server.live.hub import Hub, order_topic
 from server.live.runs import Runs
+from server.notify.notifier import Notifier
 from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
 
@@ -26,11 +27,12 @@ ETA_KEY = "eta"  # a newer ETA supersedes the one still waiting
 
 
 class Live:
-    def __init__(self, hub: Hub, runs: Runs, fleet: Fleet, etas: Etas) -> None:
+    def __init__(self, hub: Hub, runs: Runs, fleet: Fleet, etas: Etas, notifier: Notifier) -> None:
         self.hub = hub
         self.runs = runs
         self.fleet = fleet
         self.etas = etas
+        self.notifier = notifier
         self._last_fix: dict[int, Fix] = {}
 
     def on_fix(self, driver: Driver, fix: Fix) -> None:
@@ -43,6 +45,7 @@ class Live:
             self._publish_position(order_id, courier)
         if update is not None:
             self._publish_events(driver.id, update)
+        self.notifier.position(driver.id, fix)
 
     def _recent_fix(self, driver_id: int) -> Fix | None:
         """The driver's last fix if it still says where the courier is (not stale)."""
@@ -65,7 +68,14 @@ class Live:
         self.hub.publish(order_topic(order_id), _encode(message), POSITION_KEY)
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
-        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts."""
+        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts;
+        arrivals and delays to the notifier."""
+        for stop in self.runs.stops(driver_id):
+            eta = update.etas.get(stop.order_id)
+            if eta is not None and stop.due_by is not None:
+                view = eta_view(eta)
+                assert view is not None
+                self.notifier.maybe_delayed(stop.order_id, stop.due_by, view, eta.eta_at)
         for event in update.events:
             order_id = None if event.stop_id is None else int(event.stop_id)
             if event.kind is EventKind.ETA_CHANGED:
@@ -73,6 +83,8 @@ class Live:
                     message = {"type": "eta", **(eta_view(update.etas.get(order_id)) or {})}
                     self.hub.publish(order_topic(order_id), _encode(message), ETA_KEY)
                 continue
+            if event.kind is EventKind.ARRIVING and order_id is not None:
+                self.notifier.arriving(order_id, eta_view(update.etas.get(order_id)))
             self.fleet.alert(
                 {
                     "type": "alert",

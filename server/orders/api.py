@@ -56,6 +56,8 @@ async def create_order(request: Request) -> Response:
         return spec
     try:
         spec = validation.check_order(spec)
+        if spec.customer.time_zone is not None:
+            validation.check_time_zone(spec.customer.time_zone)
     except validation.Invalid as exc:
         return error_response(422, str(exc))
     now = _now()
@@ -72,14 +74,18 @@ async def create_order(request: Request) -> Response:
                 promised_by=spec.promised_by,
                 window_start=spec.window.start if spec.window else None,
                 window_end=spec.window.end if spec.window else None,
+                customer_time_zone=spec.customer.time_zone,
             )
             try:
-                order = await store.create_order(conn, new, caller.actor, now)
+                async with conn.transaction():  # the order, its timeline and its messages
+                    order, entry = await store.create_order(conn, new, caller.actor, now)
+                    await services.notifier.enqueue_status(conn, order, entry, None)
                 break
             except store.DuplicateTrackingCode:
                 continue
         timeline = await store.timeline(conn, order.id)
-    services.live.on_order_changed(None, order, timeline[-1])
+    services.notifier.wake()
+    services.live.on_order_changed(None, order, entry)
     return json_response(
         dispatcher_view(order, services.settings, now, services.live, timeline), 201
     )
@@ -156,15 +162,20 @@ async def change_status(request: Request) -> Response:
     now = _now()
     async with services.pool.acquire() as conn:
         try:
-            changed = await store.change_status(
-                conn, order_id, wanted, caller.actor, spec.note, now
-            )
+            async with conn.transaction():  # status, timeline entry and messages together
+                changed = await store.change_status(
+                    conn, order_id, wanted, caller.actor, spec.note, now
+                )
+                if changed is not None:
+                    eta = services.live.etas.view(order_id)
+                    await services.notifier.enqueue_status(conn, changed[1], changed[2], eta)
         except IllegalTransition as exc:
             return json_response({"error": str(exc), "allowed": exc.allowed}, 409)
         if changed is None:
             return error_response(404, "no such order")
         before, after, entry = changed
         timeline = await store.timeline(conn, order_id)
+    services.notifier.wake()
     services.live.on_order_changed(before, after, entry)
     return json_response(dispatcher_view(after, services.settings, now, services.live, timeline))
 

@@ -6,6 +6,7 @@ import math
 import re
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -21,6 +22,7 @@ class CustomerIn(msgspec.Struct, frozen=True):
     name: Text200
     email: Annotated[str, msgspec.Meta(max_length=254)] | None = None
     phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    time_zone: Annotated[str, msgspec.Meta(max_length=64)] | None = None  # IANA, quiet hours
 
 
 class DestinationIn(msgspec.Struct, frozen=True):
@@ -60,6 +62,13 @@ class ApiKeyIn(msgspec.Struct, frozen=True):
 
 class Invalid(ValueError):
     """A request body that decodes but makes no sense; the text says what to fix."""
+
+
+def check_time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"customer.time_zone {name!r} is not an IANA time zone") from None
 
 
 def normalise_phone(phone: str) -> str:

@@ -32,6 +32,7 @@ class Order:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    customer_time_zone: str | None = None
 
     @property
     def due_by(self) -> datetime | None:
@@ -45,6 +46,7 @@ class TimelineEntry:
     at: datetime
     actor: str
     note: str | None
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +61,12 @@ class NewOrder:
     promised_by: datetime | None
     window_start: datetime | None
     window_end: datetime | None
+    customer_time_zone: str | None = None
 
 
 _COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
     destination, address, promised_by, window_start, window_end, status, driver_id,
-    stop_index, route, created_at, updated_at, closed_at"""
+    stop_index, route, created_at, updated_at, closed_at, customer_time_zone"""
 
 
 def _order(row: asyncpg.Record) -> Order:
@@ -80,7 +83,9 @@ class NotAssignable(ValueError):
     pass
 
 
-async def create_order(conn: Conn, new: NewOrder, actor: str, at: datetime) -> Order:
+async def create_order(
+    conn: Conn, new: NewOrder, actor: str, at: datetime
+) -> tuple[Order, TimelineEntry]:
     """Insert an order as `confirmed` with its first timeline entry, atomically."""
     async with conn.transaction():
         try:
@@ -88,8 +93,8 @@ async def create_order(conn: Conn, new: NewOrder, actor: str, at: datetime) -> O
                 f"""
                 INSERT INTO orders (reference, tracking_code, customer_name, customer_email,
                     customer_phone, destination, address, promised_by, window_start, window_end,
-                    status, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+                    status, created_at, updated_at, customer_time_zone)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
                 RETURNING {_COLUMNS}""",
                 new.reference,
                 new.tracking_code,
@@ -103,26 +108,28 @@ async def create_order(conn: Conn, new: NewOrder, actor: str, at: datetime) -> O
                 new.window_end,
                 Status.CONFIRMED.value,
                 at,
+                new.customer_time_zone,
             )
         except asyncpg.UniqueViolationError:
             raise DuplicateTrackingCode(new.tracking_code) from None
         assert row is not None
-        await _add_event(conn, row["id"], Status.CONFIRMED, actor, None, at)
-    return _order(row)
+        entry = await _add_event(conn, row["id"], Status.CONFIRMED, actor, None, at)
+    return _order(row), entry
 
 
 async def _add_event(
     conn: Conn, order_id: int, status: Status, actor: str, note: str | None, at: datetime
 ) -> TimelineEntry:
-    await conn.execute(
-        "INSERT INTO order_events (order_id, at, status, actor, note) VALUES ($1, $2, $3, $4, $5)",
+    entry_id = await conn.fetchval(
+        """INSERT INTO order_events (order_id, at, status, actor, note)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id""",
         order_id,
         at,
         status.value,
         actor,
         note,
     )
-    return TimelineEntry(status, at, actor, note)
+    return TimelineEntry(status, at, actor, note, int(entry_id))
 
 
 async def get_order(conn: Conn, order_id: int) -> Order | None:
@@ -137,10 +144,12 @@ async def order_by_code(conn: Conn, code: str) -> Order | None:
 
 async def timeline(conn: Conn, order_id: int) -> list[TimelineEntry]:
     rows = await conn.fetch(
-        "SELECT status, at, actor, note FROM order_events WHERE order_id = $1 ORDER BY at, id",
+        "SELECT id, status, at, actor, note FROM order_events WHERE order_id = $1 ORDER BY at, id",
         order_id,
     )
-    return [TimelineEntry(Status(r["status"]), r["at"], r["actor"], r["note"]) for r in rows]
+    return [
+        TimelineEntry(Status(r["status"]), r["at"], r["actor"], r["note"], r["id"]) for r in rows
+    ]
 
 
 async def list_orders(
@@ -280,3 +289,16 @@ async def api_key_by_hash(conn: Conn, key_hash: str) -> tuple[str, str] | None:
     """(name, role) of the key with that hash."""
     row = await conn.fetchrow("SELECT name, role FROM api_keys WHERE key_hash = $1", key_hash)
     return None if row is None else (row["name"], row["role"])
+
+
+async def announce_delay(conn: Conn, order_id: int, eta_at: datetime, window_end: datetime) -> bool:
+    """Claim the right to announce a delay: True when no delay was announced yet, or the ETA
+    now lies beyond the last announced window (which becomes `window_end`). Atomic."""
+    status = await conn.execute(
+        """UPDATE orders SET delay_announced_until = $3
+           WHERE id = $1 AND (delay_announced_until IS NULL OR delay_announced_until < $2)""",
+        order_id,
+        eta_at,
+        window_end,
+    )
+    return status.endswith(" 1")

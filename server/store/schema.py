@@ -14,6 +14,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     REAL,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -114,6 +115,8 @@ orders = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # When the order reached a final status; its tracking link expires some time after.
     Column("closed_at", DateTime(timezone=True)),
+    Column("customer_time_zone", Text),  # IANA name, for quiet hours
+    Column("delay_announced_until", DateTime(timezone=True)),  # end of the last "delayed" window
     Index("orders_status", "status"),
     Index("orders_driver", "driver_id", "stop_index"),
 )
@@ -128,4 +131,78 @@ order_events = Table(
     Column("actor", Text, nullable=False),
     Column("note", Text),
     Index("order_events_order", "order_id", "at"),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", ARRAY(Text), nullable=False),
+    Column("secret", Text, nullable=False),  # HMAC key; the receiver holds it too
+    Column("position_interval_s", REAL, nullable=False, server_default="30"),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("disabled_reason", Text),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The transactional outbox: rows are written in the transaction that caused them; the
+# notifier sends them at least once. `dedupe_key` (order, event, channel[, target]) makes
+# each notification happen once however often its cause repeats.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("dedupe_key", Text, nullable=False, unique=True),
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE")),
+    Column("event", Text, nullable=False),
+    Column(
+        "channel",
+        Text,
+        CheckConstraint("channel IN ('email', 'sms', 'webhook')"),
+        nullable=False,
+    ),
+    Column("target", Text, nullable=False),
+    Column(
+        "subscription_id",
+        BigInteger,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+    ),
+    Column("payload", JSONB, nullable=False),
+    Column(
+        "status",
+        Text,
+        CheckConstraint("status IN ('pending', 'sent', 'failed', 'cancelled')"),
+        nullable=False,
+        server_default="pending",
+    ),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("outbox_due", "next_attempt_at", postgresql_where="status = 'pending'"),
+    Index("outbox_order", "order_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "subscription_id",
+        BigInteger,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("outbox_id", BigInteger, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", REAL, nullable=False),
+    Index("webhook_deliveries_subscription", "subscription_id", "id"),
 )

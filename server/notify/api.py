@@ -1,0 +1,174 @@
+"""REST for webhooks (`/api/webhooks…`) and the per-order notification log."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api.guards import require_role
+from server.notify.events import WEBHOOK_EVENTS
+from server.responses import error_response, json_response, read_body
+from server.services import Services
+from server.store import outbox
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+class SubscriptionIn(msgspec.Struct, frozen=True):
+    url: Annotated[str, msgspec.Meta(min_length=8, max_length=2000)]
+    events: Annotated[list[str], msgspec.Meta(min_length=1, max_length=50)]
+    secret: Annotated[str, msgspec.Meta(min_length=16, max_length=200)] | None = None
+    position_interval_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 30.0
+
+
+def subscription_view(sub: outbox.Subscription, *, with_secret: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": sub.id,
+        "url": sub.url,
+        "events": sub.events,
+        "position_interval_s": sub.position_interval_s,
+        "active": sub.active,
+        "disabled_reason": sub.disabled_reason,
+        "consecutive_failures": sub.consecutive_failures,
+        "created_at": sub.created_at,
+    }
+    if with_secret:
+        view["secret"] = sub.secret
+    return view
+
+
+def _id(request: Request, name: str) -> int | None:
+    raw = request.path_params[name]
+    return int(raw) if raw.isdigit() and int(raw) < 2**63 else None
+
+
+async def create_subscription(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    body = await read_body(request.stream(), MAX_BODY_BYTES)
+    if body is None:
+        return error_response(413, f"body over {MAX_BODY_BYTES} bytes")
+    try:
+        spec = msgspec.json.decode(body, type=SubscriptionIn)
+    except msgspec.DecodeError as exc:
+        return error_response(422, f"invalid subscription: {exc}")
+    url = urlsplit(spec.url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return error_response(422, "url must be an http(s) URL")
+    unknown = sorted(set(spec.events) - WEBHOOK_EVENTS - {"*"})
+    if unknown:
+        known = ", ".join(sorted(WEBHOOK_EVENTS))
+        return error_response(422, f"unknown event types {unknown}; known: *, {known}")
+    secret = spec.secret or secrets.token_urlsafe(32)
+    async with services.pool.acquire() as conn:
+        sub = await outbox.create_subscription(
+            conn, spec.url, sorted(set(spec.events)), secret, spec.position_interval_s
+        )
+    await services.notifier.reload_subscriptions()
+    return json_response(subscription_view(sub, with_secret=True), 201)
+
+
+async def list_subscriptions(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    async with services.pool.acquire() as conn:
+        subs = await outbox.subscriptions(conn)
+    return json_response([subscription_view(s) for s in subs])
+
+
+async def get_subscription(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    sub_id = _id(request, "subscription_id")
+    async with services.pool.acquire() as conn:
+        sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
+    if sub is None:
+        return error_response(404, "no such subscription")
+    return json_response(subscription_view(sub))
+
+
+async def delete_subscription(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    sub_id = _id(request, "subscription_id")
+    async with services.pool.acquire() as conn:
+        deleted = sub_id is not None and await outbox.delete_subscription(conn, sub_id)
+    if not deleted:
+        return error_response(404, "no such subscription")
+    await services.notifier.reload_subscriptions()
+    return Response(status_code=204)
+
+
+async def enable_subscription(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    sub_id = _id(request, "subscription_id")
+    async with services.pool.acquire() as conn:
+        sub = None if sub_id is None else await outbox.enable_subscription(conn, sub_id)
+    if sub is None:
+        return error_response(404, "no such subscription")
+    await services.notifier.reload_subscriptions()
+    return json_response(subscription_view(sub))
+
+
+async def subscription_deliveries(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    sub_id = _id(request, "subscription_id")
+    limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
+    async with services.pool.acquire() as conn:
+        sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
+        if sub is None:
+            return error_response(404, "no such subscription")
+        found = await outbox.deliveries(conn, sub.id, limit)
+    return json_response(
+        [
+            {
+                "id": d.id,
+                "event_id": f"evt_{d.outbox_id}",
+                "event": d.event,
+                "attempt": d.attempt,
+                "at": d.at,
+                "status_code": d.status_code,
+                "error": d.error,
+                "duration_ms": round(d.duration_ms, 1),
+            }
+            for d in found
+        ]
+    )
+
+
+async def order_notifications(request: Request) -> Response:
+    if isinstance(caller := await require_role(request, "dispatcher"), Response):
+        return caller
+    services: Services = request.app.state.services
+    order_id = _id(request, "order_id")
+    async with services.pool.acquire() as conn:
+        log = [] if order_id is None else await outbox.order_log(conn, order_id)
+    return json_response(
+        [
+            {
+                "event": m.event,
+                "channel": m.channel,
+                "target": m.target,
+                "status": m.status,
+                "attempts": m.attempts,
+                "created_at": m.created_at,
+                "sent_at": m.sent_at,
+                "next_attempt_at": m.next_attempt_at if m.status == "pending" else None,
+                "last_error": m.last_error,
+            }
+            for m in log
+        ]
+    )

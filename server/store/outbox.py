@@ -1,0 +1,260 @@
+"""SQL for the notification outbox, webhook subscriptions and the webhook delivery log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.store import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    dedupe_key: str
+    order_id: int | None
+    event: str
+    channel: str  # email | sms | webhook
+    target: str  # address, phone number, or webhook URL
+    payload: dict[str, Any]
+    subscription_id: int | None = None
+    not_before: datetime | None = None  # quiet hours
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    dedupe_key: str
+    order_id: int | None
+    event: str
+    channel: str
+    target: str
+    subscription_id: int | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+_COLUMNS = """id, dedupe_key, order_id, event, channel, target, subscription_id, payload,
+    status, attempts, next_attempt_at, last_error, created_at, sent_at"""
+
+
+async def enqueue(conn: Conn, messages: list[NewMessage], now: datetime) -> int:
+    """Add messages (in the caller's transaction); ones whose key exists are skipped.
+
+    Returns how many were new.
+    """
+    if not messages:
+        return 0
+    status = await conn.execute(
+        """
+        INSERT INTO outbox (dedupe_key, order_id, event, channel, target, subscription_id,
+                            payload, next_attempt_at, created_at)
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                             $6::bigint[], $7::jsonb[], $8::timestamptz[], $9::timestamptz[])
+        ON CONFLICT (dedupe_key) DO NOTHING""",
+        [m.dedupe_key for m in messages],
+        [m.order_id for m in messages],
+        [m.event for m in messages],
+        [m.channel for m in messages],
+        [m.target for m in messages],
+        [m.subscription_id for m in messages],
+        [m.payload for m in messages],
+        [m.not_before or now for m in messages],
+        [now] * len(messages),
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> list[Message]:
+    """Take up to `limit` due messages for sending, leased for `lease_s` so that another
+    notifier (another process) skips them; a crashed sender's lease simply runs out."""
+    rows = await conn.fetch(
+        f"""
+        UPDATE outbox SET claimed_until = $1 + make_interval(secs => $3), attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM outbox
+            WHERE status = 'pending' AND next_attempt_at <= $1
+              AND (claimed_until IS NULL OR claimed_until < $1)
+            ORDER BY next_attempt_at, id LIMIT $2
+            FOR UPDATE SKIP LOCKED)
+        RETURNING {_COLUMNS}""",
+        now,
+        limit,
+        lease_s,
+    )
+    return [Message(**dict(r)) for r in rows]
+
+
+async def mark_sent(conn: Conn, message_id: int, now: datetime) -> None:
+    await conn.execute(
+        """UPDATE outbox SET status = 'sent', sent_at = $2, claimed_until = NULL,
+                             last_error = NULL WHERE id = $1""",
+        message_id,
+        now,
+    )
+
+
+async def mark_failed(conn: Conn, message_id: int, error: str, retry_at: datetime | None) -> None:
+    """A failed attempt: retry at `retry_at`, or give up (None)."""
+    await conn.execute(
+        """UPDATE outbox SET last_error = $2, claimed_until = NULL,
+               status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+               next_attempt_at = coalesce($3, next_attempt_at)
+           WHERE id = $1""",
+        message_id,
+        error[:1000],
+        retry_at,
+    )
+
+
+async def order_log(conn: Conn, order_id: int) -> list[Message]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM outbox WHERE order_id = $1 ORDER BY id", order_id
+    )
+    return [Message(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    url: str
+    events: list[str]
+    secret: str
+    position_interval_s: float
+    active: bool
+    disabled_reason: str | None
+    consecutive_failures: int
+    created_at: datetime
+
+
+_SUB_COLUMNS = """id, url, events, secret, position_interval_s, active, disabled_reason,
+    consecutive_failures, created_at"""
+
+
+async def create_subscription(
+    conn: Conn, url: str, events: list[str], secret: str, position_interval_s: float
+) -> Subscription:
+    row = await conn.fetchrow(
+        f"""INSERT INTO webhook_subscriptions (url, events, secret, position_interval_s)
+            VALUES ($1, $2, $3, $4) RETURNING {_SUB_COLUMNS}""",
+        url,
+        events,
+        secret,
+        position_interval_s,
+    )
+    assert row is not None
+    return Subscription(**dict(row))
+
+
+async def subscriptions(conn: Conn, *, active_only: bool = False) -> list[Subscription]:
+    rows = await conn.fetch(
+        f"SELECT {_SUB_COLUMNS} FROM webhook_subscriptions WHERE active OR NOT $1 ORDER BY id",
+        active_only,
+    )
+    return [Subscription(**dict(r)) for r in rows]
+
+
+async def get_subscription(conn: Conn, subscription_id: int) -> Subscription | None:
+    row = await conn.fetchrow(
+        f"SELECT {_SUB_COLUMNS} FROM webhook_subscriptions WHERE id = $1", subscription_id
+    )
+    return None if row is None else Subscription(**dict(row))
+
+
+async def delete_subscription(conn: Conn, subscription_id: int) -> bool:
+    status = await conn.execute("DELETE FROM webhook_subscriptions WHERE id = $1", subscription_id)
+    return status.endswith(" 1")
+
+
+async def enable_subscription(conn: Conn, subscription_id: int) -> Subscription | None:
+    row = await conn.fetchrow(
+        f"""UPDATE webhook_subscriptions
+            SET active = true, disabled_reason = NULL, consecutive_failures = 0
+            WHERE id = $1 RETURNING {_SUB_COLUMNS}""",
+        subscription_id,
+    )
+    return None if row is None else Subscription(**dict(row))
+
+
+async def record_delivery(
+    conn: Conn,
+    message: Message,
+    at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: float,
+    disable_after: int,
+) -> str | None:
+    """Log one webhook attempt and keep the subscription's failure count. Returns the reason
+    when this failure disabled the subscription (its pending messages are cancelled)."""
+    assert message.subscription_id is not None
+    async with conn.transaction():
+        await conn.execute(
+            """INSERT INTO webhook_deliveries
+                   (subscription_id, outbox_id, event, attempt, at, status_code, error, duration_ms)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            message.subscription_id,
+            message.id,
+            message.event,
+            message.attempts,
+            at,
+            status_code,
+            None if error is None else error[:1000],
+            duration_ms,
+        )
+        if error is None:
+            await conn.execute(
+                "UPDATE webhook_subscriptions SET consecutive_failures = 0 WHERE id = $1",
+                message.subscription_id,
+            )
+            return None
+        failures = await conn.fetchval(
+            """UPDATE webhook_subscriptions SET consecutive_failures = consecutive_failures + 1
+               WHERE id = $1 RETURNING consecutive_failures""",
+            message.subscription_id,
+        )
+        if failures is None or failures < disable_after:
+            return None
+        reason = f"disabled after {failures} failed deliveries in a row; last: {error[:300]}"
+        disabled = await conn.execute(
+            """UPDATE webhook_subscriptions SET active = false, disabled_reason = $2
+               WHERE id = $1 AND active""",
+            message.subscription_id,
+            reason,
+        )
+        if not disabled.endswith(" 1"):
+            return None  # a concurrent delivery disabled it already
+        await conn.execute(
+            """UPDATE outbox SET status = 'cancelled', last_error = $2
+               WHERE subscription_id = $1 AND status = 'pending'""",
+            message.subscription_id,
+            "subscription disabled",
+        )
+        return reason
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    outbox_id: int
+    event: str
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+async def deliveries(conn: Conn, subscription_id: int, limit: int) -> list[Delivery]:
+    rows = await conn.fetch(
+        """SELECT id, outbox_id, event, attempt, at, status_code, error, duration_ms
+           FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2""",
+        subscription_id,
+        limit,
+    )
+    return [Delivery(**dict(r)) for r in rows]
