@@ -111,6 +111,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/drivers", drivers.create_driver, methods=["POST"]),
         Route("/api/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),
+        Route("/api/drivers/{driver_id}/token", drivers.rotate_token, methods=["POST"]),
         Route("/api/ingest", http.ingest, methods=["POST"]),
         Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
         Route("/owntracks", apps.owntracks, methods=["POST"]),

@@ -125,6 +125,45 @@ def cmd_partitions_maintain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from server.sim.fleet import Stats, simulate
+
+    settings = _settings()
+    token = args.admin_token or settings.admin_token
+    if not token:
+        sys.exit("simulate needs the admin key: --admin-token or TRACKER_ADMIN_TOKEN")
+    base_url = args.url.rstrip("/")
+    if not 0 < args.speedup <= 3:
+        sys.exit("--speedup must be above 0 and at most 3 (faster would look like teleports)")
+
+    def ready(stats: Stats) -> None:
+        print(f"demo fleet: {args.couriers} couriers driving in Porto (OpenStreetMap data, ODbL)")
+        print(f"  dispatcher page: {base_url}/dispatch   (API key: {token})")
+        print(f"  courier page:    {base_url}/driver")
+        print("  customer tracking links:")
+        for url in stats.tracking_urls[:5]:
+            print(f"    {url}")
+        sys.stdout.flush()
+
+    try:
+        stats = asyncio.run(
+            simulate(
+                base_url,
+                token,
+                args.couriers,
+                seconds=args.seconds,
+                speedup=args.speedup,
+                interval_s=args.interval,
+                seed=args.seed,
+                on_ready=ready,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    print(json.dumps({"fixes_sent": stats.fixes, "orders_delivered": stats.delivered}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tracker",
@@ -171,6 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the coming days' partitions, drop those older than TRACKER_RETENTION_DAYS",
     )
     maintain.set_defaults(func=cmd_partitions_maintain)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a demo fleet on Porto's streets against a server (until interrupted)",
+    )
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the server")
+    simulate.add_argument("--admin-token", help="default: TRACKER_ADMIN_TOKEN")
+    simulate.add_argument("--couriers", type=int, default=12)
+    simulate.add_argument("--seconds", type=float, help="stop after this long")
+    simulate.add_argument(
+        "--speedup", type=float, default=1.0, help="drive this much faster (at most 3)"
+    )
+    simulate.add_argument("--interval", type=float, default=2.0, help="seconds between fixes")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.set_defaults(func=cmd_simulate)
 
     from server import eta_eval
 

@@ -90,3 +90,22 @@ async def get_driver(request: Request) -> Response:
     if driver is None:
         return error_response(404, "no such driver")
     return json_response(driver_json(driver))
+
+
+async def rotate_token(request: Request) -> Response:
+    """A new token for a driver (a lost phone, a new app install); the old one stops working."""
+    if isinstance(caller := await require_role(request, "admin"), Response):
+        return caller
+    services: Services = request.app.state.services
+    try:
+        driver_id = int(request.path_params["driver_id"])
+    except ValueError:
+        return error_response(404, "no such driver")
+    token = new_token()
+    async with services.pool.acquire() as conn:
+        driver = None
+        if driver_id < 2**63:
+            driver = await queries.set_token_hash(conn, driver_id, hash_token(token))
+    if driver is None:
+        return error_response(404, "no such driver")
+    return json_response({**driver_json(driver), "token": token})

@@ -181,6 +181,15 @@ async def get_driver(conn: Conn, driver_id: int) -> Driver | None:
     return None if row is None else Driver(**dict(row))
 
 
+async def set_token_hash(conn: Conn, driver_id: int, token_hash: str) -> Driver | None:
+    row = await conn.fetchrow(
+        f"UPDATE drivers SET token_hash = $2 WHERE id = $1 RETURNING {_DRIVER_COLUMNS}",
+        driver_id,
+        token_hash,
+    )
+    return None if row is None else Driver(**dict(row))
+
+
 async def list_drivers(conn: Conn) -> list[Driver]:
     rows = await conn.fetch(f"SELECT {_DRIVER_COLUMNS} FROM drivers ORDER BY id")
     return [Driver(**dict(r)) for r in rows]
