@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -164,6 +165,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from server.bench.run import FULL, QUICK, bench, table
+
+    profile = QUICK if args.quick else FULL
+    if args.steps:
+        profile = replace(profile, steps=[int(n) for n in args.steps.split(",")])
+    if args.step_seconds:
+        profile = replace(profile, step_seconds=args.step_seconds)
+    if args.idle_sockets is not None:
+        profile = replace(profile, idle_sockets=args.idle_sockets)
+    database_url = args.database_url or os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
+    )
+    report = asyncio.run(bench(profile, database_url))
+    print(table(report), file=sys.stderr)
+    print(json.dumps(report, indent=1, default=str))
+    return 0 if report["missing_acked_fixes"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tracker",
@@ -225,6 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--interval", type=float, default=2.0, help="seconds between fixes")
     simulate.add_argument("--seed", type=int, default=7)
     simulate.set_defaults(func=cmd_simulate)
+
+    bench = sub.add_parser(
+        "bench",
+        help="start a server on a scratch database, ramp couriers/customers/dispatchers from "
+        "separate processes, measure this machine's ceilings; JSON on stdout, a table on stderr",
+    )
+    bench.add_argument("--quick", action="store_true", help="a small run, well under a minute")
+    bench.add_argument("--steps", help="couriers per step, e.g. 1000,2500,5000")
+    bench.add_argument("--step-seconds", type=float, help="seconds of load per step")
+    bench.add_argument("--idle-sockets", type=int, help="idle sockets for the memory figure")
+    bench.add_argument(
+        "--database-url",
+        help="a scratch database it may empty (default BENCH_DATABASE_URL or tracker_bench)",
+    )
+    bench.set_defaults(func=cmd_bench)
 
     from server import eta_eval
 

@@ -1,0 +1,1 @@
+"""`tracker bench`: load generation in separate processes, machine ceilings, a report."""

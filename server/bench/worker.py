@@ -1,0 +1,255 @@
+"""Load-generating processes for `tracker bench`. Each role reads a JSON spec on stdin and
+prints one JSON result on stdout: `python -m server.bench.worker ROLE`.
+
+Couriers move continuously back and forth along their route at 10 m/s, so consecutive
+steps of a benchmark never look like teleports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+import websockets
+
+SPEED_MPS = 10.0
+ROUTE_M = 2_000.0
+DEG_PER_M_LON = 1 / 71_400.0  # at lat ~50
+CONNECT_CHUNK = 200
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {"p50": at(0.50), "p99": at(0.99), "max": round(ordered[-1], 2)}
+
+
+def position(start: list[float], t_s: float, t0_s: float) -> tuple[float, float]:
+    """Back and forth along a 2 km street, as a function of time only."""
+    offset = (SPEED_MPS * (t_s - t0_s)) % (2 * ROUTE_M)
+    along = offset if offset <= ROUTE_M else 2 * ROUTE_M - offset
+    return start[0] + along * DEG_PER_M_LON, start[1]
+
+
+async def connect_all(urls: list[str], **kwargs: Any) -> list[Any]:
+    sockets = []
+    for i in range(0, len(urls), CONNECT_CHUNK):
+        chunk = urls[i : i + CONNECT_CHUNK]
+        sockets += await asyncio.gather(
+            *(websockets.connect(u, max_size=None, open_timeout=60, **kwargs) for u in chunk)
+        )
+    return sockets
+
+
+async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
+    ws_url, tokens, starts = spec["ws_url"], spec["tokens"], spec["starts"]
+    rate_hz, seconds, t0 = spec["rate_hz"], spec["seconds"], spec["t0"]
+    measure_from = spec["measure_from"]  # wall clock: latencies count from here (warm)
+    sockets = await connect_all([f"{ws_url}/ws/driver?token={t}" for t in tokens])
+    n = len(sockets)
+    sent_at: list[dict[int, float]] = [{} for _ in range(n)]
+    acked: list[list[int]] = [[] for _ in range(n)]  # fix times (epoch ms) acked per courier
+    times: list[dict[int, int]] = [{} for _ in range(n)]
+    latencies: list[float] = []
+    counts = {"sent": 0, "acked": 0, "rejected": 0, "errors": 0}
+
+    async def read(i: int, ws: Any) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in ws:
+                message = json.loads(raw)
+                now = time.perf_counter()
+                if message["type"] == "ack":
+                    for seq in message["seqs"]:
+                        started = sent_at[i].pop(seq, None)
+                        if started is not None:
+                            if started >= measure_from_perf:
+                                latencies.append((now - started) * 1000)
+                            acked[i].append(times[i].pop(seq))
+                            counts["acked"] += 1
+                elif message["type"] == "rejected":
+                    counts["rejected"] += 1
+                    sent_at[i].pop(message.get("seq"), None)
+                else:
+                    counts["errors"] += 1
+
+    measure_from_perf = time.perf_counter() + (measure_from - time.time())
+    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(sockets)]
+    seq = 0
+    began = time.perf_counter()
+    total_due = 0
+    while (elapsed := time.perf_counter() - began) < seconds:
+        due = int(elapsed * rate_hz * n)
+        while total_due < due:  # couriers take turns, spread evenly over each second
+            i = total_due % n
+            total_due += 1
+            seq += 1
+            now_s = time.time()
+            lon, lat = position(starts[i], now_s, t0)
+            t_ms = int(now_s * 1000)
+            if t_ms <= max(times[i].values(), default=0):
+                t_ms += 1
+            times[i][seq] = t_ms
+            sent_at[i][seq] = time.perf_counter()
+            frame = (
+                f'{{"type":"fix","seq":{seq},"t":{t_ms},"lat":{lat:.6f},"lon":{lon:.6f},'
+                f'"acc":8,"speed":{SPEED_MPS}}}'
+            )
+            try:
+                await sockets[i].send(frame)
+                counts["sent"] += 1
+            except websockets.ConnectionClosed:
+                counts["errors"] += 1
+        await asyncio.sleep(0.002)
+    send_window_s = time.perf_counter() - began
+    deadline = time.perf_counter() + 15  # let the last acks arrive
+    while any(sent_at) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls counters)
+        await asyncio.sleep(0.05)
+    for ws in sockets:
+        await ws.close()
+    await asyncio.gather(*readers)
+    return {
+        **counts,
+        "unacked": sum(len(s) for s in sent_at),
+        "send_window_s": round(send_window_s, 2),
+        "ack_latency_ms": percentiles(latencies),
+        "acked_times": {str(spec["driver_ids"][i]): acked[i] for i in range(n)},
+    }
+
+
+def _age_ms(at: str) -> float:
+    return time.time() * 1000 - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000
+
+
+async def watchers(spec: dict[str, Any]) -> dict[str, Any]:
+    """Customers on their orders and dispatchers on the fleet, counting what arrives."""
+    ws_url = spec["ws_url"]
+    urls = [f"{ws_url}/ws/track/{code}" for code in spec["codes"]]
+    urls += [f"{ws_url}/ws/fleet?token={spec['admin_token']}"] * spec["dispatchers"]
+    sockets = await connect_all(urls)
+    latencies: list[float] = []
+    counts = {"customer_messages": 0, "fleet_messages": 0, "fleet_driver_entries": 0, "closed": 0}
+    customers = len(spec["codes"])
+    measuring = asyncio.Event()
+
+    async def read(i: int, ws: Any) -> None:
+        try:
+            async for raw in ws:
+                if not measuring.is_set():
+                    continue
+                message = json.loads(raw)
+                if i < customers:
+                    counts["customer_messages"] += 1
+                    if message["type"] == "position" and message["courier"]:
+                        latencies.append(_age_ms(message["courier"]["at"]))
+                else:
+                    counts["fleet_messages"] += 1
+                    counts["fleet_driver_entries"] += len(message.get("drivers", ()))
+        except websockets.ConnectionClosed:
+            counts["closed"] += 1
+
+    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(sockets)]
+    print(json.dumps({"ready": True}), flush=True)  # the orchestrator starts couriers now
+    start_at = json.loads(
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    )
+    await asyncio.sleep(max(0.0, start_at["measure_from"] - time.time()))
+    measuring.set()
+    began = time.perf_counter()
+    await asyncio.sleep(spec["seconds"])
+    measuring.clear()
+    window = time.perf_counter() - began
+    for ws in sockets:
+        await ws.close()
+    await asyncio.gather(*readers)
+    deliveries = counts["customer_messages"] + counts["fleet_driver_entries"]
+    return {
+        **counts,
+        "window_s": round(window, 2),
+        "deliveries_per_s": round(deliveries / window, 1),
+        "customer_latency_ms": percentiles(latencies),
+    }
+
+
+async def idle(spec: dict[str, Any]) -> dict[str, Any]:
+    """Open sockets that do nothing; hold them until stdin closes."""
+    sockets = await connect_all([spec["url"]] * spec["count"])
+    await asyncio.sleep(spec.get("settle_s", 1.0))
+    print(json.dumps({"ready": True, "open": len(sockets)}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for ws in sockets:
+        await ws.close()
+    return {"open": len(sockets)}
+
+
+async def ws_sink(spec: dict[str, Any]) -> dict[str, Any]:
+    """A bare `websockets` server that only counts what it receives (the ceiling)."""
+    received = 0
+
+    async def handler(ws: Any) -> None:
+        nonlocal received
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in ws:
+                json.loads(raw)  # the least a server must do with a frame
+                received += 1
+
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=2**20) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        print(json.dumps({"ready": True, "port": port}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    return {"received": received}
+
+
+async def ws_blast(spec: dict[str, Any]) -> dict[str, Any]:
+    """Clients sending fix-sized frames to the sink flat out."""
+    sockets = await connect_all([spec["url"]] * spec["connections"])
+    frame = '{"type":"fix","seq":1,"t":1764324000000,"lat":50.3,"lon":11.9,"acc":8,"speed":10.0}'
+    sent = 0
+    deadline = time.perf_counter() + spec["seconds"]
+
+    async def blast(ws: Any) -> None:
+        nonlocal sent
+        while time.perf_counter() < deadline:
+            for _ in range(100):
+                await ws.send(frame)
+            sent += 100
+
+    began = time.perf_counter()
+    await asyncio.gather(*(blast(ws) for ws in sockets))
+    elapsed = time.perf_counter() - began
+    for ws in sockets:
+        await ws.close()
+    return {"sent": sent, "seconds": round(elapsed, 2)}
+
+
+ROLES = {
+    "couriers": couriers,
+    "watchers": watchers,
+    "idle": idle,
+    "ws_sink": ws_sink,
+    "ws_blast": ws_blast,
+}
+
+
+def main() -> None:
+    role = sys.argv[1]
+    spec = json.loads(sys.stdin.readline())
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    result = asyncio.run(ROLES[role](spec))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

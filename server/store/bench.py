@@ -1,0 +1,91 @@
+"""SQL for `tracker bench`: seeding a benchmark database quickly, and checking it after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from server.store import Conn
+
+BENCH_TABLES = (
+    "drivers, positions, driver_latest, orders, order_events, api_keys, outbox, "
+    "webhook_subscriptions, webhook_deliveries"
+)
+
+
+async def reset(conn: Conn) -> None:
+    await conn.execute(f"TRUNCATE {BENCH_TABLES} RESTART IDENTITY CASCADE")
+
+
+async def seed_runs(
+    conn: Conn,
+    token_hashes: list[str],
+    codes: list[str],
+    destinations: list[tuple[float, float]],
+    routes: list[dict[str, object]],
+    now: datetime,
+) -> None:
+    """One driver per token, each with one order out for delivery on its route."""
+    n = len(token_hashes)
+    await conn.copy_records_to_table(
+        "drivers",
+        records=[(i + 1, f"bench {i + 1}", h, now) for i, h in enumerate(token_hashes)],
+        columns=("id", "name", "token_hash", "created_at"),
+    )
+    await conn.copy_records_to_table(
+        "orders",
+        records=[
+            (
+                i + 1,
+                codes[i],
+                "bench customer",
+                destinations[i],
+                "out_for_delivery",
+                i + 1,
+                0,
+                routes[i],
+                now,
+                now,
+            )
+            for i in range(n)
+        ],
+        columns=(
+            "id",
+            "tracking_code",
+            "customer_name",
+            "destination",
+            "status",
+            "driver_id",
+            "stop_index",
+            "route",
+            "created_at",
+            "updated_at",
+        ),
+    )
+    await conn.execute("SELECT setval(pg_get_serial_sequence('drivers', 'id'), $1)", n)
+    await conn.execute("SELECT setval(pg_get_serial_sequence('orders', 'id'), $1)", n)
+
+
+async def stored_times(conn: Conn, driver_ids: list[int]) -> dict[int, set[int]]:
+    """Every stored fix's time (epoch ms) per driver."""
+    rows = await conn.fetch(
+        """SELECT driver_id, (extract(epoch FROM recorded_at) * 1000)::bigint AS t_ms
+           FROM positions WHERE driver_id = ANY($1)""",
+        driver_ids,
+    )
+    stored: dict[int, set[int]] = {}
+    for row in rows:
+        stored.setdefault(row["driver_id"], set()).add(row["t_ms"])
+    return stored
+
+
+async def copy_ceiling_table(conn: Conn) -> None:
+    """A scratch table shaped and indexed like one day of `positions`."""
+    await conn.execute(
+        """CREATE TEMP TABLE IF NOT EXISTS bench_positions
+           (LIKE positions INCLUDING DEFAULTS, PRIMARY KEY (driver_id, recorded_at))"""
+    )
+    await conn.execute(
+        """CREATE INDEX IF NOT EXISTS bench_positions_brin
+           ON bench_positions USING brin (recorded_at)"""
+    )
+    await conn.execute("TRUNCATE bench_positions")
