@@ -17,15 +17,16 @@ from pyproj import CRS, Transformer
 
 FloatArray = npt.NDArray[np.float64]
 
-# Frames are shared by routes whose centres round to the same 0.01 degree (~1 km): the
-# distortion that adds is negligible and a Transformer costs milliseconds to build.
-_CENTRE_STEP_DEG = 0.01
+# Frames are shared by routes whose centres round to the same 0.25 degree (~25 km): the
+# scale error 25 km from an azimuthal equidistant centre is ~1e-6, while building the two
+# Transformers costs ~15 ms, far too much to pay for each new run on the fix path.
+_CENTRE_STEP_DEG = 0.25
 
 
 class LocalFrame:
     """Azimuthal equidistant projection around (lon0, lat0).
 
-    >>> frame = local_frame(11.9, 50.3)
+    >>> frame = LocalFrame(11.9, 50.3)
     >>> x, y = frame.to_xy(11.9, 50.3 + 1 / 60)
     >>> round(x, 3), round(y)
     (0.0, 1854)

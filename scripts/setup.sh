@@ -44,6 +44,45 @@ setup_python() {
     fi
 }
 
+# The pages' JS dependencies (Leaflet and its clustering plugin, pinned in
+# web/package-lock.json) into web/node_modules, when missing or when the lock changed.
+# $1: "required" (the page tests need the map) or "optional", the default (the server runs
+# without it, its pages then show no map).
+setup_web() {
+    local need=${1:-optional} web="$ROOT/web" stamp="$ROOT/web/node_modules/.installed" want
+    want=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+    [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
+    if ! command -v npm >/dev/null; then
+        say "npm not found; installing Node.js and npm (apt: nodejs npm)"
+        if ! apt_install nodejs npm || ! command -v npm >/dev/null; then
+            local what="npm is needed to install the pages' map library (web/package-lock.json).
+  Install Node.js with npm (apt-get install nodejs npm), then rerun; or run
+  \`npm ci\` in web/ on any machine with npm and copy web/node_modules here."
+            [ "$need" = required ] && die "$what"
+            say "WARNING: $what
+  Until then the pages work without their map."
+            return 0
+        fi
+    fi
+    say "installing the pages' pinned JS dependencies (npm ci in web/)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
+        || die "npm ci failed in web/ (see above); check network access to the npm registry"
+    echo "$want" > "$stamp"
+}
+
+# Debian's Chromium for the page tests (Playwright drives it with executable_path;
+# browser downloads are not possible). Without it the page tests skip, except in CI.
+setup_chromium() {
+    [ -x "${TRACKER_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+    say "installing Chromium for the page tests (apt: chromium)"
+    apt_install chromium && return 0
+    local what="could not install chromium (needs root or sudo and apt).
+  Install it yourself (apt-get install chromium), or set TRACKER_CHROMIUM to a Chromium binary."
+    [ "${CI:-}" = true ] && die "$what"
+    say "WARNING: $what
+  Until then the page tests (tests/web) are skipped."
+}
+
 # Bring the database at $1 to a migrated state, installing PostGIS when it is missing
 # from a local server. `tracker db prepare` exits 3 when the server is unreachable and
 # 4 (printing the server's major version) when PostGIS is not available.

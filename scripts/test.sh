@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Sets everything up (virtualenv, PostGIS, test database) and runs the whole test suite:
+# Sets everything up (virtualenv, PostGIS, test database, the pages' JS dependencies,
+# Chromium for the page tests) and runs the whole test suite:
 # lint, type checks, then pytest. Extra arguments go to pytest.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 
 setup_python
+setup_web required
+setup_chromium
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tracker_test}
 setup_database "$TEST_DATABASE_URL"
 

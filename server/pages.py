@@ -25,7 +25,15 @@ from server.settings import Settings
 
 log = logging.getLogger("tracker.pages")
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+def _web_dir() -> Path:
+    """web/ beside the package (a checkout, an editable install), else in the working
+    directory (an installed package run from the project folder, as in the Docker image)."""
+    candidates = [Path(__file__).resolve().parent.parent / "web", Path.cwd() / "web"]
+    return next((c for c in candidates if (c / "pages").is_dir()), candidates[0])
+
+
+WEB_DIR = _web_dir()
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
 VENDOR = {  # URL name -> the package's folder of ready-to-serve files
@@ -97,7 +105,7 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     if missing:
         log.warning(
             "web/node_modules lacks %s: the pages will work without their map. "
-            "Run `npm ci` in web/ (or ./scripts/run.sh, which does it).",
+            "Run `npm ci` in web/ (./scripts/run.sh and test.sh do it).",
             ", ".join(missing),
         )
 
@@ -121,8 +129,10 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     routes: list[BaseRoute] = [page(url, filename) for url, filename in PAGES.items()]
     routes.append(Route("/static/config.js", config, methods=["GET", "HEAD"]))
     for name, folder in VENDOR.items():
-        routes.append(
-            Mount(f"/static/vendor/{name}", StaticFiles(directory=folder, check_dir=False))
-        )
-    routes.append(Mount("/static", StaticFiles(directory=WEB_DIR / "static", check_dir=False)))
+        if name not in missing:
+            routes.append(Mount(f"/static/vendor/{name}", StaticFiles(directory=folder)))
+    if (WEB_DIR / "static").is_dir():
+        routes.append(Mount("/static", StaticFiles(directory=WEB_DIR / "static")))
+    else:
+        log.error("no web/ folder found (looked at %s): the pages cannot be served", WEB_DIR)
     return routes

@@ -71,7 +71,7 @@ class Step:
 async def worker(role: str, spec: dict[str, Any]) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.bench.worker", role,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**30,
     )  # fmt: skip
     assert process.stdin is not None
     process.stdin.write(json.dumps(spec).encode() + b"\n")

@@ -1,0 +1,38 @@
+"""The pages and their assets over plain HTTP: served, configured, locked down."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from server.settings import Settings
+from tests.server.harness import run_server
+from tests.web.conftest import TILE_URL, web_settings
+
+
+async def test_pages_assets_and_config_are_served(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    async with run_server(web_settings(settings)) as server, server.http() as client:
+        for path in ("/track", "/t/7KQ2-M9XD-3HVA-PR4T", "/dispatch", "/driver"):
+            page = await client.get(path)
+            assert page.status_code == 200, path
+            assert page.headers["content-type"].startswith("text/html")
+            csp = page.headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "http://tiles.invalid" in csp
+            assert page.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+        tracking = await client.get("/t/7KQ2-M9XD-3HVA-PR4T")
+        assert tracking.headers["x-robots-tag"] == "noindex"
+        config = await client.get("/static/config.js")
+        assert config.headers["content-type"].startswith("text/javascript")
+        assert TILE_URL in config.text
+        for asset in (
+            "/static/js/track.js",
+            "/static/app.css",
+            "/static/vendor/leaflet/leaflet.js",
+            "/static/vendor/leaflet/leaflet.css",
+            "/static/vendor/leaflet.markercluster/leaflet.markercluster.js",
+        ):
+            assert (await client.get(asset)).status_code == 200, asset
+        # Only the pages' own folder and the packages' dist folders are public.
+        for private in ("/static/package.json", "/static/node_modules/leaflet/package.json"):
+            assert (await client.get(private)).status_code == 404, private
