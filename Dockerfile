@@ -1,4 +1,10 @@
 # The tracker server image (used by docker-compose.yml).
+# The pages' npm packages (Leaflet), pinned by web/package-lock.json.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -6,6 +12,7 @@ COPY pyproject.toml README.md ./
 COPY geo ./geo
 COPY server ./server
 COPY web ./web
+COPY --from=web /web/node_modules ./web/node_modules
 RUN pip install --no-cache-dir . && useradd --system --home /app tracker
 USER tracker
 EXPOSE 8000

@@ -65,6 +65,7 @@ async def create_driver(request: Request) -> Response:
             )
     except queries.DuplicateDeviceId:
         return error_response(409, f"device_id {spec.device_id!r} already belongs to a driver")
+    services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)  # offline, no fix yet
     return json_response({**driver_json(driver), "token": token}, 201)
 
 
