@@ -7,6 +7,8 @@ countdown does not jitter with every fix.
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -45,7 +47,18 @@ class StopEta:
 
 
 def _iso(at: datetime) -> str:
-    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    """
+    >>> from datetime import UTC
+    >>> _iso(datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC))
+    '2026-01-02T03:04:05Z'
+    """
+    return _iso_seconds(int(at.timestamp()))
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso_seconds(epoch_s: int) -> str:
+    # Every published ETA is formatted on every fix; the same few instants recur.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 class EtaGate:

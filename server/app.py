@@ -14,10 +14,12 @@ from starlette.routing import Route, WebSocketRoute
 from server import maintenance
 from server.api import drivers, health
 from server.ingest import apps, driver_socket, http
+from server.leader import Leadership
 from server.live import watch
 from server.live.etas import Etas
 from server.live.fleet import Fleet
-from server.live.hub import MemoryHub
+from server.live.hub import Hub, MemoryHub
+from server.live.redis_hub import RedisHub
 from server.live.runs import Runs
 from server.live.service import Live
 from server.metrics import Metrics
@@ -58,6 +60,11 @@ async def _connect(settings: Settings) -> asyncpg.Pool:
             await asyncio.sleep(0.5)
 
 
+def _hub(settings: Settings) -> Hub:
+    """In-process fan-out, or Redis pub/sub between processes (`TRACKER_BUS`)."""
+    return MemoryHub() if settings.bus == "memory" else RedisHub(settings)
+
+
 async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier) -> Live:
     """The live picture as PostGIS has it: drivers, latest positions, open runs."""
     runs = Runs(settings.courier_next_stop_only)
@@ -69,7 +76,14 @@ async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier)
             fleet.add_driver(row.driver.id, row.driver.name, row.driver.vehicle)
             if row.latest is not None:
                 fleet.position(row.driver.id, row.latest)
-    return Live(MemoryHub(), runs, fleet, etas, notifier)
+
+    async def reload_runs() -> list[orders.Order]:
+        async with pool.acquire() as conn:
+            return await orders.orders_on_runs(conn)
+
+    return Live(
+        _hub(settings), runs, fleet, etas, notifier, reload_runs, settings.bus_presence_ttl_s
+    )
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -88,9 +102,11 @@ def create_app(settings: Settings) -> Starlette:
         )
         await maintenance.maintain_once(pool, settings)
         writer.start()
+        live.hub.start()
+        leader = Leadership(settings)
         jobs = [
-            asyncio.create_task(maintenance.run_forever(pool, settings)),
-            asyncio.create_task(live.fleet.run_forever()),
+            asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
+            asyncio.create_task(live.run_forever()),
         ]
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
@@ -100,6 +116,8 @@ def create_app(settings: Settings) -> Starlette:
             for job in jobs:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
+            live.flush()  # couriers that left are offline for the other processes at once
+            await leader.close()
             await notifier.close()
             await live.hub.close()
             await writer.close(SHUTDOWN_DRAIN_S)

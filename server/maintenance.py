@@ -1,4 +1,9 @@
-"""Scheduled housekeeping: partitions ahead of time, history past retention dropped."""
+"""Scheduled housekeeping: partitions ahead of time, history past retention dropped.
+
+Once per cluster: only the process holding the scheduled-jobs lock (leader.py) runs the
+periodic rounds. The round at start-up runs everywhere (partition DDL is serialised by its
+own advisory lock and idempotent), so no process ever starts without today's partition.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 
+from server.leader import Leadership
 from server.settings import Settings
 from server.store import partitions
 
@@ -34,10 +40,11 @@ async def maintain_once(
     return created, dropped
 
 
-async def run_forever(pool: asyncpg.Pool, settings: Settings) -> None:
+async def run_forever(pool: asyncpg.Pool, settings: Settings, leader: Leadership) -> None:
     while True:
         try:
-            await maintain_once(pool, settings)
+            if await leader.holds():
+                await maintain_once(pool, settings)
         except Exception as exc:  # retried next round; the writer creates partitions on demand
             log.warning("partition maintenance failed: %r", exc)
         await asyncio.sleep(settings.maintenance_interval_s)

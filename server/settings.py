@@ -97,6 +97,13 @@ class Settings:
     subscriber_max_pending: int = 256
     ws_send_timeout_s: float = 10.0
 
+    # Several processes (TRACKER_BUS=redis://…).
+    bus_prefix: str = "tracker:"  # channel names start with this: deployments sharing a Redis
+    bus_queue_max_messages: int = 10_000  # waiting to go to Redis; when full, oldest dropped
+    bus_timeout_s: float = 2.0  # per Redis operation: connect, publish batch, ping
+    bus_retry_max_s: float = 5.0  # longest wait between reconnection attempts
+    bus_presence_ttl_s: float = 30.0  # another process's "courier connected" lasts this long
+
     # History partitions (one per UTC day) and their retention.
     retention_days: int = 90
     partitions_ahead_days: int = 3
@@ -152,9 +159,17 @@ class Settings:
                     f"TRACKER_{zone_setting.upper()}={getattr(self, zone_setting)!r} "
                     "is not a time zone"
                 ) from None
+        if self.bus != "memory" and not self.bus.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("TRACKER_BUS must be memory or a redis://host:port/db URL")
         if self.osmand_speed_unit not in ("kn", "kmh", "mps", "mph"):
             raise SettingsError("TRACKER_OSMAND_SPEED_UNIT must be kn, kmh, mps or mph")
-        for name in ("batch_max_rows", "write_queue_max_rows", "db_pool_size", "max_frame_bytes"):
+        for name in (
+            "batch_max_rows",
+            "write_queue_max_rows",
+            "db_pool_size",
+            "max_frame_bytes",
+            "bus_queue_max_messages",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")
 

@@ -5,6 +5,12 @@ assignment, or a provisional straight line (with a detour factor, and `provision
 ETA's confidence) from the previous stop, or from the courier's position for the first.
 Models learned from the fleet's history (speed profile, window calibration) are swapped in
 when the scheduled learning job publishes new ones.
+
+With several processes, only the process that gets a driver's fixes runs its tracker; the
+others adopt the ETAs it sends (cluster.py). The point the run's first leg starts from (the
+anchor) travels with them, so every process draws the same legs, and a process that takes
+the courier over rebuilds the same run: progress is found again along the same route rather
+than starting over.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class Etas:
         self._trackers: dict[int, Tracker] = {}
         self._legs: dict[int, dict[str, Any]] = {}  # order id -> its leg as GeoJSON
         self._by_order: dict[int, StopEta] = {}
+        self._anchors: dict[int, tuple[float, float]] = {}  # driver -> where its run starts
 
     def eta(self, order_id: int) -> StopEta | None:
         return self._by_order.get(order_id)
@@ -65,6 +72,43 @@ class Etas:
 
     def leg(self, order_id: int) -> dict[str, Any] | None:
         return self._legs.get(order_id)
+
+    def anchor(self, driver_id: int) -> tuple[float, float] | None:
+        return self._anchors.get(driver_id)
+
+    def driver_etas(self, driver_id: int) -> list[StopEta]:
+        """The current ETAs of the driver's open stops, in run order."""
+        by_order = self._by_order
+        return [by_order[s.order_id] for s in self._runs.stops(driver_id) if s.order_id in by_order]
+
+    def tracking(self, driver_id: int) -> bool:
+        return driver_id in self._trackers
+
+    def drop_tracker(self, driver_id: int) -> None:
+        """Another process tracks the driver now; its ETAs come from there."""
+        self._trackers.pop(driver_id, None)
+
+    def adopt(
+        self, driver_id: int, anchor: tuple[float, float] | None, etas: list[StopEta]
+    ) -> None:
+        """Take the ETAs (and the run's anchor) computed by the process tracking the driver."""
+        stops = self._runs.stops(driver_id)
+        if anchor is not None and (
+            anchor != self._anchors.get(driver_id)
+            or any(s.order_id not in self._legs for s in stops)
+        ):
+            self._anchors[driver_id] = anchor
+            start = anchor
+            for stop in stops:
+                self._legs[stop.order_id] = self._leg(stop, start).to_geojson()
+                start = stop.destination
+        given = {int(e.stop_id): e for e in etas}
+        for stop in stops:
+            eta = given.get(stop.order_id)
+            if eta is not None:
+                self._by_order[stop.order_id] = eta
+            else:
+                self._by_order.pop(stop.order_id, None)
 
     def run_changed(self, driver_id: int, last_fix: Fix | None) -> DriverUpdate | None:
         """Rebuild the driver's tracker; with a known position, ETAs come at once."""
@@ -79,7 +123,7 @@ class Etas:
             stops = self._runs.stops(driver_id)
             if not stops:
                 return None
-            tracker = self._trackers[driver_id] = self._build(stops, fix)
+            tracker = self._trackers[driver_id] = self._build(driver_id, stops, fix)
         update = tracker.update(fix)
         if update.late:
             return None
@@ -97,15 +141,17 @@ class Etas:
         self._trackers.clear()
 
     def _forget(self, driver_id: int) -> None:
-        """Drop the driver's tracker, and what is kept for orders no longer on any run."""
+        """Drop the driver's tracker and anchor, and what is kept for orders no longer on
+        any run."""
         self._trackers.pop(driver_id, None)
+        self._anchors.pop(driver_id, None)
         for kept in (self._by_order, self._legs):
             for order_id in [o for o in kept if self._runs.driver_of(o) is None]:
                 del kept[order_id]
 
-    def _build(self, stops: list[RunStop], fix: Fix) -> Tracker:
+    def _build(self, driver_id: int, stops: list[RunStop], fix: Fix) -> Tracker:
         legs: list[tuple[Route, Stop]] = []
-        start = (fix.lon, fix.lat)
+        start = self._anchors.setdefault(driver_id, (fix.lon, fix.lat))
         for stop in stops:
             leg = self._leg(stop, start)
             self._legs[stop.order_id] = leg.to_geojson()

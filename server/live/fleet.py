@@ -3,13 +3,16 @@
 Changes mark a driver dirty; every `fleet_interval_ms` the dirty drivers' entries are
 encoded once each, and each dispatcher gets one delta holding the entries inside its
 viewport (plus those that just left it, so markers move out rather than freeze).
-Presence: online while a courier socket is open, or while the last fix is younger than
-`offline_after_s` (HTTP-only devices have no socket).
+Presence: online while a courier socket is open, here or on another process (which says
+so at least every third of `bus_presence_ttl_s`; a process that goes silent stops counting
+after that), or while the last fix is younger than `offline_after_s` (HTTP-only devices
+have no socket). Every process keeps the whole fleet (cluster.py feeds it the others'
+drivers) and builds its own dispatchers' deltas from it.
 """
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,8 +38,13 @@ class DriverState:
     lon: float | None = None
     lat: float | None = None
     last_fix_at: datetime | None = None
-    connections: int = 0
+    connections: int = 0  # courier sockets open on this process
+    remote: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # ^ other processes: origin -> (sockets open there, monotonic time the report expires)
     online: bool = False
+
+    def remote_connected(self, now_m: float) -> bool:
+        return any(n > 0 and expires_m > now_m for n, expires_m in self.remote.values())
 
 
 @dataclass(slots=True, eq=False)
@@ -86,7 +94,12 @@ class Fleet:
         self._clock = clock
         self.drivers: dict[int, DriverState] = {}
         self._dirty: set[int] = set()
+        self.changed_here: set[int] = set()  # drivers whose state this process should announce
         self.clients: set[FleetClient] = set()
+
+    @property
+    def interval_s(self) -> float:
+        return self._interval_s
 
     # Changes ---------------------------------------------------------------
     def add_driver(self, driver_id: int, name: str, vehicle: str | None) -> None:
@@ -111,6 +124,21 @@ class Fleet:
             driver.connections += delta
             self._refresh_presence(driver, self._clock())
             self._dirty.add(driver_id)
+            self.changed_here.add(driver_id)
+
+    def remote_presence(
+        self, driver_id: int, origin: str, connections: int, expires_m: float
+    ) -> None:
+        """Another process's count of the driver's open sockets, valid until `expires_m`."""
+        driver = self.drivers.get(driver_id)
+        if driver is None:
+            return
+        if connections > 0:
+            driver.remote[origin] = (connections, expires_m)
+        else:
+            driver.remote.pop(origin, None)
+        if self._refresh_presence(driver, self._clock()):
+            self._dirty.add(driver_id)
 
     def run_changed(self, driver_id: int) -> None:
         if driver_id in self.drivers:
@@ -121,7 +149,11 @@ class Fleet:
             driver.last_fix_at is not None
             and (now - driver.last_fix_at).total_seconds() < self._offline_after_s
         )
-        online = driver.connections > 0 or recent
+        online = (
+            driver.connections > 0
+            or recent
+            or (bool(driver.remote) and driver.remote_connected(time.monotonic()))
+        )
         changed = online != driver.online
         driver.online = online
         return changed
@@ -170,12 +202,6 @@ class Fleet:
         eta_at = self._eta_at(stop.order_id)
         return stop.due_by < now or (eta_at is not None and eta_at > stop.due_by)
 
-    def alert(self, message: dict[str, Any]) -> None:
-        """Something a dispatcher should notice now (arrivals, off route...): sent at once."""
-        data = _encode(message)
-        for client in self.clients:
-            client.subscriber.offer(data)
-
     def snapshot(self, bbox: BBox | None = None) -> list[dict[str, Any]]:
         probe = FleetClient(Subscriber(1), bbox)
         return [self.entry(d) for d in self.drivers.values() if probe.sees(d)]
@@ -220,8 +246,3 @@ class Fleet:
                     client.visible.discard(driver.id)
             if chosen:
                 client.subscriber.offer(header + b",".join(chosen) + b"]}")
-
-    async def run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            self.flush()

@@ -2,7 +2,7 @@
 may see the courier.
 
 Kept in memory (loaded from PostGIS at start, updated after every committed order
-change), so the per-fix path never queries the database.
+change, on every process: see cluster.py), so the per-fix path never queries the database.
 """
 
 from __future__ import annotations
@@ -35,6 +35,16 @@ class Runs:
     def load(self, orders: list[Order]) -> None:
         for order in orders:
             self.apply(order)
+
+    def reset(self, orders: list[Order]) -> set[int]:
+        """Replace everything with `orders` (all orders on runs, fresh from PostGIS);
+        returns the drivers whose run is not what it was."""
+        before = {driver_id: list(stops) for driver_id, stops in self._stops.items()}
+        self._stops.clear()
+        self._driver_of.clear()
+        self.load(orders)
+        drivers = before.keys() | self._stops.keys()
+        return {d for d in drivers if before.get(d, []) != self._stops.get(d, [])}
 
     def apply(self, order: Order) -> set[int]:
         """Take in an order's new state; returns the drivers whose run changed."""

@@ -2,10 +2,16 @@
 
 Publishing happens here, after validation and before storage (a customer sees the courier
 move at once; durability is the writer's business). Each message is encoded once.
+
+With several processes (cluster.py), a driver is tracked (tracker, ETAs, events,
+notifications) by the process its newest fix arrived at; order changes are applied by
+every process, and ETAs are recomputed only where the driver is tracked.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,32 +19,49 @@ import msgspec
 
 from geo.events import EventKind
 from geo.model import Fix
+from server.live import cluster
 from server.live.etas import DriverUpdate, Etas, eta_view
 from server.live.fleet import Fleet
-from server.live.hub import Hub, order_topic
+from server.live.hub import ALERTS_TOPIC, ETA_KEY, POSITION_KEY, Hub, order_topic
 from server.live.runs import Runs
 from server.notify.notifier import Notifier
 from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
 
 _encode = msgspec.json.Encoder().encode
-POSITION_KEY = "position"  # one conflatable position per order topic
-ETA_KEY = "eta"  # a newer ETA supersedes the one still waiting
 
 
 class Live:
-    def __init__(self, hub: Hub, runs: Runs, fleet: Fleet, etas: Etas, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        runs: Runs,
+        fleet: Fleet,
+        etas: Etas,
+        notifier: Notifier,
+        reload_runs: Callable[[], Awaitable[list[Order]]] | None = None,
+        presence_ttl_s: float = 30.0,
+    ) -> None:
         self.hub = hub
         self.runs = runs
         self.fleet = fleet
         self.etas = etas
         self.notifier = notifier
-        self._last_fix: dict[int, Fix] = {}
+        self.last_fix: dict[int, Fix] = {}
+        self.tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
+        self.cluster = cluster.Cluster(self, presence_ttl_s, reload_runs)
+        hub.attach(self.cluster)
+
+    @property
+    def origin(self) -> str:
+        return self.hub.origin
 
     def on_fix(self, driver: Driver, fix: Fix) -> None:
         """A fix that is the driver's newest (late fixes never come here)."""
         self.fleet.add_driver(driver.id, driver.name, driver.vehicle)
-        self._last_fix[driver.id] = fix
+        self.last_fix[driver.id] = fix
+        self.tracked_by[driver.id] = self.origin
+        self.fleet.changed_here.add(driver.id)
         courier = self.fleet.position(driver.id, fix)
         update = self.etas.on_fix(driver.id, fix)
         for order_id in self.runs.visible_orders(driver.id):
@@ -49,7 +72,7 @@ class Live:
 
     def _recent_fix(self, driver_id: int) -> Fix | None:
         """The driver's last fix if it still says where the courier is (not stale)."""
-        fix = self._last_fix.get(driver_id)
+        fix = self.last_fix.get(driver_id)
         driver = self.fleet.drivers.get(driver_id)
         return fix if fix is not None and driver is not None and driver.online else None
 
@@ -65,7 +88,33 @@ class Live:
     def _publish_position(self, order_id: int, courier: dict[str, Any] | None) -> None:
         eta = self.etas.view(order_id) if courier is not None else None
         message = {"type": "position", "courier": courier, "eta": eta}
-        self.hub.publish(order_topic(order_id), _encode(message), POSITION_KEY)
+        # Showing the courier conflates with the next position; hiding it never drops.
+        key = POSITION_KEY if courier is not None else None
+        self.hub.publish(order_topic(order_id), _encode(message), key)
+
+    def run_changed(self, driver_id: int, here: bool) -> None:
+        """The driver's run changed (by a change committed `here`, or on another process):
+        the tracking process rebuilds its tracker and publishes what that changes."""
+        self.fleet.run_changed(driver_id)
+        tracker = self.tracked_by.get(driver_id)
+        if tracker == self.origin or (tracker is None and here):
+            update = self.etas.run_changed(driver_id, self._recent_fix(driver_id))
+            if update is not None:
+                self.tracked_by[driver_id] = self.origin
+                self._publish_events(driver_id, update)
+            self.fleet.changed_here.add(driver_id)
+        else:  # its new ETAs come from the process tracking it
+            self.etas.run_changed(driver_id, None)
+
+    async def run_forever(self) -> None:
+        """Every fleet interval: announce what changed here, then the dispatchers' deltas."""
+        while True:
+            await asyncio.sleep(self.fleet.interval_s)
+            self.flush()
+
+    def flush(self) -> None:
+        self.cluster.announce()
+        self.fleet.flush()
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
         """Material ETA changes to the order's watchers; the rest to dispatchers' alerts;
@@ -85,16 +134,15 @@ class Live:
                 continue
             if event.kind is EventKind.ARRIVING and order_id is not None:
                 self.notifier.arriving(order_id, eta_view(update.etas.get(order_id)))
-            self.fleet.alert(
-                {
-                    "type": "alert",
-                    "kind": event.kind.value,
-                    "driver_id": driver_id,
-                    "order_id": order_id,
-                    "at": event.at,
-                    "detail": event.detail or None,
-                }
-            )
+            alert = {
+                "type": "alert",
+                "kind": event.kind.value,
+                "driver_id": driver_id,
+                "order_id": order_id,
+                "at": event.at,
+                "detail": event.detail or None,
+            }
+            self.hub.publish(ALERTS_TOPIC, _encode(alert))
 
     def courier_for(self, order_id: int) -> dict[str, Any] | None:
         """The courier's position as this order's customer may see it, or None."""
@@ -107,18 +155,17 @@ class Live:
     def on_order_changed(
         self, before: Order | None, after: Order, entry: TimelineEntry | None
     ) -> None:
-        """After a committed change: status to the order's watchers, and couriers shown or
-        hidden on every order whose visibility the change flipped."""
+        """After a committed change: the other processes told first (so they apply it before
+        they see what follows), status to the order's watchers, and couriers shown or hidden
+        on every order whose visibility the change flipped."""
+        self.cluster.order_changed(after)
         drivers = {
             d for d in (before.driver_id if before else None, after.driver_id) if d is not None
         }
         watched = {after.id} | {s.order_id for d in drivers for s in self.runs.stops(d)}
         was_visible = {o for o in watched if self.runs.courier_visible(o)}
         for driver_id in self.runs.apply(after):
-            self.fleet.run_changed(driver_id)
-            update = self.etas.run_changed(driver_id, self._recent_fix(driver_id))
-            if update is not None:
-                self._publish_events(driver_id, update)
+            self.run_changed(driver_id, here=True)
         now_visible = {o for o in watched if self.runs.courier_visible(o)}
         if entry is not None:
             status = {

@@ -4,7 +4,9 @@ Messages with a key (positions: one key per driver) replace the pending one with
 same key, so a slow reader gets the newest position, not a backlog. Keyless messages
 (status changes) are never dropped: if more than `max_pending` messages wait, the
 subscriber is marked overflowed and its socket closes; the client reconnects and gets a
-fresh snapshot. Offering never blocks, so publishers never wait on a slow socket.
+fresh snapshot. Offering never blocks, so publishers never wait on a slow socket. A
+subscriber that may have missed messages for another reason (the bus between processes was
+down) is interrupted the same way, with its own reason.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import itertools
 
 
 class Subscriber:
-    __slots__ = ("_max_pending", "_pending", "_wake", "closed", "overflowed")
+    __slots__ = ("_max_pending", "_pending", "_wake", "closed", "overflowed", "reason")
 
     _unique = itertools.count()
 
@@ -24,6 +26,7 @@ class Subscriber:
         self._wake = asyncio.Event()
         self.overflowed = False
         self.closed = False
+        self.reason = "too far behind; reconnect for a fresh snapshot"
 
     def offer(self, data: bytes, key: str | None = None) -> None:
         if self.closed:
@@ -39,6 +42,13 @@ class Subscriber:
             self.closed = True
             pending.clear()
         self._wake.set()
+
+    def interrupt(self, reason: str) -> None:
+        """Close as if overflowed: the socket closes (1013) and its client resynchronises."""
+        if not self.closed:
+            self.overflowed = True
+            self.reason = reason
+            self.close()
 
     def close(self) -> None:
         self.closed = True

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.auth import presented_token
 from server.live.fleet import BBox, FleetClient
-from server.live.hub import order_topic
+from server.live.hub import ALERTS_TOPIC, order_topic
 from server.live.subscriber import Subscriber
 from server.orders.api import lookup_tracked
 from server.orders.views import customer_view
@@ -42,7 +42,7 @@ async def _pump(ws: WebSocket, subscriber: Subscriber, send_timeout_s: float) ->
     while True:
         messages = await subscriber.take()
         if subscriber.overflowed:
-            await ws.close(CLOSE_TOO_SLOW, "too far behind; reconnect for a fresh snapshot")
+            await ws.close(CLOSE_TOO_SLOW, subscriber.reason)
             return
         if not messages:
             return
@@ -99,8 +99,10 @@ async def track_socket(ws: WebSocket) -> None:
         return
     subscriber = Subscriber(services.settings.subscriber_max_pending)
     topic = order_topic(order.id)
-    services.live.hub.subscribe(topic, subscriber)  # before the snapshot: nothing falls between
+    hub = services.live.hub
+    hub.subscribe(topic, subscriber)  # before the snapshot: nothing falls between
     try:
+        await hub.ready(topic)  # other processes' messages reach us too
         async with services.pool.acquire() as conn:
             fresh = await store.get_order(conn, order.id) or order
             timeline = await store.timeline(conn, order.id)
@@ -112,7 +114,7 @@ async def track_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        services.live.hub.unsubscribe(topic, subscriber)
+        hub.unsubscribe(topic, subscriber)
 
 
 class _Viewport(msgspec.Struct, tag="viewport", tag_field="type"):
@@ -154,10 +156,14 @@ async def fleet_socket(ws: WebSocket) -> None:
             return
         client.subscriber.offer(fleet.snapshot_message(client))  # what is now in view
 
+    hub = services.live.hub
+    hub.subscribe(ALERTS_TOPIC, client.subscriber)
     fleet.clients.add(client)
     try:
+        await hub.ready(ALERTS_TOPIC)
         await _serve(ws, client.subscriber, fleet.snapshot_message(client), services, on_message)
     except WebSocketDisconnect:
         pass
     finally:
         fleet.clients.discard(client)
+        hub.unsubscribe(ALERTS_TOPIC, client.subscriber)

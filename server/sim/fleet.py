@@ -243,7 +243,12 @@ async def simulate(
     ]  # fmt: skip
     tasks = [asyncio.create_task(c.run(ready)) for c in fleet]
     try:
-        await ready.wait()
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        for task in tasks:
+            if task.done():
+                task.result()  # a courier that could not start: say why
         if on_ready is not None:
             on_ready(stats)
         done, _ = await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_EXCEPTION)

@@ -1,0 +1,34 @@
+"""`tracker bench --quick` runs to the end and its counts reconcile (no speed is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import TEST_DATABASE_URL
+
+
+def test_quick_bench_completes_and_reconciles() -> None:
+    bench_url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/tracker_test_bench"
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "bench", "--quick", "--database-url", bench_url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["steps"], "no load step ran"
+    for step in report["steps"]:
+        assert 0 < step["acked"] <= step["sent"]
+        assert step["errors"] == 0
+    assert report["acked_fixes_checked"] == sum(s["acked"] for s in report["steps"])
+    assert report["missing_acked_fixes"] == 0
+    assert report["ceilings"]["copy_rows_per_s"] > 0
+    assert report["ceilings"]["bare_websocket_msgs_per_s"] > 0
+    assert report["idle_bytes_per_socket"] > 0
+    assert "couriers" in result.stderr  # the table
