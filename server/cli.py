@@ -177,6 +177,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         profile = replace(profile, step_seconds=args.step_seconds)
     if args.idle_sockets is not None:
         profile = replace(profile, idle_sockets=args.idle_sockets)
+    if args.processes:
+        profile = replace(
+            profile, server_processes=tuple(int(n) for n in args.processes.split(","))
+        )
     database_url = args.database_url or os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
     )
@@ -257,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", help="couriers per step, e.g. 1000,2500,5000")
     bench.add_argument("--step-seconds", type=float, help="seconds of load per step")
     bench.add_argument("--idle-sockets", type=int, help="idle sockets for the memory figure")
+    bench.add_argument(
+        "--processes",
+        help="server processes per ramp, e.g. 1,2 (the full profile's default; >1 uses "
+        "Redis at BENCH_REDIS_URL, default redis://127.0.0.1:6379/0)",
+    )
     bench.add_argument(
         "--database-url",
         help="a scratch database it may empty (default BENCH_DATABASE_URL or tracker_bench)",

@@ -31,6 +31,7 @@ from server.store.queries import POSITION_COLUMNS
 
 HOF = (11.90, 50.30)
 WARMUP_S = 3.0  # per step, before latencies count
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,13 @@ class Profile:
     rate_hz: float = 1.0
     latency_bound_ms: float = 50.0
     load_processes: int = 2
+    server_processes: tuple[int, ...] = (1,)  # e.g. (1, 2): the ramp again with 2 processes
 
 
 QUICK = Profile([40, 120], 4.0, 1, 300, 50_000, 2.0, 20)
-FULL = Profile([1_000, 2_500, 5_000, 7_500, 10_000], 20.0, 1, 10_000, 500_000, 5.0, 50)
+FULL = Profile(
+    [1_000, 2_500, 5_000, 7_500, 10_000], 20.0, 1, 10_000, 500_000, 5.0, 50, server_processes=(1, 2)
+)
 
 
 @dataclass
@@ -169,7 +173,7 @@ async def seed(database_url: str, couriers: int) -> Fleet:
 
 
 async def start_server(
-    database_url: str, admin_token: str
+    database_url: str, admin_token: str, bus: str = "memory", bus_prefix: str = "tracker:"
 ) -> tuple[asyncio.subprocess.Process, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -182,6 +186,8 @@ async def start_server(
         "TRACKER_TRACK_LOOKUP_BURST": "1000000",
         "TRACKER_TRACK_LOOKUPS_PER_MIN": "1000000",
         "TRACKER_SUBSCRIBER_MAX_PENDING": "4096",
+        "TRACKER_BUS": bus,
+        "TRACKER_BUS_PREFIX": bus_prefix,
     }
     command = ["-m", "server.cli", "serve", "--fd", str(sock.fileno()), "--log-level", "warning"]
     process = await asyncio.create_subprocess_exec(
@@ -219,15 +225,18 @@ async def idle_cost(url: str, proc: psutil.Process, fleet: Fleet, count: int) ->
 
 
 async def run_step(
-    url: str,
-    proc: psutil.Process,
+    urls: list[str],
+    procs: list[psutil.Process],
     fleet: Fleet,
     n: int,
     profile: Profile,
     admin_token: str,
     t0: float,
 ) -> tuple[Step, dict[int, list[int]]]:
-    ws_url = url.replace("http", "ws", 1)
+    """Couriers on the first server, customers and dispatchers on the last: with two
+    processes every delivery crosses the bus."""
+    ws_urls = [u.replace("http", "ws", 1) for u in urls]
+    ws_url = ws_urls[-1]
     warmup_s = WARMUP_S
     watchers = await worker("watchers", {
         "ws_url": ws_url, "codes": fleet.codes[:n], "dispatchers": profile.dispatchers,
@@ -240,13 +249,13 @@ async def run_step(
     watchers.stdin.write(json.dumps({"measure_from": measure_from}).encode() + b"\n")
     await watchers.stdin.drain()
     shares = [list(range(p, n, profile.load_processes)) for p in range(profile.load_processes)]
-    cpu_before = proc.cpu_times()
+    cpu_before = [p.cpu_times() for p in procs]
     wall_before = time.perf_counter()
     couriers = [
         await worker(
             "couriers",
             {
-                "ws_url": ws_url,
+                "ws_url": ws_urls[0],
                 "tokens": [fleet.tokens[i] for i in share],
                 "starts": [fleet.starts[i] for i in share],
                 "driver_ids": [fleet.driver_ids[i] for i in share],
@@ -260,9 +269,9 @@ async def run_step(
         if share
     ]
     results = [await read_line(c) for c in couriers]
-    cpu_after = proc.cpu_times()
+    cpu_after = [p.cpu_times() for p in procs]
     wall = time.perf_counter() - wall_before
-    rss = _rss_mib(proc)
+    rss = sum(_rss_mib(p) for p in procs)
     seen = await read_line(watchers)
     await watchers.wait()
     for c in couriers:
@@ -279,7 +288,10 @@ async def run_step(
     step.customer_latency_ms = seen["customer_latency_ms"]
     step.deliveries_per_s = seen["deliveries_per_s"]
     step.watchers_closed = seen["closed"]
-    used = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    used = sum(
+        (a.user - b.user) + (a.system - b.system)
+        for a, b in zip(cpu_after, cpu_before, strict=True)
+    )
     step.server_cpu_pct = round(100 * used / wall, 1)
     step.server_rss_mib = round(rss, 1)
     acked_times: dict[int, list[int]] = {}
@@ -315,40 +327,64 @@ async def bench(profile: Profile, database_url: str) -> dict[str, Any]:
         "copy_rows_per_s": round(copy_rows_per_s),
         "bare_websocket_msgs_per_s": round(ws_msgs_per_s),
     }
+    report["runs"] = []
+    for processes in profile.server_processes:
+        report["runs"].append(
+            await ramp(profile, database_url, processes, copy_rows_per_s, ws_msgs_per_s)
+        )
+    report["missing_acked_fixes"] = sum(r["missing_acked_fixes"] for r in report["runs"])
+    report["acked_fixes_checked"] = sum(r["acked_fixes_checked"] for r in report["runs"])
+    return report
+
+
+async def ramp(
+    profile: Profile,
+    database_url: str,
+    processes: int,
+    copy_rows_per_s: float,
+    ws_msgs_per_s: float,
+) -> dict[str, Any]:
+    """The ramp against `processes` server processes (more than one share a Redis bus)."""
+    run: dict[str, Any] = {"server_processes": processes}
     fleet = await seed(database_url, max(profile.steps))
     admin_token = secrets.token_urlsafe(24)
-    server, url = await start_server(database_url, admin_token)
-    proc = psutil.Process(server.pid)
+    bus = "memory" if processes == 1 else os.environ.get("BENCH_REDIS_URL", REDIS_URL)
+    prefix = f"bench-{secrets.token_hex(4)}:"
+    servers = [await start_server(database_url, admin_token, bus, prefix) for _ in range(processes)]
+    urls = [url for _, url in servers]
+    procs = [psutil.Process(server.pid) for server, _ in servers]
+    print(f"-- {processes} server process(es)\n{HEADER}", file=sys.stderr, flush=True)
     try:
-        report["idle_bytes_per_socket"] = round(
-            await idle_cost(url, proc, fleet, profile.idle_sockets)
+        run["idle_bytes_per_socket"] = round(
+            await idle_cost(urls[-1], procs[-1], fleet, profile.idle_sockets)
         )
         steps: list[Step] = []
         acked: dict[int, set[int]] = {}
         t0 = time.time()
         for n in profile.steps:
-            step, times = await run_step(url, proc, fleet, n, profile, admin_token, t0)
+            step, times = await run_step(urls, procs, fleet, n, profile, admin_token, t0)
             steps.append(step)
             for driver, values in times.items():
                 acked.setdefault(driver, set()).update(values)
             print(_row(step), file=sys.stderr, flush=True)
             if _saturated(step, profile):
                 break
-        report["steps"] = [asdict(s) for s in steps]
-        report["missing_acked_fixes"] = await verify(database_url, acked)
-        report["acked_fixes_checked"] = sum(len(v) for v in acked.values())
+        run["steps"] = [asdict(s) for s in steps]
+        run["missing_acked_fixes"] = await verify(database_url, acked)
+        run["acked_fixes_checked"] = sum(len(v) for v in acked.values())
     finally:
-        server.terminate()
-        await server.wait()
-    good = [s for s in report["steps"] if not _saturated(Step(**s), profile)]
+        for server, _ in servers:
+            server.terminate()
+            await server.wait()
+    good = [s for s in run["steps"] if not _saturated(Step(**s), profile)]
     best = max(good, key=lambda s: s["persisted_per_s"], default=None)
-    report["sustained"] = best and {
+    run["sustained"] = best and {
         "couriers": best["couriers"],
         "persisted_per_s": best["persisted_per_s"],
         "persisted_vs_copy_ceiling": round(best["persisted_per_s"] / copy_rows_per_s, 4),
         "received_vs_bare_websocket": round(best["offered_per_s"] / ws_msgs_per_s, 4),
     }
-    return report
+    return run
 
 
 def _saturated(step: Step, profile: Profile) -> bool:
@@ -376,15 +412,18 @@ def _row(s: Step) -> str:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [HEADER] + [_row(Step(**s)) for s in report["steps"]]
+    lines = []
+    for run in report["runs"]:
+        lines += [f"-- {run['server_processes']} server process(es)", HEADER]
+        lines += [_row(Step(**s)) for s in run["steps"]]
+        lines.append(
+            f"idle socket: {run['idle_bytes_per_socket']:,} B of server memory; acked fixes "
+            f"checked in the database: {run['acked_fixes_checked']:,}, "
+            f"missing: {run['missing_acked_fixes']}"
+        )
     c = report["ceilings"]
     lines.append(
         f"ceilings: COPY {c['copy_rows_per_s']:,} rows/s, "
         f"bare websocket {c['bare_websocket_msgs_per_s']:,} msgs/s"
-    )
-    lines.append(
-        f"idle socket: {report['idle_bytes_per_socket']:,} B of server memory; acked fixes "
-        f"checked in the database: {report['acked_fixes_checked']:,}, "
-        f"missing: {report['missing_acked_fixes']}"
     )
     return "\n".join(lines)
