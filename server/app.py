@@ -31,6 +31,7 @@ from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
 from server.services import Services
 from server.settings import Settings
+from server.sockets import SocketDispatch
 from server.store import orders, queries
 from server.store.pool import create_pool
 from server.store.writer import BatchWriter
@@ -86,7 +87,7 @@ async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier)
     )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> SocketDispatch:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         metrics = Metrics()
@@ -154,9 +155,15 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/webhooks/{subscription_id}/deliveries", notify_api.subscription_deliveries),
         Route("/api/fleet", orders_api.fleet, methods=["GET"]),
         Route("/api/track/{code}", orders_api.track, methods=["GET"]),
+        # The same sockets as SocketDispatch serves directly (listed here for url_for/docs).
         WebSocketRoute("/ws/driver", driver_socket.driver_socket),
         WebSocketRoute("/ws/track/{code}", watch.track_socket),
         WebSocketRoute("/ws/fleet", watch.fleet_socket),
         *page_routes(settings),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return SocketDispatch(
+        app,
+        {"/ws/driver": driver_socket.driver_socket, "/ws/fleet": watch.fleet_socket},
+        {"/ws/track/": ("code", watch.track_socket)},
+    )

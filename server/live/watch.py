@@ -37,18 +37,40 @@ CLOSE_TIMEOUT_S = 1.0
 _encode = msgspec.json.Encoder().encode
 
 
-async def _pump(ws: WebSocket, subscriber: Subscriber, send_timeout_s: float) -> None:
-    """Send what the subscriber collects until it closes; close the socket if it lags."""
-    while True:
-        messages = await subscriber.take()
-        if subscriber.overflowed:
-            await ws.close(CLOSE_TOO_SLOW, subscriber.reason)
-            return
-        if not messages:
-            return
-        async with asyncio.timeout(send_timeout_s):
-            for data in messages:
-                await ws.send_text(data.decode())
+class _Pump:
+    """Sends what a subscriber collects. Runs only while there is something to send (an
+    idle socket holds no task for it); closes the socket (1013) when the subscriber
+    overflowed or a send stayed blocked for `send_timeout_s`."""
+
+    __slots__ = ("_send_timeout_s", "_subscriber", "_ws", "task")
+
+    def __init__(self, ws: WebSocket, subscriber: Subscriber, send_timeout_s: float) -> None:
+        self._ws = ws
+        self._subscriber = subscriber
+        self._send_timeout_s = send_timeout_s
+        self.task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        subscriber = self._subscriber
+        try:
+            while not subscriber.overflowed:
+                messages = subscriber.take_nowait()
+                if not messages:
+                    return  # sent everything, or the client left
+                async with asyncio.timeout(self._send_timeout_s):
+                    for data in messages:
+                        await self._ws.send_text(data.decode())
+            reason = subscriber.reason
+        except (TimeoutError, OSError, RuntimeError, WebSocketDisconnect):
+            reason = "too slow to receive"
+        subscriber.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):  # its buffer may be full
+                await self._ws.close(CLOSE_TOO_SLOW, reason)
 
 
 async def _serve(
@@ -58,30 +80,26 @@ async def _serve(
     services: Services,
     on_message: Callable[[str | bytes], None] | None = None,
 ) -> None:
-    """Send the snapshot, then pump; read the client's frames until it leaves."""
+    """Send the snapshot, then whatever the subscriber collects; read the client's frames
+    here until it leaves. One task per idle socket: thousands of them must stay cheap."""
     await ws.send_text(first.decode())
-    pump = asyncio.create_task(_pump(ws, subscriber, services.settings.ws_send_timeout_s))
+    pump = _Pump(ws, subscriber, services.settings.ws_send_timeout_s)
+    subscriber.on_ready = pump.kick
+    pump.kick()  # what arrived while the snapshot was being made
     try:
         while True:
-            receive = asyncio.ensure_future(ws.receive())
-            done, _ = await asyncio.wait({receive, pump}, return_when=asyncio.FIRST_COMPLETED)
-            if pump in done:
-                receive.cancel()
-                if pump.exception() is not None:  # a send timed out or failed
-                    with contextlib.suppress(Exception):
-                        async with asyncio.timeout(CLOSE_TIMEOUT_S):  # its buffer may be full
-                            await ws.close(CLOSE_TOO_SLOW, "too slow to receive")
-                return
-            message = receive.result()
+            message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
             if on_message is not None:
                 on_message(message.get("text") or message.get("bytes") or b"")
     finally:
+        subscriber.on_ready = None
         subscriber.close()
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        if pump.task is not None:
+            pump.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump.task
 
 
 async def track_socket(ws: WebSocket) -> None:

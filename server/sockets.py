@@ -1,0 +1,44 @@
+"""A direct path for WebSocket connections, past Starlette's routing and middleware stack.
+
+Every open socket keeps its handler's whole call chain alive for as long as it is open;
+through Starlette's middleware that is about ten frames per socket. Sockets are the one
+thing a server holds thousands of, so the three socket paths are dispatched here and the
+rest (HTTP) goes to Starlette as usual. Handlers still get a Starlette `WebSocket`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+Handler = Callable[[WebSocket], Awaitable[None]]
+
+
+class SocketDispatch:
+    def __init__(
+        self, app: Starlette, exact: dict[str, Handler], prefixed: dict[str, tuple[str, Handler]]
+    ) -> None:
+        self.app = app  # what tests and tools unwrap to
+        self._exact = exact
+        self._prefixed = prefixed  # prefix -> (path parameter name, handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            path: str = scope["path"]
+            handler = self._exact.get(path)
+            params: dict[str, str] = {}
+            if handler is None:
+                for prefix, (name, candidate) in self._prefixed.items():
+                    rest = path[len(prefix) :]
+                    if path.startswith(prefix) and rest and "/" not in rest:
+                        handler, params = candidate, {name: rest}
+                        break
+            if handler is not None:
+                scope["app"] = self.app
+                scope["path_params"] = params
+                await handler(WebSocket(scope, receive, send))
+                return
+        await self.app(scope, receive, send)
