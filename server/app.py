@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import asyncpg
 from starlette.applications import Starlette
@@ -40,6 +40,7 @@ log = logging.getLogger("tracker.app")
 
 STARTUP_DB_WAIT_S = 30.0
 SHUTDOWN_DRAIN_S = 10.0
+SHUTDOWN_STEP_S = 5.0
 
 
 class StartupError(RuntimeError):
@@ -87,6 +88,15 @@ async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier)
     )
 
 
+async def _bounded(what: str, step: Awaitable[object]) -> None:
+    """One shutdown step, given at most SHUTDOWN_STEP_S: a stuck peer must not stop the
+    process from exiting (whatever was acked is already stored)."""
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_S)
+    except TimeoutError:
+        log.warning("shutdown: %s did not close within %.0f s; going on", what, SHUTDOWN_STEP_S)
+
+
 def create_app(settings: Settings) -> SocketDispatch:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -116,13 +126,13 @@ def create_app(settings: Settings) -> SocketDispatch:
         finally:
             for job in jobs:
                 job.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
+            await _bounded("background jobs", asyncio.gather(*jobs, return_exceptions=True))
             live.flush()  # couriers that left are offline for the other processes at once
-            await leader.close()
-            await notifier.close()
-            await live.hub.close()
-            await writer.close(SHUTDOWN_DRAIN_S)
-            await pool.close()
+            await _bounded("leadership", leader.close())
+            await _bounded("notifier", notifier.close())
+            await _bounded("bus", live.hub.close())
+            await writer.close(SHUTDOWN_DRAIN_S)  # bounded by its own drain timeout
+            await _bounded("database pool", pool.close())
 
     routes = [
         Route("/healthz", health.healthz),
