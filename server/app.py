@@ -22,7 +22,7 @@ from server.live.hub import Hub, MemoryHub
 from server.live.redis_hub import RedisHub
 from server.live.runs import Runs
 from server.live.service import Live
-from server.metrics import Metrics
+from server.metrics import Metrics, watch_loop_lag
 from server.notify import api as notify_api
 from server.notify.notifier import Notifier
 from server.orders import api as orders_api
@@ -118,6 +118,7 @@ def create_app(settings: Settings) -> SocketDispatch:
         jobs = [
             asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
             asyncio.create_task(live.run_forever()),
+            asyncio.create_task(watch_loop_lag(metrics)),
         ]
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))

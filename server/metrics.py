@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -42,9 +44,24 @@ class Metrics:
         self.write_queue_rows = Gauge(
             "tracker_write_queue_rows", "Accepted fixes waiting to be stored", registry=r
         )
+        self.loop_lag_seconds = Histogram(
+            "tracker_event_loop_lag_seconds",
+            "How late a 100 ms timer fires: the event loop's longest stalls",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
         self.drivers_connected = Gauge(
             "tracker_drivers_connected", "Open courier sockets", registry=r
         )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+async def watch_loop_lag(metrics: Metrics, interval_s: float = 0.1) -> None:
+    """Record how late each timer fires; a blocked loop delays every socket at once."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(interval_s)
+        metrics.loop_lag_seconds.observe(max(0.0, loop.time() - started - interval_s))
