@@ -14,9 +14,11 @@ import os
 import secrets
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -72,32 +74,57 @@ class Step:
     watchers_closed: int = 0
 
 
-async def worker(role: str, spec: dict[str, Any]) -> asyncio.subprocess.Process:
+@dataclass
+class Worker:
+    """A load-generating process; its final result comes through a file (it can be
+    megabytes, and nothing else writing to stdout can split it there)."""
+
+    process: asyncio.subprocess.Process
+    result_path: Path
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def line(self, timeout_s: float = 600) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
+        if not raw:
+            raise RuntimeError("a bench worker died (see its output above)")
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    async def result(self, timeout_s: float = 600) -> dict[str, Any]:
+        done = await self.line(timeout_s)
+        assert done == {"done": True}, done
+        value = await asyncio.to_thread(_read_and_remove, self.result_path)
+        await self.process.wait()
+        return value
+
+    async def finish(self) -> dict[str, Any]:
+        """Close its stdin (the signal to stop), then its result."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return await self.result()
+
+
+def _read_and_remove(path: Path) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(path.read_text())
+    path.unlink()
+    return value
+
+
+async def worker(role: str, spec: dict[str, Any]) -> Worker:
+    handle, name = tempfile.mkstemp(prefix=f"bench-{role}-", suffix=".json")
+    os.close(handle)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.bench.worker", role,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**30,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**20,
     )  # fmt: skip
-    assert process.stdin is not None
-    process.stdin.write(json.dumps(spec).encode() + b"\n")
-    await process.stdin.drain()
-    return process
-
-
-async def read_line(process: asyncio.subprocess.Process, timeout_s: float = 600) -> dict[str, Any]:
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), timeout_s)
-    if not line:
-        raise RuntimeError("a bench worker died (see its output above)")
-    result: dict[str, Any] = json.loads(line)
-    return result
-
-
-async def finish(process: asyncio.subprocess.Process) -> dict[str, Any]:
-    assert process.stdin is not None
-    process.stdin.close()
-    result = await read_line(process)
-    await process.wait()
-    return result
+    started = Worker(process, Path(name))
+    await started.send({**spec, "result_path": name})
+    return started
 
 
 # Ceilings ----------------------------------------------------------------------------
@@ -126,14 +153,13 @@ async def copy_ceiling(database_url: str, rows: int) -> float:
 async def ws_ceiling(seconds: float, connections: int) -> float:
     """Messages/s a bare `websockets` receive loop takes, from another process."""
     sink = await worker("ws_sink", {})
-    port = (await read_line(sink))["port"]
+    port = (await sink.line())["port"]
     blast = await worker(
         "ws_blast",
         {"url": f"ws://127.0.0.1:{port}", "connections": connections, "seconds": seconds},
     )
-    sent = await read_line(blast)
-    await blast.wait()
-    received = (await finish(sink))["received"]
+    sent = await blast.result()
+    received = (await sink.finish())["received"]
     return float(min(sent["sent"], received)) / float(sent["seconds"])
 
 
@@ -218,9 +244,9 @@ async def idle_cost(url: str, proc: psutil.Process, fleet: Fleet, count: int) ->
     ws_url = url.replace("http", "ws", 1)
     before: int = proc.memory_info().rss
     idle = await worker("idle", {"url": f"{ws_url}/ws/track/{fleet.codes[0]}", "count": count})
-    ready = await read_line(idle)
+    ready = await idle.line()
     after: int = proc.memory_info().rss
-    await finish(idle)
+    await idle.finish()
     return (after - before) / max(1, int(ready["open"]))
 
 
@@ -242,12 +268,10 @@ async def run_step(
         "ws_url": ws_url, "codes": fleet.codes[:n], "dispatchers": profile.dispatchers,
         "admin_token": admin_token, "seconds": profile.step_seconds,
     })  # fmt: skip
-    await read_line(watchers)  # everyone watching
+    await watchers.line()  # everyone watching
     # Couriers connect and send their first fixes (trackers are built then): measure after.
     measure_from = time.time() + warmup_s + n / 500
-    assert watchers.stdin is not None
-    watchers.stdin.write(json.dumps({"measure_from": measure_from}).encode() + b"\n")
-    await watchers.stdin.drain()
+    await watchers.send({"measure_from": measure_from})
     shares = [list(range(p, n, profile.load_processes)) for p in range(profile.load_processes)]
     cpu_before = [p.cpu_times() for p in procs]
     wall_before = time.perf_counter()
@@ -268,14 +292,11 @@ async def run_step(
         for share in shares
         if share
     ]
-    results = [await read_line(c) for c in couriers]
+    results = [await c.result() for c in couriers]
     cpu_after = [p.cpu_times() for p in procs]
     wall = time.perf_counter() - wall_before
     rss = sum(_rss_mib(p) for p in procs)
-    seen = await read_line(watchers)
-    await watchers.wait()
-    for c in couriers:
-        await c.wait()
+    seen = await watchers.result()
     step = Step(couriers=n)
     step.sent = sum(r["sent"] for r in results)
     step.acked = sum(r["acked"] for r in results)

@@ -250,7 +250,10 @@ def main() -> None:
 
         uvloop.install()
     result = asyncio.run(ROLES[role](spec))
-    print(json.dumps(result), flush=True)
+    # Results can be megabytes: a file, so that nothing else on stdout can split them.
+    with open(spec["result_path"], "w") as f:
+        json.dump(result, f)
+    print(json.dumps({"done": True}), flush=True)
 
 
 if __name__ == "__main__":
