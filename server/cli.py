@@ -165,6 +165,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_learn_eta(args: argparse.Namespace) -> int:
+    from server.eta_learning import learn_and_store
+    from server.store.pool import create_pool
+
+    settings = _settings()
+
+    async def run() -> dict[str, object]:
+        pool = await create_pool(settings)
+        try:
+            return await learn_and_store(pool, settings)
+        finally:
+            await pool.close()
+
+    print(json.dumps(asyncio.run(run())))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -236,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the coming days' partitions, drop those older than TRACKER_RETENTION_DAYS",
     )
     maintain.set_defaults(func=cmd_partitions_maintain)
+
+    learn_eta = sub.add_parser(
+        "learn-eta",
+        help="learn the ETA models (speed profile by place and time of week, window "
+        "calibration) from the last TRACKER_ETA_HISTORY_DAYS of stored positions",
+    )
+    learn_eta.set_defaults(func=cmd_learn_eta)
 
     simulate = sub.add_parser(
         "simulate",

@@ -91,6 +91,10 @@ class Settings:
     # Pages.
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
+    eta_history_days: float = 28.0  # how much history the ETA models learn from
+    eta_learn_interval_s: float = 6 * 3_600.0  # how often (once per cluster) they relearn
+    eta_reload_interval_s: float = 600.0  # how often each process looks for newer models
+
     # Live views.
     fleet_interval_ms: float = 1_000.0
     offline_after_s: float = 120.0

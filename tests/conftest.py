@@ -31,7 +31,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await codecs.register(conn)
     await conn.execute(
         "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys,"
-        " outbox, webhook_subscriptions, webhook_deliveries"
+        " outbox, webhook_subscriptions, webhook_deliveries, eta_models"
         " RESTART IDENTITY CASCADE"
     )
     try:

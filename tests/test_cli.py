@@ -15,6 +15,10 @@ COMMANDS = [
     ["db", "prepare"],
     ["drivers", "create"],
     ["partitions", "maintain"],
+    ["eval-eta"],
+    ["learn-eta"],
+    ["simulate"],
+    ["bench"],
 ]
 
 

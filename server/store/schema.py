@@ -206,3 +206,16 @@ webhook_deliveries = Table(
     Column("duration_ms", REAL, nullable=False),
     Index("webhook_deliveries_subscription", "subscription_id", "id"),
 )
+
+# What `tracker learn-eta` (and the scheduled job) learned from the history; the newest
+# row is what every process uses.
+eta_models = Table(
+    "eta_models",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("trips", Integer, nullable=False),
+    Column("fixes", Integer, nullable=False),
+    Column("profile", JSONB, nullable=False),
+    Column("calibration", JSONB, nullable=False),
+)
