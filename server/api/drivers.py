@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.guards import require_role
+from server.api.guards import path_id, require_role
 from server.auth import hash_token, new_token
 from server.responses import error_response, json_response, read_body
 from server.services import Services
@@ -82,12 +82,9 @@ async def get_driver(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "dispatcher"), Response):
         return caller
     services: Services = request.app.state.services
-    try:
-        driver_id = int(request.path_params["driver_id"])
-    except ValueError:
-        return error_response(404, "no such driver")
+    driver_id = path_id(request, "driver_id")
     async with services.pool.acquire() as conn:
-        driver = await queries.get_driver(conn, driver_id) if driver_id < 2**63 else None
+        driver = None if driver_id is None else await queries.get_driver(conn, driver_id)
     if driver is None:
         return error_response(404, "no such driver")
     return json_response(driver_json(driver))
@@ -98,14 +95,11 @@ async def rotate_token(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "admin"), Response):
         return caller
     services: Services = request.app.state.services
-    try:
-        driver_id = int(request.path_params["driver_id"])
-    except ValueError:
-        return error_response(404, "no such driver")
+    driver_id = path_id(request, "driver_id")
     token = new_token()
     async with services.pool.acquire() as conn:
         driver = None
-        if driver_id < 2**63:
+        if driver_id is not None:
             driver = await queries.set_token_hash(conn, driver_id, hash_token(token))
     if driver is None:
         return error_response(404, "no such driver")

@@ -30,3 +30,9 @@ async def require_role(request: Request, role: str) -> Caller | Response:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def path_id(request: Request, name: str) -> int | None:
+    """A numeric id from the path, or None when it cannot name a row (a 404)."""
+    raw: str = request.path_params[name]
+    return int(raw) if raw.isdigit() and int(raw) < 2**63 else None

@@ -10,7 +10,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.guards import require_role
+from server.api.guards import path_id, require_role
 from server.notify.events import WEBHOOK_EVENTS
 from server.responses import error_response, json_response, read_body
 from server.services import Services
@@ -40,11 +40,6 @@ def subscription_view(sub: outbox.Subscription, *, with_secret: bool = False) ->
     if with_secret:
         view["secret"] = sub.secret
     return view
-
-
-def _id(request: Request, name: str) -> int | None:
-    raw = request.path_params[name]
-    return int(raw) if raw.isdigit() and int(raw) < 2**63 else None
 
 
 async def create_subscription(request: Request) -> Response:
@@ -87,7 +82,7 @@ async def get_subscription(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "admin"), Response):
         return caller
     services: Services = request.app.state.services
-    sub_id = _id(request, "subscription_id")
+    sub_id = path_id(request, "subscription_id")
     async with services.pool.acquire() as conn:
         sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
     if sub is None:
@@ -99,7 +94,7 @@ async def delete_subscription(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "admin"), Response):
         return caller
     services: Services = request.app.state.services
-    sub_id = _id(request, "subscription_id")
+    sub_id = path_id(request, "subscription_id")
     async with services.pool.acquire() as conn:
         deleted = sub_id is not None and await outbox.delete_subscription(conn, sub_id)
     if not deleted:
@@ -112,7 +107,7 @@ async def enable_subscription(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "admin"), Response):
         return caller
     services: Services = request.app.state.services
-    sub_id = _id(request, "subscription_id")
+    sub_id = path_id(request, "subscription_id")
     async with services.pool.acquire() as conn:
         sub = None if sub_id is None else await outbox.enable_subscription(conn, sub_id)
     if sub is None:
@@ -125,7 +120,7 @@ async def subscription_deliveries(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "admin"), Response):
         return caller
     services: Services = request.app.state.services
-    sub_id = _id(request, "subscription_id")
+    sub_id = path_id(request, "subscription_id")
     limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
     async with services.pool.acquire() as conn:
         sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
@@ -153,7 +148,7 @@ async def order_notifications(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "dispatcher"), Response):
         return caller
     services: Services = request.app.state.services
-    order_id = _id(request, "order_id")
+    order_id = path_id(request, "order_id")
     async with services.pool.acquire() as conn:
         log = [] if order_id is None else await outbox.order_log(conn, order_id)
     return json_response(

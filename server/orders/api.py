@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geo.route import RouteError, parse_route
-from server.api.guards import client_address, require_role
+from server.api.guards import client_address, path_id, require_role
 from server.auth import hash_token, new_token
 from server.orders import codes, validation
 from server.orders.lifecycle import IllegalTransition, parse_status
@@ -41,11 +41,6 @@ async def _decode(request: Request, kind: type[T]) -> T | Response:
         return msgspec.json.decode(body, type=kind)
     except msgspec.DecodeError as exc:
         return error_response(422, f"invalid body: {exc}")
-
-
-def _order_id(request: Request) -> int | None:
-    raw = request.path_params["order_id"]
-    return int(raw) if raw.isdigit() and int(raw) < 2**63 else None
 
 
 async def create_order(request: Request) -> Response:
@@ -95,7 +90,7 @@ async def get_order(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "dispatcher"), Response):
         return caller
     services: Services = request.app.state.services
-    order_id = _order_id(request)
+    order_id = path_id(request, "order_id")
     async with services.pool.acquire() as conn:
         order = None if order_id is None else await store.get_order(conn, order_id)
         if order is None:
@@ -150,7 +145,7 @@ async def change_status(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "dispatcher"), Response):
         return caller
     services: Services = request.app.state.services
-    order_id = _order_id(request)
+    order_id = path_id(request, "order_id")
     if order_id is None:
         return error_response(404, "no such order")
     if isinstance(spec := await _decode(request, validation.StatusIn), Response):
@@ -184,7 +179,7 @@ async def assign(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "dispatcher"), Response):
         return caller
     services: Services = request.app.state.services
-    order_id = _order_id(request)
+    order_id = path_id(request, "order_id")
     if order_id is None:
         return error_response(404, "no such order")
     if isinstance(spec := await _decode(request, validation.AssignIn), Response):
