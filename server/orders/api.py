@@ -201,8 +201,13 @@ async def assign(request: Request) -> Response:
             return error_response(409, str(exc))
         if before is None or after is None:
             return error_response(404, "no such order")
+        # Inserting at a stop index moved the later stops down one: the live runs hear of it.
+        moved = [] if spec.stop_index is None else await store.orders_on_runs(conn, driver.id)
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)
     services.live.on_order_changed(before, after, None)
+    for order in moved:
+        if order.id != after.id:
+            services.live.on_order_changed(order, order, None)
     return json_response(dispatcher_view(after, services.settings, now, services.live))
 
 

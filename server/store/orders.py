@@ -265,12 +265,15 @@ async def assign(
     return None if row is None else _order(row)
 
 
-async def orders_on_runs(conn: Conn) -> list[Order]:
-    """Every assigned order that still needs its courier, in stop order per driver."""
+async def orders_on_runs(conn: Conn, driver_id: int | None = None) -> list[Order]:
+    """Every assigned order that still needs its courier (of one driver, if given), in stop
+    order per driver."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM orders
             WHERE driver_id IS NOT NULL AND stop_index IS NOT NULL
-            ORDER BY driver_id, stop_index"""
+              AND ($1::bigint IS NULL OR driver_id = $1)
+            ORDER BY driver_id, stop_index""",
+        driver_id,
     )
     return [_order(r) for r in rows]
 

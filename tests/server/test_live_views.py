@@ -335,3 +335,24 @@ async def test_next_stop_only_shows_the_courier_to_the_next_customer(
             assert shown["courier"]["lon"] == 11.9
             assert [m["type"] for m in w2.messages] == ["snapshot", "position"]
             assert w2.messages[0]["courier"] is None
+
+
+async def test_inserting_a_stop_first_makes_it_the_next_stop(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    settings = fast(settings, courier_next_stop_only=True)
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver()
+        later, sooner = await dispatch.order(), await dispatch.order()
+        await dispatch.out_for_delivery(later["id"], driver_id)  # stop 0 for now
+        await dispatch.assign(sooner["id"], driver_id, stop_index=0)  # pushes `later` to 1
+        await dispatch.status(sooner["id"], "shipped", "out_for_delivery")
+        async with Courier(server.ws_url, token) as courier:
+            await courier.send(fix(1, now() - timedelta(seconds=5), 11.9, 50.3))
+            await courier.wait_acked({1})
+        async with server.http() as client:
+            seen_later = (await client.get(f"/api/track/{later['tracking_code']}")).json()
+            seen_sooner = (await client.get(f"/api/track/{sooner['tracking_code']}")).json()
+    assert seen_sooner["courier"] is not None and seen_later["courier"] is None
+    stops = await db.fetch("SELECT id, stop_index FROM orders ORDER BY stop_index")
+    assert [r["id"] for r in stops] == [sooner["id"], later["id"]]
