@@ -258,12 +258,15 @@ function upsert(entry, derive, added, moved) {
 }
 
 function apply(entries, isSnapshot) {
+  const hadDrivers = drivers.size > 0;
   const added = [];
   const moved = [];
   const seen = new Set();
   for (const entry of entries) {
     seen.add(entry.id);
-    upsert(entry, !isSnapshot, added, moved);
+    // Alerts come from changes to drivers already on the page: a later snapshot (a new
+    // viewport, a reconnect) can carry a change too, the first one cannot.
+    upsert(entry, !isSnapshot || hadDrivers, added, moved);
     drivers.get(entry.id).inView = isSnapshot || inBbox(entry.position, ui.viewport);
   }
   if (isSnapshot) {
