@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from starlette.requests import Request
 from starlette.responses import Response
 
 _encode = msgspec.json.Encoder().encode
@@ -35,3 +36,17 @@ async def read_body(receive_stream: Any, limit_bytes: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+T = TypeVar("T")
+
+
+async def decode_body(request: Request, kind: type[T], max_bytes: int, what: str) -> T | Response:
+    """The request's JSON body as `kind`, or the 413/422 to answer with (naming `what`)."""
+    body = await read_body(request.stream(), max_bytes)
+    if body is None:
+        return error_response(413, f"body over {max_bytes} bytes")
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.DecodeError as exc:
+        return error_response(422, f"invalid {what}: {exc}")

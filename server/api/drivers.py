@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from server.api.guards import path_id, require_role
 from server.auth import hash_token, new_token
-from server.responses import error_response, json_response, read_body
+from server.responses import decode_body, error_response, json_response
 from server.services import Services
 from server.store import queries
 
@@ -25,9 +25,6 @@ class DriverIn(msgspec.Struct, frozen=True):
     phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     vehicle: ShortText | None = None
     device_id: ShortText | None = None
-
-
-_decode_driver = msgspec.json.Decoder(DriverIn).decode
 
 
 def driver_json(driver: queries.Driver) -> dict[str, object]:
@@ -45,13 +42,8 @@ async def create_driver(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "admin"), Response):
         return caller
     services: Services = request.app.state.services
-    body = await read_body(request.stream(), MAX_BODY_BYTES)
-    if body is None:
-        return error_response(413, f"body over {MAX_BODY_BYTES} bytes")
-    try:
-        spec = _decode_driver(body)
-    except msgspec.DecodeError as exc:
-        return error_response(422, f"invalid driver: {exc}")
+    if isinstance(spec := await decode_body(request, DriverIn, MAX_BODY_BYTES, "driver"), Response):
+        return spec
     token = new_token()
     try:
         async with services.pool.acquire() as conn:

@@ -122,9 +122,7 @@ class Live:
         for stop in self.runs.stops(driver_id):
             eta = update.etas.get(stop.order_id)
             if eta is not None and stop.due_by is not None:
-                view = eta_view(eta)
-                assert view is not None
-                self.notifier.maybe_delayed(stop.order_id, stop.due_by, view, eta.eta_at)
+                self.notifier.maybe_delayed(stop.order_id, stop.due_by, eta)
         for event in update.events:
             order_id = None if event.stop_id is None else int(event.stop_id)
             if event.kind is EventKind.ETA_CHANGED:

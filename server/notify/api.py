@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from server.api.guards import path_id, require_role
 from server.notify.events import WEBHOOK_EVENTS
-from server.responses import error_response, json_response, read_body
+from server.responses import decode_body, error_response, json_response
 from server.services import Services
 from server.store import outbox
 
@@ -46,13 +46,9 @@ async def create_subscription(request: Request) -> Response:
     if isinstance(caller := await require_role(request, "admin"), Response):
         return caller
     services: Services = request.app.state.services
-    body = await read_body(request.stream(), MAX_BODY_BYTES)
-    if body is None:
-        return error_response(413, f"body over {MAX_BODY_BYTES} bytes")
-    try:
-        spec = msgspec.json.decode(body, type=SubscriptionIn)
-    except msgspec.DecodeError as exc:
-        return error_response(422, f"invalid subscription: {exc}")
+    spec = await decode_body(request, SubscriptionIn, MAX_BODY_BYTES, "subscription")
+    if isinstance(spec, Response):
+        return spec
     url = urlsplit(spec.url)
     if url.scheme not in ("http", "https") or not url.hostname:
         return error_response(422, "url must be an http(s) URL")

@@ -23,7 +23,9 @@ import asyncpg
 import httpx
 import jinja2
 
+from geo.eta import StopEta
 from geo.model import Fix
+from server.live.etas import eta_view
 from server.notify import channels
 from server.notify.events import customer_messages, order_context, webhook_messages
 from server.notify.templates import Templates
@@ -100,18 +102,17 @@ class Notifier:
     def arriving(self, order_id: int, eta: dict[str, Any] | None) -> None:
         self._offer(_Arriving(order_id, eta))
 
-    def maybe_delayed(
-        self, order_id: int, due_by: datetime, eta: dict[str, Any], eta_at: datetime
-    ) -> None:
+    def maybe_delayed(self, order_id: int, due_by: datetime, eta: StopEta) -> None:
         """Called with every fresh ETA of an order on its way; cheap unless newly late."""
+        eta_at = eta.eta_at
         if eta_at <= due_by + timedelta(seconds=self._settings.delay_margin_s):
             return
         announced = self._delay_announced.get(order_id)
         if announced is not None and eta_at <= announced:
             return  # still inside the window already announced
-        window_end = datetime.fromisoformat(eta["window"][1].replace("Z", "+00:00"))
-        self._delay_announced[order_id] = max(window_end, eta_at)
-        self._offer(_Delayed(order_id, eta, eta_at, max(window_end, eta_at)))
+        until = max(eta.window[1], eta_at)
+        self._delay_announced[order_id] = until
+        self._offer(_Delayed(order_id, eta_view(eta) or {}, eta_at, until))
 
     def position(self, driver_id: int, fix: Fix) -> None:
         if not self._subscriptions:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +15,7 @@ from server.auth import hash_token, new_token
 from server.orders import codes, validation
 from server.orders.lifecycle import IllegalTransition, parse_status
 from server.orders.views import customer_view, dispatcher_view, is_late, link_expires_at
-from server.responses import error_response, json_response, read_body
+from server.responses import decode_body, error_response, json_response
 from server.services import Services
 from server.store import orders as store
 from server.store import queries
@@ -34,13 +33,7 @@ T = TypeVar("T")
 
 
 async def _decode(request: Request, kind: type[T]) -> T | Response:
-    body = await read_body(request.stream(), MAX_BODY_BYTES)
-    if body is None:
-        return error_response(413, f"body over {MAX_BODY_BYTES} bytes")
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.DecodeError as exc:
-        return error_response(422, f"invalid body: {exc}")
+    return await decode_body(request, kind, MAX_BODY_BYTES, "body")
 
 
 async def create_order(request: Request) -> Response:
