@@ -2,7 +2,13 @@
 
 The speed profile and the window calibration are learned from `--history`; predictions are
 made on `--traces`; a trip present in both is never learned from. Each evaluated trip's
-destination is its route's end and its actual arrival is its last fix. Prints JSON: error
+destination is its route's end. Its actual arrival is when it reached the destination: the
+fix from which it stood still (under 1 m/s, learning's test) within the tracker's arrived
+radius (50 m) of it until the trace ends, else the last fix. Standing there afterwards (a
+parked device sends a heartbeat every 15 s) is parking, which no ETA should predict and
+learning leaves out; long stops before arrival are real delays and count.
+The same arrival is the truth for the model, the baseline and the cross-fitted history the
+window is calibrated on; fixes after it are not replayed. Prints JSON: error
 figures at 25/50/75 % of each trip's progress along the route and at fixed horizons (time
 actually remaining), for the tracker and for the constant-speed baseline (remaining distance
 over the fleet's median trip speed), plus the tracker's cost per fix.
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -22,9 +29,10 @@ import numpy as np
 
 from geo.calibration import Calibration
 from geo.model import Fix
+from geo.params import TrackerParams
 from geo.route import Route
-from geo.run import Stop, build_run
-from geo.speed_profile import SpeedProfile, learn
+from geo.run import Run, Stop, build_run
+from geo.speed_profile import LearnParams, SpeedProfile, learn
 from geo.tracker import Tracker
 from server.traces import own_route, read_routes, read_trace
 
@@ -33,6 +41,8 @@ HORIZONS_S = (60.0, 120.0, 300.0, 600.0)
 # A horizon is scored on the fix whose actual remaining time is closest to it, if this close.
 HORIZON_TOLERANCE_S = 30.0
 CALIBRATION_FOLDS = 3
+# At the destination: as close as the tracker's `arrived` event requires.
+ARRIVAL_RADIUS_M = TrackerParams().arrived_radius_m
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,13 +173,14 @@ def replay(
     calibration: Calibration,
     baseline_calibration: Calibration,
 ) -> TripResult:
-    """Predict the arrival at the route's end at every fix of `trip`."""
-    end = trip[-1].recorded_at
+    """Predict the arrival at the route's end at every fix of `trip` up to its arrival."""
     tracker = Tracker(build_run(route, [Stop("end", *route.end)]), profile, calibration)
+    arrived = arrival_index(trip, tracker.run)
+    end = trip[arrived].recorded_at
     result = TripResult(name)
     speed = profile.median_trip_speed_mps
     length_m = tracker.run.length_m
-    for fix in trip:
+    for fix in trip[: arrived + 1]:
         started = time.perf_counter()
         update = tracker.update(fix)
         result.tracker_s += time.perf_counter() - started
@@ -194,6 +205,30 @@ def replay(
             )
         )
     return result
+
+
+def arrival_index(trip: Sequence[Fix], run: Run, radius_m: float = ARRIVAL_RADIUS_M) -> int:
+    """The index of the fix at which `trip` reached `run`'s last stop: where it came to rest
+    for good within `radius_m` of it (the fix after its last move there); the last fix when
+    it was still moving at the end or stands farther away.
+
+    Standing is learning's own test (under 1 m/s between fixes), so what is cut off here is
+    exactly the end-of-trip parking that `learn` leaves out of the speed profile.
+    """
+    stop = run.stops[-1]
+    stop_speed_mps = LearnParams().stop_speed_mps
+    arrived = len(trip) - 1
+    x, y = run.line.to_xy(trip[arrived].lon, trip[arrived].lat)
+    if math.hypot(x - stop.x_m, y - stop.y_m) > radius_m:
+        return arrived
+    for i in range(len(trip) - 2, -1, -1):
+        px, py = run.line.to_xy(trip[i].lon, trip[i].lat)
+        dt_s = (trip[i + 1].recorded_at - trip[i].recorded_at).total_seconds()
+        moved_m = math.hypot(x - px, y - py)
+        if moved_m >= stop_speed_mps * dt_s or math.hypot(px - stop.x_m, py - stop.y_m) > radius_m:
+            break
+        arrived, x, y = i, px, py
+    return arrived
 
 
 def cross_fit(
