@@ -69,6 +69,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "learning always uses every history trip",
     )
     parser.add_argument(
+        "--stops",
+        type=int,
+        default=1,
+        help="stops per run, spread evenly along each route with the last at its end "
+        "(default 1); to measure what more stops cost, accuracy is scored at the end",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="replay each evaluated trip this many times; us_per_fix is the fastest "
+        "(a busy machine only adds time)",
+    )
+    parser.add_argument(
         "--per-trip", action="store_true", help="also print each evaluated trip's figures"
     )
 
@@ -96,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
         route = routes.get(name) or own_route(trip)
         if route is None:
             continue
-        results.append(replay(name, trip, route, profile, calibration, baseline_calibration))
+        results.append(
+            replay(
+                name, trip, route, profile, calibration, baseline_calibration,
+                args.stops, args.repeat,
+            )
+        )  # fmt: skip
 
     fixes = sum(len(r.predictions) for r in results)
     model, baseline = summarise(results, "model"), summarise(results, "baseline")
@@ -107,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         "evaluated_trips": len(results),
         "evaluated_fixes": fixes,
         "min_duration_s": args.min_duration_s,
+        "stops": args.stops,
         "fleet_speed_mps": round(profile.fleet_speed_mps, 2),
         "baseline_speed_mps": round(profile.median_trip_speed_mps, 2),
         "us_per_fix": round(1e6 * sum(r.tracker_s for r in results) / fixes, 1) if fixes else None,
@@ -172,39 +192,63 @@ def replay(
     profile: SpeedProfile,
     calibration: Calibration,
     baseline_calibration: Calibration,
+    stops: int = 1,
+    repeat: int = 1,
 ) -> TripResult:
-    """Predict the arrival at the route's end at every fix of `trip` up to its arrival."""
-    tracker = Tracker(build_run(route, [Stop("end", *route.end)]), profile, calibration)
-    arrived = arrival_index(trip, tracker.run)
+    """Predict the arrival at the route's end at every fix of `trip` up to its arrival.
+
+    `stops` > 1 spreads that many stops along the route (the last at its end) to measure
+    what more stops cost; `tracker_s` is the fastest of `repeat` replays.
+    """
+    run = spread_stops(route, stops)
+    arrived = arrival_index(trip, run)
     end = trip[arrived].recorded_at
     result = TripResult(name)
     speed = profile.median_trip_speed_mps
-    length_m = tracker.run.length_m
-    for fix in trip[: arrived + 1]:
-        started = time.perf_counter()
-        update = tracker.update(fix)
-        result.tracker_s += time.perf_counter() - started
-        if update.late or update.progress is None:
-            continue
-        actual_s = (end - fix.recorded_at).total_seconds()
-        if update.etas:
-            eta = update.etas[0]
-            model_s = eta.eta_s
-            window = tuple((w - fix.recorded_at).total_seconds() for w in eta.window)
-        else:  # arrived already (dwelt at the end before the trace ended)
-            model_s, window = 0.0, (0.0, 0.0)
-        baseline_s = update.progress.remaining_m / speed
-        result.predictions.append(
-            Prediction(
-                actual_s,
-                update.progress.along_m / length_m if length_m > 0 else 1.0,
-                model_s,
-                (window[0], window[1]),
-                baseline_s,
-                baseline_calibration.window_s(baseline_s),
+    length_m = run.length_m
+    for attempt in range(repeat):
+        tracker = Tracker(run, profile, calibration)
+        tracker_s = 0.0
+        for fix in trip[: arrived + 1]:
+            started = time.perf_counter()
+            update = tracker.update(fix)
+            tracker_s += time.perf_counter() - started
+            if attempt > 0 or update.late or update.progress is None:
+                continue
+            actual_s = (end - fix.recorded_at).total_seconds()
+            if update.etas and update.etas[-1].stop_id == "end":
+                eta = update.etas[-1]
+                model_s = eta.eta_s
+                window = tuple((w - fix.recorded_at).total_seconds() for w in eta.window)
+            else:  # arrived already (dwelt at the end before the trace ended)
+                model_s, window = 0.0, (0.0, 0.0)
+            baseline_s = update.progress.remaining_m / speed
+            result.predictions.append(
+                Prediction(
+                    actual_s,
+                    update.progress.along_m / length_m if length_m > 0 else 1.0,
+                    model_s,
+                    (window[0], window[1]),
+                    baseline_s,
+                    baseline_calibration.window_s(baseline_s),
+                )
             )
-        )
+        result.tracker_s = tracker_s if attempt == 0 else min(result.tracker_s, tracker_s)
     return result
+
+
+def spread_stops(route: Route, stops: int) -> Run:
+    """A run over `route` with `stops` stops (no service time) at equal distances along it,
+    the last one, "end", at its end."""
+    run = build_run(route, [Stop("end", *route.end)])
+    if stops <= 1:
+        return run
+    line = run.line
+    spread = [
+        Stop(str(k), *line.frame.to_lonlat(*line.point_at(line.length_m * k / stops)))
+        for k in range(1, stops)
+    ]
+    return build_run(route, [*spread, Stop("end", *route.end)])
 
 
 def arrival_index(trip: Sequence[Fix], run: Run, radius_m: float = ARRIVAL_RADIUS_M) -> int:

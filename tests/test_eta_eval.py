@@ -57,3 +57,12 @@ def test_standing_near_the_end_then_driving_in_arrives_on_the_last_move() -> Non
     wait = parked(x, y, 160.0, 120.0)
     trip = [*near, fix_m(158.0, x, y), *wait, fix_m(300.0, *PATH[-1])]
     assert arrival_index(trip, RUN) == len(trip) - 1
+
+
+def test_with_stops_along_the_way_the_end_is_still_what_is_scored() -> None:
+    trip = drive(PATH, 10.0, 5.0)
+    profile, default = SpeedProfile(), Calibration.default()
+    one = replay("t", trip, ROUTE, profile, default, default)
+    four = replay("t", trip, ROUTE, profile, default, default, stops=4, repeat=2)
+    assert [p.model_s for p in four.predictions] == [p.model_s for p in one.predictions]
+    assert four.predictions[0].model_s > 100.0  # the end's ETA, not the first stop's
