@@ -63,6 +63,7 @@ class Tracker:
         "_last",
         "_last_s",
         "_prior_stopped_s",
+        "_stop_expected_s",
         "_stops",
         "calibration",
         "expected",
@@ -93,6 +94,7 @@ class Tracker:
         self._last_s: float | None = None
         self._last: TrackUpdate | None = None
         self._prior_stopped_s = 0.0
+        self._stop_expected_s: dict[int, list[float]] = {}
 
     def update(self, fix: Fix) -> TrackUpdate:
         t = fix.recorded_at.timestamp()
@@ -207,16 +209,22 @@ class Tracker:
                 carry_s += max(0.0, placed.stop.service_s - (t - state.arrived_at_s))
                 credit_s = 0.0
         widen = _UNCOVERED_WIDEN if (off_route or provisional) else 1.0
-        spread_known = expected.coverage
-        table = expected.table(hour)
         calibration = self.calibration
+        # What is the same for every stop on this fix, looked up once (this loop runs per
+        # stop on every fix: its cost grows with the run).
+        stops_expected = self._stops_expected(hour)
+        coverage = expected.coverage
+        ratio_less_1 = ratio - 1.0
+        courier_weight, horizon_s = p.courier_weight, p.courier_horizon_s
         etas: list[StopEta] = []
         base_along = progress.along_m
         base_expected = expected_now
         base_travel_s = 0.0
         base_m = 0.0
         first = True
-        for placed, state in zip(self.run.stops, self._stops, strict=True):
+        for placed, state, stop_expected in zip(
+            self.run.stops, self._stops, stops_expected, strict=True
+        ):
             if state.arrived_at_s is not None or state.passed:
                 continue
             if first and off_route:
@@ -225,21 +233,26 @@ class Tracker:
                 direct_m = math.hypot(x - placed.x_m, y - placed.y_m) * p.detour_factor
                 base_m, base_travel_s = direct_m, direct_m / self.fleet_speed_mps
                 base_along = placed.along_m
-                base_expected = expected.at_in(table, base_along)
-            stop_expected = expected.at_in(table, placed.along_m)
-            ahead_s = max(0.0, stop_expected - base_expected)
+                base_expected = stop_expected
+            # (Comparisons, not max() calls, in this loop: it runs per stop on every fix.)
+            ahead_s = stop_expected - base_expected
+            ahead_s = ahead_s if ahead_s > 0.0 else 0.0
             # The courier's recent pace says most about the next minutes, little about later.
-            weight = p.courier_weight * p.courier_horizon_s / (p.courier_horizon_s + ahead_s)
-            travel_s = base_travel_s + ahead_s * (1.0 + (ratio - 1.0) * weight)
-            raw_eta_s = max(0.0, travel_s - credit_s) + carry_s
-            was_published = state.gate.published_at_s
-            changed = state.gate.offer(t + raw_eta_s, t, p)
-            published = state.gate.published_at_s
+            weight = courier_weight * horizon_s / (horizon_s + ahead_s)
+            travel_s = base_travel_s + ahead_s * (1.0 + ratio_less_1 * weight)
+            raw_eta_s = travel_s - credit_s
+            raw_eta_s = (raw_eta_s if raw_eta_s > 0.0 else 0.0) + carry_s
+            gate = state.gate
+            was_published = gate.published_at_s
+            changed = gate.offer(t + raw_eta_s, t, p)
+            published = gate.published_at_s
             assert published is not None
             if changed or state.published_at is None or published != was_published:
                 state.published_at = _utc(published)
-            eta_s = max(0.0, published - t)
-            remaining_m = base_m + max(0.0, placed.along_m - base_along)
+            eta_s = published - t
+            eta_s = eta_s if eta_s > 0.0 else 0.0
+            ahead_m = placed.along_m - base_along
+            remaining_m = base_m + (ahead_m if ahead_m > 0.0 else 0.0)
             early_s, late_s, spread = calibration.window_and_spread_s(eta_s, widen)
             reason = None
             if changed and was_published is not None:
@@ -255,7 +268,7 @@ class Tracker:
                 provisional=provisional,
                 off_route=off_route,
                 long_stop=long_stop,
-                coverage=spread_known,
+                coverage=coverage,
                 spread=spread,
             )
             eta = StopEta(
@@ -278,6 +291,17 @@ class Tracker:
             first = False
             carry_s += placed.stop.service_s
         return tuple(etas)
+
+    def _stops_expected(self, hour: int) -> list[float]:
+        """Expected seconds from the run's start to each stop in one hour of the week (the
+        stops do not move: looked up once per hour, not per stop and fix)."""
+        cached = self._stop_expected_s.get(hour)
+        if cached is None:
+            table = self.expected.table(hour)
+            at_in = self.expected.at_in
+            cached = [at_in(table, placed.along_m) for placed in self.run.stops]
+            self._stop_expected_s[hour] = cached
+        return cached
 
 
 def _utc(t_s: float) -> datetime:

@@ -2,7 +2,13 @@
 
 The speed profile and the window calibration are learned from `--history`; predictions are
 made on `--traces`; a trip present in both is never learned from. Each evaluated trip's
-destination is its route's end and its actual arrival is its last fix. Prints JSON: error
+destination is its route's end. Its actual arrival is when it reached the destination: the
+fix from which it stood still (under 1 m/s, learning's test) within the tracker's arrived
+radius (50 m) of it until the trace ends, else the last fix. Standing there afterwards (a
+parked device sends a heartbeat every 15 s) is parking, which no ETA should predict and
+learning leaves out; long stops before arrival are real delays and count.
+The same arrival is the truth for the model, the baseline and the cross-fitted history the
+window is calibrated on; fixes after it are not replayed. Prints JSON: error
 figures at 25/50/75 % of each trip's progress along the route and at fixed horizons (time
 actually remaining), for the tracker and for the constant-speed baseline (remaining distance
 over the fleet's median trip speed), plus the tracker's cost per fix.
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -22,9 +29,10 @@ import numpy as np
 
 from geo.calibration import Calibration
 from geo.model import Fix
+from geo.params import TrackerParams
 from geo.route import Route
-from geo.run import Stop, build_run
-from geo.speed_profile import SpeedProfile, learn
+from geo.run import Run, Stop, build_run
+from geo.speed_profile import LearnParams, SpeedProfile, learn
 from geo.tracker import Tracker
 from server.traces import own_route, read_routes, read_trace
 
@@ -33,6 +41,8 @@ HORIZONS_S = (60.0, 120.0, 300.0, 600.0)
 # A horizon is scored on the fix whose actual remaining time is closest to it, if this close.
 HORIZON_TOLERANCE_S = 30.0
 CALIBRATION_FOLDS = 3
+# At the destination: as close as the tracker's `arrived` event requires.
+ARRIVAL_RADIUS_M = TrackerParams().arrived_radius_m
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +67,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="evaluate only trips at least this long (default 0: every trip); "
         "learning always uses every history trip",
+    )
+    parser.add_argument(
+        "--stops",
+        type=int,
+        default=1,
+        help="stops per run, spread evenly along each route with the last at its end "
+        "(default 1); to measure what more stops cost, accuracy is scored at the end",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="replay each evaluated trip this many times; us_per_fix is the fastest "
+        "(a busy machine only adds time)",
     )
     parser.add_argument(
         "--per-trip", action="store_true", help="also print each evaluated trip's figures"
@@ -86,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
         route = routes.get(name) or own_route(trip)
         if route is None:
             continue
-        results.append(replay(name, trip, route, profile, calibration, baseline_calibration))
+        results.append(
+            replay(
+                name, trip, route, profile, calibration, baseline_calibration,
+                args.stops, args.repeat,
+            )
+        )  # fmt: skip
 
     fixes = sum(len(r.predictions) for r in results)
     model, baseline = summarise(results, "model"), summarise(results, "baseline")
@@ -97,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         "evaluated_trips": len(results),
         "evaluated_fixes": fixes,
         "min_duration_s": args.min_duration_s,
+        "stops": args.stops,
         "fleet_speed_mps": round(profile.fleet_speed_mps, 2),
         "baseline_speed_mps": round(profile.median_trip_speed_mps, 2),
         "us_per_fix": round(1e6 * sum(r.tracker_s for r in results) / fixes, 1) if fixes else None,
@@ -162,38 +192,87 @@ def replay(
     profile: SpeedProfile,
     calibration: Calibration,
     baseline_calibration: Calibration,
+    stops: int = 1,
+    repeat: int = 1,
 ) -> TripResult:
-    """Predict the arrival at the route's end at every fix of `trip`."""
-    end = trip[-1].recorded_at
-    tracker = Tracker(build_run(route, [Stop("end", *route.end)]), profile, calibration)
+    """Predict the arrival at the route's end at every fix of `trip` up to its arrival.
+
+    `stops` > 1 spreads that many stops along the route (the last at its end) to measure
+    what more stops cost; `tracker_s` is the fastest of `repeat` replays.
+    """
+    run = spread_stops(route, stops)
+    arrived = arrival_index(trip, run)
+    end = trip[arrived].recorded_at
     result = TripResult(name)
     speed = profile.median_trip_speed_mps
-    length_m = tracker.run.length_m
-    for fix in trip:
-        started = time.perf_counter()
-        update = tracker.update(fix)
-        result.tracker_s += time.perf_counter() - started
-        if update.late or update.progress is None:
-            continue
-        actual_s = (end - fix.recorded_at).total_seconds()
-        if update.etas:
-            eta = update.etas[0]
-            model_s = eta.eta_s
-            window = tuple((w - fix.recorded_at).total_seconds() for w in eta.window)
-        else:  # arrived already (dwelt at the end before the trace ended)
-            model_s, window = 0.0, (0.0, 0.0)
-        baseline_s = update.progress.remaining_m / speed
-        result.predictions.append(
-            Prediction(
-                actual_s,
-                update.progress.along_m / length_m if length_m > 0 else 1.0,
-                model_s,
-                (window[0], window[1]),
-                baseline_s,
-                baseline_calibration.window_s(baseline_s),
+    length_m = run.length_m
+    for attempt in range(repeat):
+        tracker = Tracker(run, profile, calibration)
+        tracker_s = 0.0
+        for fix in trip[: arrived + 1]:
+            started = time.perf_counter()
+            update = tracker.update(fix)
+            tracker_s += time.perf_counter() - started
+            if attempt > 0 or update.late or update.progress is None:
+                continue
+            actual_s = (end - fix.recorded_at).total_seconds()
+            if update.etas and update.etas[-1].stop_id == "end":
+                eta = update.etas[-1]
+                model_s = eta.eta_s
+                window = tuple((w - fix.recorded_at).total_seconds() for w in eta.window)
+            else:  # arrived already (dwelt at the end before the trace ended)
+                model_s, window = 0.0, (0.0, 0.0)
+            baseline_s = update.progress.remaining_m / speed
+            result.predictions.append(
+                Prediction(
+                    actual_s,
+                    update.progress.along_m / length_m if length_m > 0 else 1.0,
+                    model_s,
+                    (window[0], window[1]),
+                    baseline_s,
+                    baseline_calibration.window_s(baseline_s),
+                )
             )
-        )
+        result.tracker_s = tracker_s if attempt == 0 else min(result.tracker_s, tracker_s)
     return result
+
+
+def spread_stops(route: Route, stops: int) -> Run:
+    """A run over `route` with `stops` stops (no service time) at equal distances along it,
+    the last one, "end", at its end."""
+    run = build_run(route, [Stop("end", *route.end)])
+    if stops <= 1:
+        return run
+    line = run.line
+    spread = [
+        Stop(str(k), *line.frame.to_lonlat(*line.point_at(line.length_m * k / stops)))
+        for k in range(1, stops)
+    ]
+    return build_run(route, [*spread, Stop("end", *route.end)])
+
+
+def arrival_index(trip: Sequence[Fix], run: Run, radius_m: float = ARRIVAL_RADIUS_M) -> int:
+    """The index of the fix at which `trip` reached `run`'s last stop: where it came to rest
+    for good within `radius_m` of it (the fix after its last move there); the last fix when
+    it was still moving at the end or stands farther away.
+
+    Standing is learning's own test (under 1 m/s between fixes), so what is cut off here is
+    exactly the end-of-trip parking that `learn` leaves out of the speed profile.
+    """
+    stop = run.stops[-1]
+    stop_speed_mps = LearnParams().stop_speed_mps
+    arrived = len(trip) - 1
+    x, y = run.line.to_xy(trip[arrived].lon, trip[arrived].lat)
+    if math.hypot(x - stop.x_m, y - stop.y_m) > radius_m:
+        return arrived
+    for i in range(len(trip) - 2, -1, -1):
+        px, py = run.line.to_xy(trip[i].lon, trip[i].lat)
+        dt_s = (trip[i + 1].recorded_at - trip[i].recorded_at).total_seconds()
+        moved_m = math.hypot(x - px, y - py)
+        if moved_m >= stop_speed_mps * dt_s or math.hypot(px - stop.x_m, py - stop.y_m) > radius_m:
+            break
+        arrived, x, y = i, px, py
+    return arrived
 
 
 def cross_fit(
