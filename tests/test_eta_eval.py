@@ -7,7 +7,7 @@ from geo.calibration import Calibration
 from geo.model import Fix
 from geo.run import Stop, build_run
 from geo.speed_profile import SpeedProfile
-from server.eta_eval import arrival_index, replay
+from server.eta_eval import arrival_index, cross_fit, replay
 from tests.geo.helpers import drive, fix_m, route_m
 
 PATH = [(0.0, 0.0), (1000.0, 0.0), (1000.0, 600.0)]  # 1,600 m
@@ -66,3 +66,18 @@ def test_with_stops_along_the_way_the_end_is_still_what_is_scored() -> None:
     four = replay("t", trip, ROUTE, profile, default, default, stops=4, repeat=2)
     assert [p.model_s for p in four.predictions] == [p.model_s for p in one.predictions]
     assert four.predictions[0].model_s > 100.0  # the end's ETA, not the first stop's
+
+
+def test_another_fold_assignment_predicts_each_history_trip_once_from_other_trips() -> None:
+    # Trips on one street at different speeds: which trips a profile learned from shows in
+    # its predictions.
+    history = {f"t{k}": drive(PATH, 4.0 + 2.0 * k, 5.0, t0_s=k * 86_400.0) for k in range(6)}
+    plain = {r.name: r for r in cross_fit(history, {})}
+    shuffled = {r.name: r for r in cross_fit(history, {}, seed=1)}
+    assert sorted(plain) == sorted(shuffled) == sorted(history)
+    first = {name: r.predictions[0].model_s for name, r in shuffled.items()}
+    assert first != {name: r.predictions[0].model_s for name, r in plain.items()}
+    # Never predicted by a profile that learned it: the slowest and fastest trips are
+    # predicted faster and slower than they drove.
+    assert first["t0"] < plain["t0"].predictions[0].actual_s
+    assert first["t5"] > plain["t5"].predictions[0].actual_s
