@@ -11,7 +11,7 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
-from server import eta_learning, maintenance
+from server import eta_learning, heap, maintenance
 from server.api import drivers, health
 from server.ingest import apps, driver_socket, http
 from server.leader import Leadership
@@ -119,6 +119,7 @@ def create_app(settings: Settings) -> SocketDispatch:
             asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
             asyncio.create_task(live.run_forever()),
             asyncio.create_task(watch_loop_lag(metrics)),
+            asyncio.create_task(heap.run_forever(settings, metrics)),
             asyncio.create_task(eta_learning.run_forever(pool, settings, leader, live.etas)),
         ]
         if settings.notify_enabled:

@@ -50,6 +50,12 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=r,
         )
+        self.gc_thaw_seconds = Histogram(
+            "tracker_gc_thaw_seconds",
+            "Pauses of the periodic full garbage collection (server/heap.py)",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
         self.drivers_connected = Gauge(
             "tracker_drivers_connected", "Open courier sockets", registry=r
         )

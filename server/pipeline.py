@@ -66,6 +66,11 @@ class Pipeline:
             driver_filter = self._filters.setdefault(driver_id, DriverFilter(self._limits, latest))
         return driver_filter
 
+    def ready_now(self, driver_id: int) -> bool:
+        """Whether `ingest_now` can take this driver's fixes: its plausibility state is
+        loaded and the writer's queue has room."""
+        return driver_id in self._filters and self._writer.has_room
+
     async def ingest(
         self,
         driver: Driver,
@@ -78,10 +83,32 @@ class Pipeline:
         Returns the rejections. Waits (backpressure) while the writer's queue is full.
         `attributes` (by seq) are protocol extras kept with the stored fix.
         """
+        driver_filter = await self._filter(driver.id)
+        rejected, items = self._check(driver, driver_filter, fixes, sink, attributes)
+        if items:
+            await self._writer.put(items)
+        return rejected
+
+    def ingest_now(
+        self, driver: Driver, fixes: Sequence[tuple[int, Fix]], sink: StoreSink
+    ) -> list[Rejected]:
+        """`ingest` without waiting, for callers that checked `ready_now`."""
+        rejected, items = self._check(driver, self._filters[driver.id], fixes, sink, None)
+        if items:
+            self._writer.put_nowait(items)
+        return rejected
+
+    def _check(
+        self,
+        driver: Driver,
+        driver_filter: DriverFilter,
+        fixes: Sequence[tuple[int, Fix]],
+        sink: StoreSink,
+        attributes: Mapping[int, dict[str, Any]] | None,
+    ) -> tuple[list[Rejected], list[WriteItem]]:
         self._metrics.fixes_received.inc(len(fixes))
         received_at = self._clock()
         driver_id = driver.id
-        driver_filter = await self._filter(driver_id)
         latest_before = driver_filter.latest
         rejected: list[Rejected] = []
         items: list[WriteItem] = []
@@ -96,6 +123,4 @@ class Pipeline:
         newest = driver_filter.latest
         if newest is not None and newest is not latest_before:
             self._live.on_fix(driver, newest)  # once per frame, however long the backlog
-        if items:
-            await self._writer.put(items)
-        return rejected
+        return rejected, items

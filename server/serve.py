@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from server.app import create_app
+from server.direct import DirectSocket
 from server.settings import Settings
 
 
@@ -18,7 +19,7 @@ def uvicorn_config(
         fd=fd,
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        ws=DirectSocket,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,

@@ -108,6 +108,11 @@ class Settings:
     bus_retry_max_s: float = 5.0  # longest wait between reconnection attempts
     bus_presence_ttl_s: float = 30.0  # another process's "courier connected" lasts this long
 
+    # The cyclic garbage collector (server/heap.py): long-lived objects are frozen every
+    # freeze interval; everything is collected once per thaw interval (0: never freeze).
+    gc_freeze_interval_s: float = 1.0
+    gc_thaw_interval_s: float = 600.0
+
     # History partitions (one per UTC day) and their retention.
     retention_days: int = 90
     partitions_ahead_days: int = 3

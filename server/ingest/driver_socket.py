@@ -1,10 +1,11 @@
 """`WS /ws/driver`: courier fixes in, acks after commit, rejections and errors out.
 
-One reader loop per connection decodes frames and hands fixes to the pipeline (which
-blocks when storage is behind, so we stop reading: backpressure). Everything sent back
-goes through one sender task, so acks batch up per commit and the reader never waits on
-the courier's socket. A bad frame never closes the connection; a client that floods us
-with frames whose replies it does not read does.
+Frames come to `DriverSession.on_frame` as they are parsed (server/direct.py) and go
+through the pipeline in that same call; acks go out the moment the writer reports the
+commit. Nothing is scheduled per frame. When storage is behind (or this driver's state is
+still loading) the session stops reading the socket (backpressure) and one task feeds the
+waiting frames through in order, then reads again. A bad frame never closes the
+connection; a client that does not read its replies while sending more does.
 """
 
 from __future__ import annotations
@@ -13,60 +14,97 @@ import asyncio
 import logging
 from collections import deque
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from server import wire
 from server.auth import presented_token
+from server.direct import DirectSocket, direct_socket
 from server.services import Services
+from server.store.queries import Driver
 
 log = logging.getLogger("tracker.ingest")
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
-MAX_OUTBOX_MESSAGES = 1_000
+CLOSE_INTERNAL_ERROR = 1011
+# Replies the client has not read, beyond what the kernel took: past this it is not
+# reading them, and everything it sends only adds to them.
+MAX_UNREAD_REPLY_BYTES = 1 << 20
 
 
 class DriverSession:
-    """The reply side of one courier connection; also the writer's sink for its fixes."""
+    """One courier connection: frames in, replies out; the writer's sink for its fixes."""
 
-    __slots__ = ("_acks", "_outbox", "_wake", "_ws", "closed")
+    __slots__ = ("_backlog", "_catching_up", "_driver", "_services", "_sock")
 
-    def __init__(self, ws: WebSocket) -> None:
-        self._ws = ws
-        self._acks: list[int] = []
-        self._outbox: deque[bytes] = deque()
-        self._wake = asyncio.Event()
-        self.closed = False
+    def __init__(self, sock: DirectSocket, driver: Driver, services: Services) -> None:
+        self._sock = sock
+        self._driver = driver
+        self._services = services
+        self._backlog: deque[wire.Decoded] | None = None  # frames waiting for storage room
+        self._catching_up: asyncio.Task[None] | None = None
 
     # StoreSink
     def stored(self, seqs: list[int]) -> None:
-        if not self.closed:
-            self._acks.extend(seqs)
-            self._wake.set()
+        self._send(wire.Ack(seqs))
 
     def failed(self, seq: int, reason: str) -> None:
-        self.send(wire.Rejected(seq, reason))
+        self._send(wire.Rejected(seq, reason))
 
-    def send(self, message: wire.Rejected | wire.Error) -> None:
-        if not self.closed:
-            self._outbox.append(wire.encode(message))
-            self._wake.set()
+    def _send(self, message: wire.Ack | wire.Rejected | wire.Error) -> None:
+        sock = self._sock
+        if sock.send_now(wire.encode(message)) and sock.unsent_bytes > MAX_UNREAD_REPLY_BYTES:
+            sock.close_now(CLOSE_POLICY, "replies are not being read")
 
-    @property
-    def overflowing(self) -> bool:
-        return len(self._outbox) > MAX_OUTBOX_MESSAGES
+    def on_frame(self, data: bytes) -> None:
+        services = self._services
+        try:
+            decoded = wire.decode_frame(data, services.settings.max_fixes_per_message)
+        except wire.FrameError as exc:
+            services.metrics.frames_invalid.inc()
+            self._send(wire.Error(str(exc)))
+            return
+        pipeline = services.pipeline
+        if self._backlog is None and (not decoded.fixes or pipeline.ready_now(self._driver.id)):
+            self._reject_invalid(decoded)
+            if decoded.fixes:
+                for rejected in pipeline.ingest_now(self._driver, decoded.fixes, self):
+                    self._send(rejected)
+            return
+        # Storage is behind, or this driver's state is loading: stop reading and let one
+        # task feed the waiting frames through in order.
+        if self._backlog is None:
+            self._backlog = deque()
+            self._sock.pause_reading()
+            self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
+        self._backlog.append(decoded)
 
-    async def run_sender(self) -> None:
-        ws = self._ws
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._acks:
-                acks, self._acks = self._acks, []
-                await ws.send_text(wire.encode(wire.Ack(acks)).decode())
-            while self._outbox:
-                await ws.send_text(self._outbox.popleft().decode())
+    async def _catch_up(self) -> None:
+        backlog = self._backlog
+        pipeline = self._services.pipeline
+        try:
+            while backlog:
+                decoded = backlog.popleft()
+                self._reject_invalid(decoded)
+                if decoded.fixes:
+                    for rejected in await pipeline.ingest(self._driver, decoded.fixes, self):
+                        self._send(rejected)
+        except Exception:  # a bug, not the courier's doing: it reconnects and resends
+            log.exception("courier %d: ingest failed", self._driver.id)
+            self._sock.close_now(CLOSE_INTERNAL_ERROR, "internal error, reconnect")
+            return
+        self._backlog = None
+        self._sock.resume_reading()
+
+    def _reject_invalid(self, decoded: wire.Decoded) -> None:
+        for rejected in decoded.rejected:
+            self._services.metrics.fixes_rejected.labels("invalid").inc()
+            self._send(rejected)
+
+    def stop(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
 
 
 async def driver_socket(ws: WebSocket) -> None:
@@ -86,41 +124,17 @@ async def driver_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_UNAUTHORIZED, "invalid driver token")
         return
 
-    session = DriverSession(ws)
-    sender = asyncio.create_task(session.run_sender(), name=f"driver-{driver.id}-sender")
+    sock = direct_socket(ws)
+    session = DriverSession(sock, driver, services)
     metrics = services.metrics
-    max_fixes = services.settings.max_fixes_per_message
     metrics.drivers_connected.inc()
     fleet = services.live.fleet
     fleet.add_driver(driver.id, driver.name, driver.vehicle)
     fleet.connected(driver.id, +1)
     try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes") or b""
-            try:
-                decoded = wire.decode_frame(data, max_fixes)
-            except wire.FrameError as exc:
-                metrics.frames_invalid.inc()
-                session.send(wire.Error(str(exc)))
-            else:
-                for rejected in decoded.rejected:
-                    metrics.fixes_rejected.labels("invalid").inc()
-                    session.send(rejected)
-                if decoded.fixes:
-                    for rejected in await services.pipeline.ingest(driver, decoded.fixes, session):
-                        session.send(rejected)
-            if session.overflowing or sender.done():
-                await ws.close(CLOSE_POLICY, "replies are not being read")
-                break
-    except WebSocketDisconnect:
-        pass
+        sock.listen(session.on_frame)
+        await sock.closed()
     finally:
-        session.closed = True
-        sender.cancel()
+        session.stop()
         metrics.drivers_connected.dec()
         fleet.connected(driver.id, -1)

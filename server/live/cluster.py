@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -103,6 +103,11 @@ class Cluster:
     def announce(self, everyone: bool = False) -> None:
         """Send the state of drivers that changed here since the last call (and renew the
         presence of couriers connected here when due)."""
+        for _ in self.announce_slices(everyone, len(self._live.fleet.drivers) or 1):
+            pass
+
+    def announce_slices(self, everyone: bool, slice_drivers: int) -> Iterator[None]:
+        """`announce`, yielding after each `slice_drivers` drivers (see Fleet.flush_slices)."""
         live = self._live
         fleet = live.fleet
         changed = fleet.changed_here
@@ -115,11 +120,14 @@ class Cluster:
             changed.update(d.id for d in fleet.drivers.values() if d.connections > 0)
         if everyone:
             changed.update(d for d, origin in live.tracked_by.items() if origin == live.origin)
-        for driver_id in changed:
-            facts = self._facts(driver_id)
-            if facts is not None:
-                live.hub.broadcast(_encode(facts), f"driver:{driver_id}")
-        changed.clear()
+        batch = list(changed)
+        changed.clear()  # what changes from here on goes in the next round
+        for start in range(0, len(batch), slice_drivers):
+            for driver_id in batch[start : start + slice_drivers]:
+                facts = self._facts(driver_id)
+                if facts is not None:
+                    live.hub.broadcast(_encode(facts), f"driver:{driver_id}")
+            yield
 
     def _facts(self, driver_id: int) -> DriverFacts | None:
         live = self._live

@@ -13,7 +13,7 @@ drivers) and builds its own dispatchers' deltas from it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -215,19 +215,33 @@ class Fleet:
 
     # The delta loop -------------------------------------------------------------
     def flush(self) -> None:
-        """Send one delta to each dispatcher for what changed since the last flush."""
+        """Send every dispatcher its deltas for what changed since the last flush."""
+        for _ in self.flush_slices(len(self.drivers) or 1):
+            pass
+
+    def flush_slices(self, slice_drivers: int) -> Iterator[None]:
+        """`flush`, a slice at a time: yields after each `slice_drivers` drivers so that the
+        caller can serve sockets in between (a whole fleet at once is a stall of tens of
+        milliseconds every interval). Each slice is its own delta message."""
         now = self._clock()
-        for driver in self.drivers.values():
-            if self._refresh_presence(driver, now):
-                self._dirty.add(driver.id)
-        if not self._dirty:
-            return
-        dirty = [self.drivers[i] for i in self._dirty if i in self.drivers]
-        self._dirty.clear()
+        drivers = list(self.drivers.values())
+        for start in range(0, len(drivers), 4 * slice_drivers):  # presence is cheaper
+            for driver in drivers[start : start + 4 * slice_drivers]:
+                if self._refresh_presence(driver, now):
+                    self._dirty.add(driver.id)
+            yield
+        dirty_ids, self._dirty = self._dirty, set()
         if not self.clients:
             return
-        fragments = {d.id: _encode(self.entry(d)) for d in dirty}
         header = b'{"type":"delta","at":' + _encode(now) + b',"drivers":['
+        ids = list(dirty_ids)
+        for start in range(0, len(ids), slice_drivers):
+            dirty = [d for i in ids[start : start + slice_drivers] if (d := self.drivers.get(i))]
+            self._send_delta(header, dirty)
+            yield
+
+    def _send_delta(self, header: bytes, dirty: list[DriverState]) -> None:
+        fragments = {d.id: _encode(self.entry(d)) for d in dirty}
         everyone: bytes | None = None
         for client in list(self.clients):
             if client.bbox is None:

@@ -11,7 +11,7 @@ every process, and ETAs are recomputed only where the driver is tracked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
 
 _encode = msgspec.json.Encoder().encode
+# Drivers per slice of the periodic fleet work: a few milliseconds, then sockets get a turn.
+FLUSH_SLICE_DRIVERS = 250
 
 
 class Live:
@@ -107,14 +109,20 @@ class Live:
             self.etas.run_changed(driver_id, None)
 
     async def run_forever(self) -> None:
-        """Every fleet interval: announce what changed here, then the dispatchers' deltas."""
+        """Every fleet interval: announce what changed here, then the dispatchers' deltas,
+        a slice of drivers at a time with the sockets served in between."""
         while True:
             await asyncio.sleep(self.fleet.interval_s)
-            self.flush()
+            for _ in self._flush_slices(FLUSH_SLICE_DRIVERS):
+                await asyncio.sleep(0)
 
     def flush(self) -> None:
-        self.cluster.announce()
-        self.fleet.flush()
+        for _ in self._flush_slices(len(self.fleet.drivers) or 1):
+            pass
+
+    def _flush_slices(self, slice_drivers: int) -> Iterator[None]:
+        yield from self.cluster.announce_slices(False, slice_drivers)
+        yield from self.fleet.flush_slices(slice_drivers)
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
         """Material ETA changes to the order's watchers; the rest to dispatchers' alerts;

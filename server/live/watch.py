@@ -1,23 +1,23 @@
 """Watching sockets: `WS /ws/track/{code}` (a customer) and `WS /ws/fleet` (a dispatcher).
 
 Both follow snapshot-then-deltas: subscribe first, then send a snapshot, then whatever the
-subscriber's bounded queue yields. Each socket has one pump task that sends with a
-timeout; a subscriber that overflows or a send that times out closes the socket (1013:
-reconnect for a fresh snapshot). Publishers never wait on either.
+subscriber's bounded queue yields, written as it comes (server/direct.py); a subscriber
+that overflows or a client that stays too slow to read closes the socket (1013: reconnect
+for a fresh snapshot). Publishers never wait on either.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.auth import presented_token
+from server.direct import DirectSocket, direct_socket
 from server.live.fleet import BBox, FleetClient
 from server.live.hub import ALERTS_TOPIC, order_topic
 from server.live.subscriber import Subscriber
@@ -33,73 +33,85 @@ CLOSE_UNKNOWN_CODE = 4404
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_SLOW = 1013
 MAX_CLIENT_FRAME_BYTES = 4096
-CLOSE_TIMEOUT_S = 1.0
 _encode = msgspec.json.Encoder().encode
 
 
-class _Pump:
-    """Sends what a subscriber collects. Runs only while there is something to send (an
-    idle socket holds no task for it); closes the socket (1013) when the subscriber
-    overflowed or a send stayed blocked for `send_timeout_s`."""
+class _Feed:
+    """Writes what a subscriber collects straight to its socket, inside the publisher's
+    call: nothing is scheduled and nothing waits. While the client is slow (the transport's
+    buffer over its high-water mark) messages stay with the subscriber, where positions
+    conflate; a client still slow after `send_timeout_s`, or whose subscriber overflowed,
+    is closed (1013: reconnect for a fresh snapshot)."""
 
-    __slots__ = ("_send_timeout_s", "_subscriber", "_ws", "task")
+    __slots__ = ("_send_timeout_s", "_sock", "_stall", "_subscriber")
 
-    def __init__(self, ws: WebSocket, subscriber: Subscriber, send_timeout_s: float) -> None:
-        self._ws = ws
+    def __init__(self, sock: DirectSocket, subscriber: Subscriber, send_timeout_s: float) -> None:
+        self._sock = sock
         self._subscriber = subscriber
         self._send_timeout_s = send_timeout_s
-        self.task: asyncio.Task[None] | None = None
+        self._stall: asyncio.TimerHandle | None = None
 
     def kick(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
+        subscriber, sock = self._subscriber, self._sock
+        if subscriber.overflowed:
+            self.close(subscriber.reason)
+        elif not sock.writable_now:
+            if self._stall is None:
+                loop = asyncio.get_running_loop()
+                self._stall = loop.call_later(
+                    self._send_timeout_s, self.close, "too slow to receive"
+                )
+        else:
+            for data in subscriber.take_nowait():
+                if not sock.send_now(data):
+                    return
 
-    async def _run(self) -> None:
-        subscriber = self._subscriber
-        try:
-            while not subscriber.overflowed:
-                messages = subscriber.take_nowait()
-                if not messages:
-                    return  # sent everything, or the client left
-                async with asyncio.timeout(self._send_timeout_s):
-                    for data in messages:
-                        await self._ws.send_text(data.decode())
-            reason = subscriber.reason
-        except (TimeoutError, OSError, RuntimeError, WebSocketDisconnect):
-            reason = "too slow to receive"
-        subscriber.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):  # its buffer may be full
-                await self._ws.close(CLOSE_TOO_SLOW, reason)
+    def drained(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+        self.kick()
+
+    def close(self, reason: str) -> None:
+        self.stop()
+        self._subscriber.close()
+        self._sock.close_now(CLOSE_TOO_SLOW, reason)
+
+    def stop(self) -> None:
+        self._subscriber.on_ready = None
+        self._sock.on_drained = None
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+
+def _ignore(data: bytes) -> None:
+    return None
 
 
 async def _serve(
     ws: WebSocket,
     subscriber: Subscriber,
-    first: bytes,
+    first: bytes | Awaitable[bytes],
     services: Services,
-    on_message: Callable[[str | bytes], None] | None = None,
+    on_message: Callable[[bytes], None] = _ignore,
 ) -> None:
-    """Send the snapshot, then whatever the subscriber collects; read the client's frames
-    here until it leaves. One task per idle socket: thousands of them must stay cheap."""
-    await ws.send_text(first.decode())
-    pump = _Pump(ws, subscriber, services.settings.ws_send_timeout_s)
-    subscriber.on_ready = pump.kick
-    pump.kick()  # what arrived while the snapshot was being made
+    """Send the snapshot (made here when given as an awaitable, so that no caller's local
+    keeps it), then whatever the subscriber collects, as it comes; hand the client's frames
+    to `on_message`; return when the socket closes. The only task is this one, waiting:
+    thousands of idle sockets must stay cheap."""
+    sock = direct_socket(ws)
+    feed = _Feed(sock, subscriber, services.settings.ws_send_timeout_s)
+    sock.send_now(first if isinstance(first, bytes) else await first)
+    subscriber.on_ready = feed.kick
+    sock.on_drained = feed.drained
+    sock.listen(on_message)
+    feed.kick()  # what arrived while the snapshot was being made
     try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if on_message is not None:
-                on_message(message.get("text") or message.get("bytes") or b"")
+        await sock.closed()
     finally:
-        subscriber.on_ready = None
+        feed.stop()
         subscriber.close()
-        if pump.task is not None:
-            pump.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump.task
 
 
 async def track_socket(ws: WebSocket) -> None:
@@ -121,18 +133,21 @@ async def track_socket(ws: WebSocket) -> None:
     hub.subscribe(topic, subscriber)  # before the snapshot: nothing falls between
     try:
         await hub.ready(topic)  # other processes' messages reach us too
-        async with services.pool.acquire() as conn:
-            fresh = await store.get_order(conn, order.id) or order
-            timeline = await store.timeline(conn, order.id)
-        snapshot = {
-            "type": "snapshot",
-            **customer_view(fresh, timeline, services.live, services.settings),
-        }
-        await _serve(ws, subscriber, _encode(snapshot), services)
+        snapshot = _customer_snapshot(services, order)  # run by _serve: no local keeps it
+        del order  # nor the order: a socket lives long
+        await _serve(ws, subscriber, snapshot, services)
     except WebSocketDisconnect:
         pass
     finally:
         hub.unsubscribe(topic, subscriber)
+
+
+async def _customer_snapshot(services: Services, order: store.Order) -> bytes:
+    async with services.pool.acquire() as conn:
+        fresh = await store.get_order(conn, order.id) or order
+        timeline = await store.timeline(conn, order.id)
+    view = customer_view(fresh, timeline, services.live, services.settings)
+    return _encode({"type": "snapshot", **view})
 
 
 class _Viewport(msgspec.Struct, tag="viewport", tag_field="type"):
@@ -162,7 +177,7 @@ async def fleet_socket(ws: WebSocket) -> None:
     fleet = services.live.fleet
     client = FleetClient(Subscriber(services.settings.subscriber_max_pending))
 
-    def on_message(data: str | bytes) -> None:
+    def on_message(data: bytes) -> None:
         if len(data) > MAX_CLIENT_FRAME_BYTES:
             client.subscriber.offer(_encode({"type": "error", "reason": "frame too large"}))
             return

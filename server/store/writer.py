@@ -77,11 +77,20 @@ class BatchWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="batch-writer")
 
+    @property
+    def has_room(self) -> bool:
+        return len(self._items) < self._max_rows
+
     async def put(self, items: Sequence[WriteItem]) -> None:
         """Queue fixes for storage; waits while the queue is full (backpressure)."""
-        while len(self._items) >= self._max_rows:
+        while not self.has_room:
             self._space.clear()
             await self._space.wait()
+        self.put_nowait(items)
+
+    def put_nowait(self, items: Sequence[WriteItem]) -> None:
+        """Queue fixes now: for callers that checked `has_room` (one message may take
+        the queue past its bound by at most that message's fixes)."""
         self._items.extend(items)
         self._nonempty.set()
         if len(self._items) >= self._batch_rows:
@@ -117,6 +126,7 @@ class BatchWriter:
             if len(self._items) < self._max_rows:
                 self._space.set()
             await self._write(batch)
+            del batch  # its sinks (courier sessions) must not outlive their sockets here
 
     async def _write(self, batch: list[WriteItem]) -> None:
         delay_s = 0.05

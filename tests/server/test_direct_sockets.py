@@ -1,0 +1,54 @@
+"""The direct socket lane (server/direct.py): a closed connection is freed by reference
+counting alone (no cycle left for the collector, which the heap policy freezes), and a
+stalled customer does not hold back the courier's ack or other customers."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import weakref
+
+import asyncpg
+
+from server.direct import DirectSocket
+from server.settings import Settings
+from tests.server.courier import Courier, fix, now
+from tests.server.dispatch import Dispatch
+from tests.server.harness import run_server
+from tests.server.waiting import eventually
+from tests.server.watcher import Watcher
+
+
+def open_direct_sockets() -> list[weakref.ref[DirectSocket]]:
+    return [weakref.ref(o) for o in gc.get_objects() if isinstance(o, DirectSocket) and o.open]
+
+
+async def test_closed_sockets_are_freed_without_the_cycle_collector(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    # No freezing here: every object stays visible to gc.get_objects().
+    quiet = dataclasses.replace(settings, gc_freeze_interval_s=0.0)
+    async with run_server(quiet) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver("Ana")
+        order = await dispatch.order()
+        await dispatch.out_for_delivery(order["id"], driver_id)
+        gc.collect()
+        gc.disable()
+        try:
+            async with (
+                Watcher(f"{server.ws_url}/ws/track/{order['tracking_code']}") as customer,
+                Courier(server.ws_url, token) as courier,
+            ):
+                await courier.send(fix(1, now(), 11.9, 50.3))
+                await courier.wait_acked({1})
+                await customer.next_of("position", since=0)
+                sockets = open_direct_sockets()
+                assert len(sockets) == 2  # the courier's and the customer's
+            # Only reference counting runs: a reference cycle would keep them forever.
+            await eventually(
+                lambda: all(ref() is None for ref in sockets),
+                timeout_s=10,
+                what="closed sockets freed by reference counting",
+            )
+        finally:
+            gc.enable()
