@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import websockets
+
+from server.bench.client import LeanSocket, connect
 
 SPEED_MPS = 10.0
 ROUTE_M = 2_000.0
@@ -43,12 +48,15 @@ def position(start: list[float], t_s: float, t0_s: float) -> tuple[float, float]
     return start[0] + along * DEG_PER_M_LON, start[1]
 
 
-async def connect_all(urls: list[str], **kwargs: Any) -> list[Any]:
-    sockets = []
-    for i in range(0, len(urls), CONNECT_CHUNK):
-        chunk = urls[i : i + CONNECT_CHUNK]
+async def connect_all(
+    urls: list[str], on_message: Callable[[int, bytes], None]
+) -> list[LeanSocket]:
+    """Open a lean socket per URL; socket i's messages go to `on_message(i, data)`."""
+    sockets: list[LeanSocket] = []
+    for start in range(0, len(urls), CONNECT_CHUNK):
+        chunk = urls[start : start + CONNECT_CHUNK]
         sockets += await asyncio.gather(
-            *(websockets.connect(u, max_size=None, open_timeout=60, **kwargs) for u in chunk)
+            *(connect(u, functools.partial(on_message, start + k)) for k, u in enumerate(chunk))
         )
     # Thousands of connections are thousands of long-lived objects: out of the collector's
     # sight, so its full passes (~100 ms here) do not show up as latency in our figures.
@@ -57,38 +65,63 @@ async def connect_all(urls: list[str], **kwargs: Any) -> list[Any]:
     return sockets
 
 
+async def close_all(sockets: list[LeanSocket]) -> None:
+    await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+class _Reply(msgspec.Struct):
+    type: str
+    seqs: list[int] = []
+    seq: int | None = None
+
+
+class _Courier(msgspec.Struct):
+    at: datetime
+
+
+class _Seen(msgspec.Struct):
+    """What a watcher looks at in a message (the rest is skipped, not decoded)."""
+
+    type: str
+    courier: _Courier | None = None
+    drivers: list[msgspec.Raw] = []
+
+
+_decode_reply = msgspec.json.Decoder(_Reply).decode
+_decode_seen = msgspec.json.Decoder(_Seen).decode
+
+
 async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
     ws_url, tokens, starts = spec["ws_url"], spec["tokens"], spec["starts"]
     rate_hz, seconds, t0 = spec["rate_hz"], spec["seconds"], spec["t0"]
     measure_from = spec["measure_from"]  # wall clock: latencies count from here (warm)
-    sockets = await connect_all([f"{ws_url}/ws/driver?token={t}" for t in tokens])
-    n = len(sockets)
+    n = len(tokens)
     sent_at: list[dict[int, float]] = [{} for _ in range(n)]
     acked: list[list[int]] = [[] for _ in range(n)]  # fix times (epoch ms) acked per courier
     times: list[dict[int, int]] = [{} for _ in range(n)]
     latencies: list[float] = []
     counts = {"sent": 0, "acked": 0, "rejected": 0, "errors": 0}
+    measure_from_perf = float("inf")
 
-    async def read(i: int, ws: Any) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for raw in ws:
-                message = json.loads(raw)
-                now = time.perf_counter()
-                if message["type"] == "ack":
-                    for seq in message["seqs"]:
-                        started = sent_at[i].pop(seq, None)
-                        if started is not None:
-                            if started >= measure_from_perf:
-                                latencies.append((now - started) * 1000)
-                            acked[i].append(times[i].pop(seq))
-                            counts["acked"] += 1
-                elif message["type"] == "rejected":
-                    counts["rejected"] += 1
-                    sent_at[i].pop(message.get("seq"), None)
-                else:
-                    counts["errors"] += 1
+    def on_reply(i: int, raw: bytes) -> None:
+        message = _decode_reply(raw)
+        now = time.perf_counter()
+        if message.type == "ack":
+            for seq in message.seqs:
+                started = sent_at[i].pop(seq, None)
+                if started is not None:
+                    if started >= measure_from_perf:
+                        latencies.append((now - started) * 1000)
+                    acked[i].append(times[i].pop(seq))
+                    counts["acked"] += 1
+        elif message.type == "rejected":
+            counts["rejected"] += 1
+            if message.seq is not None:
+                sent_at[i].pop(message.seq, None)
+        else:
+            counts["errors"] += 1
 
-    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(sockets)]
+    sockets = await connect_all([f"{ws_url}/ws/driver?token={t}" for t in tokens], on_reply)
     seq = 0
     began = time.perf_counter()
     # Each courier's first fix builds its state on the server: warm up for a while first.
@@ -111,19 +144,16 @@ async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
                 f'{{"type":"fix","seq":{seq},"t":{t_ms},"lat":{lat:.6f},"lon":{lon:.6f},'
                 f'"acc":8,"speed":{SPEED_MPS}}}'
             )
-            try:
-                await sockets[i].send(frame)
+            if sockets[i].send(frame):
                 counts["sent"] += 1
-            except websockets.ConnectionClosed:
+            else:
                 counts["errors"] += 1
         await asyncio.sleep(0.002)
     send_window_s = time.perf_counter() - began
     deadline = time.perf_counter() + 15  # let the last acks arrive
     while any(sent_at) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls counters)
         await asyncio.sleep(0.05)
-    for ws in sockets:
-        await ws.close()
-    await asyncio.gather(*readers)
+    await close_all(sockets)
     return {
         **counts,
         "unacked": sum(len(s) for s in sent_at),
@@ -133,51 +163,41 @@ async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _age_ms(at: str) -> float:
-    return time.time() * 1000 - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000
-
-
 async def watchers(spec: dict[str, Any]) -> dict[str, Any]:
     """Customers on their orders and dispatchers on the fleet, counting what arrives."""
     ws_url = spec["ws_url"]
     urls = [f"{ws_url}/ws/track/{code}" for code in spec["codes"]]
     urls += [f"{ws_url}/ws/fleet?token={spec['admin_token']}"] * spec["dispatchers"]
-    sockets = await connect_all(urls)
     latencies: list[float] = []
     counts = {"customer_messages": 0, "fleet_messages": 0, "fleet_driver_entries": 0, "closed": 0}
     customers = len(spec["codes"])
-    measuring = asyncio.Event()
+    measuring = False
 
-    async def read(i: int, ws: Any) -> None:
-        try:
-            async for raw in ws:
-                if not measuring.is_set():
-                    continue
-                message = json.loads(raw)
-                if i < customers:
-                    counts["customer_messages"] += 1
-                    if message["type"] == "position" and message["courier"]:
-                        latencies.append(_age_ms(message["courier"]["at"]))
-                else:
-                    counts["fleet_messages"] += 1
-                    counts["fleet_driver_entries"] += len(message.get("drivers", ()))
-        except websockets.ConnectionClosed:
-            counts["closed"] += 1
+    def on_message(i: int, raw: bytes) -> None:
+        if not measuring:
+            return
+        message = _decode_seen(raw)
+        if i < customers:
+            counts["customer_messages"] += 1
+            if message.type == "position" and message.courier is not None:
+                latencies.append(1000 * (time.time() - message.courier.at.timestamp()))
+        else:
+            counts["fleet_messages"] += 1
+            counts["fleet_driver_entries"] += len(message.drivers)
 
-    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(sockets)]
+    sockets = await connect_all(urls, on_message)
     print(json.dumps({"ready": True}), flush=True)  # the orchestrator starts couriers now
     start_at = json.loads(
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     )
     await asyncio.sleep(max(0.0, start_at["measure_from"] - time.time()))
-    measuring.set()
+    measuring = True
     began = time.perf_counter()
     await asyncio.sleep(spec["seconds"])
-    measuring.clear()
+    measuring = False
     window = time.perf_counter() - began
-    for ws in sockets:
-        await ws.close()
-    await asyncio.gather(*readers)
+    counts["closed"] = sum(ws.closed.done() for ws in sockets)  # by the server, while watched
+    await close_all(sockets)
     deliveries = counts["customer_messages"] + counts["fleet_driver_entries"]
     return {
         **counts,
@@ -189,12 +209,11 @@ async def watchers(spec: dict[str, Any]) -> dict[str, Any]:
 
 async def idle(spec: dict[str, Any]) -> dict[str, Any]:
     """Open sockets that do nothing; hold them until stdin closes."""
-    sockets = await connect_all([spec["url"]] * spec["count"])
+    sockets = await connect_all([spec["url"]] * spec["count"], lambda i, data: None)
     await asyncio.sleep(spec.get("settle_s", 1.0))
     print(json.dumps({"ready": True, "open": len(sockets)}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    for ws in sockets:
-        await ws.close()
+    await close_all(sockets)
     return {"open": len(sockets)}
 
 
@@ -218,7 +237,9 @@ async def ws_sink(spec: dict[str, Any]) -> dict[str, Any]:
 
 async def ws_blast(spec: dict[str, Any]) -> dict[str, Any]:
     """Clients sending fix-sized frames to the sink flat out."""
-    sockets = await connect_all([spec["url"]] * spec["connections"])
+    sockets = [
+        await websockets.connect(spec["url"], max_size=None) for _ in range(spec["connections"])
+    ]
     frame = '{"type":"fix","seq":1,"t":1764324000000,"lat":50.3,"lon":11.9,"acc":8,"speed":10.0}'
     sent = 0
     deadline = time.perf_counter() + spec["seconds"]
