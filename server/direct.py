@@ -23,6 +23,7 @@ Handlers get it with `direct_socket(ws)`; `server.serve.uvicorn_config` installs
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -115,8 +116,8 @@ class DirectSocket(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
-        if scope is not None:
-            scope["extensions"][SCOPE_KEY] = self
+        if scope is not None:  # weakly: the protocol holds the scope, no cycle back
+            scope["extensions"][SCOPE_KEY] = weakref.ref(self)
         self.request = None  # type: ignore[assignment]
 
     async def send(self, message: Any) -> None:
@@ -213,13 +214,11 @@ class DirectSocket(WebSocketsSansIOProtocol):
         # The parser is a generator holding its protocol: a reference cycle that only the
         # cyclic collector would free. Broken here, a closed connection goes at once.
         self.conn.parser = None  # type: ignore[assignment]
-        scope = getattr(self, "scope", None)  # and the scope that points back at us
-        if scope is not None:
-            scope["extensions"].pop(SCOPE_KEY, None)
 
 
 def direct_socket(ws: WebSocket) -> DirectSocket:
-    found = ws.scope.get("extensions", {}).get(SCOPE_KEY)
+    ref = ws.scope.get("extensions", {}).get(SCOPE_KEY)
+    found = ref() if isinstance(ref, weakref.ref) else None
     if not isinstance(found, DirectSocket):
         raise RuntimeError(
             "WebSocket handlers need server.direct.DirectSocket as uvicorn's ws protocol: "

@@ -4,13 +4,17 @@ stalled customer does not hold back the courier's ack or other customers."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
+import logging
 import weakref
 
 import asyncpg
+import pytest
 
 from server.direct import DirectSocket
+from server.live.hub import MemoryHub, order_topic
 from server.settings import Settings
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
@@ -52,3 +56,30 @@ async def test_closed_sockets_are_freed_without_the_cycle_collector(
             )
         finally:
             gc.enable()
+
+
+async def test_a_client_gone_before_its_handler_runs_is_no_error(
+    settings: Settings, db: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    lenient = dataclasses.replace(settings, track_lookup_burst=1000)
+    async with run_server(lenient) as server, Dispatch(server) as dispatch:
+        order = await dispatch.order()
+        host, port = server.base_url.removeprefix("http://").split(":")
+        for _ in range(20):  # the request and the hang-up arrive together; the handler
+            # reads the database twice before it reaches the socket's direct lane
+            _reader, writer = await asyncio.open_connection(host, int(port))
+            request = (
+                f"GET /ws/track/{order['tracking_code']} HTTP/1.1\r\nHost: {host}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
+            writer.write(request.encode())
+            writer.close()
+            await writer.wait_closed()
+        hub = server.services.live.hub
+        assert isinstance(hub, MemoryHub)
+        topic = order_topic(order["id"])
+        await eventually(lambda: not hub.subscribers(topic), what="every handler finished")
+        async with Watcher(f"{server.ws_url}/ws/track/{order['tracking_code']}") as customer:
+            await customer.next_of("snapshot", since=0)  # and the next one is served
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
