@@ -29,6 +29,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 SCOPE_KEY = "tracker.direct"
 CLOSE_INVALID_DATA = 1007
@@ -131,9 +132,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
         self.on_message = on_message
         for data in self._inbox.take_messages():
             on_message(data)
-        if self.read_paused:  # uvicorn pauses after each queued message
-            self.read_paused = False
-            self.transport.resume_reading()
+        self.resume_reading()  # uvicorn pauses reading after each message it queues
 
     def send_receive_event_to_app(self) -> None:
         on_message = self.on_message
@@ -165,7 +164,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
 
     async def closed(self) -> None:
         """Wait until the connection is over (the peer left, or a close was sent)."""
-        while (await self.queue.get())["type"] != "websocket.disconnect":
+        while (await self._inbox.get())["type"] != "websocket.disconnect":
             pass
 
     # Sending
@@ -187,7 +186,10 @@ class DirectSocket(WebSocketsSansIOProtocol):
         """Frame and write a text message now; False if the connection is closing."""
         if not self.open or self.transport.is_closing():
             return False
-        self.conn.send_text(data)
+        try:
+            self.conn.send_text(data)
+        except InvalidState:  # the peer's close arrived first
+            return False
         self.transport.write(b"".join(self.conn.data_to_send()))
         return True
 
