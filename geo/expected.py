@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from itertools import accumulate
 
 import numpy as np
@@ -61,8 +62,8 @@ class ExpectedTimes:
         priors = _routing_paces(line, route, mids)
         profile = self.profile
         # Everything but the hour of the week is known now: the place's pace per piece.
-        self._place_paces: list[float] = []
-        self._hour_keys: list[HourKey] = []
+        place_paces: list[float] = []
+        hour_keys: list[HourKey] = []
         known = 0
         for k in range(n):
             if self.provisional:
@@ -72,25 +73,27 @@ class ExpectedTimes:
                 pace, evidence = profile.place_pace_s_per_m(
                     self._epsg, ux[k], uy[k], headings[k], priors[k]
                 )
-                self._hour_keys.append(profile.hour_key(self._epsg, ux[k], uy[k], headings[k]))
-            self._place_paces.append(pace)
+                hour_keys.append(profile.hour_key(self._epsg, ux[k], uy[k], headings[k]))
+            place_paces.append(pace)
             known += evidence >= _KNOWN_M or priors[k] is not None
         self.coverage = known / n
-        self._tables: dict[int, list[float]] = {}
+        self._place_paces = tuple(place_paces)
+        self._hour_keys = tuple(hour_keys)
+        self._tables: dict[int, tuple[float, ...]] = {}  # tuples: see MetricLine
 
-    def _table(self, hour_of_week: int) -> list[float]:
+    def _table(self, hour_of_week: int) -> tuple[float, ...]:
         table = self._tables.get(hour_of_week)
         if table is not None:
             return table
         piece = self.piece_m
-        paces = self._place_paces
+        paces: Sequence[float] = self._place_paces
         if self._hour_keys:
             hour_pace = self.profile.hour_pace_s_per_m
             paces = [
                 hour_pace(pace, key, hour_of_week)
                 for pace, key in zip(paces, self._hour_keys, strict=True)
             ]
-        table = [0.0, *accumulate(pace * piece for pace in paces)]
+        table = (0.0, *accumulate(pace * piece for pace in paces))
         self._tables[hour_of_week] = table
         return table
 
@@ -98,11 +101,11 @@ class ExpectedTimes:
         """Expected seconds from the start to `along_m`."""
         return self.at_in(self._table(hour_of_week), along_m)
 
-    def table(self, hour_of_week: int) -> list[float]:
+    def table(self, hour_of_week: int) -> tuple[float, ...]:
         """The cumulative table of one hour of the week, for several `at_in` queries."""
         return self._table(hour_of_week)
 
-    def at_in(self, table: list[float], along_m: float) -> float:
+    def at_in(self, table: tuple[float, ...], along_m: float) -> float:
         """Expected seconds from the start to `along_m`, from `table(hour_of_week)`."""
         f = min(max(along_m / self.piece_m, 0.0), len(table) - 1.0)
         k = min(int(f), len(table) - 2)

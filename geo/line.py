@@ -77,16 +77,20 @@ class MetricLine:
         dx, dy = np.diff(xs), np.diff(ys)
         seg = np.hypot(dx, dy)
         safe = np.where(seg > 0, seg, 1.0)
-        self.xs: list[float] = xs.tolist()
-        self.ys: list[float] = ys.tolist()
-        self._seg_m: list[float] = seg.tolist()
-        self._ux: list[float] = (dx / safe).tolist()
-        self._uy: list[float] = (dy / safe).tolist()
-        self.cum_m: list[float] = np.concatenate(([0.0], np.cumsum(seg) * length_scale)).tolist()
+        # Tuples, not lists: a server holds a line per courier for hours, and tuples of
+        # numbers drop out of the garbage collector's sight (lists never do).
+        self.xs: tuple[float, ...] = tuple(xs.tolist())
+        self.ys: tuple[float, ...] = tuple(ys.tolist())
+        self._seg_m: tuple[float, ...] = tuple(seg.tolist())
+        self._ux: tuple[float, ...] = tuple((dx / safe).tolist())
+        self._uy: tuple[float, ...] = tuple((dy / safe).tolist())
+        self.cum_m: tuple[float, ...] = tuple(
+            np.concatenate(([0.0], np.cumsum(seg) * length_scale)).tolist()
+        )
         self.length_m: float = self.cum_m[-1]
         self._grid = self._build_grid()
 
-    def _build_grid(self) -> dict[tuple[int, int], list[int]]:
+    def _build_grid(self) -> dict[tuple[int, int], tuple[int, ...]]:
         grid: dict[tuple[int, int], list[int]] = {}
         for i, seg_m in enumerate(self._seg_m):
             x0, y0 = self.xs[i], self.ys[i]
@@ -99,7 +103,7 @@ class MetricLine:
                 cells.add((math.floor(x / CELL_M), math.floor(y / CELL_M)))
             for cell in cells:
                 grid.setdefault(cell, []).append(i)
-        return grid
+        return {cell: tuple(segments) for cell, segments in grid.items()}
 
     def to_xy(self, lon: float, lat: float) -> tuple[float, float]:
         return self.frame.to_xy(lon, lat)

@@ -94,7 +94,7 @@ class Tracker:
         self._last_s: float | None = None
         self._last: TrackUpdate | None = None
         self._prior_stopped_s = 0.0
-        self._stop_expected_s: dict[int, list[float]] = {}
+        self._stop_expected_s: dict[int, tuple[float, ...]] = {}
 
     def update(self, fix: Fix) -> TrackUpdate:
         t = fix.recorded_at.timestamp()
@@ -292,14 +292,14 @@ class Tracker:
             carry_s += placed.stop.service_s
         return tuple(etas)
 
-    def _stops_expected(self, hour: int) -> list[float]:
+    def _stops_expected(self, hour: int) -> tuple[float, ...]:
         """Expected seconds from the run's start to each stop in one hour of the week (the
         stops do not move: looked up once per hour, not per stop and fix)."""
         cached = self._stop_expected_s.get(hour)
         if cached is None:
             table = self.expected.table(hour)
             at_in = self.expected.at_in
-            cached = [at_in(table, placed.along_m) for placed in self.run.stops]
+            cached = tuple(at_in(table, placed.along_m) for placed in self.run.stops)
             self._stop_expected_s[hour] = cached
         return cached
 

@@ -42,16 +42,29 @@ class _Inbox:
     `put_nowait`, `get` and `empty`, and in direct mode it carries little more than the
     disconnect."""
 
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ("_closed", "_items", "_waiter")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
         self._waiter: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[None] | None = None
 
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+        closed = self._closed
+        if item["type"] == "websocket.disconnect" and closed is not None and not closed.done():
+            closed.set_result(None)
+
+    def closed(self) -> asyncio.Future[None]:
+        """Done once a disconnect has been queued (a future, not a coroutine: a socket
+        waits on it all its life, and each coroutine in that chain is an object per socket)."""
+        if self._closed is None:
+            self._closed = asyncio.get_running_loop().create_future()
+            if any(i["type"] == "websocket.disconnect" for i in self._items):
+                self._closed.set_result(None)
+        return self._closed
 
     async def get(self) -> Any:
         while not self._items:
@@ -162,10 +175,9 @@ class DirectSocket(WebSocketsSansIOProtocol):
             self.read_paused = False
             self.transport.resume_reading()
 
-    async def closed(self) -> None:
-        """Wait until the connection is over (the peer left, or a close was sent)."""
-        while (await self._inbox.get())["type"] != "websocket.disconnect":
-            pass
+    def closed(self) -> asyncio.Future[None]:
+        """Done when the connection is over (the peer left, or a close was sent)."""
+        return self._inbox.closed()
 
     # Sending
     @property

@@ -14,6 +14,10 @@ full pass stays short. What freezing costs: a reference cycle among frozen objec
 becomes garbage waits for the next thaw. Our own sockets break theirs when they close
 (server/direct.py), so little waits; every `gc_thaw_interval_s` everything is unfrozen,
 collected once (one pause of the old kind, logged and in /metrics) and frozen again.
+Measured at 5,000 couriers and 5,000 customers: ~0.9 M tracked objects, a thaw takes
+0.2 to 0.7 s and, at steady state, finds next to nothing to free; hence once an hour.
+Keeping what lives per courier in tuples of numbers rather than lists (geo/line.py,
+geo/expected.py) keeps that count down: such tuples drop out of the collector's sight.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class Settings:
     # The cyclic garbage collector (server/heap.py): long-lived objects are frozen every
     # freeze interval; everything is collected once per thaw interval (0: never freeze).
     gc_freeze_interval_s: float = 1.0
-    gc_thaw_interval_s: float = 600.0
+    gc_thaw_interval_s: float = 3_600.0
 
     # History partitions (one per UTC day) and their retention.
     retention_days: int = 90

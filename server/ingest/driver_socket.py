@@ -95,6 +95,7 @@ class DriverSession:
             self._sock.close_now(CLOSE_INTERNAL_ERROR, "internal error, reconnect")
             return
         self._backlog = None
+        self._catching_up = None  # a finished task kept per courier is an object per courier
         self._sock.resume_reading()
 
     def _reject_invalid(self, decoded: wire.Decoded) -> None:
