@@ -60,6 +60,7 @@ class BatchWriter:
         self._max_rows = settings.write_queue_max_rows
         self._retry_max_s = settings.db_retry_max_s
         self._items: list[WriteItem] = []
+        self._oldest_at_s = 0.0  # monotonic time the oldest queued fix was queued
         self._nonempty = asyncio.Event()
         self._batch_full = asyncio.Event()
         self._space = asyncio.Event()
@@ -91,6 +92,8 @@ class BatchWriter:
     def put_nowait(self, items: Sequence[WriteItem]) -> None:
         """Queue fixes now: for callers that checked `has_room` (one message may take
         the queue past its bound by at most that message's fixes)."""
+        if not self._items:
+            self._oldest_at_s = time.monotonic()
         self._items.extend(items)
         self._nonempty.set()
         if len(self._items) >= self._batch_rows:
@@ -117,10 +120,13 @@ class BatchWriter:
                 self._nonempty.clear()
                 await self._nonempty.wait()
                 continue
-            if len(self._items) < self._batch_rows and not self._closing:
+            # Wait for a full batch only while the oldest fix is younger than the bound:
+            # fixes that queued up during the last write have waited already.
+            wait_s = self._oldest_at_s + self._max_wait_s - time.monotonic()
+            if len(self._items) < self._batch_rows and not self._closing and wait_s > 0:
                 self._batch_full.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._batch_full.wait(), self._max_wait_s)
+                    await asyncio.wait_for(self._batch_full.wait(), wait_s)
             batch = self._items[: self._batch_rows]
             del self._items[: self._batch_rows]
             if len(self._items) < self._max_rows:
