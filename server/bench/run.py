@@ -296,7 +296,7 @@ async def run_step(
     cpu_after = [p.cpu_times() for p in procs]
     wall = time.perf_counter() - wall_before
     rss = sum(_rss_mib(p) for p in procs)
-    seen = await watchers.result()
+    seen = await watchers.finish()
     step = Step(couriers=n)
     step.sent = sum(r["sent"] for r in results)
     step.acked = sum(r["acked"] for r in results)

@@ -213,6 +213,9 @@ async def watchers(spec: dict[str, Any]) -> dict[str, Any]:
     measuring = False
     window = time.perf_counter() - began
     counts["closed"] = sum(ws.closed.done() for ws in sockets)  # by the server, while watched
+    # Hang up only once the couriers are done (stdin closes): thousands of sockets closing
+    # at once would delay the acks of their last fixes, and count as the server's latency.
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await close_all(sockets)
     deliveries = counts["customer_messages"] + counts["fleet_driver_entries"]
     return {
