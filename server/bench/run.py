@@ -428,7 +428,7 @@ def _within_bound(step: Step, profile: Profile) -> bool:
 
 HEADER = (
     f"{'couriers':>8} {'offered/s':>9} {'stored/s':>9} {'ack p50':>8} {'ack p99':>8} "
-    f"{'cust p50':>8} {'cust p99':>8} {'deliv/s':>8} {'cpu %':>6} {'rss MiB':>8}"
+    f"{'cust p50':>8} {'cust p99':>8} {'deliv/s':>8} {'cpu %':>6} {'rss MiB':>8} {'errors':>6}"
 )
 
 
@@ -440,7 +440,8 @@ def _row(s: Step) -> str:
         f"{s.couriers:>8} {s.offered_per_s:>9.0f} {s.persisted_per_s:>9.0f} "
         f"{ms(s.ack_latency_ms, 'p50'):>8} {ms(s.ack_latency_ms, 'p99'):>8} "
         f"{ms(s.customer_latency_ms, 'p50'):>8} {ms(s.customer_latency_ms, 'p99'):>8} "
-        f"{s.deliveries_per_s:>8.0f} {s.server_cpu_pct:>6.1f} {s.server_rss_mib:>8.1f}"
+        f"{s.deliveries_per_s:>8.0f} {s.server_cpu_pct:>6.1f} {s.server_rss_mib:>8.1f} "
+        f"{s.errors + s.rejected + s.watchers_closed:>6}"
     )
 
 
