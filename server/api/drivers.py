@@ -8,10 +8,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.guards import path_id, require_role
+from server.api.guards import guarded, path_id
 from server.auth import hash_token, new_token
 from server.responses import decode_body, error_response, json_response
-from server.services import Services
+from server.services import Caller, Services
 from server.store import queries
 
 MAX_BODY_BYTES = 16 * 1024
@@ -38,10 +38,8 @@ def driver_json(driver: queries.Driver) -> dict[str, object]:
     }
 
 
-async def create_driver(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def create_driver(request: Request, caller: Caller, services: Services) -> Response:
     if isinstance(spec := await decode_body(request, DriverIn, MAX_BODY_BYTES, "driver"), Response):
         return spec
     token = new_token()
@@ -61,19 +59,15 @@ async def create_driver(request: Request) -> Response:
     return json_response({**driver_json(driver), "token": token}, 201)
 
 
-async def list_drivers(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def list_drivers(request: Request, caller: Caller, services: Services) -> Response:
     async with services.pool.acquire() as conn:
         drivers = await queries.list_drivers(conn)
     return json_response([driver_json(d) for d in drivers])
 
 
-async def get_driver(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def get_driver(request: Request, caller: Caller, services: Services) -> Response:
     driver_id = path_id(request, "driver_id")
     async with services.pool.acquire() as conn:
         driver = None if driver_id is None else await queries.get_driver(conn, driver_id)
@@ -82,11 +76,9 @@ async def get_driver(request: Request) -> Response:
     return json_response(driver_json(driver))
 
 
-async def rotate_token(request: Request) -> Response:
+@guarded("admin")
+async def rotate_token(request: Request, caller: Caller, services: Services) -> Response:
     """A new token for a driver (a lost phone, a new app install); the old one stops working."""
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
     driver_id = path_id(request, "driver_id")
     token = new_token()
     async with services.pool.acquire() as conn:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,6 +29,26 @@ async def require_role(request: Request, role: str) -> Caller | Response:
     if ROLES.index(caller.role) < ROLES.index(role):
         return error_response(403, f"this key may not do that (needs the {role} role)")
     return caller
+
+
+GuardedHandler = Callable[[Request, Caller, Services], Awaitable[Response]]
+
+
+def guarded(role: str) -> Callable[[GuardedHandler], Callable[[Request], Awaitable[Response]]]:
+    """An endpoint for a handler that needs an API key with `role` (or above): the 401/403
+    is answered here; the handler gets the caller and the services."""
+
+    def wrap(handler: GuardedHandler) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            caller = await require_role(request, role)
+            if isinstance(caller, Response):
+                return caller
+            return await handler(request, caller, request.app.state.services)
+
+        return endpoint
+
+    return wrap
 
 
 def client_address(request: Request) -> str:

@@ -10,10 +10,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.guards import path_id, require_role
+from server.api.guards import guarded, path_id
 from server.notify.events import WEBHOOK_EVENTS
 from server.responses import decode_body, error_response, json_response
-from server.services import Services
+from server.services import Caller, Services
 from server.store import outbox
 
 MAX_BODY_BYTES = 16 * 1024
@@ -42,10 +42,8 @@ def subscription_view(sub: outbox.Subscription, *, with_secret: bool = False) ->
     return view
 
 
-async def create_subscription(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def create_subscription(request: Request, caller: Caller, services: Services) -> Response:
     spec = await decode_body(request, SubscriptionIn, MAX_BODY_BYTES, "subscription")
     if isinstance(spec, Response):
         return spec
@@ -65,19 +63,15 @@ async def create_subscription(request: Request) -> Response:
     return json_response(subscription_view(sub, with_secret=True), 201)
 
 
-async def list_subscriptions(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def list_subscriptions(request: Request, caller: Caller, services: Services) -> Response:
     async with services.pool.acquire() as conn:
         subs = await outbox.subscriptions(conn)
     return json_response([subscription_view(s) for s in subs])
 
 
-async def get_subscription(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def get_subscription(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
     async with services.pool.acquire() as conn:
         sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
@@ -86,10 +80,8 @@ async def get_subscription(request: Request) -> Response:
     return json_response(subscription_view(sub))
 
 
-async def delete_subscription(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def delete_subscription(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
     async with services.pool.acquire() as conn:
         deleted = sub_id is not None and await outbox.delete_subscription(conn, sub_id)
@@ -99,10 +91,8 @@ async def delete_subscription(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def enable_subscription(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def enable_subscription(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
     async with services.pool.acquire() as conn:
         sub = None if sub_id is None else await outbox.enable_subscription(conn, sub_id)
@@ -112,10 +102,8 @@ async def enable_subscription(request: Request) -> Response:
     return json_response(subscription_view(sub))
 
 
-async def subscription_deliveries(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def subscription_deliveries(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
     limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
     async with services.pool.acquire() as conn:
@@ -140,10 +128,8 @@ async def subscription_deliveries(request: Request) -> Response:
     )
 
 
-async def order_notifications(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def order_notifications(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     async with services.pool.acquire() as conn:
         log = [] if order_id is None else await outbox.order_log(conn, order_id)

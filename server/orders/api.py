@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geo.route import RouteError, parse_route
-from server.api.guards import client_address, path_id, require_role
+from server.api.guards import client_address, guarded, path_id
 from server.auth import hash_token, new_token
 from server.orders import codes, validation
 from server.orders.lifecycle import IllegalTransition, parse_status
 from server.orders.views import customer_view, dispatcher_view, is_late, link_expires_at
 from server.responses import decode_body, error_response, json_response
-from server.services import Services
+from server.services import Caller, Services
 from server.store import orders as store
 from server.store import queries
 
@@ -36,10 +36,8 @@ async def _decode(request: Request, kind: type[T]) -> T | Response:
     return await decode_body(request, kind, MAX_BODY_BYTES, "body")
 
 
-async def create_order(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def create_order(request: Request, caller: Caller, services: Services) -> Response:
     if isinstance(spec := await _decode(request, validation.OrderIn), Response):
         return spec
     try:
@@ -79,10 +77,8 @@ async def create_order(request: Request) -> Response:
     )
 
 
-async def get_order(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def get_order(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     async with services.pool.acquire() as conn:
         order = None if order_id is None else await store.get_order(conn, order_id)
@@ -92,10 +88,8 @@ async def get_order(request: Request) -> Response:
     return json_response(dispatcher_view(order, services.settings, _now(), services.live, timeline))
 
 
-async def list_orders(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def list_orders(request: Request, caller: Caller, services: Services) -> Response:
     query = request.query_params
     try:
         statuses = (
@@ -134,10 +128,8 @@ async def list_orders(request: Request) -> Response:
     )
 
 
-async def change_status(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def change_status(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     if order_id is None:
         return error_response(404, "no such order")
@@ -168,10 +160,8 @@ async def change_status(request: Request) -> Response:
     return json_response(dispatcher_view(after, services.settings, now, services.live, timeline))
 
 
-async def assign(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def assign(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     if order_id is None:
         return error_response(404, "no such order")
@@ -204,17 +194,13 @@ async def assign(request: Request) -> Response:
     return json_response(dispatcher_view(after, services.settings, now, services.live))
 
 
-async def fleet(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "dispatcher"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("dispatcher")
+async def fleet(request: Request, caller: Caller, services: Services) -> Response:
     return json_response({"drivers": services.live.fleet.snapshot(), "at": _now()})
 
 
-async def create_api_key(request: Request) -> Response:
-    if isinstance(caller := await require_role(request, "admin"), Response):
-        return caller
-    services: Services = request.app.state.services
+@guarded("admin")
+async def create_api_key(request: Request, caller: Caller, services: Services) -> Response:
     if isinstance(spec := await _decode(request, validation.ApiKeyIn), Response):
         return spec
     if spec.role not in ("admin", "dispatcher"):
