@@ -26,6 +26,7 @@ import jinja2
 from geo.eta import StopEta
 from geo.model import Fix
 from server.live.etas import eta_view
+from server.live.fleet import position_json
 from server.notify import channels
 from server.notify.events import customer_messages, order_context, webhook_messages
 from server.notify.templates import Templates
@@ -280,15 +281,7 @@ class Notifier:
     async def _record_position(self, conn: Conn, item: _Position, now: datetime) -> None:
         fix = item.fix
         t = fix.recorded_at.timestamp()
-        data = {
-            "driver_id": item.driver_id,
-            "lat": fix.lat,
-            "lon": fix.lon,
-            "at": fix.recorded_at,
-            "speed": fix.speed_mps,
-            "heading": fix.heading_deg,
-            "accuracy": fix.accuracy_m,
-        }
+        data = {"driver_id": item.driver_id, **position_json(fix)}
         messages = []
         for sub in self._subscriptions:
             bucket = int(t // max(sub.position_interval_s, 1.0))

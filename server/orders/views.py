@@ -48,11 +48,7 @@ def dispatcher_view(
             "email": order.customer_email,
             "phone": order.customer_phone,
         },
-        "destination": {
-            "lat": order.destination[1],
-            "lon": order.destination[0],
-            "address": order.address,
-        },
+        "destination": _destination(order),
         "promised_by": order.promised_by,
         "window": _window(order),
         "driver_id": order.driver_id,
@@ -72,6 +68,10 @@ def dispatcher_view(
     return view
 
 
+def _destination(order: Order) -> dict[str, Any]:
+    return {"lat": order.destination[1], "lon": order.destination[0], "address": order.address}
+
+
 def link_expires_at(order: Order, settings: Settings) -> datetime | None:
     if order.closed_at is None:
         return None
@@ -88,11 +88,7 @@ def customer_view(
         "reference": order.reference,
         "status": order.status.value,
         "timeline": [{"status": e.status.value, "at": e.at, "note": e.note} for e in timeline],
-        "destination": {
-            "lat": order.destination[1],
-            "lon": order.destination[0],
-            "address": order.address,
-        },
+        "destination": _destination(order),
         "promised_by": order.promised_by,
         "window": _window(order),
         "courier": courier,
