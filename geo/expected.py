@@ -2,8 +2,10 @@
 
 The route is cut into equal pieces of about 50 m; each piece's pace blends the routing
 engine's time for it (when the route came with durations) with the fleet's speed profile at
-that place, direction and hour of the week. The cumulative table is built once per hour of
-the week a run is tracked in, so a query is an index and an interpolation.
+that place, direction and hour of the week; where no routing engine timed it, the profile's
+learned detour factor then scales it by how winding the road around it is (geo/detour.py).
+The cumulative table is built once per hour of the week a run is tracked in, so a query is an
+index and an interpolation.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 import numpy as np
 
 from geo.crs import to_utm_many, utm_epsg
+from geo.detour import straightness
 from geo.line import MetricLine
 from geo.route import Route
 from geo.speed_profile import HourKey, SpeedProfile
@@ -77,6 +80,11 @@ class ExpectedTimes:
             place_paces.append(pace)
             known += evidence >= _KNOWN_M or priors[k] is not None
         self.coverage = known / n
+        detour = profile.detour
+        if not self.provisional and not detour.identity:
+            for k, s in enumerate(straightness(line, mids).tolist()):
+                if priors[k] is None:
+                    place_paces[k] *= detour.factor(s)
         self._place_paces = tuple(place_paces)
         self._hour_keys = tuple(hour_keys)
         self._tables: dict[int, tuple[float, ...]] = {}  # tuples: see MetricLine
@@ -104,6 +112,11 @@ class ExpectedTimes:
     def table(self, hour_of_week: int) -> tuple[float, ...]:
         """The cumulative table of one hour of the week, for several `at_in` queries."""
         return self._table(hour_of_week)
+
+    def piece_seconds(self, hour_of_week: int) -> list[float]:
+        """Each piece's expected seconds in one hour of the week (for learning)."""
+        table = self._table(hour_of_week)
+        return [b - a for a, b in pairwise(table)]
 
     def at_in(self, table: tuple[float, ...], along_m: float) -> float:
         """Expected seconds from the start to `along_m`, from `table(hour_of_week)`."""

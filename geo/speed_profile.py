@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from geo.crs import to_utm_many, utm_epsg
+from geo.detour import Detour
 from geo.model import Fix
 
 FORMAT_VERSION = 1
@@ -58,6 +59,11 @@ class SpeedProfile:
     fleet_speed_mps: float = 8.0  # all travel time-weighted, stops included
     median_trip_speed_mps: float = 8.0  # the median of trips' average speeds (the baseline)
     params: LearnParams = LearnParams()
+    # Learned afterwards, from predictions this profile made (geo/detour.py).
+    detour: Detour = field(default_factory=Detour)
+
+    def with_detour(self, detour: Detour) -> SpeedProfile:
+        return replace(self, detour=detour)
 
     def pace_s_per_m(
         self,
@@ -130,6 +136,7 @@ class SpeedProfile:
                 "max_wait_s": self.params.max_wait_s,
                 "prior_m": self.params.prior_m,
             },
+            "detour": self.detour.to_json(),
             "cells": [
                 [*key, round(seconds, 2), round(metres, 2)]
                 for key, (seconds, metres) in sorted(self.totals.items())
@@ -149,6 +156,7 @@ class SpeedProfile:
             float(data["fleet_speed_mps"]),
             float(data["median_trip_speed_mps"]),
             LearnParams(**{k: float(v) for k, v in data["params"].items()}),
+            Detour.from_json(data.get("detour")),
         )
 
 

@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from geo.calibration import Calibration
+from geo.detour import Detour, Shares
 from geo.model import Fix
 from geo.params import TrackerParams
 from geo.route import Route
 from geo.run import Run, Stop, build_run
-from geo.speed_profile import LearnParams, SpeedProfile, learn
+from geo.speed_profile import LearnParams, SpeedProfile, hour_of_week, learn
 from geo.tracker import Tracker
 from server.traces import own_route, read_routes, read_trace
 
@@ -107,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     history = {p.name: read_trace(p) for p in history_files if p.name not in targets}
     history = {name: trip for name, trip in history.items() if len(trip) >= 2}
 
-    profile = learn(history.values())
-    cross_fitted = cross_fit(history, routes)
+    cross_fitted, detour = cross_fit(history, routes)
+    profile = learn(history.values()).with_detour(detour)
     calibration, baseline_calibration = calibrations(cross_fitted)
 
     results: list[TripResult] = []
@@ -138,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         "stops": args.stops,
         "fleet_speed_mps": round(profile.fleet_speed_mps, 2),
         "baseline_speed_mps": round(profile.median_trip_speed_mps, 2),
+        "detour": detour.to_json(),
         "us_per_fix": round(1e6 * sum(r.tracker_s for r in results) / fixes, 1) if fixes else None,
         "model": model,
         "baseline": baseline,
@@ -152,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         # Each trip is still never predicted by a profile that learned it; only the folds
         # differ.
         fits = [cross_fitted] + [
-            cross_fit(history, routes, seed=seed) for seed in range(1, args.cv_repeats)
+            cross_fit(history, routes, seed=seed)[0] for seed in range(1, args.cv_repeats)
         ]
         summaries = [(summarise(f, "model"), summarise(f, "baseline")) for f in fits]
         report["history_cv_mae_reduction_mean"] = {
@@ -174,6 +176,8 @@ class Prediction:
     model_window_s: tuple[float, float]
     baseline_s: float
     baseline_window_s: tuple[float, float]
+    # Seconds of expected travel ahead per straightness tenth, when learning a detour.
+    shares: tuple[float, ...] = ()
 
 
 @dataclass(slots=True)
@@ -213,11 +217,13 @@ def replay(
     baseline_calibration: Calibration,
     stops: int = 1,
     repeat: int = 1,
+    shares: bool = False,
 ) -> TripResult:
     """Predict the arrival at the route's end at every fix of `trip` up to its arrival.
 
     `stops` > 1 spreads that many stops along the route (the last at its end) to measure
-    what more stops cost; `tracker_s` is the fastest of `repeat` replays.
+    what more stops cost; `tracker_s` is the fastest of `repeat` replays. `shares` records
+    what a detour correction learns from (`Prediction.shares`).
     """
     run = spread_stops(route, stops)
     arrived = arrival_index(trip, run)
@@ -227,6 +233,7 @@ def replay(
     length_m = run.length_m
     for attempt in range(repeat):
         tracker = Tracker(run, profile, calibration)
+        by_hour: dict[int, Shares] = {}
         tracker_s = 0.0
         for fix in trip[: arrived + 1]:
             started = time.perf_counter()
@@ -242,6 +249,9 @@ def replay(
             else:  # arrived already (dwelt at the end before the trace ended)
                 model_s, window = 0.0, (0.0, 0.0)
             baseline_s = update.progress.remaining_m / speed
+            ahead: tuple[float, ...] = ()
+            if shares:
+                ahead = _shares(tracker, by_hour, fix).at(update.progress.along_m)
             result.predictions.append(
                 Prediction(
                     actual_s,
@@ -250,10 +260,21 @@ def replay(
                     (window[0], window[1]),
                     baseline_s,
                     baseline_calibration.window_s(baseline_s),
+                    ahead,
                 )
             )
         result.tracker_s = tracker_s if attempt == 0 else min(result.tracker_s, tracker_s)
     return result
+
+
+def _shares(tracker: Tracker, by_hour: dict[int, Shares], fix: Fix) -> Shares:
+    hour = hour_of_week(fix.recorded_at)
+    found = by_hour.get(hour)
+    if found is None:
+        expected = tracker.expected
+        found = Shares(expected.piece_seconds(hour), expected.piece_m, tracker.run.line)
+        by_hour[hour] = found
+    return found
 
 
 def spread_stops(route: Route, stops: int) -> Run:
@@ -299,24 +320,58 @@ def cross_fit(
     routes: dict[str, Route],
     folds: int = CALIBRATION_FOLDS,
     seed: int | None = None,
-) -> list[TripResult]:
+) -> tuple[list[TripResult], Detour]:
     """Predictions on every history trip by a profile learned on the other folds (an
-    in-sample profile would be too good: the window too narrow, the figures too rosy).
-    Folds take every `folds`-th trip by name, or, with `seed`, of a shuffled order."""
+    in-sample profile would be too good: the window too narrow, the figures too rosy), and
+    the detour correction learned from all of them.
+
+    Two rounds: the first predicts without a detour correction and is what the correction
+    learns from; the second predicts each fold with a correction learned from the other
+    folds' first-round predictions, and is what is returned (the window is calibrated on
+    it). Folds take every `folds`-th trip by name, or, with `seed`, of a shuffled order.
+    """
     names = sorted(history)
     if seed is not None:
         random.Random(seed).shuffle(names)
-    results: list[TripResult] = []
     default = Calibration.default()
-    for k in range(folds):
-        held = set(names[k::folds])
-        profile = learn(history[n] for n in names if n not in held)
-        for name in sorted(held):
-            trip = history[name]
-            route = routes.get(name) or own_route(trip)
-            if route is not None:
-                results.append(replay(name, trip, route, profile, default, default))
-    return results
+    held = [sorted(names[k::folds]) for k in range(folds)]
+    profiles = [learn(history[n] for n in names if n not in skip) for skip in map(set, held)]
+    routed = {n: r for n in names if (r := routes.get(n) or own_route(history[n])) is not None}
+
+    def predict(with_shares: bool, detours: Sequence[Detour]) -> list[list[TripResult]]:
+        return [
+            [
+                replay(
+                    n,
+                    history[n],
+                    routed[n],
+                    profile.with_detour(detour),
+                    default,
+                    default,
+                    shares=with_shares,
+                )
+                for n in fold
+                if n in routed
+            ]
+            for fold, profile, detour in zip(held, profiles, detours, strict=True)
+        ]
+
+    first = predict(True, [Detour()] * folds)
+    fold_detours = [
+        learn_detour([r for j, results in enumerate(first) if j != k for r in results])
+        for k in range(folds)
+    ]
+    second = predict(False, fold_detours)
+    return [r for results in second for r in results], learn_detour(
+        [r for results in first for r in results]
+    )
+
+
+def learn_detour(results: Sequence[TripResult]) -> Detour:
+    """The detour correction from predictions made without one, each trip counted once."""
+    samples = [(p.model_s, p.actual_s, p.shares) for r in results for p in r.predictions]
+    weights = [1.0 / len(r.predictions) for r in results for _ in r.predictions]
+    return Detour.learn(samples, weights)
 
 
 def calibrations(results: Sequence[TripResult]) -> tuple[Calibration, Calibration]:

@@ -47,9 +47,9 @@ async def learn_and_store(pool: asyncpg.Pool, settings: Settings) -> dict[str, o
 
 
 def _learn(trips: dict[str, list[Fix]]) -> tuple[SpeedProfile, Calibration]:
-    profile = learn(trips.values())
-    calibration, _ = calibrations(cross_fit(trips, {}))
-    return profile, calibration
+    cross_fitted, detour = cross_fit(trips, {})
+    calibration, _ = calibrations(cross_fitted)
+    return learn(trips.values()).with_detour(detour), calibration
 
 
 async def load_latest(pool: asyncpg.Pool, etas: Etas, known_id: int | None) -> int | None:

@@ -72,8 +72,8 @@ def test_another_fold_assignment_predicts_each_history_trip_once_from_other_trip
     # Trips on one street at different speeds: which trips a profile learned from shows in
     # its predictions.
     history = {f"t{k}": drive(PATH, 4.0 + 2.0 * k, 5.0, t0_s=k * 86_400.0) for k in range(6)}
-    plain = {r.name: r for r in cross_fit(history, {})}
-    shuffled = {r.name: r for r in cross_fit(history, {}, seed=1)}
+    plain = {r.name: r for r in cross_fit(history, {})[0]}
+    shuffled = {r.name: r for r in cross_fit(history, {}, seed=1)[0]}
     assert sorted(plain) == sorted(shuffled) == sorted(history)
     first = {name: r.predictions[0].model_s for name, r in shuffled.items()}
     assert first != {name: r.predictions[0].model_s for name, r in plain.items()}
