@@ -57,6 +57,7 @@ async def test_learned_models_are_stored_and_used(
     stored = await eta_models.latest(db)
     assert stored is not None and stored.fixes == TRIPS * 30
     assert stored.profile and stored.calibration
+    assert "detour" in stored.profile  # the correction learned with it (identity when few trips)
     async with run_server(settings) as server:  # a new process picks them up
         etas = server.services.live.etas
         await eventually(lambda: etas.models.profile is not None, what="the models to load")
