@@ -142,12 +142,13 @@ class Shares:
 
     def at(self, along_m: float) -> tuple[float, ...]:
         """Seconds per straightness tenth from `along_m` to the end."""
-        n = len(self._cum) - 1
+        cum = self._cum
+        n = len(cum) - 1  # pieces: at least one (ExpectedTimes makes them)
         f = min(max(along_m / self._piece_m, 0.0), float(n))
-        k = min(int(f), n - 1) if n else 0
+        k = min(int(f), n - 1)
         # The piece `along_m` is in counts for the part of it still ahead.
-        part = self._cum[k] + (self._cum[k + 1] - self._cum[k]) * (f - k) if n else self._cum[0]
-        ahead = np.maximum(self._cum[-1] - part, 0.0)
+        behind = cum[k] + (cum[k + 1] - cum[k]) * (f - k)
+        ahead = np.maximum(cum[-1] - behind, 0.0)
         return tuple(float(v) for v in ahead)
 
 
