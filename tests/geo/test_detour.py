@@ -56,7 +56,7 @@ def test_the_factor_is_kept_within_bounds() -> None:
 def test_learning_finds_the_relation_in_past_errors() -> None:
     rng = random.Random(4)
     samples, weights = [], []
-    for trip in range(60):
+    for _trip in range(60):  # ten predictions each, weighted 1/10
         for _ in range(10):
             tenth = rng.randrange(BINS)
             shares = [0.0] * BINS
