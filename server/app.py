@@ -84,7 +84,14 @@ async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier)
             return await orders.orders_on_runs(conn)
 
     return Live(
-        _hub(settings), runs, fleet, etas, notifier, reload_runs, settings.bus_presence_ttl_s
+        _hub(settings),
+        runs,
+        fleet,
+        etas,
+        notifier,
+        reload_runs,
+        settings.bus_presence_ttl_s,
+        clearance_m=settings.customer_route_clearance_m,
     )
 
 

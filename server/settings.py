@@ -60,6 +60,8 @@ class Settings:
     track_lookups_per_min: float = 30.0  # per client address, tracking-code lookups
     track_lookup_burst: int = 10
     courier_next_stop_only: bool = False  # show the courier only to the run's next stop
+    # A customer sees no route vertex and no courier position this close to another stop.
+    customer_route_clearance_m: float = 300.0
 
     # ETAs.
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
@@ -181,6 +183,8 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")
+        if not 0.0 <= self.customer_route_clearance_m < 100_000.0:
+            raise SettingsError("TRACKER_CUSTOMER_ROUTE_CLEARANCE_M must be 0..100000 metres")
 
 
 def _parse(name: str, raw: str, default: object) -> object:

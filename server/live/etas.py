@@ -73,6 +73,11 @@ class Etas:
     def leg(self, order_id: int) -> dict[str, Any] | None:
         return self._legs.get(order_id)
 
+    @property
+    def detour_factor(self) -> float:
+        """What provisional legs' lengths are stretched by (and a run's, when it has one)."""
+        return self._detour_factor
+
     def anchor(self, driver_id: int) -> tuple[float, float] | None:
         return self._anchors.get(driver_id)
 

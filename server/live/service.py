@@ -20,6 +20,7 @@ import msgspec
 from geo.events import EventKind
 from geo.model import Fix
 from server.live import cluster
+from server.live.clearance import Clearance
 from server.live.etas import DriverUpdate, Etas, eta_view
 from server.live.fleet import Fleet
 from server.live.hub import ALERTS_TOPIC, ETA_KEY, POSITION_KEY, Hub, order_topic
@@ -43,12 +44,14 @@ class Live:
         notifier: Notifier,
         reload_runs: Callable[[], Awaitable[list[Order]]] | None = None,
         presence_ttl_s: float = 30.0,
+        clearance_m: float = 300.0,
     ) -> None:
         self.hub = hub
         self.runs = runs
         self.fleet = fleet
         self.etas = etas
         self.notifier = notifier
+        self.clearance = Clearance(runs, etas, clearance_m)
         self.last_fix: dict[int, Fix] = {}
         self.tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
         self.cluster = cluster.Cluster(self, presence_ttl_s, reload_runs)
@@ -66,8 +69,13 @@ class Live:
         self.fleet.changed_here.add(driver.id)
         courier = self.fleet.position(driver.id, fix)
         update = self.etas.on_fix(driver.id, fix)
-        for order_id in self.runs.visible_orders(driver.id):
-            self._publish_position(order_id, courier)
+        visible = self.runs.visible_orders(driver.id)
+        if visible:
+            near = self.clearance.near(driver.id, fix.lon, fix.lat)
+            for order_id in visible:
+                # At (or near) another customer's door: that customer's secret.
+                withheld = bool(near) and any(o != order_id for o in near)
+                self._publish_position(order_id, courier, withheld)
         if update is not None:
             self._publish_events(driver.id, update)
         self.notifier.position(driver.id, fix)
@@ -87,9 +95,14 @@ class Live:
             if self.fleet.is_late(stop, now)
         }
 
-    def _publish_position(self, order_id: int, courier: dict[str, Any] | None) -> None:
+    def _publish_position(
+        self, order_id: int, courier: dict[str, Any] | None, withheld: bool = False
+    ) -> None:
+        """`courier` None: hidden from this order (never dropped: nothing follows it);
+        `withheld`: visible, but near another stop, so the position is left out (the ETA
+        still goes, and the next position supersedes it)."""
         eta = self.etas.view(order_id) if courier is not None else None
-        message = {"type": "position", "courier": courier, "eta": eta}
+        message = {"type": "position", "courier": None if withheld else courier, "eta": eta}
         # Showing the courier conflates with the next position; hiding it never drops.
         key = POSITION_KEY if courier is not None else None
         self.hub.publish(order_topic(order_id), _encode(message), key)
@@ -98,6 +111,7 @@ class Live:
         """The driver's run changed (by a change committed `here`, or on another process):
         the tracking process rebuilds its tracker and publishes what that changes."""
         self.fleet.run_changed(driver_id)
+        self.clearance.run_changed(driver_id)
         tracker = self.tracked_by.get(driver_id)
         if tracker == self.origin or (tracker is None and here):
             update = self.etas.run_changed(driver_id, self._recent_fix(driver_id))
@@ -151,12 +165,24 @@ class Live:
             self.hub.publish(ALERTS_TOPIC, _encode(alert))
 
     def courier_for(self, order_id: int) -> dict[str, Any] | None:
-        """The courier's position as this order's customer may see it, or None."""
+        """The courier's position as this order's customer may see it, or None (hidden,
+        unknown, or withheld near another stop)."""
         if not self.runs.courier_visible(order_id):
             return None
         driver_id = self.runs.driver_of(order_id)
         driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
-        return None if driver is None else driver.position
+        position = None if driver is None else driver.position
+        if position is None or driver_id is None:
+            return None
+        if self.clearance.hides(driver_id, order_id, position["lon"], position["lat"]):
+            return None
+        return position
+
+    def customer_route(self, order_id: int) -> dict[str, Any] | None:
+        """The order's leg as its customer may see it (see clearance.py), or None."""
+        if not self.runs.courier_visible(order_id):
+            return None
+        return self.clearance.route(order_id)
 
     def on_order_changed(
         self, before: Order | None, after: Order, entry: TimelineEntry | None

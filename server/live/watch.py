@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -22,14 +23,15 @@ from server.live.fleet import BBox, FleetClient
 from server.live.hub import ALERTS_TOPIC, order_topic
 from server.live.subscriber import Subscriber
 from server.orders.api import lookup_tracked
-from server.orders.views import customer_view
+from server.orders.lifecycle import CLOSED
+from server.orders.views import customer_view, link_expires_at
 from server.services import Services
 from server.store import orders as store
 
 log = logging.getLogger("tracker.watch")
 
 CLOSE_UNAUTHORIZED = 4401
-CLOSE_UNKNOWN_CODE = 4404
+CLOSE_UNKNOWN_CODE = 4404  # also when a watched link expires: the same as unknown
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_SLOW = 1013
 MAX_CLIENT_FRAME_BYTES = 4096
@@ -85,6 +87,72 @@ class _Feed:
             self._stall = None
 
 
+class _StatusAt(msgspec.Struct):
+    status: str
+    at: datetime
+
+
+_STATUS_PREFIX = b'{"type":"status",'
+_decode_status = msgspec.json.Decoder(_StatusAt).decode
+
+
+class _TrackSubscriber(Subscriber):
+    """A customer's subscriber that closes its socket when the tracking link expires.
+
+    The link expires `link_ttl_s` after the order first closed. An open order's socket has
+    no timer; one is set when the order is seen closed (at connect, or by the status
+    message that closes it, which reaches every process's watchers through the hub) and
+    cancelled when the socket closes. A later status never moves it."""
+
+    __slots__ = ("_deadline_m", "_link_ttl_s", "_timer", "on_expired")
+
+    def __init__(self, max_pending: int, link_ttl_s: float) -> None:
+        super().__init__(max_pending)
+        self._link_ttl_s = link_ttl_s
+        self._deadline_m: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.on_expired: Callable[[], None] | None = None
+
+    def expires(self, at: datetime | None) -> None:
+        """The link expires at `at` (None: not closed yet); only ever brought forward."""
+        if at is None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        deadline_m = loop.time() + (at - datetime.now(UTC)).total_seconds()
+        if self._deadline_m is not None and self._deadline_m <= deadline_m:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._deadline_m = deadline_m
+        self._timer = loop.call_at(deadline_m, self._expire)
+
+    def offer(self, data: bytes, key: str | None = None) -> None:
+        if key is None and data.startswith(_STATUS_PREFIX) and not self.closed:
+            if self._deadline_m is not None and asyncio.get_running_loop().time() >= (
+                self._deadline_m
+            ):
+                self._expire()  # its timer is due but has not run yet: nothing more goes out
+                return
+            status = _decode_status(data)
+            if status.status in CLOSED:
+                self.expires(status.at + timedelta(seconds=self._link_ttl_s))
+        super().offer(data, key)
+
+    def _expire(self) -> None:
+        self._timer = None
+        on_expired = self.on_expired
+        self.close()
+        if on_expired is not None:
+            on_expired()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.on_expired = None
+        super().close()
+
+
 def _ignore(data: bytes) -> None:
     return None
 
@@ -127,25 +195,34 @@ async def track_socket(ws: WebSocket) -> None:
     if order is None:
         await ws.close(CLOSE_UNKNOWN_CODE, "unknown or expired tracking code")
         return
-    subscriber = Subscriber(services.settings.subscriber_max_pending)
+    settings = services.settings
+    subscriber = _TrackSubscriber(settings.subscriber_max_pending, settings.tracking_link_ttl_s)
+    sock = direct_socket(ws)
+    subscriber.on_expired = lambda: sock.close_now(CLOSE_UNKNOWN_CODE, "tracking link expired")
     topic = order_topic(order.id)
     hub = services.live.hub
     hub.subscribe(topic, subscriber)  # before the snapshot: nothing falls between
     try:
         await hub.ready(topic)  # other processes' messages reach us too
-        snapshot = _customer_snapshot(services, order)  # run by _serve: no local keeps it
-        del order  # nor the order: a socket lives long
+        # Run by _serve: no local keeps it, nor the order (a socket lives long).
+        snapshot = _customer_snapshot(services, order, subscriber)
+        del order
         await _serve(ws, subscriber, snapshot, services)
     except WebSocketDisconnect:
         pass
     finally:
+        subscriber.close()  # and its expiry timer
         hub.unsubscribe(topic, subscriber)
 
 
-async def _customer_snapshot(services: Services, order: store.Order) -> bytes:
+async def _customer_snapshot(
+    services: Services, order: store.Order, subscriber: _TrackSubscriber
+) -> bytes:
     async with services.pool.acquire() as conn:
         fresh = await store.get_order(conn, order.id) or order
         timeline = await store.timeline(conn, order.id)
+    # Closed before the subscription took (its status message missed): expire from here.
+    subscriber.expires(link_expires_at(fresh, services.settings))
     view = customer_view(fresh, timeline, services.live, services.settings)
     return _encode({"type": "snapshot", **view})
 

@@ -73,6 +73,8 @@ def _destination(order: Order) -> dict[str, Any]:
 
 
 def link_expires_at(order: Order, settings: Settings) -> datetime | None:
+    """When the order's link stops answering: a fixed time after it first closed
+    (`closed_at` is set once; a later `returned` does not move it)."""
     if order.closed_at is None:
         return None
     return order.closed_at + timedelta(seconds=settings.tracking_link_ttl_s)
@@ -81,8 +83,12 @@ def link_expires_at(order: Order, settings: Settings) -> datetime | None:
 def customer_view(
     order: Order, timeline: list[TimelineEntry], live: Live, settings: Settings
 ) -> dict[str, Any]:
-    """Only what the customer needs: no driver identity, no other stops, no actors."""
-    courier = live.courier_for(order.id)
+    """Only what the customer needs: no driver identity, no other stops, no actors.
+
+    While the courier is visible to this order: its position (withheld near another stop),
+    the ETA, and the route clear of other stops and ahead of the courier (clearance.py).
+    """
+    visible = live.runs.courier_visible(order.id)
     return {
         "tracking_code": display(order.tracking_code),
         "reference": order.reference,
@@ -91,8 +97,8 @@ def customer_view(
         "destination": _destination(order),
         "promised_by": order.promised_by,
         "window": _window(order),
-        "courier": courier,
-        "route": live.etas.leg(order.id) if courier is not None else None,
-        "eta": live.etas.view(order.id) if courier is not None else None,
+        "courier": live.courier_for(order.id) if visible else None,
+        "route": live.customer_route(order.id) if visible else None,
+        "eta": live.etas.view(order.id) if visible else None,
         "expires_at": link_expires_at(order, settings),
     }

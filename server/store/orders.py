@@ -199,7 +199,9 @@ async def change_status(
             return None
         before = _order(row)
         status = transition(before.status, wanted)
-        closed_at = at if status in CLOSED else None
+        # Closed once, closed for good (no status leaves CLOSED): the first closing time
+        # stays, so `delivered -> returned` never extends the tracking link.
+        closed_at = (before.closed_at or at) if status in CLOSED else None
         row = await conn.fetchrow(
             f"""
             UPDATE orders o SET status = $2, updated_at = $3, closed_at = $4,

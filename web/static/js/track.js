@@ -20,7 +20,7 @@ const MAIN_PATH = ["confirmed", "processing", "packed", "shipped", "out_for_deli
 const $ = (id) => document.getElementById(id);
 const code = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 
-const state = { view: null, courier: null, eta: null, route: null };
+const state = { view: null, courier: null, eta: null, route: null, routeCut: 0 };
 const map = { map: null, moves: null, route: null, destination: null, courier: null, glide: null };
 
 function announce(text) {
@@ -148,6 +148,47 @@ function showEtaChange(before, after) {
 
 // --- map ---------------------------------------------------------------------------------
 
+// The route comes cut by the server (clear of other customers' stops, from the courier on);
+// what the courier drives past afterwards is trimmed here: forward only, from the first
+// segment the courier is near, so a later pass along the same street never jumps ahead.
+const TRIM_NEAR_M = 50;
+
+function nearestOn(a, b, p) {
+  // Flat metres around p: fine over one street segment.
+  const kx = 111320 * Math.cos((p[0] * Math.PI) / 180);
+  const ky = 110574;
+  const ax = (a[1] - p[1]) * kx;
+  const ay = (a[0] - p[0]) * ky;
+  const dx = (b[1] - a[1]) * kx;
+  const dy = (b[0] - a[0]) * ky;
+  const length2 = dx * dx + dy * dy;
+  const t = length2 > 0 ? Math.min(1, Math.max(0, -(ax * dx + ay * dy) / length2)) : 0;
+  return { t, m: Math.hypot(ax + t * dx, ay + t * dy) };
+}
+
+function routeAhead() {
+  const points = lineLatLngs(state.route);
+  if (!state.courier || points.length < 2) return points;
+  const here = [state.courier.lat, state.courier.lon];
+  let best = null;
+  for (let i = Math.min(state.routeCut, points.length - 2); i < points.length - 1; i++) {
+    const hit = nearestOn(points[i], points[i + 1], here);
+    if (best && hit.m >= best.m) break; // past the nearest approach of this pass
+    if (hit.m <= TRIM_NEAR_M) best = { i, ...hit };
+    else if (best) break;
+  }
+  if (!best) return points.slice(Math.min(state.routeCut, points.length - 2));
+  state.routeCut = best.i;
+  const [a, b] = [points[best.i], points[best.i + 1]];
+  const cut = [a[0] + (b[0] - a[0]) * best.t, a[1] + (b[1] - a[1]) * best.t];
+  return [cut, ...points.slice(best.i + 1)];
+}
+
+function setRoute(route) {
+  state.route = route;
+  state.routeCut = 0;
+}
+
 function ensureMap() {
   if (map.map || !leaflet()) return map.map;
   const section = $("map-section");
@@ -182,7 +223,7 @@ function ensureMap() {
 function frame(force) {
   if (!map.map || (map.moves.moved && !force)) return;
   const L = leaflet();
-  const points = [...lineLatLngs(state.route)];
+  const points = [...routeAhead()];
   const d = state.view.destination;
   if (d) points.push([d.lat, d.lon]);
   if (state.courier) points.push([state.courier.lat, state.courier.lon]);
@@ -205,7 +246,7 @@ function renderMap(refit) {
   ensureMap();
   section.hidden = false;
   map.map.invalidateSize();
-  map.route.setLatLngs(lineLatLngs(state.route));
+  map.route.setLatLngs(routeAhead());
   const d = state.view.destination;
   if (d) map.destination.setLatLng([d.lat, d.lon]).addTo(map.map);
   if (state.courier) placeCourier();
@@ -228,6 +269,7 @@ function placeCourier() {
   } else {
     map.glide.to(target);
   }
+  map.route.setLatLngs(routeAhead());
   frame(false);
 }
 
@@ -246,7 +288,7 @@ function onSnapshot(view) {
   state.view = view;
   state.courier = view.courier;
   state.eta = view.eta;
-  state.route = view.route;
+  setRoute(view.route);
   $("problem").hidden = true;
   renderOrder();
   renderEta();
@@ -261,7 +303,7 @@ async function refreshView() {
     if (!response.ok) return;
     const view = await response.json();
     if (view.status !== state.view.status) return; // a newer message already moved on
-    state.route = view.route;
+    setRoute(view.route);
     state.eta = view.eta ?? state.eta;
     state.courier = view.courier ?? state.courier;
     state.view.expires_at = view.expires_at;
@@ -282,7 +324,7 @@ function onStatus(message) {
   state.courier = message.courier;
   if (!outForDelivery()) {
     state.eta = null;
-    state.route = null;
+    setRoute(null);
   }
   $("eta-change").hidden = true;
   renderOrder();
