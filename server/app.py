@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator, Awaitable
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from server import eta_learning, heap, maintenance
 from server.api import drivers, health
+from server.dbguard import RETRY_AFTER_S, UNAVAILABLE, DatabaseUnavailable
 from server.ingest import apps, driver_socket, http
 from server.leader import Leadership
 from server.live import watch
@@ -29,6 +32,7 @@ from server.orders import api as orders_api
 from server.pages import page_routes
 from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
+from server.responses import error_response
 from server.services import Services
 from server.settings import Settings
 from server.sockets import SocketDispatch
@@ -62,12 +66,17 @@ async def _connect(settings: Settings) -> asyncpg.Pool:
             await asyncio.sleep(0.5)
 
 
-def _hub(settings: Settings) -> Hub:
+def _hub(settings: Settings, metrics: Metrics) -> Hub:
     """In-process fan-out, or Redis pub/sub between processes (`TRACKER_BUS`)."""
-    return MemoryHub() if settings.bus == "memory" else RedisHub(settings)
+    if settings.bus == "memory":
+        metrics.bus_connected.set(1)
+        return MemoryHub()
+    return RedisHub(settings, metrics=metrics)
 
 
-async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier) -> Live:
+async def _load_live(
+    pool: asyncpg.Pool, settings: Settings, notifier: Notifier, metrics: Metrics
+) -> Live:
     """The live picture as PostGIS has it: drivers, latest positions, open runs."""
     runs = Runs(settings.courier_next_stop_only)
     etas = Etas(runs, settings.stop_service_s, settings.detour_factor)
@@ -84,7 +93,7 @@ async def _load_live(pool: asyncpg.Pool, settings: Settings, notifier: Notifier)
             return await orders.orders_on_runs(conn)
 
     return Live(
-        _hub(settings),
+        _hub(settings, metrics),
         runs,
         fleet,
         etas,
@@ -104,6 +113,14 @@ async def _bounded(what: str, step: Awaitable[object]) -> None:
         log.warning("shutdown: %s did not close within %.0f s; going on", what, SHUTDOWN_STEP_S)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """Every REST handler's database work runs through Services.db(): when it runs out of
+    time or the database fails, the client is told to come back, not kept waiting."""
+    services: Services = request.app.state.services
+    services.metrics.db_unavailable.labels("http").inc()
+    return error_response(503, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def create_app(settings: Settings) -> SocketDispatch:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -112,7 +129,7 @@ def create_app(settings: Settings) -> SocketDispatch:
         writer = BatchWriter(pool, settings, metrics)
         notifier = Notifier(pool, settings)
         await notifier.reload_subscriptions()
-        live = await _load_live(pool, settings, notifier)
+        live = await _load_live(pool, settings, notifier, metrics)
         pipeline = Pipeline(settings, pool, writer, live, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         app.state.services = Services(
@@ -145,7 +162,9 @@ def create_app(settings: Settings) -> SocketDispatch:
             await _bounded("database pool", pool.close())
 
     routes = [
-        Route("/healthz", health.healthz),
+        Route("/livez", health.livez),
+        Route("/readyz", health.readyz),
+        Route("/healthz", health.readyz),  # the older name, kept for existing probes
         Route("/metrics", health.metrics),
         Route("/api/drivers", drivers.create_driver, methods=["POST"]),
         Route("/api/drivers", drivers.list_drivers, methods=["GET"]),
@@ -181,7 +200,11 @@ def create_app(settings: Settings) -> SocketDispatch:
         WebSocketRoute("/ws/fleet", watch.fleet_socket),
         *page_routes(settings),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={DatabaseUnavailable: _database_unavailable},
+    )
     return SocketDispatch(
         app,
         {"/ws/driver": driver_socket.driver_socket, "/ws/fleet": watch.fleet_socket},

@@ -59,6 +59,22 @@ class Metrics:
         self.drivers_connected = Gauge(
             "tracker_drivers_connected", "Open courier sockets", registry=r
         )
+        self.bus_connected = Gauge(
+            "tracker_bus_connected",
+            "1 while the bus to the other processes (Redis) is connected; always 1 in-process",
+            registry=r,
+        )
+        self.bus_reconnects = Counter(
+            "tracker_bus_reconnects",
+            "Connections to Redis made again after one was lost",
+            registry=r,
+        )
+        self.db_unavailable = Counter(
+            "tracker_db_unavailable",
+            "Requests (http) and sockets (ws) answered 503/1013: the database did not answer",
+            ["kind"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

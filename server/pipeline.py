@@ -13,6 +13,7 @@ import asyncpg
 
 from geo.model import Fix
 from geo.plausibility import DriverFilter, Limits
+from server.dbguard import bounded_connection
 from server.live.service import Live
 from server.metrics import Metrics
 from server.settings import Settings
@@ -46,6 +47,7 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._limits = limits_from(settings)
+        self._db_timeout_s = settings.db_request_timeout_s
         self._pool = pool
         self._writer = writer
         self._live = live
@@ -58,7 +60,7 @@ class Pipeline:
         if driver_filter is None:
             latest: Fix | None = None
             try:
-                async with self._pool.acquire() as conn:
+                async with bounded_connection(self._pool, self._db_timeout_s) as conn:
                     latest = await queries.latest_fix(conn, driver_id)
             except Exception as exc:  # an outage must not stop ingest; judge without history
                 log.warning("latest position of driver %d unavailable: %r", driver_id, exc)

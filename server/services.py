@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from server.auth import hash_token, is_admin
+from server.dbguard import bounded_connection
 from server.live.service import Live
 from server.metrics import Metrics
 from server.notify.notifier import Notifier
@@ -36,14 +39,20 @@ class Services:
     track_limiter: RateLimiter
     notifier: Notifier
 
+    def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:
+        """A connection for a request's or socket's database work, the only way they get
+        one: bounded by `db_request_timeout_s`, after which DatabaseUnavailable (503, or a
+        1013 close) says to try again later instead of the client waiting on an outage."""
+        return bounded_connection(self.pool, self.settings.db_request_timeout_s)
+
     async def caller_for_key(self, key: str) -> Caller | None:
         """The admin (bootstrap token or admin key) or dispatcher behind an API key."""
         if is_admin(key, self.settings.admin_token):
             return Caller("admin", "admin")
-        async with self.pool.acquire() as conn:
+        async with self.db() as conn:
             found = await orders.api_key_by_hash(conn, hash_token(key))
         return None if found is None else Caller(f"key:{found[0]}", found[1])
 
     async def driver_for_token(self, token: str) -> queries.Driver | None:
-        async with self.pool.acquire() as conn:
+        async with self.db() as conn:
             return await queries.driver_by_token_hash(conn, hash_token(token))

@@ -23,6 +23,7 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     admin_token: str | None = None
+    metrics_token: str | None = None  # bearer token for GET /metrics (the admin key also works)
     bus: str = "memory"  # TRACKER_BUS: "memory" (in-process) or redis://…
     host: str = "127.0.0.1"
     port: int = 8000
@@ -35,6 +36,8 @@ class Settings:
     db_pool_size: int = 4
     db_command_timeout_s: float = 10.0
     db_retry_max_s: float = 2.0
+    # A request's (or socket's) database work waits at most this long, then answers 503.
+    db_request_timeout_s: float = 3.0
 
     # Plausibility limits for incoming fixes.
     max_fix_age_s: float = 7 * 86_400.0
@@ -180,6 +183,7 @@ class Settings:
             "db_pool_size",
             "max_frame_bytes",
             "bus_queue_max_messages",
+            "db_request_timeout_s",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")

@@ -4,17 +4,24 @@ Every open socket keeps its handler's whole call chain alive for as long as it i
 through Starlette's middleware that is about ten frames per socket. Sockets are the one
 thing a server holds thousands of, so the three socket paths are dispatched here and the
 rest (HTTP) goes to Starlette as usual. Handlers still get a Starlette `WebSocket`.
+
+A handler that finds the database unavailable (DatabaseUnavailable, server/dbguard.py) ends
+here too: its socket is closed with 1013 (try again later), the sockets' 503.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
+
+from server.dbguard import UNAVAILABLE, DatabaseUnavailable
 
 Handler = Callable[[WebSocket], Awaitable[None]]
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class SocketDispatch:
@@ -39,6 +46,19 @@ class SocketDispatch:
             if handler is not None:
                 scope["app"] = self.app
                 scope["path_params"] = params
-                await handler(WebSocket(scope, receive, send))
+                ws = WebSocket(scope, receive, send)
+                try:
+                    await handler(ws)
+                except DatabaseUnavailable:
+                    self.app.state.services.metrics.db_unavailable.labels("ws").inc()
+                    await _close_try_again_later(ws)
                 return
         await self.app(scope, receive, send)
+
+
+async def _close_try_again_later(ws: WebSocket) -> None:
+    """A close frame with 1013, whichever lane the handler had switched the socket to."""
+    if ws.application_state is WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(OSError):  # the client left meanwhile: nothing to tell
+        await ws.close(CLOSE_TRY_AGAIN_LATER, UNAVAILABLE)

@@ -44,7 +44,7 @@ async def create_driver(request: Request, caller: Caller, services: Services) ->
         return spec
     token = new_token()
     try:
-        async with services.pool.acquire() as conn:
+        async with services.db() as conn:
             driver = await queries.create_driver(
                 conn,
                 name=spec.name.strip() or spec.name,
@@ -61,7 +61,7 @@ async def create_driver(request: Request, caller: Caller, services: Services) ->
 
 @guarded("dispatcher")
 async def list_drivers(request: Request, caller: Caller, services: Services) -> Response:
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         drivers = await queries.list_drivers(conn)
     return json_response([driver_json(d) for d in drivers])
 
@@ -69,7 +69,7 @@ async def list_drivers(request: Request, caller: Caller, services: Services) -> 
 @guarded("dispatcher")
 async def get_driver(request: Request, caller: Caller, services: Services) -> Response:
     driver_id = path_id(request, "driver_id")
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         driver = None if driver_id is None else await queries.get_driver(conn, driver_id)
     if driver is None:
         return error_response(404, "no such driver")
@@ -81,7 +81,7 @@ async def rotate_token(request: Request, caller: Caller, services: Services) -> 
     """A new token for a driver (a lost phone, a new app install); the old one stops working."""
     driver_id = path_id(request, "driver_id")
     token = new_token()
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         driver = None
         if driver_id is not None:
             driver = await queries.set_token_hash(conn, driver_id, hash_token(token))

@@ -82,7 +82,7 @@ async def osmand(request: Request) -> Response:
         services.metrics.frames_invalid.inc()
         return PlainTextResponse(str(exc), exc.status)
     try:
-        async with services.pool.acquire() as conn:
+        async with services.db() as conn:
             driver = await queries.driver_by_device_id(conn, device_id)
     except Exception:
         return PlainTextResponse("database unavailable, retry later", 503, RETRY_HEADERS)
@@ -173,7 +173,7 @@ async def owntracks(request: Request) -> Response:
     if not candidates:
         return error_response(401, "identify with HTTP Basic auth or X-Limit-U", BASIC_CHALLENGE)
     try:
-        async with services.pool.acquire() as conn:
+        async with services.db() as conn:
             driver = None
             for device_id in candidates:
                 driver = await queries.driver_by_device_id(conn, device_id)

@@ -42,6 +42,7 @@ from redis.backoff import NoBackoff
 from server.live.hub import LocalTopics, Peer
 from server.live.outgoing import Outgoing
 from server.live.subscriber import Subscriber
+from server.metrics import Metrics
 from server.settings import Settings
 
 log = logging.getLogger("tracker.bus")
@@ -61,7 +62,9 @@ class BusDown(ConnectionError):
 class RedisHub:
     clustered = True
 
-    def __init__(self, settings: Settings, origin: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, origin: str | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.origin = origin or secrets.token_hex(6)
         self._origin_b = self.origin.encode()
         self._url = settings.bus
@@ -81,7 +84,9 @@ class RedisHub:
         self._confirmed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_heard = 0.0
-        self.connected = False
+        self._metrics = metrics or Metrics()
+        self._metrics.bus_connected.set(0)
+        self.connected = False  # /readyz and tracker_bus_connected say so
         self.connections = 0  # successful (re)connections, for tests and logs
         self.published = 0
         self.received = 0
@@ -172,6 +177,7 @@ class RedisHub:
                     log.warning("bus (Redis at TRACKER_BUS) unavailable, retrying: %r", exc)
             finally:
                 self.connected = False
+                self._metrics.bus_connected.set(0)
                 self._unconfirmed.clear()
                 self._confirmed.set()
                 self._ops.clear()
@@ -202,6 +208,9 @@ class RedisHub:
                 self._unconfirmed[CLUSTER] = 1
                 await pubsub.subscribe(self._cluster, *(self._prefix + t for t in topics))
             self.connections += 1
+            self._metrics.bus_connected.set(1)
+            if self.connections > 1:
+                self._metrics.bus_reconnects.inc()
             log.info("bus connected (%s), %d channels", self.origin, len(topics) + 1)
             interrupted = self._local.interrupt(INTERRUPTED)
             if interrupted:

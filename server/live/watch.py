@@ -218,7 +218,7 @@ async def track_socket(ws: WebSocket) -> None:
 async def _customer_snapshot(
     services: Services, order: store.Order, subscriber: _TrackSubscriber
 ) -> bytes:
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         fresh = await store.get_order(conn, order.id) or order
         timeline = await store.timeline(conn, order.id)
     # Closed before the subscription took (its status message missed): expire from here.

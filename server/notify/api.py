@@ -55,7 +55,7 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
         known = ", ".join(sorted(WEBHOOK_EVENTS))
         return error_response(422, f"unknown event types {unknown}; known: *, {known}")
     secret = spec.secret or secrets.token_urlsafe(32)
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         sub = await outbox.create_subscription(
             conn, spec.url, sorted(set(spec.events)), secret, spec.position_interval_s
         )
@@ -65,7 +65,7 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
 
 @guarded("admin")
 async def list_subscriptions(request: Request, caller: Caller, services: Services) -> Response:
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         subs = await outbox.subscriptions(conn)
     return json_response([subscription_view(s) for s in subs])
 
@@ -73,7 +73,7 @@ async def list_subscriptions(request: Request, caller: Caller, services: Service
 @guarded("admin")
 async def get_subscription(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
     if sub is None:
         return error_response(404, "no such subscription")
@@ -83,7 +83,7 @@ async def get_subscription(request: Request, caller: Caller, services: Services)
 @guarded("admin")
 async def delete_subscription(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         deleted = sub_id is not None and await outbox.delete_subscription(conn, sub_id)
     if not deleted:
         return error_response(404, "no such subscription")
@@ -94,7 +94,7 @@ async def delete_subscription(request: Request, caller: Caller, services: Servic
 @guarded("admin")
 async def enable_subscription(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         sub = None if sub_id is None else await outbox.enable_subscription(conn, sub_id)
     if sub is None:
         return error_response(404, "no such subscription")
@@ -106,7 +106,7 @@ async def enable_subscription(request: Request, caller: Caller, services: Servic
 async def subscription_deliveries(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
     limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
         if sub is None:
             return error_response(404, "no such subscription")
@@ -131,7 +131,7 @@ async def subscription_deliveries(request: Request, caller: Caller, services: Se
 @guarded("dispatcher")
 async def order_notifications(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         log = [] if order_id is None else await outbox.order_log(conn, order_id)
     return json_response(
         [

@@ -25,6 +25,7 @@ import jinja2
 
 from geo.eta import StopEta
 from geo.model import Fix
+from server.dbguard import bounded_connection
 from server.live.etas import eta_view
 from server.live.fleet import position_json
 from server.notify import channels
@@ -135,7 +136,7 @@ class Notifier:
             log.warning("notification queue full; dropped %s", type(item).__name__)
 
     async def reload_subscriptions(self) -> None:
-        async with self._pool.acquire() as conn:
+        async with bounded_connection(self._pool, self._settings.db_request_timeout_s) as conn:
             self._subscriptions = await outbox.subscriptions(conn, active_only=True)
 
     # Running -------------------------------------------------------------------------

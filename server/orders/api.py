@@ -47,7 +47,7 @@ async def create_order(request: Request, caller: Caller, services: Services) -> 
     except validation.Invalid as exc:
         return error_response(422, str(exc))
     now = _now()
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         while True:  # a collision of 80 random bits will not happen; if it does, draw again
             new = store.NewOrder(
                 reference=spec.reference,
@@ -80,7 +80,7 @@ async def create_order(request: Request, caller: Caller, services: Services) -> 
 @guarded("dispatcher")
 async def get_order(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         order = None if order_id is None else await store.get_order(conn, order_id)
         if order is None:
             return error_response(404, "no such order")
@@ -108,7 +108,7 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
     except ValueError as exc:
         return error_response(422, str(exc))
     now = _now()
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         found = await store.list_orders(
             conn,
             statuses=statuses,
@@ -140,7 +140,7 @@ async def change_status(request: Request, caller: Caller, services: Services) ->
     except ValueError as exc:
         return error_response(422, str(exc))
     now = _now()
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         try:
             async with conn.transaction():  # status, timeline entry and messages together
                 changed = await store.change_status(
@@ -173,7 +173,7 @@ async def assign(request: Request, caller: Caller, services: Services) -> Respon
         except RouteError as exc:
             return error_response(422, f"route: {exc}")
     now = _now()
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         driver = await queries.get_driver(conn, spec.driver_id)
         if driver is None:
             return error_response(422, f"no driver with id {spec.driver_id}")
@@ -206,7 +206,7 @@ async def create_api_key(request: Request, caller: Caller, services: Services) -
     if spec.role not in ("admin", "dispatcher"):
         return error_response(422, "role must be dispatcher or admin")
     key = new_token()
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         key_id = await store.create_api_key(conn, spec.name, spec.role, hash_token(key))
     return json_response({"id": key_id, "name": spec.name, "role": spec.role, "key": key}, 201)
 
@@ -224,7 +224,7 @@ async def lookup_tracked(
     code = codes.normalise(raw_code)
     if code is None:
         return None, 0.0
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         order = await store.order_by_code(conn, code)
     if order is None:
         return None, 0.0
@@ -247,6 +247,6 @@ async def track(request: Request) -> Response:
         )
     if order is None:
         return error_response(404, UNKNOWN_CODE)
-    async with services.pool.acquire() as conn:
+    async with services.db() as conn:
         timeline = await store.timeline(conn, order.id)
     return json_response(customer_view(order, timeline, services.live, services.settings))

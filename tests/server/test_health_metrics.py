@@ -1,14 +1,19 @@
-"""`/healthz` and `/metrics` report what operators need."""
+"""`/livez`, `/readyz` (`/healthz`) and `/metrics` report what operators need; metrics
+only to whoever holds the metrics token or the admin key."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import asyncpg
 
 from server.settings import Settings
+from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import run_server
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def sample(text: str, name: str) -> float:
@@ -32,7 +37,7 @@ async def test_metrics_count_what_happened(settings: Settings, db: asyncpg.Conne
             await courier.send("junk")
             await courier.wait_acked({3})
             await courier.wait_until(lambda: bool(courier.errors and courier.rejected))
-            text = (await client.get("/metrics")).text
+            text = (await client.get("/metrics", headers=ADMIN)).text
             health = await client.get("/healthz")
     assert sample(text, "tracker_fixes_received_total") == 12
     assert sample(text, "tracker_fixes_stored_total") == 10
@@ -48,4 +53,41 @@ async def test_metrics_count_what_happened(settings: Settings, db: asyncpg.Conne
         "database": "ok",
         "writes": "ok",
         "write_queue_rows": 0,
+        "bus": "ok",
     }
+    assert sample(text, "tracker_bus_connected") == 1  # in-process: always
+
+
+async def test_metrics_need_the_metrics_token_or_the_admin_key(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    settings = dataclasses.replace(settings, metrics_token="scrape-me")
+    async with run_server(settings) as server, server.http() as client:
+        made = await client.post("/api/keys", json={"name": "ops", "role": "admin"}, headers=ADMIN)
+        database_key = made.json()["key"]
+        anonymous = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers=bearer("scrape-me-not"))
+        by_database_key = await client.get("/metrics", headers=bearer(database_key))
+        by_token = await client.get("/metrics", headers=bearer("scrape-me"))
+        by_admin = await client.get("/metrics", headers=ADMIN)
+    for refused in (anonymous, wrong, by_database_key):
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "tracker_" not in refused.text
+    for allowed in (by_token, by_admin):
+        assert allowed.status_code == 200
+        assert sample(allowed.text, "tracker_drivers_connected") == 0
+
+
+async def test_livez_and_readyz(settings: Settings, db: asyncpg.Connection) -> None:
+    async with run_server(settings) as server, server.http() as client:
+        livez = await client.get("/livez")
+        readyz = await client.get("/readyz")
+        healthz = await client.get("/healthz")
+    assert livez.status_code == 200 and livez.json() == {"status": "ok"}
+    assert readyz.status_code == 200 and readyz.json()["status"] == "ok"
+    assert healthz.json() == readyz.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

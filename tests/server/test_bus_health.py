@@ -1,0 +1,67 @@
+"""A Redis bus outage shows in /readyz and in the metrics, and both recover with it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import asyncpg
+import httpx
+
+from server.settings import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.server.harness import run_server
+from tests.server.processes import TEST_REDIS_URL, bus_prefix, require_redis
+from tests.server.tcp_proxy import TcpProxy
+from tests.server.test_health_metrics import sample
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def test_redis_outage_shows_in_readyz_and_metrics(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    await require_redis()
+    host, _, rest = TEST_REDIS_URL.removeprefix("redis://").partition(":")
+    port, _, database = rest.partition("/")
+    proxy = TcpProxy(host, int(port))
+    await proxy.start()
+    settings = dataclasses.replace(
+        settings,
+        bus=f"redis://127.0.0.1:{proxy.port}/{database or 0}",
+        bus_prefix=bus_prefix(),
+        bus_timeout_s=0.5,
+        bus_retry_max_s=0.5,
+    )
+    try:
+        async with run_server(settings) as server, server.http() as client:
+            up = await readyz_until(client, lambda r: r.status_code == 200)
+            assert up.json()["bus"] == "ok"
+            assert await metric(client, "tracker_bus_connected") == 1
+
+            proxy.cut()
+            down = await readyz_until(client, lambda r: r.status_code == 503)
+            assert down.json()["bus"] == "disconnected"
+            assert down.json()["database"] == "ok"  # only the bus is named
+            assert await metric(client, "tracker_bus_connected") == 0
+            assert (await client.get("/livez")).status_code == 200  # no restart for this
+
+            proxy.restore()
+            await readyz_until(client, lambda r: r.status_code == 200)
+            assert await metric(client, "tracker_bus_connected") == 1
+            assert await metric(client, "tracker_bus_reconnects_total") == 1
+    finally:
+        await proxy.stop()
+
+
+async def readyz_until(client: httpx.AsyncClient, condition: Any) -> httpx.Response:
+    async with asyncio.timeout(30):
+        # The bus reconnects by itself, with no event to wait on from outside: poll.
+        while not condition(response := await client.get("/readyz")):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    return response
+
+
+async def metric(client: httpx.AsyncClient, name: str) -> float:
+    return sample((await client.get("/metrics", headers=ADMIN)).text, name)
