@@ -6,12 +6,17 @@ import uvicorn
 
 from server.app import create_app
 from server.direct import DirectSocket
+from server.networks import parse_networks
 from server.settings import Settings
 
 
 def uvicorn_config(
     settings: Settings, *, fd: int | None = None, log_level: str = "info"
 ) -> uvicorn.Config:
+    # Only the configured proxies' X-Forwarded-For is believed (uvicorn's own default trusts
+    # 127.0.0.1, and its FORWARDED_ALLOW_IPS variable is not read: the setting is the one
+    # place). Anyone else could name any address and so escape every per-client limit.
+    trusted_proxies = [str(network) for network in parse_networks(settings.trusted_proxies)]
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -27,5 +32,7 @@ def uvicorn_config(
         lifespan="on",
         log_level=log_level,
         access_log=False,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies,
         timeout_graceful_shutdown=10,
     )

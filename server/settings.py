@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from server.networks import parse_networks
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/tracker"
 
 
@@ -27,6 +29,9 @@ class Settings:
     bus: str = "memory"  # TRACKER_BUS: "memory" (in-process) or redis://…
     host: str = "127.0.0.1"
     port: int = 8000
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDR networks,
+    # comma-separated); empty: none, the peer address is the client's.
+    trusted_proxies: str = ""
 
     # Batched writer: flush when this many fixes wait or the oldest waited this long.
     batch_max_rows: int = 1000
@@ -92,6 +97,9 @@ class Settings:
     notify_poll_interval_s: float = 1.0
     notify_send_timeout_s: float = 15.0
     webhook_disable_after: int = 20  # consecutive failed deliveries
+    # Loopback/private/link-local addresses webhooks may reach anyway (addresses or CIDR
+    # networks, comma-separated); empty: public addresses only.
+    webhook_allow_private: str = ""
 
     # Pages.
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -165,6 +173,11 @@ class Settings:
                 parse_quiet_hours(self.quiet_hours)
             except ValueError as exc:
                 raise SettingsError(f"TRACKER_QUIET_HOURS: {exc}") from None
+        for list_setting in ("trusted_proxies", "webhook_allow_private"):
+            try:
+                parse_networks(getattr(self, list_setting))
+            except ValueError as exc:
+                raise SettingsError(f"TRACKER_{list_setting.upper()}: {exc}") from None
         for zone_setting in ("naive_time_zone", "default_time_zone"):
             try:
                 ZoneInfo(getattr(self, zone_setting))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from server.auth import presented_token
@@ -51,8 +51,14 @@ def guarded(role: str) -> Callable[[GuardedHandler], Callable[[Request], Awaitab
     return wrap
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_address(conn: HTTPConnection) -> str:
+    """The address per-client limits count against, for requests and sockets alike.
+
+    uvicorn has already replaced the peer with the X-Forwarded-For client when the peer is
+    one of `TRACKER_TRUSTED_PROXIES` (server/serve.py), and only then: a header from anyone
+    else is ignored. Nothing else may read the address another way.
+    """
+    return conn.client.host if conn.client else "unknown"
 
 
 def path_id(request: Request, name: str) -> int | None:

@@ -17,6 +17,7 @@ from typing import Annotated
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.api.guards import client_address
 from server.auth import presented_token
 from server.direct import DirectSocket, direct_socket
 from server.live.fleet import BBox, FleetClient
@@ -184,7 +185,7 @@ async def _serve(
 
 async def track_socket(ws: WebSocket) -> None:
     services: Services = ws.app.state.services
-    client = ws.client.host if ws.client else "unknown"
+    client = client_address(ws)
     await ws.accept()
     order, retry_after_s = await lookup_tracked(services, client, ws.path_params["code"])
     if retry_after_s > 0:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api.guards import guarded, path_id
+from server.networks import parse_networks
+from server.notify import destinations
 from server.notify.events import WEBHOOK_EVENTS
 from server.responses import decode_body, error_response, json_response
 from server.services import Caller, Services
+from server.settings import Settings
 from server.store import outbox
 
 MAX_BODY_BYTES = 16 * 1024
@@ -47,9 +50,9 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
     spec = await decode_body(request, SubscriptionIn, MAX_BODY_BYTES, "subscription")
     if isinstance(spec, Response):
         return spec
-    url = urlsplit(spec.url)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        return error_response(422, "url must be an http(s) URL")
+    refused = await _refused_url(spec.url, services.settings)
+    if refused is not None:
+        return error_response(422, refused)
     unknown = sorted(set(spec.events) - WEBHOOK_EVENTS - {"*"})
     if unknown:
         known = ", ".join(sorted(WEBHOOK_EVENTS))
@@ -61,6 +64,23 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
         )
     await services.notifier.reload_subscriptions()
     return json_response(subscription_view(sub, with_secret=True), 201)
+
+
+async def _refused_url(raw: str, settings: Settings) -> str | None:
+    """Why webhooks may not go to `raw`, or None. Parsed as httpx (which sends) parses it,
+    so the host checked here is the one connected to; checked again at every send."""
+    try:
+        url = httpx.URL(raw)
+    except httpx.InvalidURL as exc:
+        return f"url is not a valid URL ({exc})"
+    if url.scheme not in ("http", "https") or not url.host:
+        return "url must be an http(s) URL"
+    allowed = parse_networks(settings.webhook_allow_private)
+    try:
+        await destinations.checked_addresses(url.host, allowed, settings.notify_send_timeout_s)
+    except (destinations.RefusedDestination, destinations.UnresolvedHost) as exc:
+        return f"url not allowed: {exc}"
+    return None
 
 
 @guarded("admin")

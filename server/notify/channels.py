@@ -11,6 +11,7 @@ import aiosmtplib
 import httpx
 import msgspec
 
+from server.notify.destinations import RefusedDestination
 from server.notify.events import message_id_for
 from server.notify.signing import (
     EVENT_ID_HEADER,
@@ -103,7 +104,9 @@ def webhook_body(message: Message) -> bytes:
 async def send_webhook(
     message: Message, secret: str, settings: Settings, client: httpx.AsyncClient
 ) -> tuple[int, float]:
-    """POST the signed event; returns (status code, duration ms). Non-2xx raises."""
+    """POST the signed event; returns (status code, duration ms). Non-2xx raises.
+
+    `client` is `destinations.webhook_client`: it connects only to allowed addresses."""
     body = webhook_body(message)
     timestamp = int(datetime.now(UTC).timestamp())
     headers = {
@@ -118,6 +121,8 @@ async def send_webhook(
         response = await client.post(
             message.target, content=body, headers=headers, timeout=settings.notify_send_timeout_s
         )
+    except RefusedDestination as exc:  # the address, checked at connection time
+        raise SendError(f"refused: {exc}", permanent=True) from None
     except httpx.HTTPError as exc:
         raise SendError(f"unreachable: {exc!r}") from None
     duration_ms = (time.perf_counter() - started) * 1000

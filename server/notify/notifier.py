@@ -28,7 +28,8 @@ from geo.model import Fix
 from server.dbguard import bounded_connection
 from server.live.etas import eta_view
 from server.live.fleet import position_json
-from server.notify import channels
+from server.networks import parse_networks
+from server.notify import channels, destinations
 from server.notify.events import customer_messages, order_context, webhook_messages
 from server.notify.templates import Templates
 from server.orders.lifecycle import Status
@@ -71,7 +72,10 @@ class Notifier:
         self._pool = pool
         self._settings = settings
         self._templates = Templates(settings.templates_dir)
-        self._client = httpx.AsyncClient()
+        self._client = httpx.AsyncClient()  # the SMS provider: an operator's setting
+        self._webhook_client = destinations.webhook_client(  # URLs from API callers
+            parse_networks(settings.webhook_allow_private), settings.notify_send_timeout_s
+        )
         self._wake = asyncio.Event()
         self._live: asyncio.Queue[_Arriving | _Delayed | _Position] = asyncio.Queue(LIVE_QUEUE_MAX)
         self._subscriptions: list[outbox.Subscription] = []
@@ -154,6 +158,7 @@ class Notifier:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._webhook_client.aclose()
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -232,7 +237,7 @@ class Notifier:
         error: channels.SendError | None = None
         try:
             status_code, duration_ms = await channels.send_webhook(
-                message, sub.secret, self._settings, self._client
+                message, sub.secret, self._settings, self._webhook_client
             )
         except channels.SendError as exc:
             error, status_code = exc, exc.status_code

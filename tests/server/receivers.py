@@ -93,6 +93,7 @@ class HttpReceiver:
     requests: list[Recorded] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answers to give first, then 200
     always: int | None = None  # answer every request with this status
+    redirect_to: str = ""  # answer every request with a 307 to this URL
     base_url: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -116,6 +117,8 @@ async def http_receiver() -> AsyncIterator[HttpReceiver]:
             form = dict(parse_qsl(body.decode()))
         receiver.requests.append(Recorded(request.url.path, dict(request.headers), body, form))
         receiver.changed.set()
+        if receiver.redirect_to:
+            return Response(status_code=307, headers={"Location": receiver.redirect_to})
         if receiver.always is not None:
             return Response(status_code=receiver.always)
         status = receiver.statuses.pop(0) if receiver.statuses else 200

@@ -54,6 +54,7 @@ def notifying(
         notify_backoff_s=0.05,
         notify_poll_interval_s=0.05,
         fleet_interval_ms=20.0,
+        webhook_allow_private="127.0.0.1/32",  # the receiver; webhooks reach public hosts only
         **changes,  # type: ignore[arg-type]
     )
 
