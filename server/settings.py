@@ -60,6 +60,9 @@ class Settings:
     track_lookups_per_min: float = 30.0  # per client address, tracking-code lookups
     track_lookup_burst: int = 10
     courier_next_stop_only: bool = False  # show the courier only to the run's next stop
+    # Stops one driver's run may hold (assigning beyond it is a 422). A change to a run costs
+    # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
+    max_stops_per_run: int = 1_000
 
     # ETAs.
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
@@ -178,6 +181,7 @@ class Settings:
             "db_pool_size",
             "max_frame_bytes",
             "bus_queue_max_messages",
+            "max_stops_per_run",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")

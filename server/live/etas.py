@@ -16,6 +16,7 @@ than starting over.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,8 @@ class Etas:
         self._legs: dict[int, dict[str, Any]] = {}  # order id -> its leg as GeoJSON
         self._by_order: dict[int, StopEta] = {}
         self._anchors: dict[int, tuple[float, float]] = {}  # driver -> where its run starts
+        # driver -> orders it put in _legs/_by_order: forgetting looks at these, not at all
+        self._kept: dict[int, set[int]] = {}
 
     def eta(self, order_id: int) -> StopEta | None:
         return self._by_order.get(order_id)
@@ -98,11 +101,13 @@ class Etas:
             or any(s.order_id not in self._legs for s in stops)
         ):
             self._anchors[driver_id] = anchor
+            self._kept.setdefault(driver_id, set()).update(s.order_id for s in stops)
             start = anchor
             for stop in stops:
                 self._legs[stop.order_id] = self._leg(stop, start).to_geojson()
                 start = stop.destination
         given = {int(e.stop_id): e for e in etas}
+        self._kept.setdefault(driver_id, set()).update(given)
         for stop in stops:
             eta = given.get(stop.order_id)
             if eta is not None:
@@ -128,6 +133,7 @@ class Etas:
         if update.late:
             return None
         etas = {int(e.stop_id): e for e in update.etas}
+        self._kept.setdefault(driver_id, set()).update(etas)
         for stop in self._runs.stops(driver_id):
             if stop.order_id in etas:
                 self._by_order[stop.order_id] = etas[stop.order_id]
@@ -141,17 +147,22 @@ class Etas:
         self._trackers.clear()
 
     def _forget(self, driver_id: int) -> None:
-        """Drop the driver's tracker and anchor, and what is kept for orders no longer on
-        any run."""
+        """Drop the driver's tracker and anchor, and what is kept for its orders that are no
+        longer on any run (O(the driver's orders), not O(every order))."""
         self._trackers.pop(driver_id, None)
         self._anchors.pop(driver_id, None)
-        for kept in (self._by_order, self._legs):
-            for order_id in [o for o in kept if self._runs.driver_of(o) is None]:
-                del kept[order_id]
+        kept = self._kept.pop(driver_id, set())
+        still = {o for o in kept if self._runs.driver_of(o) is not None}
+        for order_id in kept - still:
+            self._by_order.pop(order_id, None)
+            self._legs.pop(order_id, None)
+        if still:
+            self._kept[driver_id] = still
 
-    def _build(self, driver_id: int, stops: list[RunStop], fix: Fix) -> Tracker:
+    def _build(self, driver_id: int, stops: Sequence[RunStop], fix: Fix) -> Tracker:
         legs: list[tuple[Route, Stop]] = []
         start = self._anchors.setdefault(driver_id, (fix.lon, fix.lat))
+        self._kept.setdefault(driver_id, set()).update(s.order_id for s in stops)
         for stop in stops:
             leg = self._leg(stop, start)
             self._legs[stop.order_id] = leg.to_geojson()

@@ -11,7 +11,7 @@ every process, and ETAs are recomputed only where the driver is tracked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -159,20 +159,31 @@ class Live:
         return None if driver is None else driver.position
 
     def on_order_changed(
-        self, before: Order | None, after: Order, entry: TimelineEntry | None
+        self,
+        before: Order | None,
+        after: Order,
+        entry: TimelineEntry | None,
+        shifted: Sequence[tuple[int, int]] = (),
     ) -> None:
         """After a committed change: the other processes told first (so they apply it before
         they see what follows), status to the order's watchers, and couriers shown or hidden
-        on every order whose visibility the change flipped."""
-        self.cluster.order_changed(after)
+        on every order whose visibility the change flipped.
+
+        `shifted`: (order id, stop index) of the stops of `after`'s driver that its
+        insertion moved down, taken in with it as one change: each run it touches is
+        rebuilt once, whatever the number of stops.
+        """
+        self.cluster.order_changed(after, shifted)
         drivers = {
             d for d in (before.driver_id if before else None, after.driver_id) if d is not None
         }
-        watched = {after.id} | {s.order_id for d in drivers for s in self.runs.stops(d)}
-        was_visible = {o for o in watched if self.runs.courier_visible(o)}
-        for driver_id in self.runs.apply(after):
+        was_visible = self._visible_on(drivers)
+        changed = self.runs.apply(after)
+        if after.driver_id is not None and shifted:
+            changed |= self.runs.reindex(after.driver_id, shifted)
+        for driver_id in changed:
             self.run_changed(driver_id, here=True)
-        now_visible = {o for o in watched if self.runs.courier_visible(o)}
+        now_visible = self._visible_on(drivers)
         if entry is not None:
             status = {
                 "type": "status",
@@ -186,3 +197,7 @@ class Live:
             if order_id == after.id and entry is not None:
                 continue  # the status message already says whether the courier shows
             self._publish_position(order_id, self.courier_for(order_id))
+
+    def _visible_on(self, drivers: set[int]) -> set[int]:
+        """Orders on these drivers' runs whose customers may see the courier."""
+        return {o for d in drivers for o in self.runs.visible_orders(d)}
