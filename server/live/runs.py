@@ -12,7 +12,7 @@ stop down one is one `reindex` of the run, not one change per stop.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -107,7 +107,15 @@ class Runs:
         for order_id, stop_index in stop_indexes:
             stop = stops.get(order_id)
             if stop is not None and stop.stop_index != stop_index:
-                stops[order_id] = replace(stop, stop_index=stop_index)
+                stops[order_id] = RunStop(  # (not dataclasses.replace: 5x slower, per stop)
+                    order_id,
+                    stop.reference,
+                    stop.status,
+                    stop_index,
+                    stop.destination,
+                    stop.route,
+                    stop.due_by,
+                )
                 moved = True
         if not moved:
             return set()

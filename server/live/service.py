@@ -53,6 +53,7 @@ class Live:
         self.tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
         self.cluster = cluster.Cluster(self, presence_ttl_s, reload_runs)
         hub.attach(self.cluster)
+        etas.on_built = self._tracker_built
 
     @property
     def origin(self) -> str:
@@ -107,6 +108,19 @@ class Live:
             self.fleet.changed_here.add(driver_id)
         else:  # its new ETAs come from the process tracking it
             self.etas.run_changed(driver_id, None)
+
+    def _tracker_built(self, driver_id: int) -> None:
+        """A tracker built on the worker thread is in place: the ETAs from the newest fix,
+        published as a rebuild on the loop would have."""
+        fix = self._recent_fix(driver_id)
+        if fix is None or self.tracked_by.get(driver_id, self.origin) != self.origin:
+            return
+        update = self.etas.on_fix(driver_id, fix)
+        if update is not None:
+            self.tracked_by[driver_id] = self.origin
+            self._publish_events(driver_id, update)
+        self.fleet.changed_here.add(driver_id)
+        self.fleet.run_changed(driver_id)
 
     async def run_forever(self) -> None:
         """Every fleet interval: announce what changed here, then the dispatchers' deltas,

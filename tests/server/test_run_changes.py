@@ -16,6 +16,7 @@ import msgspec
 import pytest
 import redis.asyncio as redis
 
+from server.live.etas import BUILD_ON_LOOP_MAX_STOPS
 from server.live.service import Live
 from server.settings import Settings
 from tests.server.courier import Courier, fix, now
@@ -51,15 +52,20 @@ async def db_run(db: asyncpg.Connection, driver_id: int) -> list[int]:
     return [r["id"] for r in rows]
 
 
-def count_calls(obj: object, name: str, monkeypatch: pytest.MonkeyPatch) -> Counter[int]:
-    """Count the calls of a method of the live server's state by their first argument (the
-    driver), still calling it."""
+def count_calls(
+    obj: object,
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    key: Callable[..., int | None] = lambda driver_id, *_: driver_id,
+) -> Counter[int | None]:
+    """Count the calls of a method of the live server's state by `key` of their arguments
+    (by default the first, the driver), still calling it."""
     original: Callable[..., Any] = getattr(obj, name)
-    calls: Counter[int] = Counter()
+    calls: Counter[int | None] = Counter()
 
-    def counted(driver_id: int, *args: Any, **kwargs: Any) -> Any:
-        calls[driver_id] += 1
-        return original(driver_id, *args, **kwargs)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[key(*args)] += 1
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(obj, name, counted)
     return calls
@@ -84,7 +90,13 @@ async def test_inserting_a_stop_rebuilds_each_run_it_touches_once(
         async with Courier(server.ws_url, ana_token) as courier:
             await tracked(server, courier, ana)
             run_changes = count_calls(live, "run_changed", monkeypatch)
-            rebuilds = count_calls(live.etas, "_build", monkeypatch)
+            # A tracker is built over a run's stops: counted by the run's first stop's driver.
+            rebuilds = count_calls(
+                live.etas,
+                "_build",
+                monkeypatch,
+                lambda stops, *_: live.runs.driver_of(stops[0].order_id),
+            )
 
             new = await dispatch.order(lon=east(100), lat=50.30)
             await dispatch.assign(new["id"], ana, stop_index=0)
@@ -126,6 +138,33 @@ async def test_after_insertions_the_live_run_and_its_etas_follow_the_database(
                 etas = [o["eta"] for o in entry["orders"]]
                 assert None not in etas and etas == sorted(etas)  # the tracker's run order
                 assert len(set(etas)) == len(etas)
+
+
+async def test_a_long_run_is_rebuilt_off_the_loop_and_its_etas_follow_the_database(
+    settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stops = BUILD_ON_LOOP_MAX_STOPS + 8
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        live: Live = server.services.live
+        ana, token = await server.create_driver("Ana")
+        await run_of(dispatch, ana, stops)
+        async with Courier(server.ws_url, token) as courier:
+            await tracked(server, courier, ana)
+            rebuilds = count_calls(live.etas, "_build", monkeypatch, lambda *_: 0)
+            new = await dispatch.order(lon=east(150), lat=50.30)
+            await dispatch.assign(new["id"], ana, stop_index=0)
+            expected = await db_run(db, ana)
+            assert expected[0] == new["id"] and len(expected) == stops + 1
+            assert [s.order_id for s in live.runs.stops(ana)] == expected
+
+            def etas_in_run_order() -> bool:
+                etas = [live.etas.eta(o) for o in expected]
+                times = [e.eta_at for e in etas if e is not None]
+                return len(times) == len(expected) and times == sorted(times)
+
+            await eventually(etas_in_run_order, what="ETAs of the rebuilt run")
+            assert rebuilds[0] == 1
+            assert not live.etas.building(ana)
 
 
 async def test_a_run_holds_at_most_max_stops_per_run(
