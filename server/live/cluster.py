@@ -4,8 +4,9 @@ Every process keeps the whole picture (runs, drivers' positions and presence, ET
 any of them can answer any snapshot, view or list. They keep it in step with three
 messages on the bus's cluster channel (never delivered back to their sender):
 
-- `order`: an order change this process committed, with the order as committed. Every
-  other process applies it to its runs; the one tracking the driver rebuilds the tracker
+- `order`: an order change this process committed, with the order as committed (and, for
+  an insertion, the stops it moved down: one message, however long the run). Every other
+  process applies it to its runs; the one tracking the driver rebuilds the tracker once
   and publishes the new ETAs. Sent before the change's status message, on the same
   connection, so a process always knows a courier is hidden before it sees what follows.
 - `driver`: a driver's state as this process knows it: newest fix, courier sockets open
