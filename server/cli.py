@@ -187,6 +187,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from server.bench.run import FULL, QUICK, bench, table
 
+    database_url = args.database_url or os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
+    )
+    if args.run_changes:
+        from server.bench.run_changes import bench_run_changes
+
+        lengths = [int(n) for n in args.stops.split(",")]
+        print(json.dumps(asyncio.run(bench_run_changes(database_url, lengths)), indent=1))
+        return 0
     profile = QUICK if args.quick else FULL
     if args.steps:
         profile = replace(profile, steps=[int(n) for n in args.steps.split(",")])
@@ -198,9 +207,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         profile = replace(
             profile, server_processes=tuple(int(n) for n in args.processes.split(","))
         )
-    database_url = args.database_url or os.environ.get(
-        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
-    )
     report = asyncio.run(bench(profile, database_url))
     print(table(report), file=sys.stderr)
     print(json.dumps(report, indent=1, default=str))
@@ -289,6 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes",
         help="server processes per ramp, e.g. 1,2 (the full profile's default; >1 uses "
         "Redis at BENCH_REDIS_URL, default redis://127.0.0.1:6379/0)",
+    )
+    bench.add_argument(
+        "--run-changes",
+        action="store_true",
+        help="instead: how long changes to a long run (stops inserted at 0, moved, "
+        "cancelled, delivered) block the server's event loop, per run length",
+    )
+    bench.add_argument(
+        "--stops",
+        default="100,300,1000",
+        help="run lengths for --run-changes (default 100,300,1000)",
     )
     bench.add_argument(
         "--database-url",

@@ -70,6 +70,9 @@ class Settings:
     courier_next_stop_only: bool = False  # show the courier only to the run's next stop
     # A customer sees no route vertex and no courier position this close to another stop.
     customer_route_clearance_m: float = 300.0
+    # Stops one driver's run may hold (assigning beyond it is a 422). A change to a run costs
+    # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
+    max_stops_per_run: int = 1_000
 
     # ETAs.
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
@@ -197,6 +200,7 @@ class Settings:
             "max_frame_bytes",
             "bus_queue_max_messages",
             "db_request_timeout_s",
+            "max_stops_per_run",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")

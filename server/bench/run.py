@@ -199,7 +199,11 @@ async def seed(database_url: str, couriers: int) -> Fleet:
 
 
 async def start_server(
-    database_url: str, admin_token: str, bus: str = "memory", bus_prefix: str = "tracker:"
+    database_url: str,
+    admin_token: str,
+    bus: str = "memory",
+    bus_prefix: str = "tracker:",
+    env: dict[str, str] | None = None,
 ) -> tuple[asyncio.subprocess.Process, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -207,6 +211,7 @@ async def start_server(
     sock.listen(4096)
     env = {
         **os.environ,
+        **(env or {}),
         "DATABASE_URL": database_url,
         "TRACKER_ADMIN_TOKEN": admin_token,
         "TRACKER_TRACK_LOOKUP_BURST": "1000000",

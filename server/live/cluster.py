@@ -4,8 +4,9 @@ Every process keeps the whole picture (runs, drivers' positions and presence, ET
 any of them can answer any snapshot, view or list. They keep it in step with three
 messages on the bus's cluster channel (never delivered back to their sender):
 
-- `order`: an order change this process committed, with the order as committed. Every
-  other process applies it to its runs; the one tracking the driver rebuilds the tracker
+- `order`: an order change this process committed, with the order as committed (and, for
+  an insertion, the stops it moved down: one message, however long the run). Every other
+  process applies it to its runs; the one tracking the driver rebuilds the tracker once
   and publishes the new ETAs. Sent before the change's status message, on the same
   connection, so a process always knows a courier is hidden before it sees what follows.
 - `driver`: a driver's state as this process knows it: newest fix, courier sockets open
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -33,6 +34,7 @@ import msgspec
 from geo.eta import StopEta
 from geo.model import Fix
 from server.live.hub import ETA_KEY, POSITION_KEY, order_of_topic
+from server.live.runs import Runs
 from server.store.orders import Order
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ class OrderChanged(msgspec.Struct, tag="order", frozen=True):
     order: Order
     driver_name: str | None = None
     driver_vehicle: str | None = None
+    # (order id, stop index) of the stops of the order's driver its insertion moved down:
+    # one message per insertion, however long the run, and one rebuild where it is applied.
+    shifted: list[tuple[int, int]] = []
 
 
 class Hello(msgspec.Struct, tag="hello", frozen=True):
@@ -86,10 +91,10 @@ class Cluster:
         self._reload_runs = reload_runs
         self._next_renewal_m = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reloading: list[Order] | None = None  # changes heard while runs reload
+        self._reloading: list[OrderChanged] | None = None  # changes heard while runs reload
 
     # Telling the others ------------------------------------------------------------------
-    def order_changed(self, order: Order) -> None:
+    def order_changed(self, order: Order, shifted: Sequence[tuple[int, int]] = ()) -> None:
         live = self._live
         driver = None if order.driver_id is None else live.fleet.drivers.get(order.driver_id)
         message = OrderChanged(
@@ -97,6 +102,7 @@ class Cluster:
             order,
             None if driver is None else driver.name,
             None if driver is None else driver.vehicle,
+            list(shifted),
         )
         live.hub.broadcast(_encode(message))
 
@@ -179,10 +185,10 @@ class Cluster:
         live = self._live
         order = message.order
         if self._reloading is not None:
-            self._reloading.append(order)  # applied again over the reloaded runs
+            self._reloading.append(message)  # applied again over the reloaded runs
         if order.driver_id is not None and message.driver_name is not None:
             live.fleet.add_driver(order.driver_id, message.driver_name, message.driver_vehicle)
-        for driver_id in live.runs.apply(order):
+        for driver_id in _apply(live.runs, message):
             live.run_changed(driver_id, here=False)
 
     def _apply_facts(self, facts: DriverFacts) -> None:
@@ -208,7 +214,7 @@ class Cluster:
 
     async def _resync_runs(self) -> None:
         assert self._reload_runs is not None
-        heard: list[Order] = []
+        heard: list[OrderChanged] = []
         self._reloading = heard
         try:
             orders = await self._reload_runs()
@@ -219,7 +225,17 @@ class Cluster:
             self._reloading = None
         live = self._live
         changed = live.runs.reset(orders)
-        for order in heard:  # committed after the read, perhaps
-            changed |= live.runs.apply(order)
+        for message in heard:  # committed after the read, perhaps
+            changed |= _apply(live.runs, message)
         for driver_id in changed:
             live.run_changed(driver_id, here=False)
+
+
+def _apply(runs: Runs, message: OrderChanged) -> set[int]:
+    """Take in an order change (and the stops its insertion moved); returns the drivers
+    whose run changed, each once."""
+    order = message.order
+    changed = runs.apply(order)
+    if order.driver_id is not None and message.shifted:
+        changed |= runs.reindex(order.driver_id, message.shifted)
+    return changed

@@ -15,8 +15,12 @@ than starting over.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from geo.calibration import Calibration
@@ -30,6 +34,13 @@ from geo.tracker import Tracker
 from server.live.runs import Runs, RunStop
 
 log = logging.getLogger("tracker.etas")
+
+# Longer runs get their tracker built on a worker thread. Building costs ~0.3 ms a stop
+# (legs parsed, the route projected and indexed, expected times along it): on the event
+# loop a 1,000-stop run would stall every socket for a third of a second. geo/ is pure and
+# pyproj's transformers are thread-safe (>= 3.1); the thread hands the interpreter back to
+# the loop every switch interval (5 ms). Shorter runs are built at once, on the loop.
+BUILD_ON_LOOP_MAX_STOPS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,11 @@ class Etas:
         self._legs: dict[int, dict[str, Any]] = {}  # order id -> its leg as GeoJSON
         self._by_order: dict[int, StopEta] = {}
         self._anchors: dict[int, tuple[float, float]] = {}  # driver -> where its run starts
+        # driver -> orders it put in _legs/_by_order: forgetting looks at these, not at all
+        self._kept: dict[int, set[int]] = {}
+        self._building: dict[int, object] = {}  # driver -> its build in flight on the thread
+        self._builder: ThreadPoolExecutor | None = None  # one thread: builds queue up
+        self.on_built: Callable[[int], None] | None = None  # a thread's tracker is in place
 
     def eta(self, order_id: int) -> StopEta | None:
         return self._by_order.get(order_id)
@@ -89,9 +105,14 @@ class Etas:
     def tracking(self, driver_id: int) -> bool:
         return driver_id in self._trackers
 
+    def building(self, driver_id: int) -> bool:
+        """The driver's tracker is being built on the worker thread (ETAs follow)."""
+        return driver_id in self._building
+
     def drop_tracker(self, driver_id: int) -> None:
         """Another process tracks the driver now; its ETAs come from there."""
         self._trackers.pop(driver_id, None)
+        self._building.pop(driver_id, None)
 
     def adopt(
         self, driver_id: int, anchor: tuple[float, float] | None, etas: list[StopEta]
@@ -103,11 +124,13 @@ class Etas:
             or any(s.order_id not in self._legs for s in stops)
         ):
             self._anchors[driver_id] = anchor
+            self._kept.setdefault(driver_id, set()).update(s.order_id for s in stops)
             start = anchor
             for stop in stops:
                 self._legs[stop.order_id] = self._leg(stop, start).to_geojson()
                 start = stop.destination
         given = {int(e.stop_id): e for e in etas}
+        self._kept.setdefault(driver_id, set()).update(given)
         for stop in stops:
             eta = given.get(stop.order_id)
             if eta is not None:
@@ -123,16 +146,27 @@ class Etas:
         return self.on_fix(driver_id, last_fix)
 
     def on_fix(self, driver_id: int, fix: Fix) -> DriverUpdate | None:
+        """The tracker's update for a fix; None while the tracker is being built (its ETAs
+        come when it is in place: `on_built`)."""
         tracker = self._trackers.get(driver_id)
         if tracker is None:
             stops = self._runs.stops(driver_id)
-            if not stops:
+            if not stops or driver_id in self._building:
                 return None
-            tracker = self._trackers[driver_id] = self._build(driver_id, stops, fix)
+            start = self._anchors.setdefault(driver_id, (fix.lon, fix.lat))
+            self._kept.setdefault(driver_id, set()).update(s.order_id for s in stops)
+            if len(stops) > BUILD_ON_LOOP_MAX_STOPS and self._build_on_thread(
+                driver_id, stops, start, fix.recorded_at
+            ):
+                return None
+            tracker, legs = self._build(stops, start, fix.recorded_at, self.models)
+            self._legs.update(legs)
+            self._trackers[driver_id] = tracker
         update = tracker.update(fix)
         if update.late:
             return None
         etas = {int(e.stop_id): e for e in update.etas}
+        self._kept.setdefault(driver_id, set()).update(etas)
         for stop in self._runs.stops(driver_id):
             if stop.order_id in etas:
                 self._by_order[stop.order_id] = etas[stop.order_id]
@@ -144,26 +178,81 @@ class Etas:
         """New learned models: trackers are rebuilt on each driver's next fix."""
         self.models = models
         self._trackers.clear()
+        self._building.clear()  # what is in flight was built with the old ones
 
     def _forget(self, driver_id: int) -> None:
-        """Drop the driver's tracker and anchor, and what is kept for orders no longer on
-        any run."""
+        """Drop the driver's tracker and anchor, and what is kept for its orders that are no
+        longer on any run (O(the driver's orders), not O(every order))."""
         self._trackers.pop(driver_id, None)
+        self._building.pop(driver_id, None)  # what is in flight is for the old run
         self._anchors.pop(driver_id, None)
-        for kept in (self._by_order, self._legs):
-            for order_id in [o for o in kept if self._runs.driver_of(o) is None]:
-                del kept[order_id]
+        kept = self._kept.pop(driver_id, set())
+        still = {o for o in kept if self._runs.driver_of(o) is not None}
+        for order_id in kept - still:
+            self._by_order.pop(order_id, None)
+            self._legs.pop(order_id, None)
+        if still:
+            self._kept[driver_id] = still
 
-    def _build(self, driver_id: int, stops: list[RunStop], fix: Fix) -> Tracker:
+    def _build_on_thread(
+        self, driver_id: int, stops: Sequence[RunStop], start: tuple[float, float], at: datetime
+    ) -> bool:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False  # no event loop to keep free (a script): build here
+        if self._builder is None:
+            self._builder = ThreadPoolExecutor(1, thread_name_prefix="tracker-build")
+        token = self._building[driver_id] = object()
+        future = self._builder.submit(self._build, tuple(stops), start, at, self.models)
+
+        def done(built: Future[tuple[Tracker, dict[int, dict[str, Any]]]]) -> None:
+            if not loop.is_closed():  # else the server stopped meanwhile
+                loop.call_soon_threadsafe(self._built, driver_id, token, built)
+
+        future.add_done_callback(done)
+        return True
+
+    def _built(
+        self,
+        driver_id: int,
+        token: object,
+        built: Future[tuple[Tracker, dict[int, dict[str, Any]]]],
+    ) -> None:
+        """On the loop: put a thread's tracker in place, unless the run (or the models, or
+        the process tracking the driver) changed since it was started."""
+        if self._building.get(driver_id) is not token:
+            return
+        del self._building[driver_id]
+        try:
+            tracker, legs = built.result()
+        except Exception as exc:  # a run geo cannot build; the next change tries again
+            log.warning("driver %d: run not trackable (%r)", driver_id, exc)
+            return
+        self._legs.update(legs)
+        self._trackers[driver_id] = tracker
+        if self.on_built is not None:
+            self.on_built(driver_id)
+
+    def _build(
+        self,
+        stops: Sequence[RunStop],
+        start: tuple[float, float],
+        at: datetime,
+        models: EtaModels,
+    ) -> tuple[Tracker, dict[int, dict[str, Any]]]:
+        """The tracker over `stops` from `start`, ready for a fix at `at`, and each order's
+        leg as GeoJSON. Touches no state of its own: it may run on the worker thread."""
         legs: list[tuple[Route, Stop]] = []
-        start = self._anchors.setdefault(driver_id, (fix.lon, fix.lat))
+        views: dict[int, dict[str, Any]] = {}
         for stop in stops:
             leg = self._leg(stop, start)
-            self._legs[stop.order_id] = leg.to_geojson()
+            views[stop.order_id] = leg.to_geojson()
             legs.append((leg, Stop(str(stop.order_id), *stop.destination, self._service_s)))
             start = stop.destination
-        models = self.models
-        return Tracker(run_from_legs(legs), models.profile, models.calibration)
+        tracker = Tracker(run_from_legs(legs), models.profile, models.calibration)
+        tracker.prepare(at)
+        return tracker, views
 
     def _leg(self, stop: RunStop, start: tuple[float, float]) -> Route:
         if stop.route is not None:

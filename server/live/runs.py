@@ -3,10 +3,15 @@ may see the courier.
 
 Kept in memory (loaded from PostGIS at start, updated after every committed order
 change, on every process: see cluster.py), so the per-fix path never queries the database.
+
+A change costs O(1) per order it names: a run is kept unordered and put in stop order
+(with its visible orders) once, when it is next read. An insertion that moves every later
+stop down one is one `reindex` of the run, not one change per stop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,10 +31,23 @@ class RunStop:
     due_by: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Ordered:
+    """A run in stop order, and the orders whose customers may see the courier."""
+
+    stops: tuple[RunStop, ...]
+    visible: tuple[int, ...]
+    visible_set: frozenset[int]
+
+
+_EMPTY = _Ordered((), (), frozenset())
+
+
 class Runs:
     def __init__(self, next_stop_only: bool) -> None:
         self._next_stop_only = next_stop_only
-        self._stops: dict[int, list[RunStop]] = {}
+        self._stops: dict[int, dict[int, RunStop]] = {}  # driver -> order id -> stop
+        self._ordered: dict[int, _Ordered] = {}  # per driver, until its run changes again
         self._driver_of: dict[int, int] = {}
 
     def load(self, orders: list[Order]) -> None:
@@ -39,12 +57,13 @@ class Runs:
     def reset(self, orders: list[Order]) -> set[int]:
         """Replace everything with `orders` (all orders on runs, fresh from PostGIS);
         returns the drivers whose run is not what it was."""
-        before = {driver_id: list(stops) for driver_id, stops in self._stops.items()}
+        before = {driver_id: self.stops(driver_id) for driver_id in self._stops}
         self._stops.clear()
+        self._ordered.clear()
         self._driver_of.clear()
         self.load(orders)
         drivers = before.keys() | self._stops.keys()
-        return {d for d in drivers if before.get(d, []) != self._stops.get(d, [])}
+        return {d for d in drivers if before.get(d, ()) != self.stops(d)}
 
     def apply(self, order: Order) -> set[int]:
         """Take in an order's new state; returns the drivers whose run changed."""
@@ -52,7 +71,7 @@ class Runs:
         previous_driver = self._driver_of.pop(order.id, None)
         if previous_driver is not None:
             stops = self._stops[previous_driver]
-            stops[:] = [s for s in stops if s.order_id != order.id]
+            del stops[order.id]
             if not stops:
                 del self._stops[previous_driver]
             changed.add(previous_driver)
@@ -70,36 +89,76 @@ class Runs:
                 order.route,
                 order.due_by,
             )
-            stops = self._stops.setdefault(order.driver_id, [])
-            stops.append(stop)
-            stops.sort(key=lambda s: (s.stop_index, s.order_id))
+            self._stops.setdefault(order.driver_id, {})[order.id] = stop
             self._driver_of[order.id] = order.driver_id
             changed.add(order.driver_id)
+        for driver_id in changed:
+            self._ordered.pop(driver_id, None)
         return changed
+
+    def reindex(self, driver_id: int, stop_indexes: Iterable[tuple[int, int]]) -> set[int]:
+        """Stops of the driver's run now at new indexes, as (order id, stop index) pairs
+        (an insertion moved them down); orders not on that run are ignored. Returns the
+        drivers whose run changed (the driver, or none)."""
+        stops = self._stops.get(driver_id)
+        if stops is None:
+            return set()
+        moved = False
+        for order_id, stop_index in stop_indexes:
+            stop = stops.get(order_id)
+            if stop is not None and stop.stop_index != stop_index:
+                stops[order_id] = RunStop(  # (not dataclasses.replace: 5x slower, per stop)
+                    order_id,
+                    stop.reference,
+                    stop.status,
+                    stop_index,
+                    stop.destination,
+                    stop.route,
+                    stop.due_by,
+                )
+                moved = True
+        if not moved:
+            return set()
+        self._ordered.pop(driver_id, None)
+        return {driver_id}
 
     def drivers(self) -> list[int]:
         return list(self._stops)
 
-    def stops(self, driver_id: int) -> list[RunStop]:
-        return self._stops.get(driver_id, [])
+    def count(self, driver_id: int) -> int:
+        return len(self._stops.get(driver_id, ()))
+
+    def _run(self, driver_id: int) -> _Ordered:
+        ordered = self._ordered.get(driver_id)
+        if ordered is not None:
+            return ordered
+        stops = self._stops.get(driver_id)
+        if stops is None:
+            return _EMPTY
+        in_order = tuple(sorted(stops.values(), key=lambda s: (s.stop_index, s.order_id)))
+        out = [s.order_id for s in in_order if s.status is COURIER_VISIBLE]
+        visible = tuple(out[:1] if self._next_stop_only else out)
+        ordered = self._ordered[driver_id] = _Ordered(in_order, visible, frozenset(visible))
+        return ordered
+
+    def stops(self, driver_id: int) -> Sequence[RunStop]:
+        """The driver's open stops in stop order."""
+        return self._run(driver_id).stops
 
     def driver_of(self, order_id: int) -> int | None:
         return self._driver_of.get(order_id)
 
     def current_stop(self, driver_id: int) -> RunStop | None:
         """The stop the courier is heading to: the first one out for delivery."""
-        for stop in self._stops.get(driver_id, ()):
+        for stop in self._run(driver_id).stops:
             if stop.status is COURIER_VISIBLE:
                 return stop
         return None
 
-    def visible_orders(self, driver_id: int) -> list[int]:
+    def visible_orders(self, driver_id: int) -> Sequence[int]:
         """Orders whose customers may see this courier now."""
-        if self._next_stop_only:
-            current = self.current_stop(driver_id)
-            return [] if current is None else [current.order_id]
-        return [s.order_id for s in self._stops.get(driver_id, ()) if s.status is COURIER_VISIBLE]
+        return self._run(driver_id).visible
 
     def courier_visible(self, order_id: int) -> bool:
         driver_id = self._driver_of.get(order_id)
-        return driver_id is not None and order_id in self.visible_orders(driver_id)
+        return driver_id is not None and order_id in self._run(driver_id).visible_set

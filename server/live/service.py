@@ -11,7 +11,7 @@ every process, and ETAs are recomputed only where the driver is tracked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +56,7 @@ class Live:
         self.tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
         self.cluster = cluster.Cluster(self, presence_ttl_s, reload_runs)
         hub.attach(self.cluster)
+        etas.on_built = self._tracker_built
 
     @property
     def origin(self) -> str:
@@ -122,6 +123,19 @@ class Live:
         else:  # its new ETAs come from the process tracking it
             self.etas.run_changed(driver_id, None)
 
+    def _tracker_built(self, driver_id: int) -> None:
+        """A tracker built on the worker thread is in place: the ETAs from the newest fix,
+        published as a rebuild on the loop would have."""
+        fix = self._recent_fix(driver_id)
+        if fix is None or self.tracked_by.get(driver_id, self.origin) != self.origin:
+            return
+        update = self.etas.on_fix(driver_id, fix)
+        if update is not None:
+            self.tracked_by[driver_id] = self.origin
+            self._publish_events(driver_id, update)
+        self.fleet.changed_here.add(driver_id)
+        self.fleet.run_changed(driver_id)
+
     async def run_forever(self) -> None:
         """Every fleet interval: announce what changed here, then the dispatchers' deltas,
         a slice of drivers at a time with the sockets served in between."""
@@ -185,20 +199,31 @@ class Live:
         return self.clearance.route(order_id)
 
     def on_order_changed(
-        self, before: Order | None, after: Order, entry: TimelineEntry | None
+        self,
+        before: Order | None,
+        after: Order,
+        entry: TimelineEntry | None,
+        shifted: Sequence[tuple[int, int]] = (),
     ) -> None:
         """After a committed change: the other processes told first (so they apply it before
         they see what follows), status to the order's watchers, and couriers shown or hidden
-        on every order whose visibility the change flipped."""
-        self.cluster.order_changed(after)
+        on every order whose visibility the change flipped.
+
+        `shifted`: (order id, stop index) of the stops of `after`'s driver that its
+        insertion moved down, taken in with it as one change: each run it touches is
+        rebuilt once, whatever the number of stops.
+        """
+        self.cluster.order_changed(after, shifted)
         drivers = {
             d for d in (before.driver_id if before else None, after.driver_id) if d is not None
         }
-        watched = {after.id} | {s.order_id for d in drivers for s in self.runs.stops(d)}
-        was_visible = {o for o in watched if self.runs.courier_visible(o)}
-        for driver_id in self.runs.apply(after):
+        was_visible = self._visible_on(drivers)
+        changed = self.runs.apply(after)
+        if after.driver_id is not None and shifted:
+            changed |= self.runs.reindex(after.driver_id, shifted)
+        for driver_id in changed:
             self.run_changed(driver_id, here=True)
-        now_visible = {o for o in watched if self.runs.courier_visible(o)}
+        now_visible = self._visible_on(drivers)
         if entry is not None:
             status = {
                 "type": "status",
@@ -212,3 +237,7 @@ class Live:
             if order_id == after.id and entry is not None:
                 continue  # the status message already says whether the courier shows
             self._publish_position(order_id, self.courier_for(order_id))
+
+    def _visible_on(self, drivers: set[int]) -> set[int]:
+        """Orders on these drivers' runs whose customers may see the courier."""
+        return {o for d in drivers for o in self.runs.visible_orders(d)}

@@ -179,18 +179,25 @@ async def assign(request: Request, caller: Caller, services: Services) -> Respon
             return error_response(422, f"no driver with id {spec.driver_id}")
         before = await store.get_order(conn, order_id)
         try:
-            after = await store.assign(conn, order_id, driver.id, spec.route, spec.stop_index, now)
+            assigned = await store.assign(
+                conn,
+                order_id,
+                driver.id,
+                spec.route,
+                spec.stop_index,
+                now,
+                services.settings.max_stops_per_run,
+            )
         except store.NotAssignable as exc:
             return error_response(409, str(exc))
-        if before is None or after is None:
+        except store.RunFull as exc:
+            return error_response(422, str(exc))
+        if before is None or assigned is None:
             return error_response(404, "no such order")
-        # Inserting at a stop index moved the later stops down one: the live runs hear of it.
-        moved = [] if spec.stop_index is None else await store.orders_on_runs(conn, driver.id)
+        after, shifted = assigned
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)
-    services.live.on_order_changed(before, after, None)
-    for order in moved:
-        if order.id != after.id:
-            services.live.on_order_changed(order, order, None)
+    # One change, with the stops the insertion moved down: each run is rebuilt once.
+    services.live.on_order_changed(before, after, None, shifted)
     return json_response(dispatcher_view(after, services.settings, now, services.live))
 
 

@@ -65,6 +65,55 @@ async def seed_runs(
     await conn.execute("SELECT setval(pg_get_serial_sequence('orders', 'id'), $1)", n)
 
 
+async def seed_run(
+    conn: Conn,
+    token_hashes: list[str],
+    codes: list[str],
+    destinations: list[tuple[float, float]],
+    routes: list[dict[str, object]],
+    now: datetime,
+) -> None:
+    """One driver per token; the first has one order per code out for delivery, in that
+    order (stop_index 0, 1, …) with its route."""
+    await conn.copy_records_to_table(
+        "drivers",
+        records=[(i + 1, f"bench {i + 1}", h, now) for i, h in enumerate(token_hashes)],
+        columns=("id", "name", "token_hash", "created_at"),
+    )
+    await conn.copy_records_to_table(
+        "orders",
+        records=[
+            (
+                i + 1,
+                code,
+                "bench customer",
+                destinations[i],
+                "out_for_delivery",
+                1,
+                i,
+                routes[i],
+                now,
+                now,
+            )
+            for i, code in enumerate(codes)
+        ],
+        columns=(
+            "id",
+            "tracking_code",
+            "customer_name",
+            "destination",
+            "status",
+            "driver_id",
+            "stop_index",
+            "route",
+            "created_at",
+            "updated_at",
+        ),
+    )
+    await conn.execute("SELECT setval(pg_get_serial_sequence('drivers', 'id'), $1)", 2)
+    await conn.execute("SELECT setval(pg_get_serial_sequence('orders', 'id'), $1)", len(codes))
+
+
 async def stored_times(conn: Conn, driver_ids: list[int]) -> dict[int, set[int]]:
     """Every stored fix's time (epoch ms) per driver."""
     rows = await conn.fetch(

@@ -83,6 +83,10 @@ class NotAssignable(ValueError):
     pass
 
 
+class RunFull(ValueError):
+    """The driver's run already holds the most stops a run may have."""
+
+
 async def create_order(
     conn: Conn, new: NewOrder, actor: str, at: datetime
 ) -> tuple[Order, TimelineEntry]:
@@ -230,8 +234,13 @@ async def assign(
     route: Any,
     stop_index: int | None,
     at: datetime,
-) -> Order | None:
-    """Put the order on the driver's run: at `stop_index` (later stops move down one) or last."""
+    max_stops: int,
+) -> tuple[Order, list[tuple[int, int]]] | None:
+    """Put the order on the driver's run: at `stop_index` (later stops move down one) or last.
+
+    Returns the order and the (order id, new stop index) of every stop that moved down.
+    Raises RunFull when the run (without this order) already has `max_stops` stops.
+    """
     async with conn.transaction():
         status = await conn.fetchval("SELECT status FROM orders WHERE id = $1 FOR UPDATE", order_id)
         if status is None:
@@ -239,6 +248,18 @@ async def assign(
         if Status(status) in OFF_RUN:
             raise NotAssignable(f"a {status} order cannot be put on a run")
         await conn.execute("SELECT pg_advisory_xact_lock(7, $1::int)", driver_id % 2**31)
+        stops = await conn.fetchval(
+            """SELECT count(*) FROM orders
+               WHERE driver_id = $1 AND id <> $2 AND stop_index IS NOT NULL""",
+            driver_id,
+            order_id,
+        )
+        if stops >= max_stops:
+            raise RunFull(
+                f"driver {driver_id}'s run already has {stops} stops, the most a run may have "
+                f"(TRACKER_MAX_STOPS_PER_RUN={max_stops}): deliver or move some first"
+            )
+        shifted: list[tuple[int, int]] = []
         if stop_index is None:
             stop_index = await conn.fetchval(
                 """SELECT coalesce(max(stop_index) + 1, 0) FROM orders
@@ -247,13 +268,15 @@ async def assign(
                 order_id,
             )
         else:
-            await conn.execute(
+            rows = await conn.fetch(
                 """UPDATE orders SET stop_index = stop_index + 1
-                   WHERE driver_id = $1 AND id <> $2 AND stop_index >= $3""",
+                   WHERE driver_id = $1 AND id <> $2 AND stop_index >= $3
+                   RETURNING id, stop_index""",
                 driver_id,
                 order_id,
                 stop_index,
             )
+            shifted = [(r["id"], r["stop_index"]) for r in rows]
         row = await conn.fetchrow(
             f"""
             UPDATE orders SET driver_id = $2, route = $3, stop_index = $4, updated_at = $5
@@ -264,7 +287,7 @@ async def assign(
             stop_index,
             at,
         )
-    return None if row is None else _order(row)
+    return None if row is None else (_order(row), shifted)
 
 
 async def orders_on_runs(conn: Conn, driver_id: int | None = None) -> list[Order]:
