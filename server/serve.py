@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from server import redact
 from server.app import create_app
 from server.direct import DirectSocket
 from server.settings import Settings
@@ -12,6 +13,7 @@ from server.settings import Settings
 def uvicorn_config(
     settings: Settings, *, fd: int | None = None, log_level: str = "info"
 ) -> uvicorn.Config:
+    redact.install()  # uvicorn logs WebSocket handshakes' URLs, tokens and codes included
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
