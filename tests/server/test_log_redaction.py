@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import asyncpg
 import websockets
+from websockets.typing import Subprotocol
 
 from server.redact import redact
 from server.settings import Settings
@@ -88,7 +89,9 @@ async def test_sockets_take_the_credential_in_a_subprotocol(
     async with run_server(settings) as server:
         _, token = await server.create_driver()
         courier = Courier(server.ws_url, None)
-        await courier.connect(subprotocols=["tracker", f"tracker.token.{token}"])
+        await courier.connect(
+            subprotocols=[Subprotocol("tracker"), Subprotocol(f"tracker.token.{token}")]
+        )
         try:
             assert courier.ws.subprotocol == "tracker"  # what browsers require echoed
             await courier.send(fix(1, now(), 11.9, 50.3))
@@ -96,12 +99,15 @@ async def test_sockets_take_the_credential_in_a_subprotocol(
         finally:
             await courier.close()
         async with websockets.connect(
-            f"{server.ws_url}/ws/fleet", subprotocols=["tracker", f"tracker.token.{ADMIN_TOKEN}"]
+            f"{server.ws_url}/ws/fleet",
+            subprotocols=[Subprotocol("tracker"), Subprotocol(f"tracker.token.{ADMIN_TOKEN}")],
         ) as fleet:
             assert fleet.subprotocol == "tracker"
             assert json.loads(await fleet.recv())["type"] == "snapshot"
         wrong = Courier(server.ws_url, None)
-        await wrong.connect(subprotocols=["tracker", "tracker.token.nope"])
+        await wrong.connect(
+            subprotocols=[Subprotocol("tracker"), Subprotocol("tracker.token.nope")]
+        )
         assert await wrong.wait_closed() == 4401
 
 

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
 
 from server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -91,7 +92,8 @@ async def test_keys_listed_and_revoked_over_rest(
         kept_socket = await fleet_socket(server.ws_url, kept)
         # By subprotocol rather than query string (test_log_redaction.py): the same key.
         by_subprotocol = await websockets.connect(
-            f"{server.ws_url}/ws/fleet", subprotocols=["tracker", f"tracker.token.{key}"]
+            f"{server.ws_url}/ws/fleet",
+            subprotocols=[Subprotocol("tracker"), Subprotocol(f"tracker.token.{key}")],
         )
         assert json.loads(await by_subprotocol.recv())["type"] == "snapshot"
         revoke = await client.delete(f"/api/keys/{key_id}", headers=ADMIN)
@@ -114,7 +116,7 @@ async def test_keys_listed_and_revoked_over_rest(
     assert set(keys[0]) == {"id", "name", "role", "created_at", "revoked_at"}  # never the key
     assert dispatcher_lists.status_code == dispatcher_revokes.status_code == 403
     assert before.status_code == 200 and revoke.status_code == 204
-    assert codes == [4401, 4401]
+    assert list(codes) == [4401, 4401]
     assert after.status_code == 401 and kept_after.status_code == 200
     assert again.status_code == 204 and missing.status_code == 404
     revoked_at = {k["id"]: k["revoked_at"] for k in listed_after.json()["keys"]}
