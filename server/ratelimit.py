@@ -21,15 +21,6 @@ class RateLimiter:
         self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
 
-    def wait_s(self, client: str) -> float:
-        """Seconds until `client` may go ahead (0: now); takes nothing."""
-        found = self._buckets.get(client)
-        if found is None:
-            return 0.0
-        tokens, at = found
-        tokens = min(self._burst, tokens + (self._clock() - at) * self._rate_per_s)
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate_per_s
-
     def retry_after_s(self, client: str) -> float:
         """0 when `client` may go ahead (and takes a token), else seconds until it may."""
         now = self._clock()
@@ -44,3 +35,10 @@ class RateLimiter:
         if len(self._buckets) > self._max_clients:
             self._buckets.popitem(last=False)
         return wait_s
+
+    def refund(self, client: str) -> None:
+        """Give back the token the last go-ahead took: that attempt does not count."""
+        found = self._buckets.get(client)
+        if found is not None:
+            tokens, at = found
+            self._buckets[client] = (min(self._burst, tokens + 1.0), at)

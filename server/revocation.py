@@ -15,7 +15,6 @@ check of the sockets open here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Protocol
@@ -141,9 +140,6 @@ class RevocationListener:
                 log.warning("revocation listener lost the database (%r); reconnecting", exc)
             finally:
                 if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(conn.close(), settings.db_command_timeout_s)
-                    if not conn.is_closed():
-                        conn.terminate()
+                    conn.terminate()  # nothing to finish on a listening session; never waits
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, settings.db_retry_max_s)

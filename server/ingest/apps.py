@@ -98,12 +98,13 @@ async def osmand(request: Request) -> Response:
         async with services.pool.acquire() as conn:
             driver = await queries.driver_by_device_id(conn, device_id)
     except Exception:
+        services.devices.found(client)  # no answer is no failure
         return PlainTextResponse("database unavailable, retry later", 503, RETRY_HEADERS)
     if driver is None:
         # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
-        services.devices.failed(client)
         await asyncio.sleep(services.devices.decoy_wait_s())
         return PlainTextResponse("", 200)
+    services.devices.found(client)
     started_m = time.monotonic()
     headers = await _store(services, driver, app_fixes)
     if headers is None:
@@ -231,13 +232,14 @@ async def owntracks(request: Request) -> Response:
                 else await queries.driver_by_token_hash(conn, hash_token(password))
             )
     except Exception:
+        services.devices.found(client)  # no answer is no failure
         return error_response(503, "database unavailable, retry later", RETRY_HEADERS)
     # An unknown device and a wrong password get the same answer: device ids stay unknown.
     if driver is None or (password is not None and (by_token is None or by_token.id != driver.id)):
-        services.devices.failed(client)
         return error_response(
             401, "unknown device or wrong password (use the driver's token)", BASIC_CHALLENGE
         )
+    services.devices.found(client)
     headers = await _store(services, driver, [app_fix])
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)

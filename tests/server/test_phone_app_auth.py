@@ -4,8 +4,10 @@ answers known ones and throttles failed look-ups; device ids can be generated lo
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
+import json
 import os
 import re
 import sys
@@ -184,6 +186,25 @@ async def test_osmand_failed_lookups_are_throttled_per_address(
     assert await positions(db) == 5
 
 
+async def test_concurrent_probes_cannot_outrun_the_budget(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Each look-up holds a token while in flight: a volley of probes sent at once gets no
+    more answers than the burst."""
+    settings = dataclasses.replace(
+        settings, device_lookup_failure_burst=3, device_lookup_failures_per_min=0.5
+    )
+    async with run_server(settings) as server, server.http() as client:
+        answers = await asyncio.gather(
+            *(
+                client.get("/osmand", params={"id": f"guess-{i}", "lat": "50.3", "lon": "11.9"})
+                for i in range(8)
+            )
+        )
+    assert sorted(r.status_code for r in answers) == [200] * 3 + [429] * 5
+    assert await positions(db) == 0
+
+
 def test_unknown_devices_wait_as_long_as_known_ones_recently_did(settings: Settings) -> None:
     guard = DeviceGuard(settings)
     assert guard.decoy_wait_s() == settings.batch_max_wait_ms / 1000.0  # nothing measured yet
@@ -214,9 +235,6 @@ async def test_generated_device_ids(settings: Settings, db: asyncpg.Connection) 
 
 
 async def test_cli_generates_device_ids(database_url: str, db: asyncpg.Connection) -> None:
-    import asyncio
-    import json
-
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "server.cli", "drivers", "create", "--name", "Cli", "--device-id", "generate"),
