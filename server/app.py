@@ -14,9 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from server import eta_learning, heap, maintenance
-from server.api import drivers, health
+from server.api import drivers, health, keys
 from server.dbguard import RETRY_AFTER_S, UNAVAILABLE, DatabaseUnavailable
 from server.ingest import apps, driver_socket, http
+from server.ingest.device_guard import DeviceGuard
 from server.leader import Leadership
 from server.live import watch
 from server.live.etas import Etas
@@ -33,6 +34,7 @@ from server.pages import page_routes
 from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
 from server.responses import error_response
+from server.revocation import OpenSockets, RevocationListener
 from server.services import Services
 from server.settings import Settings
 from server.sockets import SocketDispatch
@@ -132,9 +134,11 @@ def create_app(settings: Settings) -> SocketDispatch:
         live = await _load_live(pool, settings, notifier, metrics)
         pipeline = Pipeline(settings, pool, writer, live, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
+        sockets = OpenSockets(pool)
         app.state.services = Services(
-            settings, metrics, pool, writer, pipeline, live, limiter, notifier
-        )
+            settings, metrics, pool, writer, pipeline, live, limiter, notifier,
+            DeviceGuard(settings), sockets,
+        )  # fmt: skip
         await maintenance.maintain_once(pool, settings)
         writer.start()
         live.hub.start()
@@ -145,6 +149,7 @@ def create_app(settings: Settings) -> SocketDispatch:
             asyncio.create_task(watch_loop_lag(metrics)),
             asyncio.create_task(heap.run_forever(settings, metrics)),
             asyncio.create_task(eta_learning.run_forever(pool, settings, leader, live.etas)),
+            asyncio.create_task(RevocationListener(settings, sockets).run_forever()),
         ]
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
@@ -173,7 +178,9 @@ def create_app(settings: Settings) -> SocketDispatch:
         Route("/api/ingest", http.ingest, methods=["POST"]),
         Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
         Route("/owntracks", apps.owntracks, methods=["POST"]),
-        Route("/api/keys", orders_api.create_api_key, methods=["POST"]),
+        Route("/api/keys", keys.create_api_key, methods=["POST"]),
+        Route("/api/keys", keys.list_api_keys, methods=["GET"]),
+        Route("/api/keys/{key_id}", keys.revoke_api_key, methods=["DELETE"]),
         Route("/api/orders", orders_api.create_order, methods=["POST"]),
         Route("/api/orders", orders_api.list_orders, methods=["GET"]),
         Route("/api/orders/{order_id}", orders_api.get_order, methods=["GET"]),

@@ -1,4 +1,5 @@
-"""The `tracker` command: serve, migrate, db prepare, drivers create, partitions maintain."""
+"""The `tracker` command: serve, migrate, db prepare, drivers create, keys list|revoke,
+partitions maintain, and the tools (simulate, bench, learn-eta, eval-eta)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from server.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    import asyncpg
 
 EXIT_UNREACHABLE = 3
 EXIT_NO_POSTGIS = 4
@@ -77,11 +82,13 @@ def cmd_db_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_drivers_create(args: argparse.Namespace) -> int:
-    from server.auth import hash_token, new_token
+    from server.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_token
     from server.store import queries
     from server.store.pool import create_pool
 
     settings = _settings()
+    if args.device_id == GENERATE_DEVICE_ID:
+        args.device_id = new_device_id()
 
     async def create() -> dict[str, object]:
         pool = await create_pool(settings)
@@ -105,6 +112,59 @@ def cmd_drivers_create(args: argparse.Namespace) -> int:
     except queries.DuplicateDeviceId:
         sys.exit(f"device id {args.device_id!r} already belongs to a driver")
     return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from server.store import credentials
+
+    async def run(conn: asyncpg.Connection) -> list[credentials.ApiKey]:
+        return await credentials.list_api_keys(conn)
+
+    for key in _with_connection(run):
+        print(
+            json.dumps(
+                {
+                    "id": key.id,
+                    "name": key.name,
+                    "role": key.role,
+                    "created_at": key.created_at.isoformat(),
+                    "revoked_at": key.revoked_at and key.revoked_at.isoformat(),
+                }
+            )
+        )
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from server.store import credentials
+
+    async def run(conn: asyncpg.Connection) -> credentials.ApiKey | None:
+        return await credentials.revoke_api_key(conn, args.id)
+
+    key = _with_connection(run)
+    if key is None:
+        sys.exit(f"no API key with id {args.id} (tracker keys list shows them)")
+    print(f"API key {key.id} ({key.name!r}, {key.role}) is revoked; its open sockets are closed")
+    return 0
+
+
+T = TypeVar("T")
+
+
+def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` on one connection to DATABASE_URL."""
+    import asyncpg
+
+    settings = _settings()
+
+    async def run() -> T:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 def cmd_partitions_maintain(args: argparse.Namespace) -> int:
@@ -248,8 +308,25 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--phone")
     create.add_argument("--vehicle")
-    create.add_argument("--device-id", help="what Traccar Client / OwnTracks identify as")
+    create.add_argument(
+        "--device-id",
+        help="what Traccar Client / OwnTracks identify as; `generate` draws a long random one "
+        "(OsmAnd apps send no password: the device id is their secret)",
+    )
     create.set_defaults(func=cmd_drivers_create)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
+    keys_list = keys.add_parser(
+        "list", help="list API keys, one JSON object a line (never the keys themselves)"
+    )
+    keys_list.set_defaults(func=cmd_keys_list)
+    revoke = keys.add_parser(
+        "revoke",
+        help="revoke an API key: refused at once by every running server, its fleet sockets "
+        "closed (the bootstrap TRACKER_ADMIN_TOKEN is no key: change it and restart)",
+    )
+    revoke.add_argument("id", type=int, help="the key's id (see keys list)")
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     parts = sub.add_parser("partitions", help="position history partitions").add_subparsers(
         dest="partitions", required=True
@@ -326,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from server import redact
+
+    redact.install()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

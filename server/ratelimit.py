@@ -35,3 +35,10 @@ class RateLimiter:
         if len(self._buckets) > self._max_clients:
             self._buckets.popitem(last=False)
         return wait_s
+
+    def refund(self, client: str) -> None:
+        """Give back the token the last go-ahead took: that attempt does not count."""
+        found = self._buckets.get(client)
+        if found is not None:
+            tokens, at = found
+            self._buckets[client] = (min(self._burst, tokens + 1.0), at)

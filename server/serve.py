@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from server import redact
 from server.app import create_app
 from server.direct import DirectSocket
 from server.networks import parse_networks
@@ -17,6 +18,7 @@ def uvicorn_config(
     # 127.0.0.1, and its FORWARDED_ALLOW_IPS variable is not read: the setting is the one
     # place). Anyone else could name any address and so escape every per-client limit.
     trusted_proxies = [str(network) for network in parse_networks(settings.trusted_proxies)]
+    redact.install()  # uvicorn logs WebSocket handshakes' URLs, tokens and codes included
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,

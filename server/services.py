@@ -10,13 +10,15 @@ from asyncpg.pool import PoolConnectionProxy
 
 from server.auth import hash_token, is_admin
 from server.dbguard import bounded_connection
+from server.ingest.device_guard import DeviceGuard
 from server.live.service import Live
 from server.metrics import Metrics
 from server.notify.notifier import Notifier
 from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
+from server.revocation import OpenSockets
 from server.settings import Settings
-from server.store import orders, queries
+from server.store import credentials, queries
 from server.store.writer import BatchWriter
 
 
@@ -26,6 +28,7 @@ class Caller:
 
     actor: str
     role: str  # "admin" or "dispatcher"
+    key_id: int | None = None  # None: the bootstrap admin token (which cannot be revoked)
 
 
 @dataclass(slots=True)
@@ -38,6 +41,8 @@ class Services:
     live: Live
     track_limiter: RateLimiter
     notifier: Notifier
+    devices: DeviceGuard  # phone-app device look-ups: throttled failures, uniform answers
+    sockets: OpenSockets  # open sockets by credential, closed when it is revoked
 
     def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:
         """A connection for a request's or socket's database work, the only way they get
@@ -50,8 +55,8 @@ class Services:
         if is_admin(key, self.settings.admin_token):
             return Caller("admin", "admin")
         async with self.db() as conn:
-            found = await orders.api_key_by_hash(conn, hash_token(key))
-        return None if found is None else Caller(f"key:{found[0]}", found[1])
+            found = await credentials.api_key_by_hash(conn, hash_token(key))
+        return None if found is None else Caller(f"key:{found[1]}", found[2], found[0])
 
     async def driver_for_token(self, token: str) -> queries.Driver | None:
         async with self.db() as conn:

@@ -56,6 +56,13 @@ class Settings:
     # Phone-app protocols.
     osmand_speed_unit: str = "kn"  # kn | kmh | mps | mph, for the query form's `speed`
     naive_time_zone: str = "UTC"  # zone for zone-less OsmAnd times ("2014-06-04 09:10:11")
+    # Failed device look-ups (unknown OsmAnd ids, wrong OwnTracks credentials) per client
+    # address; beyond them every phone-app request from that address gets 429.
+    device_lookup_failures_per_min: float = 6.0
+    device_lookup_failure_burst: int = 20
+    # OwnTracks' X-Limit-U/X-Limit-D identify without a password: only behind a proxy that
+    # authenticates the user and sets them itself.
+    owntracks_trust_proxy_identity: bool = False
 
     # Wire limits.
     max_frame_bytes: int = 256 * 1024

@@ -1,4 +1,9 @@
-"""`/api/drivers`: create drivers (their token is shown once), list and read them."""
+"""`/api/drivers`: create drivers (their token is shown once), list and read them, give
+them a new token (the old one's sockets close everywhere).
+
+A `device_id` is what phone apps identify by; the OsmAnd protocol has no password, so for
+those apps the device id is the secret: `"device_id": "generate"` draws a long random one.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api.guards import guarded, path_id
-from server.auth import hash_token, new_token
+from server.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_token
 from server.responses import decode_body, error_response, json_response
 from server.services import Caller, Services
-from server.store import queries
+from server.store import credentials, queries
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -43,6 +48,7 @@ async def create_driver(request: Request, caller: Caller, services: Services) ->
     if isinstance(spec := await decode_body(request, DriverIn, MAX_BODY_BYTES, "driver"), Response):
         return spec
     token = new_token()
+    device_id = new_device_id() if spec.device_id == GENERATE_DEVICE_ID else spec.device_id
     try:
         async with services.db() as conn:
             driver = await queries.create_driver(
@@ -50,11 +56,11 @@ async def create_driver(request: Request, caller: Caller, services: Services) ->
                 name=spec.name.strip() or spec.name,
                 phone=spec.phone,
                 vehicle=spec.vehicle,
-                device_id=spec.device_id,
+                device_id=device_id,
                 token_hash=hash_token(token),
             )
     except queries.DuplicateDeviceId:
-        return error_response(409, f"device_id {spec.device_id!r} already belongs to a driver")
+        return error_response(409, f"device_id {device_id!r} already belongs to a driver")
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)  # offline, no fix yet
     return json_response({**driver_json(driver), "token": token}, 201)
 
@@ -78,13 +84,14 @@ async def get_driver(request: Request, caller: Caller, services: Services) -> Re
 
 @guarded("admin")
 async def rotate_token(request: Request, caller: Caller, services: Services) -> Response:
-    """A new token for a driver (a lost phone, a new app install); the old one stops working."""
+    """A new token for a driver (a lost phone, a new app install); the old one stops working
+    at once, its open sockets included (on every process)."""
     driver_id = path_id(request, "driver_id")
     token = new_token()
     async with services.db() as conn:
         driver = None
         if driver_id is not None:
-            driver = await queries.set_token_hash(conn, driver_id, hash_token(token))
+            driver = await credentials.rotate_driver_token(conn, driver_id, hash_token(token))
     if driver is None:
         return error_response(404, "no such driver")
     return json_response({**driver_json(driver), "token": token})

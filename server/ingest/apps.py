@@ -3,16 +3,24 @@ apps) and `/owntracks` (OwnTracks in HTTP mode).
 
 Unlike the reference server, the answer is 200 only once the fix is committed: the apps
 delete a buffered fix as soon as they see 200. A fix our plausibility rules reject is also
-answered 200 (nothing stored, the reason in `X-Tracker-Rejected` and the metrics): these
-apps resend a refused fix forever and queue every later fix behind it.
+answered 200 (nothing stored, the reason in the metrics and the log; for OwnTracks, whose
+requests carry the driver's token, also in `X-Tracker-Rejected`): these apps resend a
+refused fix forever and queue every later fix behind it.
+
+OsmAnd requests carry no password, so the device id is the secret: an unknown id gets the
+same answer as a known one, and failed look-ups are throttled per client address
+(device_guard.py). OwnTracks requests must carry the driver's token as the Basic-auth
+password; `X-Limit-U`/`X-Limit-D` alone identify only behind an authenticating proxy
+(`TRACKER_OWNTRACKS_TRUST_PROXY_IDENTITY`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import binascii
 import functools
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from geo.model import Fix
+from server.api.guards import client_address
 from server.auth import hash_token
 from server.ingest.osmand_decode import AppFix, ProtocolError, decode_json, decode_params
 from server.ingest.stored import store_and_wait
@@ -56,7 +65,7 @@ async def _store(
     if not outcome.rejected:
         return {}
     reasons = "; ".join(r.reason for r in outcome.rejected)
-    log.info("device %s: fixes rejected: %s", driver.device_id, reasons)
+    log.info("driver %d (phone app): fixes rejected: %s", driver.id, reasons)  # ids are secret
     return {"X-Tracker-Rejected": reasons[:500].encode("ascii", "replace").decode()}
 
 
@@ -81,18 +90,35 @@ async def osmand(request: Request) -> Response:
     except ProtocolError as exc:
         services.metrics.frames_invalid.inc()
         return PlainTextResponse(str(exc), exc.status)
+    client = client_address(request)
+    retry_after_s = services.devices.retry_after_s(client)
+    if retry_after_s > 0:  # the same for every device id: see device_guard.py
+        return _too_many(retry_after_s)
     try:
         async with services.db() as conn:
             driver = await queries.driver_by_device_id(conn, device_id)
     except Exception:
+        services.devices.found(client)  # no answer is no failure
         return PlainTextResponse("database unavailable, retry later", 503, RETRY_HEADERS)
     if driver is None:
-        # The protocol's answers: 400 for the query form, 404 for JSON.
-        return PlainTextResponse(f"unknown device {device_id[:64]!r}", 404 if is_json else 400)
+        # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
+        await asyncio.sleep(services.devices.decoy_wait_s())
+        return PlainTextResponse("", 200)
+    services.devices.found(client)
+    started_m = time.monotonic()
     headers = await _store(services, driver, app_fixes)
     if headers is None:
         return PlainTextResponse("storage is behind; resend later", 503, RETRY_HEADERS)
-    return PlainTextResponse("", 200, headers)
+    services.devices.answered(time.monotonic() - started_m)
+    return PlainTextResponse("", 200)  # rejections unsaid: an unknown id could not say them
+
+
+def _too_many(retry_after_s: float) -> Response:
+    return PlainTextResponse(
+        "too many unknown devices from this address; retry later",
+        429,
+        {"Retry-After": str(int(retry_after_s) + 1)},
+    )
 
 
 class _OwnTracksLocation(msgspec.Struct):
@@ -113,21 +139,30 @@ class _OwnTracksType(msgspec.Struct):
 _OWNTRACKS_FIELDS = {"_type", "lat", "lon", "tst", "acc", "alt", "vel", "cog", "batt"}
 
 
-def _owntracks_identity(request: Request) -> tuple[list[str], str | None]:
-    """Device ids to try ("user/device", then "user") and the Basic-auth password, if any."""
+def _owntracks_identity(request: Request, trust_proxy: bool) -> tuple[list[str], str | None]:
+    """Device ids to try ("user/device", then "user") and the password (the driver's token,
+    None when `trust_proxy` lets the proxy's X-Limit headers identify alone); no ids when
+    the request does not identify itself well enough (401)."""
     user = request.headers.get("x-limit-u")
     device = request.headers.get("x-limit-d")
-    password = None
+    password = ""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic" and value:
-        try:
-            user_text, _, password = base64.b64decode(value.strip()).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user_text = ""
+    if scheme.lower() == "basic":
+        try:  # non-ASCII or malformed base64, or not UTF-8: all ValueErrors
+            user_text, _, password = (
+                base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            )
+        except ValueError:
+            return [], None
         user = user_text or user
-    candidates = [f"{user}/{device}"] if user and device else []
-    if user:
-        candidates.append(user)
+    if not password:
+        if not trust_proxy:
+            return [], None  # the token is the credential; a name alone proves nothing
+        user = request.headers.get("x-limit-u")  # the proxy's, not the client's claim
+    if not user or not user.isprintable() or (device is not None and not device.isprintable()):
+        return [], None
+    candidates = [f"{user}/{device}"] if device else []
+    candidates.append(user)
     return candidates, password or None
 
 
@@ -169,9 +204,21 @@ async def owntracks(request: Request) -> Response:
         app_fix = _owntracks_fix(body)
     except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
         return error_response(400, f"invalid location: {exc}")
-    candidates, password = _owntracks_identity(request)
+    candidates, password = _owntracks_identity(
+        request, services.settings.owntracks_trust_proxy_identity
+    )
     if not candidates:
-        return error_response(401, "identify with HTTP Basic auth or X-Limit-U", BASIC_CHALLENGE)
+        return error_response(
+            401, "identify with HTTP Basic auth: the driver's token as password", BASIC_CHALLENGE
+        )
+    client = client_address(request)
+    retry_after_s = services.devices.retry_after_s(client)
+    if retry_after_s > 0:
+        return error_response(
+            429,
+            "too many failed logins from this address; retry later",
+            {"Retry-After": str(int(retry_after_s) + 1)},
+        )
     try:
         async with services.db() as conn:
             driver = None
@@ -185,11 +232,14 @@ async def owntracks(request: Request) -> Response:
                 else await queries.driver_by_token_hash(conn, hash_token(password))
             )
     except Exception:
+        services.devices.found(client)  # no answer is no failure
         return error_response(503, "database unavailable, retry later", RETRY_HEADERS)
-    if driver is None:
-        return error_response(404, f"no driver has device id {candidates[0][:64]!r}")
-    if password is not None and (by_token is None or by_token.id != driver.id):
-        return error_response(401, "wrong password: use the driver's token", BASIC_CHALLENGE)
+    # An unknown device and a wrong password get the same answer: device ids stay unknown.
+    if driver is None or (password is not None and (by_token is None or by_token.id != driver.id)):
+        return error_response(
+            401, "unknown device or wrong password (use the driver's token)", BASIC_CHALLENGE
+        )
+    services.devices.found(client)
     headers = await _store(services, driver, [app_fix])
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)

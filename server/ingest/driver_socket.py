@@ -17,7 +17,7 @@ from collections import deque
 from starlette.websockets import WebSocket
 
 from server import wire
-from server.auth import presented_token
+from server.auth import accepted_subprotocol, hash_token, presented_token
 from server.direct import DirectSocket, direct_socket
 from server.services import Services
 from server.store.queries import Driver
@@ -110,11 +110,14 @@ class DriverSession:
 
 async def driver_socket(ws: WebSocket) -> None:
     services: Services = ws.app.state.services
-    token = presented_token(ws.headers, ws.query_params)
-    await ws.accept()
+    subprotocols = ws.scope.get("subprotocols", [])
+    token = presented_token(ws.headers, ws.query_params, subprotocols)
+    await ws.accept(accepted_subprotocol(subprotocols))
     if token is None:
         await ws.close(CLOSE_UNAUTHORIZED, "missing driver token")
         return
+    sockets = services.sockets
+    heard = sockets.heard
     try:
         driver = await services.driver_for_token(token)
     except Exception as exc:
@@ -126,6 +129,10 @@ async def driver_socket(ws: WebSocket) -> None:
         return
 
     sock = direct_socket(ws)
+    sockets.add_driver(driver.id, hash_token(token), sock)  # closed when the token changes
+    if sockets.heard != heard:  # a revocation passed while the token was looked up
+        sockets.check_soon(driver_ids=[driver.id])
+    del token
     session = DriverSession(sock, driver, services)
     metrics = services.metrics
     metrics.drivers_connected.inc()
@@ -137,5 +144,6 @@ async def driver_socket(ws: WebSocket) -> None:
         await sock.closed()
     finally:
         session.stop()
+        sockets.remove_driver(driver.id, sock)
         metrics.drivers_connected.dec()
         fleet.connected(driver.id, -1)

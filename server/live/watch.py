@@ -18,7 +18,7 @@ import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.api.guards import client_address
-from server.auth import presented_token
+from server.auth import accepted_subprotocol, presented_token
 from server.direct import DirectSocket, direct_socket
 from server.live.fleet import BBox, FleetClient
 from server.live.hub import ALERTS_TOPIC, order_topic
@@ -186,7 +186,7 @@ async def _serve(
 async def track_socket(ws: WebSocket) -> None:
     services: Services = ws.app.state.services
     client = client_address(ws)
-    await ws.accept()
+    await ws.accept(accepted_subprotocol(ws.scope.get("subprotocols", [])))
     order, retry_after_s = await lookup_tracked(services, client, ws.path_params["code"])
     if retry_after_s > 0:
         await ws.close(
@@ -246,12 +246,17 @@ def _bbox(viewport: _Viewport) -> BBox | None:
 
 async def fleet_socket(ws: WebSocket) -> None:
     services: Services = ws.app.state.services
-    key = presented_token(ws.headers, ws.query_params)
-    await ws.accept()
+    subprotocols = ws.scope.get("subprotocols", [])
+    key = presented_token(ws.headers, ws.query_params, subprotocols)
+    await ws.accept(accepted_subprotocol(subprotocols))
+    sockets = services.sockets
+    heard = sockets.heard
     caller = None if key is None else await services.caller_for_key(key)
+    del key
     if caller is None:
         await ws.close(CLOSE_UNAUTHORIZED, "missing or unknown dispatcher key")
         return
+    key_id = caller.key_id  # None: the bootstrap admin token, which cannot be revoked
     fleet = services.live.fleet
     client = FleetClient(Subscriber(services.settings.subscriber_max_pending))
 
@@ -270,11 +275,18 @@ async def fleet_socket(ws: WebSocket) -> None:
     hub = services.live.hub
     hub.subscribe(ALERTS_TOPIC, client.subscriber)
     fleet.clients.add(client)
+    sock = direct_socket(ws)
+    if key_id is not None:  # closed (4401) when the key is revoked
+        sockets.add_key(key_id, sock)
+        if sockets.heard != heard:  # a revocation passed while the key was looked up
+            sockets.check_soon(key_ids=[key_id])
     try:
         await hub.ready(ALERTS_TOPIC)
         await _serve(ws, client.subscriber, fleet.snapshot_message(client), services, on_message)
     except WebSocketDisconnect:
         pass
     finally:
+        if key_id is not None:
+            sockets.remove_key(key_id, sock)
         fleet.clients.discard(client)
         hub.unsubscribe(ALERTS_TOPIC, client.subscriber)

@@ -1,4 +1,4 @@
-"""Dispatcher REST for orders (`/api/orders…`), API keys, the fleet snapshot, and the public
+"""Dispatcher REST for orders (`/api/orders…`), the fleet snapshot, and the public
 tracking lookup (`/api/track/{code}`)."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from geo.route import RouteError, parse_route
 from server.api.guards import client_address, guarded, path_id
-from server.auth import hash_token, new_token
 from server.orders import codes, validation
 from server.orders.lifecycle import IllegalTransition, parse_status
 from server.orders.views import customer_view, dispatcher_view, is_late, link_expires_at
@@ -204,18 +203,6 @@ async def assign(request: Request, caller: Caller, services: Services) -> Respon
 @guarded("dispatcher")
 async def fleet(request: Request, caller: Caller, services: Services) -> Response:
     return json_response({"drivers": services.live.fleet.snapshot(), "at": _now()})
-
-
-@guarded("admin")
-async def create_api_key(request: Request, caller: Caller, services: Services) -> Response:
-    if isinstance(spec := await _decode(request, validation.ApiKeyIn), Response):
-        return spec
-    if spec.role not in ("admin", "dispatcher"):
-        return error_response(422, "role must be dispatcher or admin")
-    key = new_token()
-    async with services.db() as conn:
-        key_id = await store.create_api_key(conn, spec.name, spec.role, hash_token(key))
-    return json_response({"id": key_id, "name": spec.name, "role": spec.role, "key": key}, 201)
 
 
 async def lookup_tracked(

@@ -1,4 +1,4 @@
-"""SQL for orders, their timeline, and API keys."""
+"""SQL for orders and their timeline."""
 
 from __future__ import annotations
 
@@ -301,22 +301,6 @@ async def orders_on_runs(conn: Conn, driver_id: int | None = None) -> list[Order
         driver_id,
     )
     return [_order(r) for r in rows]
-
-
-async def create_api_key(conn: Conn, name: str, role: str, key_hash: str) -> int:
-    key_id = await conn.fetchval(
-        "INSERT INTO api_keys (name, role, key_hash) VALUES ($1, $2, $3) RETURNING id",
-        name,
-        role,
-        key_hash,
-    )
-    return int(key_id)
-
-
-async def api_key_by_hash(conn: Conn, key_hash: str) -> tuple[str, str] | None:
-    """(name, role) of the key with that hash."""
-    row = await conn.fetchrow("SELECT name, role FROM api_keys WHERE key_hash = $1", key_hash)
-    return None if row is None else (row["name"], row["role"])
 
 
 async def announce_delay(conn: Conn, order_id: int, eta_at: datetime, window_end: datetime) -> bool:

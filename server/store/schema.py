@@ -90,6 +90,7 @@ api_keys = Table(
     Column("role", Text, CheckConstraint("role IN ('admin', 'dispatcher')"), nullable=False),
     Column("key_hash", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),  # a revoked key answers 401 everywhere
 )
 
 orders = Table(

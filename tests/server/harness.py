@@ -56,10 +56,12 @@ def listening_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def run_server(settings: Settings) -> AsyncIterator[RunningServer]:
+async def run_server(
+    settings: Settings, log_level: str = "warning"
+) -> AsyncIterator[RunningServer]:
     sock = listening_socket()
     port = sock.getsockname()[1]
-    config = uvicorn_config(settings, log_level="warning")
+    config = uvicorn_config(settings, log_level=log_level)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -6,7 +6,7 @@
 // (list rendering is coalesced into one animation frame, and capped).
 import { clockTime, dateTime, el, parseTime, statusLabel } from "./format.js";
 import { createMap, divIcon, leaflet, lineLatLngs, trackUserMoves } from "./map.js";
-import { LiveSocket, wsUrl } from "./socket.js";
+import { tokenSocket } from "./socket.js";
 
 const KEY_STORAGE = "tracker.dispatch.key";
 const LIST_LIMIT = 300;
@@ -85,7 +85,7 @@ function startBoard(key) {
   $("board").hidden = false;
   $("signout").hidden = false;
   ensureMap();
-  ui.socket = new LiveSocket(wsUrl(`/ws/fleet?token=${encodeURIComponent(key)}`), {
+  ui.socket = tokenSocket("/ws/fleet", key, {
     onOpen(socket) {
       if (ui.viewport) socket.send({ type: "viewport", bbox: ui.viewport });
     },

@@ -5,7 +5,7 @@
 // tunnel loses nothing. A screen wake lock keeps the phone from sleeping mid-shift.
 import { FixQueue } from "./fixqueue.js";
 import { clockTime, el } from "./format.js";
-import { LiveSocket, wsUrl } from "./socket.js";
+import { tokenSocket } from "./socket.js";
 
 const TOKEN_STORAGE = "tracker.courier.token";
 const SHIFT_STORAGE = "tracker.courier.shift";
@@ -68,7 +68,7 @@ function connectionText(info) {
 
 function connect() {
   if (app.socket) return;
-  app.socket = new LiveSocket(wsUrl(`/ws/driver?token=${encodeURIComponent(token())}`), {
+  app.socket = tokenSocket("/ws/driver", token(), {
     onOpen: () => {
       app.sent.clear();
       app.socket.connected();

@@ -11,6 +11,21 @@ export function wsUrl(path) {
   return `${scheme}://${location.host}${path}`;
 }
 
+// What a WebSocket subprotocol may hold (RFC 7230 token characters).
+const SUBPROTOCOL_CHARS = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+
+// A socket that authenticates with `token` (a driver token or an API key). The token goes in
+// a subprotocol, `tracker.token.<token>`, beside `tracker` (which the server answers with), not
+// in the URL: URLs end up in proxies' and servers' access logs. Only a token no subprotocol
+// can carry falls back to `?token=`.
+export function tokenSocket(path, token, handlers) {
+  if (SUBPROTOCOL_CHARS.test(token)) {
+    const protocols = ["tracker", `tracker.token.${token}`];
+    return new LiveSocket(wsUrl(path), handlers, defaultPolicy, protocols);
+  }
+  return new LiveSocket(wsUrl(`${path}?token=${encodeURIComponent(token)}`), handlers);
+}
+
 // The default policy: auth and unknown-resource closes are final; a rate limit waits for
 // the time the server names ("retry in N s"); everything else backs off and retries.
 export function defaultPolicy(code, reason) {
@@ -25,8 +40,10 @@ export function defaultPolicy(code, reason) {
 export class LiveSocket {
   // handlers: onOpen(socket), onMessage(object), onState({state, retryInMs, code, reason})
   // states: "connecting", "open", "waiting" (retry pending), "offline", "stopped"
-  constructor(url, handlers, policy = defaultPolicy) {
+  // protocols: WebSocket subprotocols to offer (see tokenSocket), or none.
+  constructor(url, handlers, policy = defaultPolicy, protocols = null) {
     this.url = url;
+    this.protocols = protocols;
     this.handlers = handlers;
     this.policy = policy;
     this.ws = null;
@@ -85,7 +102,7 @@ export class LiveSocket {
       return; // the "online" event brings us back
     }
     this.state({ state: "connecting" });
-    const ws = new WebSocket(this.url);
+    const ws = this.protocols ? new WebSocket(this.url, this.protocols) : new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
       if (this.ws !== ws) return;
