@@ -91,7 +91,8 @@ async def scheduled_jobs_holders(db: asyncpg.Connection) -> int:
     """Sessions holding the scheduled-jobs lock (an advisory lock on a key below 2**32)."""
     count = await db.fetchval(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND classid = 0 AND objid = $1",
+        " AND classid = 0 AND objid = $1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         locks.SCHEDULED_JOBS,
     )
     return int(count)
