@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Route, WebSocketRoute
 
 from server import eta_learning, heap, maintenance
@@ -29,6 +30,7 @@ from server.orders import api as orders_api
 from server.pages import page_routes
 from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
+from server.responses import http_error, internal_error
 from server.services import Services
 from server.settings import Settings
 from server.sockets import SocketDispatch
@@ -174,7 +176,11 @@ def create_app(settings: Settings) -> SocketDispatch:
         WebSocketRoute("/ws/fleet", watch.fleet_socket),
         *page_routes(settings),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+    )
     return SocketDispatch(
         app,
         {"/ws/driver": driver_socket.driver_socket, "/ws/fleet": watch.fleet_socket},

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from geo.model import Fix
+from server import jsonin
 from server.auth import hash_token
 from server.ingest.osmand_decode import AppFix, ProtocolError, decode_json, decode_params
 from server.ingest.stored import store_and_wait
@@ -47,15 +48,17 @@ async def _store(
     """Store the fixes and wait for the commit. Returns the headers for a 200 answer (naming
     rejected fixes), or None when storage did not answer in time (answer 503)."""
     fixes = [(i, a.fix) for i, a in enumerate(app_fixes) if a.fix is not None]
-    if not fixes:
-        return {}  # cell/Wi-Fi only: nothing we can place; acknowledged, nothing stored
-    attributes = {i: a.attributes for i, a in enumerate(app_fixes) if a.attributes}
-    outcome = await store_and_wait(services.pipeline, driver, fixes, attributes)
-    if outcome.timed_out:
-        return None
-    if not outcome.rejected:
+    unreadable = [a.rejected for a in app_fixes if a.rejected is not None]
+    rejected: list[str] = []
+    if fixes:  # else cell/Wi-Fi only: nothing we can place; acknowledged, nothing stored
+        attributes = {i: a.attributes for i, a in enumerate(app_fixes) if a.attributes}
+        outcome = await store_and_wait(services.pipeline, driver, fixes, attributes)
+        if outcome.timed_out:
+            return None
+        rejected = [r.reason for r in outcome.rejected]
+    if not unreadable and not rejected:
         return {}
-    reasons = "; ".join(r.reason for r in outcome.rejected)
+    reasons = "; ".join(unreadable + rejected)
     log.info("device %s: fixes rejected: %s", driver.device_id, reasons)
     return {"X-Tracker-Rejected": reasons[:500].encode("ascii", "replace").decode()}
 
@@ -132,8 +135,8 @@ def _owntracks_identity(request: Request) -> tuple[list[str], str | None]:
 
 
 def _owntracks_fix(body: bytes) -> AppFix:
-    location = msgspec.json.decode(body, type=_OwnTracksLocation)
-    extras = msgspec.json.decode(body, type=dict[str, Any])
+    location = jsonin.decode(body, _OwnTracksLocation)
+    extras = jsonin.decode(body, dict[str, Any])
     fix = Fix(
         recorded_at=datetime.fromtimestamp(location.tst, UTC),
         lon=location.lon,
@@ -149,7 +152,7 @@ def _owntracks_fix(body: bytes) -> AppFix:
         for k, v in extras.items()
         if k not in _OWNTRACKS_FIELDS and isinstance(v, (str, bool, int, float))
     }
-    return AppFix(fix, attributes)
+    return AppFix(fix, jsonin.storable_attributes(attributes))
 
 
 async def owntracks(request: Request) -> Response:
@@ -160,7 +163,7 @@ async def owntracks(request: Request) -> Response:
     if not body.strip():
         return json_response([])
     try:
-        kind = msgspec.json.decode(body, type=_OwnTracksType).type
+        kind = jsonin.decode(body, _OwnTracksType).type
     except msgspec.DecodeError as exc:
         return error_response(400, f"invalid JSON: {exc}")
     if kind != "location":

@@ -16,6 +16,8 @@ from typing import Annotated
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server import jsonin
+from server.api.guards import ROLES
 from server.auth import presented_token
 from server.direct import DirectSocket, direct_socket
 from server.live.fleet import BBox, FleetClient
@@ -29,6 +31,7 @@ from server.store import orders as store
 log = logging.getLogger("tracker.watch")
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
 CLOSE_UNKNOWN_CODE = 4404
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_SLOW = 1013
@@ -154,7 +157,7 @@ class _Viewport(msgspec.Struct, tag="viewport", tag_field="type"):
     bbox: Annotated[list[float], msgspec.Meta(min_length=4, max_length=4)] | None = None
 
 
-_decode_viewport = msgspec.json.Decoder(_Viewport).decode
+_decode_viewport = jsonin.Decoder(msgspec.json.Decoder(_Viewport)).decode
 
 
 def _bbox(viewport: _Viewport) -> BBox | None:
@@ -172,7 +175,13 @@ async def fleet_socket(ws: WebSocket) -> None:
     await ws.accept()
     caller = None if key is None else await services.caller_for_key(key)
     if caller is None:
-        await ws.close(CLOSE_UNAUTHORIZED, "missing or unknown dispatcher key")
+        if key is not None and await services.driver_for_token(key) is not None:
+            await ws.close(CLOSE_FORBIDDEN, "a courier's token cannot watch the fleet")
+        else:
+            await ws.close(CLOSE_UNAUTHORIZED, "missing or unknown dispatcher key")
+        return
+    if ROLES.index(caller.role) < ROLES.index("dispatcher"):
+        await ws.close(CLOSE_FORBIDDEN, "this key may not watch the fleet")
         return
     fleet = services.live.fleet
     client = FleetClient(Subscriber(services.settings.subscriber_max_pending))
