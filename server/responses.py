@@ -9,6 +9,7 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from server import jsonin
 
@@ -64,10 +65,24 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (an unknown path, a method the route does not take) in
     the shape every endpoint answers with."""
     assert isinstance(exc, HTTPException)
-    reason = {404: "no such path", 405: f"method {request.method} not allowed here"}.get(
-        exc.status_code, str(exc.detail)
-    )
-    return error_response(exc.status_code, reason, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return error_response(404, "no such path", headers)
+    if exc.status_code == 405:
+        # Starlette names only the first route's methods; a path may have several routes.
+        allowed = sorted(
+            {
+                method
+                for route in request.app.routes
+                if route.matches(request.scope)[0] == Match.PARTIAL
+                for method in getattr(route, "methods", None) or ()
+            }
+        )
+        headers["Allow"] = ", ".join(allowed)
+        return error_response(
+            405, f"{request.method} not allowed; allowed: {headers['Allow']}", headers
+        )
+    return error_response(exc.status_code, str(exc.detail), headers)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -69,7 +69,7 @@ async def osmand(request: Request) -> Response:
     received_at = datetime.now(UTC)
     body = await read_body(request.stream(), settings.max_frame_bytes)
     if body is None:
-        return PlainTextResponse(f"body over {settings.max_frame_bytes} bytes", 413)
+        return error_response(413, f"body over {settings.max_frame_bytes} bytes")
     zone = _zone(settings.naive_time_zone)
     is_json = "json" in request.headers.get("content-type", "")
     try:
@@ -83,18 +83,18 @@ async def osmand(request: Request) -> Response:
             app_fixes = [app_fix]
     except ProtocolError as exc:
         services.metrics.frames_invalid.inc()
-        return PlainTextResponse(str(exc), exc.status)
+        return error_response(exc.status, str(exc))
     try:
         async with services.pool.acquire() as conn:
             driver = await queries.driver_by_device_id(conn, device_id)
     except Exception:
-        return PlainTextResponse("database unavailable, retry later", 503, RETRY_HEADERS)
+        return error_response(503, "database unavailable, retry later", RETRY_HEADERS)
     if driver is None:
         # The protocol's answers: 400 for the query form, 404 for JSON.
-        return PlainTextResponse(f"unknown device {device_id[:64]!r}", 404 if is_json else 400)
+        return error_response(404 if is_json else 400, f"unknown device {device_id[:64]!r}")
     headers = await _store(services, driver, app_fixes)
     if headers is None:
-        return PlainTextResponse("storage is behind; resend later", 503, RETRY_HEADERS)
+        return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
     return PlainTextResponse("", 200, headers)
 
 
