@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -33,7 +34,7 @@ from server.orders import api as orders_api
 from server.pages import page_routes
 from server.pipeline import Pipeline
 from server.ratelimit import RateLimiter
-from server.responses import error_response
+from server.responses import error_response, http_error, internal_error
 from server.revocation import OpenSockets, RevocationListener
 from server.services import Services
 from server.settings import Settings
@@ -210,7 +211,11 @@ def create_app(settings: Settings) -> SocketDispatch:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={DatabaseUnavailable: _database_unavailable},
+        exception_handlers={
+            DatabaseUnavailable: _database_unavailable,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
     )
     return SocketDispatch(
         app,

@@ -23,6 +23,7 @@ Handlers get it with `direct_socket(ws)`; `server.serve.uvicorn_config` installs
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -31,8 +32,11 @@ from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 
+log = logging.getLogger("tracker.direct")
+
 SCOPE_KEY = "tracker.direct"
 CLOSE_INVALID_DATA = 1007
+CLOSE_INTERNAL_ERROR = 1011
 
 OnMessage = Callable[[bytes], None]
 
@@ -144,7 +148,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
         """From now on, messages go to `on_message` (those already queued first)."""
         self.on_message = on_message
         for data in self._inbox.take_messages():
-            on_message(data)
+            self._deliver(on_message, data)
         self.resume_reading()  # uvicorn pauses reading after each message it queues
 
     def send_receive_event_to_app(self) -> None:
@@ -163,7 +167,16 @@ class DirectSocket(WebSocketsSansIOProtocol):
             except UnicodeDecodeError:
                 self.close_now(CLOSE_INVALID_DATA, "text frames must be UTF-8")
                 return
-        on_message(data)
+        self._deliver(on_message, data)
+
+    def _deliver(self, on_message: OnMessage, data: bytes) -> None:
+        """A handler's bug must not escape into the protocol, which would abort the
+        transport without a close frame: the client gets 1011 and reconnects."""
+        try:
+            on_message(data)
+        except Exception:
+            log.exception("socket handler failed on a message: %r", data[:200])
+            self.close_now(CLOSE_INTERNAL_ERROR, "internal error, reconnect")
 
     def pause_reading(self) -> None:
         if not self.read_paused:

@@ -1,12 +1,17 @@
-"""JSON responses encoded with msgspec, and the error shape every endpoint uses."""
+"""JSON responses encoded with msgspec, the error shape every endpoint uses (Starlette's
+own 404/405 and the last-resort 500 included), and JSON request bodies decoded."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
 import msgspec
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
+
+from server import jsonin
 
 _encode = msgspec.json.Encoder().encode
 
@@ -47,6 +52,39 @@ async def decode_body(request: Request, kind: type[T], max_bytes: int, what: str
     if body is None:
         return error_response(413, f"body over {max_bytes} bytes")
     try:
-        return msgspec.json.decode(body, type=kind)
+        value = jsonin.decode(body, kind)
     except msgspec.DecodeError as exc:
         return error_response(422, f"invalid {what}: {exc}")
+    bad = jsonin.control_char_path(value)
+    if bad is not None:
+        return error_response(422, f"invalid {what}: {bad} holds a control character")
+    return value
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (an unknown path, a method the route does not take) in
+    the shape every endpoint answers with."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return error_response(404, "no such path", headers)
+    if exc.status_code == 405:
+        # Starlette names only the first route's methods; a path may have several routes.
+        allowed = sorted(
+            {
+                method
+                for route in request.app.routes
+                if route.matches(request.scope)[0] == Match.PARTIAL
+                for method in getattr(route, "methods", None) or ()
+            }
+        )
+        headers["Allow"] = ", ".join(allowed)
+        return error_response(
+            405, f"{request.method} not allowed; allowed: {headers['Allow']}", headers
+        )
+    return error_response(exc.status_code, str(exc.detail), headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """The last resort: a bug answers JSON too (Starlette logs the exception)."""
+    return error_response(500, "internal error")

@@ -3,7 +3,9 @@
 Every open socket keeps its handler's whole call chain alive for as long as it is open;
 through Starlette's middleware that is about ten frames per socket. Sockets are the one
 thing a server holds thousands of, so the three socket paths are dispatched here and the
-rest (HTTP) goes to Starlette as usual. Handlers still get a Starlette `WebSocket`.
+rest (HTTP) goes to Starlette as usual, each response with `X-Content-Type-Options:
+nosniff` (added here, so pages, static files and errors all have it). Handlers still get a
+Starlette `WebSocket`.
 
 A handler that finds the database unavailable (DatabaseUnavailable, server/dbguard.py) ends
 here too: its socket is closed with 1013 (try again later), the sockets' 503.
@@ -15,13 +17,15 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from server.dbguard import UNAVAILABLE, DatabaseUnavailable
 
 Handler = Callable[[WebSocket], Awaitable[None]]
 CLOSE_TRY_AGAIN_LATER = 1013
+# Browsers must take every response as the type it says it is (a JSON error is no script).
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 class SocketDispatch:
@@ -53,7 +57,18 @@ class SocketDispatch:
                     self.app.state.services.metrics.db_unavailable.labels("ws").inc()
                     await _close_try_again_later(ws)
                 return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
+                    message["headers"] = [*headers, _NOSNIFF]
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)
 
 
 async def _close_try_again_later(ws: WebSocket) -> None:

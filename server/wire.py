@@ -15,6 +15,7 @@ from typing import Annotated
 import msgspec
 
 from geo.model import Fix
+from server import jsonin
 
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
@@ -71,9 +72,9 @@ class Decoded:
     rejected: list[Rejected]
 
 
-_frame_decoder = msgspec.json.Decoder(FixMessage | FixesMessage)
-_fix_decoder = msgspec.json.Decoder(FixIn)
-_probe_decoder = msgspec.json.Decoder(_Probe)
+_frame_decoder = jsonin.Decoder(msgspec.json.Decoder(FixMessage | FixesMessage))
+_fix_decoder = jsonin.Decoder(msgspec.json.Decoder(FixIn))
+_probe_decoder = jsonin.Decoder(msgspec.json.Decoder(_Probe))
 encode = msgspec.json.Encoder().encode
 
 
@@ -168,6 +169,8 @@ def parse_time(t: int | float | str) -> datetime | str:
     '1970-01-01T00:00:00+00:00'
     >>> parse_time("2026-01-01T10:00:00")
     'time: "2026-01-01T10:00:00" has no UTC offset (add Z or +hh:mm)'
+    >>> parse_time("0001-01-01T00:00:00+01:00")
+    "time: '0001-01-01T00:00:00+01:00' is out of range"
     """
     if isinstance(t, str):
         try:
@@ -176,7 +179,10 @@ def parse_time(t: int | float | str) -> datetime | str:
             return f"time: {t[:40]!r} is not ISO 8601"
         if parsed.tzinfo is None:
             return f'time: "{t[:40]}" has no UTC offset (add Z or +hh:mm)'
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):  # year 1 east of UTC, year 9999 west of it
+            return f"time: {t[:40]!r} is out of range"
     if not (0 <= t <= _MAX_EPOCH_MS):  # also false for NaN
         return f"time: {t} is not epoch milliseconds"
     return datetime.fromtimestamp(t / 1000.0, UTC)

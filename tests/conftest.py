@@ -17,6 +17,14 @@ TEST_DATABASE_URL = os.environ.get(
 ADMIN_TOKEN = "test-admin-token"
 
 
+async def empty_tables(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys,"
+        " outbox, webhook_subscriptions, webhook_deliveries, eta_models"
+        " RESTART IDENTITY CASCADE"
+    )
+
+
 @pytest.fixture(scope="session")
 async def database_url() -> str:
     await migrate.prepare(TEST_DATABASE_URL)
@@ -29,11 +37,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the test database, emptied before each test."""
     conn = await asyncpg.connect(database_url)
     await codecs.register(conn)
-    await conn.execute(
-        "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys,"
-        " outbox, webhook_subscriptions, webhook_deliveries, eta_models"
-        " RESTART IDENTITY CASCADE"
-    )
+    await empty_tables(conn)
     try:
         yield conn
     finally:
@@ -43,6 +47,10 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture
 def settings(database_url: str, db: asyncpg.Connection) -> Settings:
     """Settings for a server under test (depends on `db` so tables start empty)."""
+    return server_settings(database_url)
+
+
+def server_settings(database_url: str) -> Settings:
     return Settings.from_env(
         {},
         database_url=database_url,

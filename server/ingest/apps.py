@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from geo.model import Fix
+from server import jsonin
 from server.api.guards import client_address
 from server.auth import hash_token
 from server.ingest.osmand_decode import AppFix, ProtocolError, decode_json, decode_params
@@ -56,15 +57,17 @@ async def _store(
     """Store the fixes and wait for the commit. Returns the headers for a 200 answer (naming
     rejected fixes), or None when storage did not answer in time (answer 503)."""
     fixes = [(i, a.fix) for i, a in enumerate(app_fixes) if a.fix is not None]
-    if not fixes:
-        return {}  # cell/Wi-Fi only: nothing we can place; acknowledged, nothing stored
-    attributes = {i: a.attributes for i, a in enumerate(app_fixes) if a.attributes}
-    outcome = await store_and_wait(services.pipeline, driver, fixes, attributes)
-    if outcome.timed_out:
-        return None
-    if not outcome.rejected:
+    unreadable = [a.rejected for a in app_fixes if a.rejected is not None]
+    rejected: list[str] = []
+    if fixes:  # else cell/Wi-Fi only: nothing we can place; acknowledged, nothing stored
+        attributes = {i: a.attributes for i, a in enumerate(app_fixes) if a.attributes}
+        outcome = await store_and_wait(services.pipeline, driver, fixes, attributes)
+        if outcome.timed_out:
+            return None
+        rejected = [r.reason for r in outcome.rejected]
+    if not unreadable and not rejected:
         return {}
-    reasons = "; ".join(r.reason for r in outcome.rejected)
+    reasons = "; ".join(unreadable + rejected)
     log.info("driver %d (phone app): fixes rejected: %s", driver.id, reasons)  # ids are secret
     return {"X-Tracker-Rejected": reasons[:500].encode("ascii", "replace").decode()}
 
@@ -75,7 +78,7 @@ async def osmand(request: Request) -> Response:
     received_at = datetime.now(UTC)
     body = await read_body(request.stream(), settings.max_frame_bytes)
     if body is None:
-        return PlainTextResponse(f"body over {settings.max_frame_bytes} bytes", 413)
+        return error_response(413, f"body over {settings.max_frame_bytes} bytes")
     zone = _zone(settings.naive_time_zone)
     is_json = "json" in request.headers.get("content-type", "")
     try:
@@ -89,7 +92,7 @@ async def osmand(request: Request) -> Response:
             app_fixes = [app_fix]
     except ProtocolError as exc:
         services.metrics.frames_invalid.inc()
-        return PlainTextResponse(str(exc), exc.status)
+        return error_response(exc.status, str(exc))
     client = client_address(request)
     retry_after_s = services.devices.retry_after_s(client)
     if retry_after_s > 0:  # the same for every device id: see device_guard.py
@@ -99,7 +102,7 @@ async def osmand(request: Request) -> Response:
             driver = await queries.driver_by_device_id(conn, device_id)
     except Exception:
         services.devices.found(client)  # no answer is no failure
-        return PlainTextResponse("database unavailable, retry later", 503, RETRY_HEADERS)
+        return error_response(503, "database unavailable, retry later", RETRY_HEADERS)
     if driver is None:
         # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
         await asyncio.sleep(services.devices.decoy_wait_s())
@@ -108,15 +111,15 @@ async def osmand(request: Request) -> Response:
     started_m = time.monotonic()
     headers = await _store(services, driver, app_fixes)
     if headers is None:
-        return PlainTextResponse("storage is behind; resend later", 503, RETRY_HEADERS)
+        return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
     services.devices.answered(time.monotonic() - started_m)
     return PlainTextResponse("", 200)  # rejections unsaid: an unknown id could not say them
 
 
 def _too_many(retry_after_s: float) -> Response:
-    return PlainTextResponse(
-        "too many unknown devices from this address; retry later",
+    return error_response(
         429,
+        "too many unknown devices from this address; retry later",
         {"Retry-After": str(int(retry_after_s) + 1)},
     )
 
@@ -167,8 +170,8 @@ def _owntracks_identity(request: Request, trust_proxy: bool) -> tuple[list[str],
 
 
 def _owntracks_fix(body: bytes) -> AppFix:
-    location = msgspec.json.decode(body, type=_OwnTracksLocation)
-    extras = msgspec.json.decode(body, type=dict[str, Any])
+    location = jsonin.decode(body, _OwnTracksLocation)
+    extras = jsonin.decode(body, dict[str, Any])
     fix = Fix(
         recorded_at=datetime.fromtimestamp(location.tst, UTC),
         lon=location.lon,
@@ -184,7 +187,7 @@ def _owntracks_fix(body: bytes) -> AppFix:
         for k, v in extras.items()
         if k not in _OWNTRACKS_FIELDS and isinstance(v, (str, bool, int, float))
     }
-    return AppFix(fix, attributes)
+    return AppFix(fix, jsonin.storable_attributes(attributes))
 
 
 async def owntracks(request: Request) -> Response:
@@ -195,7 +198,7 @@ async def owntracks(request: Request) -> Response:
     if not body.strip():
         return json_response([])
     try:
-        kind = msgspec.json.decode(body, type=_OwnTracksType).type
+        kind = jsonin.decode(body, _OwnTracksType).type
     except msgspec.DecodeError as exc:
         return error_response(400, f"invalid JSON: {exc}")
     if kind != "location":

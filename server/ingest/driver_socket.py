@@ -25,6 +25,7 @@ from server.store.queries import Driver
 log = logging.getLogger("tracker.ingest")
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL_ERROR = 1011
@@ -64,6 +65,11 @@ class DriverSession:
         except wire.FrameError as exc:
             services.metrics.frames_invalid.inc()
             self._send(wire.Error(str(exc)))
+            return
+        except Exception:  # a decoding bug: this frame is refused, the connection stays
+            log.exception("courier %d: frame not decoded: %r", self._driver.id, data[:200])
+            services.metrics.frames_invalid.inc()
+            self._send(wire.Error("frame could not be read; fix it or drop it"))
             return
         pipeline = services.pipeline
         if self._backlog is None and (not decoded.fixes or pipeline.ready_now(self._driver.id)):
@@ -120,12 +126,16 @@ async def driver_socket(ws: WebSocket) -> None:
     heard = sockets.heard
     try:
         driver = await services.driver_for_token(token)
+        api_key = driver is None and await services.caller_for_key(token) is not None
     except Exception as exc:
         log.warning("driver auth unavailable: %r", exc)
         await ws.close(CLOSE_TRY_AGAIN_LATER, "database unavailable, reconnect later")
         return
     if driver is None:
-        await ws.close(CLOSE_UNAUTHORIZED, "invalid driver token")
+        if api_key:
+            await ws.close(CLOSE_FORBIDDEN, "an API key is not a driver token")
+        else:
+            await ws.close(CLOSE_UNAUTHORIZED, "invalid driver token")
         return
 
     sock = direct_socket(ws)

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from geo.model import Fix
+from server import jsonin
 
 SPEED_TO_MPS = {"kn": 1852.0 / 3600.0, "kmh": 1.0 / 3.6, "mps": 1.0, "mph": 0.44704}
 _INT_MAX = 2**31 - 1
@@ -43,8 +44,9 @@ class ProtocolError(ValueError):
 
 @dataclass(slots=True)
 class AppFix:
-    fix: Fix | None  # None: the request carried no position (cell or Wi-Fi data only)
+    fix: Fix | None  # None: no position (cell or Wi-Fi data only, or `rejected`)
     attributes: dict[str, Any] = field(default_factory=dict)
+    rejected: str | None = None  # why this one of several could not be read
 
 
 def parse_time(text: str, received_at: datetime, zone: tzinfo) -> datetime:
@@ -67,19 +69,22 @@ def parse_time(text: str, received_at: datetime, zone: tzinfo) -> datetime:
         pass
     else:
         if not math.isfinite(number) or number < 0:
-            raise ProtocolError(400, f"timestamp {text!r} is not a time")
+            raise ProtocolError(400, f"timestamp {text[:40]!r} is not a time")
         seconds = number if number < _INT_MAX else number / 1000.0
         try:
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, ValueError, OSError):
-            raise ProtocolError(400, f"timestamp {text!r} is out of range") from None
+            raise ProtocolError(400, f"timestamp {text[:40]!r} is out of range") from None
     try:
         parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
     except ValueError:
-        raise ProtocolError(400, f"timestamp {text!r} is not a time") from None
+        raise ProtocolError(400, f"timestamp {text[:40]!r} is not a time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 east of UTC, year 9999 west of it
+        raise ProtocolError(400, f"timestamp {text[:40]!r} is out of range") from None
 
 
 def _number(name: str, text: str) -> float:
@@ -107,22 +112,43 @@ def _attribute(text: str) -> Any:
     return value if math.isfinite(value) else text
 
 
+def _small_int(text: str) -> int | None:
+    """A plain decimal integer (cell ids, signal levels), else None.
+
+    >>> _small_int(" -71"), _small_int("²"), _small_int("9" * 5000)
+    (-71, None, None)
+    """
+    digits = text.strip().removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+        return None
+    return int(text)
+
+
 def _network(cells: list[str], wifis: list[str]) -> dict[str, Any] | None:
     towers = []
     for cell in cells:
-        parts = cell.split(",")
-        if len(parts) in (4, 5) and all(p.strip().lstrip("-").isdigit() for p in parts):
-            mcc, mnc, lac, cid = (int(p) for p in parts[:4])
-            signal = int(parts[4]) if len(parts) == 5 else None
+        numbers = [_small_int(p) for p in cell.split(",")]
+        if len(numbers) in (4, 5) and None not in numbers:
+            mcc, mnc, lac, cid = numbers[:4]
+            signal = numbers[4] if len(numbers) == 5 else None
             towers.append({"mcc": mcc, "mnc": mnc, "lac": lac, "cid": cid, "signal": signal})
     points = []
     for wifi in wifis:
-        mac, _, rssi = wifi.partition(",")
-        if rssi.lstrip("-").isdigit():
-            points.append({"mac": mac.replace("-", ":"), "rssi": int(rssi)})
+        mac, _, rssi_text = wifi.partition(",")
+        rssi = _small_int(rssi_text)
+        if rssi is not None:
+            points.append({"mac": mac.replace("-", ":"), "rssi": rssi})
     if not towers and not points:
         return None
     return {"cellTowers": towers, "wifiAccessPoints": points}
+
+
+def _device_id(text: str | None) -> str:
+    if not text:
+        raise ProtocolError(400, "missing id (the device identifier)")
+    if jsonin.has_control_char(text):
+        raise ProtocolError(400, "id must not contain control characters")
+    return text
 
 
 def decode_params(
@@ -139,13 +165,11 @@ def decode_params(
             wifis.append(value)
         else:
             params[key] = value
-    device_id = params.get("id") or params.get("deviceid")
-    if not device_id:
-        raise ProtocolError(400, "missing id (the device identifier)")
+    device_id = _device_id(params.get("id") or params.get("deviceid"))
     recorded_at = parse_time(params.get("timestamp", ""), received_at, zone)
-    attributes: dict[str, Any] = {
-        key: _attribute(value) for key, value in params.items() if key not in _KNOWN
-    }
+    attributes = jsonin.storable_attributes(
+        {key: _attribute(value) for key, value in params.items() if key not in _KNOWN}
+    )
     network = _network(cells, wifis)
     if network is not None:
         attributes["network"] = network
@@ -204,11 +228,12 @@ class _Location(msgspec.Struct):
 
 
 class _Body(msgspec.Struct):
-    location: _Location | list[_Location]
+    location: _Location | list[msgspec.Raw]  # in a list, each is read (or refused) alone
     device_id: str | None = None
 
 
-_decode_body = msgspec.json.Decoder(_Body).decode
+_decode_body = jsonin.Decoder(msgspec.json.Decoder(_Body)).decode
+_decode_location = jsonin.Decoder(msgspec.json.Decoder(_Location)).decode
 
 
 def _json_attributes(location: _Location) -> dict[str, Any]:
@@ -228,31 +253,39 @@ def _json_attributes(location: _Location) -> dict[str, Any]:
     for key, value in (location.extras or {}).items():
         if isinstance(value, (str, bool, int, float)):
             attributes[key] = value  # like the reference: no nulls, objects or arrays
-    return attributes
+    return jsonin.storable_attributes(attributes)
+
+
+def _json_fix(location: _Location, received_at: datetime, zone: tzinfo) -> AppFix:
+    c = location.coords
+    level = None if location.battery is None else _known_or_none(location.battery.level)
+    fix = Fix(
+        recorded_at=parse_time(location.timestamp or "", received_at, zone),
+        lon=c.longitude,
+        lat=c.latitude,
+        accuracy_m=_known_or_none(c.accuracy),
+        speed_mps=_known_or_none(c.speed),
+        heading_deg=_known_or_none(c.heading),
+        altitude_m=c.altitude,
+        battery=level,
+    )
+    return AppFix(fix, _json_attributes(location))
 
 
 def decode_json(body: bytes, received_at: datetime, zone: tzinfo) -> tuple[str, list[AppFix]]:
-    """A Transistorsoft JSON body -> (device id, fixes). Raises ProtocolError."""
+    """A Transistorsoft JSON body -> (device id, fixes). Raises ProtocolError when the body
+    cannot be read; in a list of locations, one that cannot be read is `rejected` alone."""
     try:
         decoded = _decode_body(body)
     except msgspec.DecodeError as exc:
         raise ProtocolError(400, f"invalid JSON location: {exc}") from None
-    if not decoded.device_id:
-        raise ProtocolError(400, "missing device_id")
-    locations = decoded.location if isinstance(decoded.location, list) else [decoded.location]
+    device_id = _device_id(decoded.device_id)
+    if isinstance(decoded.location, _Location):
+        return device_id, [_json_fix(decoded.location, received_at, zone)]
     fixes = []
-    for location in locations:
-        c = location.coords
-        level = None if location.battery is None else _known_or_none(location.battery.level)
-        fix = Fix(
-            recorded_at=parse_time(location.timestamp or "", received_at, zone),
-            lon=c.longitude,
-            lat=c.latitude,
-            accuracy_m=_known_or_none(c.accuracy),
-            speed_mps=_known_or_none(c.speed),
-            heading_deg=_known_or_none(c.heading),
-            altitude_m=c.altitude,
-            battery=level,
-        )
-        fixes.append(AppFix(fix, _json_attributes(location)))
-    return decoded.device_id, fixes
+    for i, raw in enumerate(decoded.location):
+        try:
+            fixes.append(_json_fix(_decode_location(raw), received_at, zone))
+        except (msgspec.DecodeError, ProtocolError) as exc:
+            fixes.append(AppFix(None, rejected=f"location[{i}]: {exc}"))
+    return device_id, fixes

@@ -17,7 +17,8 @@ from typing import Annotated
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.api.guards import client_address
+from server import jsonin
+from server.api.guards import ROLES, client_address
 from server.auth import accepted_subprotocol, presented_token
 from server.direct import DirectSocket, direct_socket
 from server.live.fleet import BBox, FleetClient
@@ -32,6 +33,7 @@ from server.store import orders as store
 log = logging.getLogger("tracker.watch")
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
 CLOSE_UNKNOWN_CODE = 4404  # also when a watched link expires: the same as unknown
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_SLOW = 1013
@@ -232,7 +234,7 @@ class _Viewport(msgspec.Struct, tag="viewport", tag_field="type"):
     bbox: Annotated[list[float], msgspec.Meta(min_length=4, max_length=4)] | None = None
 
 
-_decode_viewport = msgspec.json.Decoder(_Viewport).decode
+_decode_viewport = jsonin.Decoder(msgspec.json.Decoder(_Viewport)).decode
 
 
 def _bbox(viewport: _Viewport) -> BBox | None:
@@ -252,9 +254,16 @@ async def fleet_socket(ws: WebSocket) -> None:
     sockets = services.sockets
     heard = sockets.heard
     caller = None if key is None else await services.caller_for_key(key)
-    del key
+    courier = caller is None and key is not None and await services.driver_for_token(key)
+    del key  # a socket lives long: its credential is not kept
     if caller is None:
-        await ws.close(CLOSE_UNAUTHORIZED, "missing or unknown dispatcher key")
+        if courier:
+            await ws.close(CLOSE_FORBIDDEN, "a courier's token cannot watch the fleet")
+        else:
+            await ws.close(CLOSE_UNAUTHORIZED, "missing or unknown dispatcher key")
+        return
+    if ROLES.index(caller.role) < ROLES.index("dispatcher"):
+        await ws.close(CLOSE_FORBIDDEN, "this key may not watch the fleet")
         return
     key_id = caller.key_id  # None: the bootstrap admin token, which cannot be revoked
     fleet = services.live.fleet

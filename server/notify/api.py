@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api.guards import guarded, path_id
+from server.api.params import query_int
 from server.networks import parse_networks
 from server.notify import destinations
 from server.notify.events import WEBHOOK_EVENTS
@@ -50,6 +52,14 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
     spec = await decode_body(request, SubscriptionIn, MAX_BODY_BYTES, "subscription")
     if isinstance(spec, Response):
         return spec
+    try:
+        url = urlsplit(spec.url)
+        # .port raises ValueError for a port that is not a number in 0..65535.
+        usable = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+    except ValueError:  # e.g. "http://[::1"
+        usable = False
+    if not usable:
+        return error_response(422, "url must be an http(s) URL")
     refused = await _refused_url(spec.url, services.settings)
     if refused is not None:
         return error_response(422, refused)
@@ -125,7 +135,10 @@ async def enable_subscription(request: Request, caller: Caller, services: Servic
 @guarded("admin")
 async def subscription_deliveries(request: Request, caller: Caller, services: Services) -> Response:
     sub_id = path_id(request, "subscription_id")
-    limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
+    try:
+        limit = min(query_int(request.query_params, "limit", 100, low=1), 1000)
+    except ValueError as exc:
+        return error_response(422, str(exc))
     async with services.db() as conn:
         sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
         if sub is None:

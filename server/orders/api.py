@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from geo.route import RouteError, parse_route
 from server.api.guards import client_address, guarded, path_id
+from server.api.params import query_int
 from server.orders import codes, validation
 from server.orders.lifecycle import IllegalTransition, parse_status
 from server.orders.views import customer_view, dispatcher_view, is_late, link_expires_at
@@ -99,11 +100,9 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
         late = query.get("late", "").lower()
         if late not in ("", "true", "false", "1", "0"):
             raise ValueError("late must be true or false")
-        driver_id = int(query["driver_id"]) if query.get("driver_id") else None
-        limit = min(int(query.get("limit", 100)), MAX_PAGE)
-        after_id = int(query.get("after", 0))
-        if limit < 1 or after_id < 0:
-            raise ValueError("limit must be 1..500 and after non-negative")
+        driver_id = query_int(query, "driver_id", None, low=1)
+        limit = min(query_int(query, "limit", 100, low=1), MAX_PAGE)
+        after_id = query_int(query, "after", 0)
     except ValueError as exc:
         return error_response(422, str(exc))
     now = _now()

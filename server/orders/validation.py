@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +13,11 @@ import msgspec
 Text100 = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+# Promises and windows outside these are typos; inside, any arithmetic on them is safe
+# (year 1 or 9999 with an offset does not even convert to UTC).
+EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(3000, 1, 1, tzinfo=UTC)
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -94,6 +99,36 @@ def check_order(order: OrderIn) -> OrderIn:
     if customer.email is not None and not _EMAIL.match(customer.email):
         raise Invalid(f"customer.email {customer.email!r} is not an email address")
     phone = None if customer.phone is None else normalise_phone(customer.phone)
-    if order.window is not None and order.window.start >= order.window.end:
-        raise Invalid("window.start must be before window.end")
-    return msgspec.structs.replace(order, customer=msgspec.structs.replace(customer, phone=phone))
+    promised_by = (
+        None if order.promised_by is None else utc_in_range("promised_by", order.promised_by)
+    )
+    window = order.window
+    if window is not None:
+        window = WindowIn(
+            utc_in_range("window.start", window.start), utc_in_range("window.end", window.end)
+        )
+        if window.start >= window.end:
+            raise Invalid("window.start must be before window.end")
+    return msgspec.structs.replace(
+        order,
+        customer=msgspec.structs.replace(customer, phone=phone),
+        promised_by=promised_by,
+        window=window,
+    )
+
+
+def utc_in_range(name: str, at: datetime) -> datetime:
+    """`at` in UTC, if it lies between EARLIEST_AT and LATEST_AT.
+
+    >>> utc_in_range("promised_by", datetime.fromisoformat("0001-01-01T00:00:00+01:00"))
+    Traceback (most recent call last):
+    ...
+    server.orders.validation.Invalid: promised_by must lie between 1970 and 3000 (UTC)
+    """
+    try:
+        utc = at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST_AT <= utc < LATEST_AT:
+        raise Invalid(f"{name} must lie between {EARLIEST_AT.year} and {LATEST_AT.year} (UTC)")
+    return utc

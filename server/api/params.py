@@ -1,0 +1,40 @@
+"""Query parameters read strictly: what is not a plain number in range is the client's
+error, named, never a database error (PostgreSQL's bigint ends at 2^63 - 1)."""
+
+from __future__ import annotations
+
+from typing import overload
+
+from starlette.datastructures import QueryParams
+
+BIGINT_MAX = 2**63 - 1
+
+
+@overload
+def query_int(
+    query: QueryParams, name: str, default: int, low: int = 0, high: int = BIGINT_MAX
+) -> int: ...
+@overload
+def query_int(
+    query: QueryParams, name: str, default: None, low: int = 0, high: int = BIGINT_MAX
+) -> int | None: ...
+def query_int(
+    query: QueryParams, name: str, default: int | None, low: int = 0, high: int = BIGINT_MAX
+) -> int | None:
+    """`?name=` as an int in low..high; `default` when absent or empty. Raises ValueError
+    naming the parameter.
+
+    >>> query_int(QueryParams("after=000123"), "after", 0)
+    123
+    >>> query_int(QueryParams("after=" + "9" * 30), "after", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: after must be a whole number in 0..9223372036854775807
+    """
+    raw = query.get(name, "")
+    if not raw:
+        return default
+    # isdigit() also takes other scripts' digits and superscripts; int() would not.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
+        raise ValueError(f"{name} must be a whole number in {low}..{high}")
+    return int(raw)
