@@ -96,7 +96,7 @@ class _StatusAt(msgspec.Struct):
 
 
 _STATUS_PREFIX = b'{"type":"status",'
-_decode_status = msgspec.json.Decoder(_StatusAt).decode
+_decode_status = jsonin.Decoder(msgspec.json.Decoder(_StatusAt)).decode  # rare: status only
 
 
 class _TrackSubscriber(Subscriber):

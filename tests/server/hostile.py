@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from tests.server.harness import RunningServer, run_server
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TABLES = ("drivers", "positions", "orders", "order_events", "api_keys", "webhook_subscriptions")
+
+
+LOOPBACK = "127.0.0.1/32"  # webhooks in these tests point at a closed local port
 
 
 @dataclass
@@ -37,7 +41,9 @@ async def shared_server(database_url: str) -> AsyncIterator[Shared]:
     await empty_tables(db)
     try:
         async with (
-            run_server(server_settings(database_url)) as server,
+            run_server(
+                dataclasses.replace(server_settings(database_url), webhook_allow_private=LOOPBACK)
+            ) as server,
             httpx.AsyncClient(base_url=server.base_url, timeout=30.0, headers=ADMIN) as http,
         ):
             yield Shared(server, db, http)
