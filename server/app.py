@@ -13,6 +13,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from server import eta_learning, heap, maintenance
 from server.api import drivers, health
+from server.connections import Connections
 from server.ingest import apps, driver_socket, http
 from server.leader import Leadership
 from server.live import watch
@@ -97,10 +98,14 @@ async def _bounded(what: str, step: Awaitable[object]) -> None:
         log.warning("shutdown: %s did not close within %.0f s; going on", what, SHUTDOWN_STEP_S)
 
 
-def create_app(settings: Settings) -> SocketDispatch:
+def create_app(settings: Settings, connections: Connections | None = None) -> SocketDispatch:
+    """The app; `connections` (server/serve.py) puts the connection counts in /metrics."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         metrics = Metrics()
+        if connections is not None:
+            metrics.registry.register(connections)
         pool = await _connect(settings)
         writer = BatchWriter(pool, settings, metrics)
         notifier = Notifier(pool, settings)

@@ -201,6 +201,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     database_url = args.database_url or os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
     )
+    if args.churn:
+        from server.bench.churn import churn
+
+        print(json.dumps(asyncio.run(churn(database_url, args.cycles, args.connections)), indent=1))
+        return 0
     report = asyncio.run(bench(profile, database_url))
     print(table(report), file=sys.stderr)
     print(json.dumps(report, indent=1, default=str))
@@ -289,6 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes",
         help="server processes per ramp, e.g. 1,2 (the full profile's default; >1 uses "
         "Redis at BENCH_REDIS_URL, default redis://127.0.0.1:6379/0)",
+    )
+    bench.add_argument(
+        "--churn",
+        action="store_true",
+        help="instead: cycles of connect/close (courier, customer, rejected, http), printing "
+        "the server's RSS after each (server/bench/churn.py)",
+    )
+    bench.add_argument("--cycles", type=int, default=20, help="--churn: cycles (default 20)")
+    bench.add_argument(
+        "--connections", type=int, default=1500, help="--churn: per kind per cycle (default 1500)"
     )
     bench.add_argument(
         "--database-url",
