@@ -5,7 +5,9 @@ one client (or a crowd of half-open ones) can take them all. The address is the 
 peer, never a forwarded header: behind a reverse proxy every connection comes from the
 proxy, and the per-address limit then bounds the proxy. An address has an entry only while
 it has a connection open, so the table is bounded by the total limit. The HTTP protocol
-(server/http_protocol.py) asks here before it reads a byte.
+(server/http_protocol.py) asks here before it reads a byte. (uvicorn's `limit_concurrency`
+is not per address, and answers only once a request's head is complete: a client that
+never completes one is never refused.)
 """
 
 from __future__ import annotations
