@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from server import eta_learning, heap, maintenance
 from server.api import drivers, health, keys
+from server.connections import Connections
 from server.dbguard import RETRY_AFTER_S, UNAVAILABLE, DatabaseUnavailable
 from server.ingest import apps, driver_socket, http
 from server.ingest.device_guard import DeviceGuard
@@ -124,10 +125,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(503, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
 
 
-def create_app(settings: Settings) -> SocketDispatch:
+def create_app(settings: Settings, connections: Connections | None = None) -> SocketDispatch:
+    """The app; `connections` (server/serve.py) puts the connection counts in /metrics."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         metrics = Metrics()
+        if connections is not None:
+            metrics.registry.register(connections)
         pool = await _connect(settings)
         writer = BatchWriter(pool, settings, metrics)
         notifier = Notifier(pool, settings)

@@ -256,6 +256,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         lengths = [int(n) for n in args.stops.split(",")]
         print(json.dumps(asyncio.run(bench_run_changes(database_url, lengths)), indent=1))
         return 0
+    if args.churn:
+        from server.bench.churn import churn
+
+        print(json.dumps(asyncio.run(churn(database_url, args.cycles, args.connections)), indent=1))
+        return 0
     profile = QUICK if args.quick else FULL
     if args.steps:
         profile = replace(profile, steps=[int(n) for n in args.steps.split(",")])
@@ -383,6 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--stops",
         default="100,300,1000",
         help="run lengths for --run-changes (default 100,300,1000)",
+    )
+    bench.add_argument(
+        "--churn",
+        action="store_true",
+        help="instead: cycles of connect/close (courier, customer, rejected, http), printing "
+        "the server's RSS after each (server/bench/churn.py)",
+    )
+    bench.add_argument("--cycles", type=int, default=20, help="--churn: cycles (default 20)")
+    bench.add_argument(
+        "--connections", type=int, default=1500, help="--churn: per kind per cycle (default 1500)"
     )
     bench.add_argument(
         "--database-url",

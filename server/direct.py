@@ -26,13 +26,16 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 
 log = logging.getLogger("tracker.direct")
+
+if TYPE_CHECKING:
+    from server.connections import Admission
 
 SCOPE_KEY = "tracker.direct"
 CLOSE_INVALID_DATA = 1007
@@ -129,6 +132,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
         self.writable = _Flag()  # type: ignore[assignment]
         self.on_message: OnMessage | None = None
         self.on_drained: Callable[[], None] | None = None
+        self.admission: Admission | None = None  # this connection's place in the limits
 
     # Handshake: the app finds us in its scope; the request is not kept past it.
     def handle_connect(self, event: Any) -> None:
@@ -149,6 +153,9 @@ class DirectSocket(WebSocketsSansIOProtocol):
         self.on_message = on_message
         for data in self._inbox.take_messages():
             self._deliver(on_message, data)
+        if self.disconnected:  # the peer left before the handler got here: connection_lost
+            self.on_message = None  # has run, and nothing else would break this cycle
+            return
         self.resume_reading()  # uvicorn pauses reading after each message it queues
 
     def send_receive_event_to_app(self) -> None:
@@ -236,6 +243,10 @@ class DirectSocket(WebSocketsSansIOProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        if self.admission is not None:
+            self.admission.release()
+            self.admission = None
+        # A handler's callbacks hold its session, which holds this socket.
         self.on_message = None
         self.on_drained = None
         # The parser is a generator holding its protocol: a reference cycle that only the

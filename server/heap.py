@@ -11,11 +11,24 @@ So everything alive is frozen (`gc.freeze`: out of the collector's sight, still 
 reference counting) every `gc_freeze_interval_s`, right after a young collection has taken
 what died young. The oldest generation then holds at most an interval's promotions and a
 full pass stays short. What freezing costs: a reference cycle among frozen objects that
-becomes garbage waits for the next thaw. Our own sockets break theirs when they close
-(server/direct.py), so little waits; every `gc_thaw_interval_s` everything is unfrozen,
-collected once (one pause of the old kind, logged and in /metrics) and frozen again.
-Measured at 5,000 couriers and 5,000 customers: ~0.9 M tracked objects, a thaw takes
+becomes garbage waits for the next thaw. Every `gc_thaw_interval_s` everything is
+unfrozen, collected once (one pause of the old kind, logged and in /metrics) and frozen
+again. Measured at 5,000 couriers and 5,000 customers: ~0.9 M tracked objects, a thaw takes
 0.2 to 0.7 s and, at steady state, finds next to nothing to free; hence once an hour.
+
+Connections are what comes and goes, so a connection must leave no cycle when it closes:
+each one lives long enough to be frozen, and a cycle per closed connection was 6 to 7 MB
+per 1,500 until the thaw, for rejected ones too. server/http_protocol.py breaks the HTTP
+parser's cycle when a connection is upgraded; server/direct.py the WebSocket parser's and
+the handler's callbacks when a socket closes (tests/server/test_connection_cycles.py keeps
+it so; `tracker bench --churn` measures the server's memory over connect/close cycles).
+
+In case something else does leak, the policy limits itself: a thaw also comes early once
+the frozen objects have grown by `gc_thaw_growth` (a fraction) since the last one. Frozen
+objects that die by reference counting leave the frozen count, so it grows only with what
+lives on or leaks: at steady state there is no extra thaw; while a fleet grows, thaws come
+at geometric steps (cost proportional to what was added, as CPython's own rule); and cyclic
+garbage waiting for a thaw stays below that fraction of the heap.
 Keeping what lives per courier in tuples of numbers rather than lists (geo/line.py,
 geo/expected.py) keeps that count down: such tuples drop out of the collector's sight.
 """
@@ -39,7 +52,7 @@ def freeze() -> None:
     gc.freeze()
 
 
-def thaw(metrics: Metrics) -> int:
+def thaw(metrics: Metrics, why: str = "scheduled") -> int:
     """Unfreeze, collect everything once, freeze again; returns the objects collected."""
     started = time.perf_counter()
     gc.unfreeze()
@@ -47,23 +60,40 @@ def thaw(metrics: Metrics) -> int:
     gc.freeze()
     pause_s = time.perf_counter() - started
     metrics.gc_thaw_seconds.observe(pause_s)
-    log.info("full garbage collection: %d objects freed in %.0f ms", collected, pause_s * 1000)
+    log.info(
+        "full garbage collection (%s): %d objects freed in %.0f ms",
+        why,
+        collected,
+        pause_s * 1000,
+    )
     return collected
 
 
+def grown(frozen: int, after_thaw: int, growth: float) -> bool:
+    """Whether `frozen` objects are more than `growth` (a fraction) above `after_thaw`."""
+    return growth > 0 and frozen > after_thaw * (1.0 + growth)
+
+
 async def run_forever(settings: Settings, metrics: Metrics) -> None:
-    """Freeze now (start-up made most of what lives for good), then on schedule."""
+    """Freeze now (start-up made most of what lives for good), then on schedule; thaw on
+    schedule, or early once the frozen objects grew by `gc_thaw_growth`."""
     if settings.gc_freeze_interval_s <= 0:
         return
     freeze()
+    after_thaw = gc.get_freeze_count()
     next_thaw_m = time.monotonic() + settings.gc_thaw_interval_s
     try:
         while True:
             await asyncio.sleep(settings.gc_freeze_interval_s)
-            if time.monotonic() >= next_thaw_m:
+            freeze()
+            frozen = gc.get_freeze_count()
+            if grown(frozen, after_thaw, settings.gc_thaw_growth):
+                thaw(metrics, f"frozen objects grew from {after_thaw} to {frozen}")
+            elif time.monotonic() >= next_thaw_m:
                 thaw(metrics)
-                next_thaw_m = time.monotonic() + settings.gc_thaw_interval_s
             else:
-                freeze()
+                continue
+            after_thaw = gc.get_freeze_count()
+            next_thaw_m = time.monotonic() + settings.gc_thaw_interval_s
     finally:
         gc.unfreeze()  # an app stopped in-process (tests) leaves the collector as it was

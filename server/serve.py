@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from server import redact
 from server.app import create_app
+from server.connections import Connections
 from server.direct import DirectSocket
+from server.http_protocol import GatedHttp, ServerConfig
 from server.networks import parse_networks
 from server.settings import Settings
 
 
 def uvicorn_config(
     settings: Settings, *, fd: int | None = None, log_level: str = "info"
-) -> uvicorn.Config:
+) -> ServerConfig:
+    """uvicorn with our protocols: `GatedHttp` (connection limits, head deadline) and
+    `DirectSocket` (the WebSocket hot path), sharing one `Connections` registry."""
     # Only the configured proxies' X-Forwarded-For is believed (uvicorn's own default trusts
     # 127.0.0.1, and its FORWARDED_ALLOW_IPS variable is not read: the setting is the one
     # place). Anyone else could name any address and so escape every per-client limit.
     trusted_proxies = [str(network) for network in parse_networks(settings.trusted_proxies)]
     redact.install()  # uvicorn logs WebSocket handshakes' URLs, tokens and codes included
-    return uvicorn.Config(
-        create_app(settings),
+    connections = Connections.from_settings(settings)
+    return ServerConfig(
+        create_app(settings, connections),
+        connections=connections,
         host=settings.host,
         port=settings.port,
         fd=fd,
         loop="uvloop",
-        http="httptools",
+        http=GatedHttp,
         ws=DirectSocket,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ws_ping_interval_s,

@@ -69,6 +69,14 @@ class Settings:
     max_fixes_per_message: int = 1_000
     ws_ping_interval_s: float = 20.0
 
+    # Client connections (server/connections.py): a request's head must be complete this
+    # soon after the connection opens (or its first byte, on a kept-alive connection);
+    # connections over a limit are refused at once with 503. 0 connections: the process's
+    # open-file limit less 256. The address is the socket's peer (behind a proxy, the proxy).
+    header_timeout_s: float = 10.0
+    max_connections: int = 0
+    max_connections_per_address: int = 10_000
+
     # Orders and tracking links.
     public_base_url: str = ""  # where customers reach the pages; default http://host:port
     tracking_link_ttl_s: float = 7 * 86_400.0  # after delivery/cancellation/return
@@ -132,9 +140,11 @@ class Settings:
     bus_presence_ttl_s: float = 30.0  # another process's "courier connected" lasts this long
 
     # The cyclic garbage collector (server/heap.py): long-lived objects are frozen every
-    # freeze interval; everything is collected once per thaw interval (0: never freeze).
+    # freeze interval; everything is collected once per thaw interval (0: never freeze),
+    # or sooner once the frozen objects grew by this fraction since the last thaw (0: never).
     gc_freeze_interval_s: float = 1.0
     gc_thaw_interval_s: float = 3_600.0
+    gc_thaw_growth: float = 0.5
 
     # History partitions (one per UTC day) and their retention.
     retention_days: int = 90
@@ -208,9 +218,13 @@ class Settings:
             "bus_queue_max_messages",
             "db_request_timeout_s",
             "max_stops_per_run",
+            "max_connections_per_address",
+            "header_timeout_s",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TRACKER_{name.upper()} must be positive")
+        if self.max_connections < 0:
+            raise SettingsError("TRACKER_MAX_CONNECTIONS must be 0 (the open-file limit) or more")
         if not 0.0 <= self.customer_route_clearance_m < 100_000.0:
             raise SettingsError("TRACKER_CUSTOMER_ROUTE_CLEARANCE_M must be 0..100000 metres")
 

@@ -112,6 +112,7 @@ class DriverSession:
     def stop(self) -> None:
         if self._catching_up is not None:
             self._catching_up.cancel()
+            self._catching_up = None  # its CancelledError's traceback holds this session
 
 
 async def driver_socket(ws: WebSocket) -> None:

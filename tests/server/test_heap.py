@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import gc
 import weakref
 
@@ -25,6 +26,11 @@ class Node:
 def thaw_count(metrics: Metrics) -> float:
     value = metrics.registry.get_sample_value("tracker_gc_thaw_seconds_count")
     return 0.0 if value is None else value
+
+
+def frozen_by(metrics: Metrics, count: int, thaws: float) -> bool:
+    """At least `count` objects frozen, or a thaw since `thaws` (it freezes what lives)."""
+    return gc.get_freeze_count() >= count or thaw_count(metrics) > thaws
 
 
 def test_a_cycle_frozen_then_dropped_waits_for_the_thaw() -> None:
@@ -54,6 +60,36 @@ async def test_the_job_freezes_on_schedule_thaws_and_unfreezes_when_stopped() ->
         job.cancel()
         await asyncio.gather(job, return_exceptions=True)
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_thaw_comes_early_once_frozen_garbage_piles_up() -> None:
+    metrics = Metrics()
+    hourly = dataclasses.replace(
+        SETTINGS, gc_freeze_interval_s=0.01, gc_thaw_interval_s=3600, gc_thaw_growth=0.5
+    )
+    job = asyncio.create_task(heap.run_forever(hourly, metrics))
+    try:
+        await eventually(lambda: gc.get_freeze_count() > 0, what="objects frozen")
+        first: weakref.ref[Node] | None = None
+        async with asyncio.timeout(30):
+            while first is None or first() is not None:
+                # A leak: cycles frozen while alive, then dropped, a tenth of the heap at a time.
+                frozen, thaws = gc.get_freeze_count(), thaw_count(metrics)
+                batch = [Node() for _ in range(frozen // 10)]
+                first = first or weakref.ref(batch[0])
+                frozen_or_thawed = functools.partial(frozen_by, metrics, frozen + len(batch), thaws)
+                await eventually(frozen_or_thawed, what="a batch frozen")
+                del batch
+        assert thaw_count(metrics) >= 1  # early: the scheduled one is an hour away
+    finally:
+        job.cancel()
+        await asyncio.gather(job, return_exceptions=True)
+
+
+def test_growth_is_measured_from_the_last_thaw() -> None:
+    assert not heap.grown(150, 100, 0.5)
+    assert heap.grown(151, 100, 0.5)
+    assert not heap.grown(10**9, 100, 0.0)  # 0: only on schedule
 
 
 async def test_an_interval_of_zero_freezes_nothing() -> None:
