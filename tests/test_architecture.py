@@ -41,7 +41,7 @@ SERVER = GEO.parent / "server"
 # Decoders of JSON that is not a client's: the database, other server processes, the
 # benchmark's own client. Everything else decodes through server/jsonin.py.
 TRUSTED_JSON = {"jsonin.py", "store/codecs.py", "live/cluster.py", "bench/client.py",
-                "bench/run.py", "bench/worker.py"}  # fmt: skip
+                "bench/run.py", "bench/worker.py", "bench/churn.py"}  # fmt: skip
 
 
 def _is_msgspec_json(node: ast.expr, name: str) -> bool:

@@ -16,65 +16,31 @@ async def reset(conn: Conn) -> None:
     await conn.execute(f"TRUNCATE {BENCH_TABLES} RESTART IDENTITY CASCADE")
 
 
-async def seed_runs(
+_ORDER_COLUMNS = (
+    "id",
+    "tracking_code",
+    "customer_name",
+    "destination",
+    "status",
+    "driver_id",
+    "stop_index",
+    "route",
+    "created_at",
+    "updated_at",
+)
+
+
+async def _seed(
     conn: Conn,
     token_hashes: list[str],
     codes: list[str],
     destinations: list[tuple[float, float]],
     routes: list[dict[str, object]],
     now: datetime,
+    driver_and_index: list[tuple[int, int]],
 ) -> None:
-    """One driver per token, each with one order out for delivery on its route."""
-    n = len(token_hashes)
-    await conn.copy_records_to_table(
-        "drivers",
-        records=[(i + 1, f"bench {i + 1}", h, now) for i, h in enumerate(token_hashes)],
-        columns=("id", "name", "token_hash", "created_at"),
-    )
-    await conn.copy_records_to_table(
-        "orders",
-        records=[
-            (
-                i + 1,
-                codes[i],
-                "bench customer",
-                destinations[i],
-                "out_for_delivery",
-                i + 1,
-                0,
-                routes[i],
-                now,
-                now,
-            )
-            for i in range(n)
-        ],
-        columns=(
-            "id",
-            "tracking_code",
-            "customer_name",
-            "destination",
-            "status",
-            "driver_id",
-            "stop_index",
-            "route",
-            "created_at",
-            "updated_at",
-        ),
-    )
-    await conn.execute("SELECT setval(pg_get_serial_sequence('drivers', 'id'), $1)", n)
-    await conn.execute("SELECT setval(pg_get_serial_sequence('orders', 'id'), $1)", n)
-
-
-async def seed_run(
-    conn: Conn,
-    token_hashes: list[str],
-    codes: list[str],
-    destinations: list[tuple[float, float]],
-    routes: list[dict[str, object]],
-    now: datetime,
-) -> None:
-    """One driver per token; the first has one order per code out for delivery, in that
-    order (stop_index 0, 1, …) with its route."""
+    """One driver per token; order i (id i + 1) out for delivery on its route, on the run
+    and at the stop index `driver_and_index[i]` says."""
     await conn.copy_records_to_table(
         "drivers",
         records=[(i + 1, f"bench {i + 1}", h, now) for i, h in enumerate(token_hashes)],
@@ -89,29 +55,50 @@ async def seed_run(
                 "bench customer",
                 destinations[i],
                 "out_for_delivery",
-                1,
-                i,
+                driver_id,
+                stop_index,
                 routes[i],
                 now,
                 now,
             )
-            for i, code in enumerate(codes)
+            for i, (code, (driver_id, stop_index)) in enumerate(
+                zip(codes, driver_and_index, strict=True)
+            )
         ],
-        columns=(
-            "id",
-            "tracking_code",
-            "customer_name",
-            "destination",
-            "status",
-            "driver_id",
-            "stop_index",
-            "route",
-            "created_at",
-            "updated_at",
-        ),
+        columns=_ORDER_COLUMNS,
     )
-    await conn.execute("SELECT setval(pg_get_serial_sequence('drivers', 'id'), $1)", 2)
+    await conn.execute(
+        "SELECT setval(pg_get_serial_sequence('drivers', 'id'), $1)", len(token_hashes)
+    )
     await conn.execute("SELECT setval(pg_get_serial_sequence('orders', 'id'), $1)", len(codes))
+
+
+async def seed_runs(
+    conn: Conn,
+    token_hashes: list[str],
+    codes: list[str],
+    destinations: list[tuple[float, float]],
+    routes: list[dict[str, object]],
+    now: datetime,
+) -> None:
+    """One driver per token, each with one order out for delivery on its route."""
+    runs = [(i + 1, 0) for i in range(len(token_hashes))]
+    await _seed(conn, token_hashes, codes, destinations, routes, now, runs)
+
+
+async def seed_run(
+    conn: Conn,
+    token_hashes: list[str],
+    codes: list[str],
+    destinations: list[tuple[float, float]],
+    routes: list[dict[str, object]],
+    now: datetime,
+) -> None:
+    """One driver per token; the first has one order per code out for delivery, in that
+    order (stop_index 0, 1, …) with its route."""
+    await _seed(
+        conn, token_hashes, codes, destinations, routes, now, [(1, i) for i in range(len(codes))]
+    )
 
 
 async def stored_times(conn: Conn, driver_ids: list[int]) -> dict[int, set[int]]:
