@@ -32,15 +32,20 @@ class DriverIn(msgspec.Struct, frozen=True):
     device_id: ShortText | None = None
 
 
-def driver_json(driver: queries.Driver) -> dict[str, object]:
-    return {
+def driver_json(driver: queries.Driver, caller: Caller) -> dict[str, object]:
+    """A driver as `caller` may see it: the device id is a credential (anyone who knows it
+    can move the courier through /osmand), so only admins read it back."""
+    view: dict[str, object] = {
         "id": driver.id,
         "name": driver.name,
         "phone": driver.phone,
         "vehicle": driver.vehicle,
-        "device_id": driver.device_id,
+        "has_device_id": driver.device_id is not None,
         "created_at": driver.created_at,
     }
+    if caller.role == "admin":
+        view["device_id"] = driver.device_id
+    return view
 
 
 @guarded("admin")
@@ -62,14 +67,14 @@ async def create_driver(request: Request, caller: Caller, services: Services) ->
     except queries.DuplicateDeviceId:
         return error_response(409, f"device_id {device_id!r} already belongs to a driver")
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)  # offline, no fix yet
-    return json_response({**driver_json(driver), "token": token}, 201)
+    return json_response({**driver_json(driver, caller), "token": token}, 201)
 
 
 @guarded("dispatcher")
 async def list_drivers(request: Request, caller: Caller, services: Services) -> Response:
     async with services.db() as conn:
         drivers = await queries.list_drivers(conn)
-    return json_response([driver_json(d) for d in drivers])
+    return json_response([driver_json(d, caller) for d in drivers])
 
 
 @guarded("dispatcher")
@@ -79,7 +84,7 @@ async def get_driver(request: Request, caller: Caller, services: Services) -> Re
         driver = None if driver_id is None else await queries.get_driver(conn, driver_id)
     if driver is None:
         return error_response(404, "no such driver")
-    return json_response(driver_json(driver))
+    return json_response(driver_json(driver, caller))
 
 
 @guarded("admin")
@@ -94,4 +99,4 @@ async def rotate_token(request: Request, caller: Caller, services: Services) -> 
             driver = await credentials.rotate_driver_token(conn, driver_id, hash_token(token))
     if driver is None:
         return error_response(404, "no such driver")
-    return json_response({**driver_json(driver), "token": token})
+    return json_response({**driver_json(driver, caller), "token": token})

@@ -41,6 +41,29 @@ async def test_create_list_get(settings: Settings, db: asyncpg.Connection) -> No
     assert missing.status_code == 404 and not_a_number.status_code == 404
 
 
+async def test_dispatchers_never_read_device_ids(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """A device id is the OsmAnd app's only credential: a dispatcher key must not yield it."""
+    async with run_server(settings) as server, server.http() as client:
+        created = await client.post(
+            "/api/drivers", json={"name": "Bo", "device_id": "generate"}, headers=ADMIN
+        )
+        key = await client.post(
+            "/api/keys", json={"name": "desk", "role": "dispatcher"}, headers=ADMIN
+        )
+        dispatcher = {"Authorization": f"Bearer {key.json()['key']}"}
+        listed = await client.get("/api/drivers", headers=dispatcher)
+        one = await client.get(f"/api/drivers/{created.json()['id']}", headers=dispatcher)
+        as_admin = await client.get(f"/api/drivers/{created.json()['id']}", headers=ADMIN)
+    device_id = created.json()["device_id"]
+    assert len(device_id) >= 26
+    for answer in (listed, one):
+        assert answer.status_code == 200 and device_id not in answer.text, answer.text
+    assert one.json()["has_device_id"] is True and "device_id" not in one.json()
+    assert as_admin.json()["device_id"] == device_id
+
+
 async def test_rejections(settings: Settings, db: asyncpg.Connection) -> None:
     async with run_server(settings) as server, server.http() as client:
         no_key = await client.post("/api/drivers", json={"name": "A"})
