@@ -96,11 +96,6 @@ class Tracker:
         self._prior_stopped_s = 0.0
         self._stop_expected_s: dict[int, tuple[float, ...]] = {}
 
-    def prepare(self, at: datetime) -> None:
-        """Compute now what a first fix at `at` needs (that hour's expected time to each
-        stop), so a tracker built off the event loop leaves its first fix only per-fix work."""
-        self._stops_expected(hour_of_week(at))
-
     def update(self, fix: Fix) -> TrackUpdate:
         t = fix.recorded_at.timestamp()
         last = self._last

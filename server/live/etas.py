@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from geo.calibration import Calibration
@@ -30,7 +30,7 @@ from geo.model import Fix
 from geo.route import Route, RouteError, parse_route, provisional_route
 from geo.run import Stop, run_from_legs
 from geo.speed_profile import SpeedProfile
-from geo.tracker import Tracker
+from geo.tracker import Tracker, TrackUpdate
 from server.live.runs import Runs, RunStop
 
 log = logging.getLogger("tracker.etas")
@@ -41,6 +41,15 @@ log = logging.getLogger("tracker.etas")
 # pyproj's transformers are thread-safe (>= 3.1); the thread hands the interpreter back to
 # the loop every switch interval (5 ms). Shorter runs are built at once, on the loop.
 BUILD_ON_LOOP_MAX_STOPS = 32
+BUILD_SWITCH_INTERVAL_S = 0.001
+SUPERSEDED_CHECK_STOPS = 50  # a build in flight looks this often whether it is still wanted
+
+
+class _Superseded(Exception):
+    """The run changed again while its tracker was being built."""
+
+
+_Built = tuple[Tracker, dict[int, dict[str, Any]], TrackUpdate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,8 @@ class Etas:
         # driver -> orders it put in _legs/_by_order: forgetting looks at these, not at all
         self._kept: dict[int, set[int]] = {}
         self._building: dict[int, object] = {}  # driver -> its build in flight on the thread
+        # driver -> (the fix a thread's tracker was built for, its update of it)
+        self._first_updates: dict[int, tuple[Fix, TrackUpdate]] = {}
         self._builder: ThreadPoolExecutor | None = None  # one thread: builds queue up
         self.on_built: Callable[[int], None] | None = None  # a thread's tracker is in place
 
@@ -113,6 +124,7 @@ class Etas:
         """Another process tracks the driver now; its ETAs come from there."""
         self._trackers.pop(driver_id, None)
         self._building.pop(driver_id, None)
+        self._first_updates.pop(driver_id, None)
 
     def adopt(
         self, driver_id: int, anchor: tuple[float, float] | None, etas: list[StopEta]
@@ -156,13 +168,15 @@ class Etas:
             start = self._anchors.setdefault(driver_id, (fix.lon, fix.lat))
             self._kept.setdefault(driver_id, set()).update(s.order_id for s in stops)
             if len(stops) > BUILD_ON_LOOP_MAX_STOPS and self._build_on_thread(
-                driver_id, stops, start, fix.recorded_at
+                driver_id, stops, start, fix
             ):
                 return None
-            tracker, legs = self._build(stops, start, fix.recorded_at, self.models)
+            tracker, legs = self._build(stops, start, self.models)
             self._legs.update(legs)
             self._trackers[driver_id] = tracker
-        update = tracker.update(fix)
+        first = self._first_updates.pop(driver_id, None)
+        # The thread that built the tracker already took this fix in (see _built).
+        update = first[1] if first is not None and first[0] is fix else tracker.update(fix)
         if update.late:
             return None
         etas = {int(e.stop_id): e for e in update.etas}
@@ -179,12 +193,14 @@ class Etas:
         self.models = models
         self._trackers.clear()
         self._building.clear()  # what is in flight was built with the old ones
+        self._first_updates.clear()
 
     def _forget(self, driver_id: int) -> None:
         """Drop the driver's tracker and anchor, and what is kept for its orders that are no
         longer on any run (O(the driver's orders), not O(every order))."""
         self._trackers.pop(driver_id, None)
         self._building.pop(driver_id, None)  # what is in flight is for the old run
+        self._first_updates.pop(driver_id, None)
         self._anchors.pop(driver_id, None)
         kept = self._kept.pop(driver_id, set())
         still = {o for o in kept if self._runs.driver_of(o) is not None}
@@ -195,7 +211,7 @@ class Etas:
             self._kept[driver_id] = still
 
     def _build_on_thread(
-        self, driver_id: int, stops: Sequence[RunStop], start: tuple[float, float], at: datetime
+        self, driver_id: int, stops: Sequence[RunStop], start: tuple[float, float], fix: Fix
     ) -> bool:
         try:
             loop = asyncio.get_running_loop()
@@ -203,34 +219,49 @@ class Etas:
             return False  # no event loop to keep free (a script): build here
         if self._builder is None:
             self._builder = ThreadPoolExecutor(1, thread_name_prefix="tracker-build")
+            # While the thread computes, the loop waits for the interpreter after every
+            # system call it makes, up to the switch interval (5 ms by default): a ping's
+            # round trip took 6 ms, and a request's several calls 25-40 ms.
+            sys.setswitchinterval(BUILD_SWITCH_INTERVAL_S)
         token = self._building[driver_id] = object()
-        future = self._builder.submit(self._build, tuple(stops), start, at, self.models)
 
-        def done(built: Future[tuple[Tracker, dict[int, dict[str, Any]]]]) -> None:
+        def wanted() -> bool:  # read on the thread: a dict lookup, safe under the GIL
+            return self._building.get(driver_id) is token
+
+        def build() -> _Built | None:
+            tracker, legs = self._build(tuple(stops), start, self.models, wanted)
+            if not wanted():
+                return None
+            # The first fix's update, per stop of the run, here too: on the loop it would
+            # cost as much as a fix on a 1,000-stop run does (~10 ms).
+            return tracker, legs, tracker.update(fix)
+
+        def done(built: Future[_Built | None]) -> None:
             if not loop.is_closed():  # else the server stopped meanwhile
-                loop.call_soon_threadsafe(self._built, driver_id, token, built)
+                loop.call_soon_threadsafe(self._built, driver_id, token, fix, built)
 
-        future.add_done_callback(done)
+        self._builder.submit(build).add_done_callback(done)
         return True
 
-    def _built(
-        self,
-        driver_id: int,
-        token: object,
-        built: Future[tuple[Tracker, dict[int, dict[str, Any]]]],
-    ) -> None:
+    def _built(self, driver_id: int, token: object, fix: Fix, built: Future[_Built | None]) -> None:
         """On the loop: put a thread's tracker in place, unless the run (or the models, or
         the process tracking the driver) changed since it was started."""
         if self._building.get(driver_id) is not token:
             return
         del self._building[driver_id]
         try:
-            tracker, legs = built.result()
+            result = built.result()
+        except _Superseded:
+            return
         except Exception as exc:  # a run geo cannot build; the next change tries again
             log.warning("driver %d: run not trackable (%r)", driver_id, exc)
             return
+        if result is None:
+            return
+        tracker, legs, first = result
         self._legs.update(legs)
         self._trackers[driver_id] = tracker
+        self._first_updates[driver_id] = (fix, first)
         if self.on_built is not None:
             self.on_built(driver_id)
 
@@ -238,21 +269,26 @@ class Etas:
         self,
         stops: Sequence[RunStop],
         start: tuple[float, float],
-        at: datetime,
         models: EtaModels,
+        wanted: Callable[[], bool] = lambda: True,
     ) -> tuple[Tracker, dict[int, dict[str, Any]]]:
-        """The tracker over `stops` from `start`, ready for a fix at `at`, and each order's
-        leg as GeoJSON. Touches no state of its own: it may run on the worker thread."""
+        """The tracker over `stops` from `start`, and each order's leg as GeoJSON. Touches no
+        state of its own: it may run on the worker thread, where `wanted()` turning False
+        (the run changed again) ends it early with _Superseded: the stale build would only
+        take the interpreter from the event loop."""
         legs: list[tuple[Route, Stop]] = []
         views: dict[int, dict[str, Any]] = {}
-        for stop in stops:
+        for i, stop in enumerate(stops):
+            if i % SUPERSEDED_CHECK_STOPS == 0 and not wanted():
+                raise _Superseded
             leg = self._leg(stop, start)
             views[stop.order_id] = leg.to_geojson()
             legs.append((leg, Stop(str(stop.order_id), *stop.destination, self._service_s)))
             start = stop.destination
-        tracker = Tracker(run_from_legs(legs), models.profile, models.calibration)
-        tracker.prepare(at)
-        return tracker, views
+        run = run_from_legs(legs)
+        if not wanted():
+            raise _Superseded
+        return Tracker(run, models.profile, models.calibration), views
 
     def _leg(self, stop: RunStop, start: tuple[float, float]) -> Route:
         if stop.route is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,6 +17,8 @@ import msgspec
 import pytest
 import redis.asyncio as redis
 
+from geo.model import Fix
+from geo.tracker import Tracker, TrackUpdate
 from server.live.etas import BUILD_ON_LOOP_MAX_STOPS
 from server.live.service import Live
 from server.settings import Settings
@@ -151,6 +154,14 @@ async def test_a_long_run_is_rebuilt_off_the_loop_and_its_etas_follow_the_databa
         async with Courier(server.ws_url, token) as courier:
             await tracked(server, courier, ana)
             rebuilds = count_calls(live.etas, "_build", monkeypatch, lambda *_: 0)
+            updated_on: list[str] = []  # the threads trackers took fixes in on
+            update = Tracker.update
+
+            def recording_update(tracker: Tracker, fix: Fix) -> TrackUpdate:
+                updated_on.append(threading.current_thread().name)
+                return update(tracker, fix)
+
+            monkeypatch.setattr(Tracker, "update", recording_update)
             new = await dispatch.order(lon=east(150), lat=50.30)
             await dispatch.assign(new["id"], ana, stop_index=0)
             expected = await db_run(db, ana)
@@ -165,6 +176,9 @@ async def test_a_long_run_is_rebuilt_off_the_loop_and_its_etas_follow_the_databa
             await eventually(etas_in_run_order, what="ETAs of the rebuilt run")
             assert rebuilds[0] == 1
             assert not live.etas.building(ana)
+            # Even the courier's newest fix went through the new tracker on the thread: a
+            # fix over a long run costs the loop milliseconds.
+            assert updated_on == ["tracker-build_0"], updated_on
 
 
 async def test_a_run_holds_at_most_max_stops_per_run(
