@@ -83,7 +83,12 @@ async def _load_live(
 ) -> Live:
     """The live picture as PostGIS has it: drivers, latest positions, open runs."""
     runs = Runs(settings.courier_next_stop_only)
-    etas = Etas(runs, settings.stop_service_s, settings.detour_factor)
+    etas = Etas(
+        runs,
+        settings.stop_service_s,
+        settings.detour_factor,
+        heap.freeze_built if settings.gc_freeze_interval_s > 0 else None,
+    )
     fleet = Fleet(runs, etas, settings.fleet_interval_ms / 1000.0, settings.offline_after_s)
     async with pool.acquire() as conn:
         runs.load(await orders.orders_on_runs(conn))

@@ -43,8 +43,8 @@ class Clearance:
         current = {s.order_id: s.destination for s in self._runs.stops(driver_id)}
         before = self._known.get(driver_id, {})
         departed = self._departed.setdefault(driver_id, {})
-        for order_id in current:
-            departed.pop(order_id, None)
+        for order_id in [o for o in departed if o in current]:  # back on the run (few)
+            del departed[order_id]
         for order_id, destination in before.items():
             if order_id not in current:
                 departed.pop(order_id, None)

@@ -42,7 +42,9 @@ log = logging.getLogger("tracker.etas")
 # the loop every switch interval (5 ms). Shorter runs are built at once, on the loop.
 BUILD_ON_LOOP_MAX_STOPS = 32
 BUILD_SWITCH_INTERVAL_S = 0.001
-SUPERSEDED_CHECK_STOPS = 50  # a build in flight looks this often whether it is still wanted
+# A build on the thread takes a step this many stops long: then it looks whether it is still
+# wanted, and freezes what it built so far (server/heap.py, freeze_built).
+BUILD_STEP_STOPS = 50
 
 
 class _Superseded(Exception):
@@ -74,8 +76,15 @@ def eta_view(eta: StopEta | None) -> dict[str, Any] | None:
 
 
 class Etas:
-    def __init__(self, runs: Runs, service_s: float, detour_factor: float) -> None:
+    def __init__(
+        self,
+        runs: Runs,
+        service_s: float,
+        detour_factor: float,
+        freeze_built: Callable[[], None] | None = None,
+    ) -> None:
         self._runs = runs
+        self._freeze_built = freeze_built  # server/heap.py, when its freeze policy is on
         self._service_s = service_s
         self._detour_factor = detour_factor
         self.models = EtaModels()
@@ -228,8 +237,14 @@ class Etas:
         def wanted() -> bool:  # read on the thread: a dict lookup, safe under the GIL
             return self._building.get(driver_id) is token
 
+        def step() -> None:
+            if not wanted():  # the run changed again: building on would only take the
+                raise _Superseded  # interpreter from the event loop
+            if self._freeze_built is not None:
+                self._freeze_built()  # see server/heap.py, freeze_built
+
         def build() -> _Built | None:
-            tracker, legs = self._build(tuple(stops), start, self.models, wanted)
+            tracker, legs = self._build(tuple(stops), start, self.models, step)
             if not wanted():
                 return None
             # The first fix's update, per stop of the run, here too: on the loop it would
@@ -270,24 +285,23 @@ class Etas:
         stops: Sequence[RunStop],
         start: tuple[float, float],
         models: EtaModels,
-        wanted: Callable[[], bool] = lambda: True,
+        step: Callable[[], None] = lambda: None,
     ) -> tuple[Tracker, dict[int, dict[str, Any]]]:
         """The tracker over `stops` from `start`, and each order's leg as GeoJSON. Touches no
-        state of its own: it may run on the worker thread, where `wanted()` turning False
-        (the run changed again) ends it early with _Superseded: the stale build would only
-        take the interpreter from the event loop."""
+        state of its own: it may run on the worker thread, which gets `step()` called
+        between steps (every BUILD_STEP_STOPS stops, and around joining the legs)."""
         legs: list[tuple[Route, Stop]] = []
         views: dict[int, dict[str, Any]] = {}
         for i, stop in enumerate(stops):
-            if i % SUPERSEDED_CHECK_STOPS == 0 and not wanted():
-                raise _Superseded
+            if i % BUILD_STEP_STOPS == 0:
+                step()
             leg = self._leg(stop, start)
             views[stop.order_id] = leg.to_geojson()
             legs.append((leg, Stop(str(stop.order_id), *stop.destination, self._service_s)))
             start = stop.destination
+        step()
         run = run_from_legs(legs)
-        if not wanted():
-            raise _Superseded
+        step()
         return Tracker(run, models.profile, models.calibration), views
 
     def _leg(self, stop: RunStop, start: tuple[float, float]) -> Route:

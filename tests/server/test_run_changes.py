@@ -19,6 +19,7 @@ import redis.asyncio as redis
 
 from geo.model import Fix
 from geo.tracker import Tracker, TrackUpdate
+from server import heap
 from server.live.etas import BUILD_ON_LOOP_MAX_STOPS
 from server.live.service import Live
 from server.settings import Settings
@@ -147,6 +148,10 @@ async def test_a_long_run_is_rebuilt_off_the_loop_and_its_etas_follow_the_databa
     settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stops = BUILD_ON_LOOP_MAX_STOPS + 8
+    frozen_on: list[str] = []  # what a build on the thread hides from the collector, by step
+    monkeypatch.setattr(
+        heap, "freeze_built", lambda: frozen_on.append(threading.current_thread().name)
+    )
     async with run_server(settings) as server, Dispatch(server) as dispatch:
         live: Live = server.services.live
         ana, token = await server.create_driver("Ana")
@@ -154,6 +159,7 @@ async def test_a_long_run_is_rebuilt_off_the_loop_and_its_etas_follow_the_databa
         async with Courier(server.ws_url, token) as courier:
             await tracked(server, courier, ana)
             rebuilds = count_calls(live.etas, "_build", monkeypatch, lambda *_: 0)
+            frozen_on.clear()  # the first fix's build froze too
             updated_on: list[str] = []  # the threads trackers took fixes in on
             update = Tracker.update
 
@@ -179,6 +185,8 @@ async def test_a_long_run_is_rebuilt_off_the_loop_and_its_etas_follow_the_databa
             # Even the courier's newest fix went through the new tracker on the thread: a
             # fix over a long run costs the loop milliseconds.
             assert updated_on == ["tracker-build_0"], updated_on
+            # 41 stops: one step of legs, then the join, then the tracker.
+            assert frozen_on == ["tracker-build_0"] * 3, frozen_on
 
 
 async def test_a_run_holds_at_most_max_stops_per_run(
