@@ -43,7 +43,7 @@ sys.exit(1)
 PY
 cat <<MSG
 [setup] ready.
-  server:      $url   (health: /healthz, metrics: /metrics)
+  server:      $url   (health: /livez, /readyz; metrics: /metrics with the admin token as bearer)
   database:    $DATABASE_URL
   admin token: $TRACKER_ADMIN_TOKEN
   customer portal: $url/track
