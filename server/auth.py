@@ -55,6 +55,8 @@ def presented_token(
 
 
 def is_admin(token: str | None, admin_token: str | None) -> bool:
+    """Whether `token` is that operator secret (the admin or metrics token), in constant
+    time; never when either is missing."""
     if not token or not admin_token:
         return False
     return hmac.compare_digest(token.encode(), admin_token.encode())

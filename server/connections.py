@@ -63,9 +63,6 @@ class Connections(Collector):
         max_total = settings.max_connections or descriptor_budget()
         return cls(max_total, settings.max_connections_per_address, settings.header_timeout_s)
 
-    def open_from(self, address: str) -> int:
-        return self._open_by_address.get(address, 0)
-
     def refusal(self, address: str) -> str | None:
         """Why a new connection from `address` is refused now (counted), or None."""
         if self.open >= self.max_total:

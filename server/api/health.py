@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
-import hmac
+import asyncio
+import math
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth import presented_token
+from server.auth import is_admin, presented_token
 from server.dbguard import bounded_connection
 from server.live.hub import Hub
 from server.live.redis_hub import RedisHub
@@ -26,6 +27,7 @@ from server.responses import UNAUTHORIZED_HEADERS, error_response, json_response
 from server.services import Services
 from server.settings import Settings
 
+PROBE_TTL_S = 1.0  # how long one database ping answers /readyz for
 HEALTH_TIMEOUT_S = 2.0
 
 
@@ -33,9 +35,36 @@ async def livez(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+class _DatabaseProbe:
+    """The database's readiness, asked by one ping at a time and kept PROBE_TTL_S: anyone
+    may call /readyz, and a flood of them must not take the request pool's connections."""
+
+    def __init__(self) -> None:
+        self._answer = ""
+        self._at_m = -math.inf
+        self._ping: asyncio.Task[str] | None = None
+
+    async def answer(self, services: Services) -> str:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._at_m < PROBE_TTL_S:
+            return self._answer
+        if self._ping is None:
+            self._ping = loop.create_task(_database(services))
+            self._ping.add_done_callback(self._pinged)
+        return await asyncio.shield(self._ping)  # a caller that leaves cancels no one
+
+    def _pinged(self, ping: asyncio.Task[str]) -> None:
+        self._ping = None
+        if not ping.cancelled():
+            self._answer, self._at_m = ping.result(), asyncio.get_running_loop().time()
+
+
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
-    database = await _database(services)
+    state = request.app.state
+    if not hasattr(state, "database_probe"):
+        state.database_probe = _DatabaseProbe()
+    database = await state.database_probe.answer(services)
     writes = "ok" if services.writer.healthy else "retrying"
     bus = _bus(services.live.hub)
     ok = database == "ok" and writes == "ok" and bus == "ok"
@@ -81,11 +110,4 @@ async def metrics(request: Request) -> Response:
 def may_scrape(token: str | None, settings: Settings) -> bool:
     """The metrics token or the admin key, compared in constant time. Database API keys
     are not asked: scraping must work while the database is down."""
-    if not token:
-        return False
-    presented = token.encode()
-    return any(
-        hmac.compare_digest(presented, secret.encode())
-        for secret in (settings.metrics_token, settings.admin_token)
-        if secret
-    )
+    return is_admin(token, settings.metrics_token) or is_admin(token, settings.admin_token)

@@ -34,6 +34,7 @@ from geo.model import Fix
 from server import jsonin
 from server.api.guards import client_address
 from server.auth import hash_token
+from server.dbguard import DatabaseUnavailable
 from server.ingest.osmand_decode import AppFix, ProtocolError, decode_json, decode_params
 from server.ingest.stored import store_and_wait
 from server.responses import error_response, json_response, read_body
@@ -100,9 +101,9 @@ async def osmand(request: Request) -> Response:
     try:
         async with services.db() as conn:
             driver = await queries.driver_by_device_id(conn, device_id)
-    except Exception:
+    except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
-        return error_response(503, "database unavailable, retry later", RETRY_HEADERS)
+        raise  # the app's 503
     if driver is None:
         # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
         await asyncio.sleep(services.devices.decoy_wait_s())
@@ -117,9 +118,11 @@ async def osmand(request: Request) -> Response:
 
 
 def _too_many(retry_after_s: float) -> Response:
+    """The answer once an address spent its failed look-ups (unknown OsmAnd ids, wrong
+    OwnTracks logins): the same for every device id, so it tells nothing either."""
     return error_response(
         429,
-        "too many unknown devices from this address; retry later",
+        "too many failed device look-ups from this address; retry later",
         {"Retry-After": str(int(retry_after_s) + 1)},
     )
 
@@ -217,11 +220,7 @@ async def owntracks(request: Request) -> Response:
     client = client_address(request)
     retry_after_s = services.devices.retry_after_s(client)
     if retry_after_s > 0:
-        return error_response(
-            429,
-            "too many failed logins from this address; retry later",
-            {"Retry-After": str(int(retry_after_s) + 1)},
-        )
+        return _too_many(retry_after_s)
     try:
         async with services.db() as conn:
             driver = None
@@ -234,9 +233,9 @@ async def owntracks(request: Request) -> Response:
                 if password is None
                 else await queries.driver_by_token_hash(conn, hash_token(password))
             )
-    except Exception:
+    except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
-        return error_response(503, "database unavailable, retry later", RETRY_HEADERS)
+        raise  # the app's 503
     # An unknown device and a wrong password get the same answer: device ids stay unknown.
     if driver is None or (password is not None and (by_token is None or by_token.id != driver.id)):
         return error_response(

@@ -26,7 +26,6 @@ log = logging.getLogger("tracker.ingest")
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
-CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL_ERROR = 1011
 # Replies the client has not read, beyond what the kernel took: past this it is not
@@ -125,13 +124,9 @@ async def driver_socket(ws: WebSocket) -> None:
         return
     sockets = services.sockets
     heard = sockets.heard
-    try:
-        driver = await services.driver_for_token(token)
-        api_key = driver is None and await services.caller_for_key(token) is not None
-    except Exception as exc:
-        log.warning("driver auth unavailable: %r", exc)
-        await ws.close(CLOSE_TRY_AGAIN_LATER, "database unavailable, reconnect later")
-        return
+    # The database away: DatabaseUnavailable, closed with 1013 by server/sockets.py.
+    driver = await services.driver_for_token(token)
+    api_key = driver is None and await services.caller_for_key(token) is not None
     if driver is None:
         if api_key:
             await ws.close(CLOSE_FORBIDDEN, "an API key is not a driver token")

@@ -127,9 +127,6 @@ class Runs:
     def drivers(self) -> list[int]:
         return list(self._stops)
 
-    def count(self, driver_id: int) -> int:
-        return len(self._stops.get(driver_id, ()))
-
     def _run(self, driver_id: int) -> _Ordered:
         ordered = self._ordered.get(driver_id)
         if ordered is not None:

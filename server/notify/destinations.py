@@ -69,6 +69,8 @@ def _kind(address: Address) -> str | None:
             return kind.replace("_", "-")
     if not address.is_global:
         return "not globally routable"  # e.g. 100.64.0.0/10, carrier-grade NAT
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return "site-local"  # fec0::/10: deprecated, still private wherever it is used
     if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
         inner = _kind(address.sixtofour)  # 2002::/16 carries an IPv4 address
         return None if inner is None else f"6to4 for {address.sixtofour}, {inner}"

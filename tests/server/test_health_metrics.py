@@ -3,11 +3,15 @@ only to whoever holds the metrics token or the admin key."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 
 import asyncpg
+import pytest
 
+from server.api import health
+from server.services import Services
 from server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
@@ -91,3 +95,23 @@ async def test_livez_and_readyz(settings: Settings, db: asyncpg.Connection) -> N
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_flood_of_readiness_probes_pings_the_database_once(
+    settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/readyz is public: a flood of it must not take the request pool's connections."""
+    pings = 0
+    ping = health._database
+
+    async def counted(services: Services) -> str:
+        nonlocal pings
+        pings += 1
+        return await ping(services)
+
+    monkeypatch.setattr(health, "_database", counted)
+    async with run_server(settings) as server, server.http() as client:
+        answers = await asyncio.gather(*(client.get("/readyz") for _ in range(40)))
+    assert [a.status_code for a in answers] == [200] * 40
+    assert all(a.json()["database"] == "ok" for a in answers)
+    assert pings == 1, pings  # one ping, shared, then kept for PROBE_TTL_S

@@ -33,6 +33,7 @@ INSIDE = {
     "http://[fd00:ec2::254]/": "a cloud metadata address",
     "http://[fe80::1]/": "fe80::1 is link-local",
     "http://[fc00::5]/": "fc00::5 is private",
+    "http://[fec0::1]/": "fec0::1 is site-local",  # deprecated, but routable nowhere public
     "http://0.0.0.0:8000/": "0.0.0.0 is unspecified",
     "http://224.0.0.1/": "224.0.0.1 is multicast",
     "http://100.64.0.1/": "100.64.0.1 is not globally routable",
