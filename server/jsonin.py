@@ -18,6 +18,7 @@ decoded value and says where.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any, Generic, TypeVar
 
@@ -152,11 +153,16 @@ def control_char_path(value: Any, path: str = "") -> str | None:
     return None
 
 
+MAX_ATTRIBUTES = 64  # protocol extras kept with one fix; the apps send about a dozen
+
+
 def storable_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """Protocol extras without those that hold control characters (jsonb refuses NUL):
-    the position is worth keeping, a broken attribute is not.
+    """Protocol extras without those that hold control characters (jsonb refuses NUL),
+    and at most MAX_ATTRIBUTES of them: the position is worth keeping, a broken or
+    runaway attribute is not.
 
     >>> storable_attributes({"tid": "a\\x00", "conn": "w", "n": 3})
     {'conn': 'w', 'n': 3}
     """
-    return {k: v for k, v in attributes.items() if control_char_path({k: v}) is None}
+    kept = itertools.islice(attributes.items(), MAX_ATTRIBUTES)
+    return {k: v for k, v in kept if control_char_path({k: v}) is None}

@@ -35,7 +35,13 @@ from server import jsonin
 from server.api.guards import client_address
 from server.auth import hash_token
 from server.dbguard import DatabaseUnavailable
-from server.ingest.osmand_decode import AppFix, ProtocolError, decode_json, decode_params
+from server.ingest.osmand_decode import (
+    MAX_PARAMS,
+    AppFix,
+    ProtocolError,
+    decode_json,
+    decode_params,
+)
 from server.ingest.stored import store_and_wait
 from server.responses import error_response, json_response, read_body
 from server.services import Services
@@ -44,6 +50,9 @@ from server.store import queries
 log = logging.getLogger("tracker.apps")
 
 RETRY_HEADERS = {"Retry-After": "5"}
+# One OwnTracks message is one location, a few hundred bytes; read before its password is
+# checked (its type decides whether one is needed), so kept small.
+OWNTRACKS_MAX_BODY_BYTES = 16 * 1024
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="tracker"'}
 
 
@@ -68,9 +77,9 @@ async def _store(
         rejected = [r.reason for r in outcome.rejected]
     if not unreadable and not rejected:
         return {}
-    reasons = "; ".join(unreadable + rejected)
+    reasons = "; ".join(unreadable + rejected)[:500]
     log.info("driver %d (phone app): fixes rejected: %s", driver.id, reasons)  # ids are secret
-    return {"X-Tracker-Rejected": reasons[:500].encode("ascii", "replace").decode()}
+    return {"X-Tracker-Rejected": reasons.encode("ascii", "replace").decode()}
 
 
 async def osmand(request: Request) -> Response:
@@ -84,11 +93,13 @@ async def osmand(request: Request) -> Response:
     is_json = "json" in request.headers.get("content-type", "")
     try:
         if is_json:
-            device_id, app_fixes = decode_json(body, received_at, zone)
+            device_id, app_fixes = decode_json(
+                body, received_at, zone, settings.max_fixes_per_message
+            )
         else:
             items = request.query_params.multi_items()
             if not items and body:
-                items = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+                items = _form_items(body)
             device_id, app_fix = decode_params(items, received_at, settings.osmand_speed_unit, zone)
             app_fixes = [app_fix]
     except ProtocolError as exc:
@@ -115,6 +126,16 @@ async def osmand(request: Request) -> Response:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
     services.devices.answered(time.monotonic() - started_m)
     return PlainTextResponse("", 200)  # rejections unsaid: an unknown id could not say them
+
+
+def _form_items(body: bytes) -> list[tuple[str, str]]:
+    """A form body's parameters, refused past MAX_PARAMS before they are all split."""
+    try:
+        return parse_qsl(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_PARAMS
+        )
+    except ValueError:  # "Max number of fields exceeded"
+        raise ProtocolError(400, f"more than {MAX_PARAMS} parameters") from None
 
 
 def _too_many(retry_after_s: float) -> Response:
@@ -195,9 +216,9 @@ def _owntracks_fix(body: bytes) -> AppFix:
 
 async def owntracks(request: Request) -> Response:
     services: Services = request.app.state.services
-    body = await read_body(request.stream(), services.settings.max_frame_bytes)
+    body = await read_body(request.stream(), OWNTRACKS_MAX_BODY_BYTES)
     if body is None:
-        return error_response(413, f"body over {services.settings.max_frame_bytes} bytes")
+        return error_response(413, f"body over {OWNTRACKS_MAX_BODY_BYTES} bytes")
     if not body.strip():
         return json_response([])
     try:

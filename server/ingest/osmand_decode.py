@@ -15,6 +15,7 @@ default). A request without a time is stamped with the server's receive time.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from server import jsonin
 
 SPEED_TO_MPS = {"kn": 1852.0 / 3600.0, "kmh": 1.0 / 3.6, "mps": 1.0, "mph": 0.44704}
 _INT_MAX = 2**31 - 1
+MAX_PARAMS = 200  # a position is a dozen; the rest are attributes, cells and Wi-Fis
 _KNOWN = frozenset(
     {"id", "deviceid", "timestamp", "lat", "lon", "location", "cell", "wifi", "speed",
      "bearing", "heading", "altitude", "accuracy", "batt"}
@@ -155,6 +157,9 @@ def decode_params(
     items: Iterable[tuple[str, str]], received_at: datetime, speed_unit: str, zone: tzinfo
 ) -> tuple[str, AppFix]:
     """Query-string or form parameters -> (device id, fix). Raises ProtocolError (400)."""
+    items = list(itertools.islice(items, MAX_PARAMS + 1))
+    if len(items) > MAX_PARAMS:
+        raise ProtocolError(400, f"more than {MAX_PARAMS} parameters")
     params: dict[str, str] = {}
     cells: list[str] = []
     wifis: list[str] = []
@@ -272,9 +277,12 @@ def _json_fix(location: _Location, received_at: datetime, zone: tzinfo) -> AppFi
     return AppFix(fix, _json_attributes(location))
 
 
-def decode_json(body: bytes, received_at: datetime, zone: tzinfo) -> tuple[str, list[AppFix]]:
+def decode_json(
+    body: bytes, received_at: datetime, zone: tzinfo, max_locations: int
+) -> tuple[str, list[AppFix]]:
     """A Transistorsoft JSON body -> (device id, fixes). Raises ProtocolError when the body
-    cannot be read; in a list of locations, one that cannot be read is `rejected` alone."""
+    cannot be read or lists more than `max_locations`; in a list of locations, one that
+    cannot be read is `rejected` alone."""
     try:
         decoded = _decode_body(body)
     except msgspec.DecodeError as exc:
@@ -282,6 +290,8 @@ def decode_json(body: bytes, received_at: datetime, zone: tzinfo) -> tuple[str, 
     device_id = _device_id(decoded.device_id)
     if isinstance(decoded.location, _Location):
         return device_id, [_json_fix(decoded.location, received_at, zone)]
+    if len(decoded.location) > max_locations:  # each is decoded alone: bound the work
+        raise ProtocolError(400, f"too many locations: {len(decoded.location)} > {max_locations}")
     fixes = []
     for i, raw in enumerate(decoded.location):
         try:

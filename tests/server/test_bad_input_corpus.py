@@ -176,6 +176,39 @@ async def test_control_characters_in_app_attributes_are_dropped_not_the_fix(
         assert len(rows) == 1 and rows[0]["attributes"] == {"kept": "yes"}, rows
 
 
+async def test_phone_app_bodies_are_bounded_before_the_work(shared: Shared) -> None:
+    """Unauthenticated senders: the decoding work a body may cost is bounded (locations in
+    a list, form parameters, attributes kept, OwnTracks' body size)."""
+    driver_id, token = await shared.server.create_driver("Bounded", device_id="bounded")
+    t = now() - timedelta(seconds=30)
+    location = {"timestamp": t.isoformat(), "coords": {"latitude": LAT, "longitude": LON}}
+    listed = await shared.http.post(
+        "/osmand",
+        json={"device_id": "bounded", "location": [location] * 1001},
+        headers={"Content-Type": "application/json"},
+    )
+    assert "too many locations: 1001 > 1000" in assert_client_error(listed, 400)
+    form = "&".join(f"k{i}=1" for i in range(201)) + "&id=bounded"
+    formed = await shared.http.post(
+        "/osmand", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert "more than 200 parameters" in assert_client_error(formed, 400)
+    owntracks = await shared.http.post(
+        "/owntracks", content=b" " * (16 * 1024 + 1), auth=("bounded", token)
+    )
+    assert_client_error(owntracks, 413)
+    assert await stored_for(shared, driver_id) == []
+    extras = {f"x{i}": i for i in range(100)}
+    kept = await shared.http.post(
+        "/osmand",
+        json={"device_id": "bounded", "location": {**location, "extras": extras}},
+        headers={"Content-Type": "application/json"},
+    )
+    assert kept.status_code == 200, kept.text
+    rows = await stored_for(shared, driver_id)
+    assert len(rows) == 1 and len(rows[0]["attributes"]) == 64, rows
+
+
 async def test_osmand_unreadable_times(shared: Shared) -> None:
     driver_id, _ = await shared.server.create_driver("Times", device_id="times")
     t = now() - timedelta(seconds=30)

@@ -211,7 +211,7 @@ osmand_bodies = st.one_of(
 @given(osmand_bodies)
 def test_osmand_json_decodes_or_protocol_error(body: bytes) -> None:
     try:
-        _, fixes = osmand_decode.decode_json(body, NOW, ZoneInfo("America/Los_Angeles"))
+        _, fixes = osmand_decode.decode_json(body, NOW, ZoneInfo("America/Los_Angeles"), 1000)
     except osmand_decode.ProtocolError as exc:
         assert exc.status == 400
         return
