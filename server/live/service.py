@@ -102,7 +102,7 @@ class Live:
         """`courier` None: hidden from this order (never dropped: nothing follows it);
         `withheld`: visible, but near another stop, so the position is left out (the ETA
         still goes, and the next position supersedes it)."""
-        eta = self.etas.view(order_id) if courier is not None else None
+        eta = self._customer_eta(self.etas.view(order_id), withheld) if courier else None
         message = {"type": "position", "courier": None if withheld else courier, "eta": eta}
         # Showing the courier conflates with the next position; hiding it never drops.
         key = POSITION_KEY if courier is not None else None
@@ -163,7 +163,10 @@ class Live:
             order_id = None if event.stop_id is None else int(event.stop_id)
             if event.kind is EventKind.ETA_CHANGED:
                 if order_id is not None and self.runs.courier_visible(order_id):
-                    message = {"type": "eta", **(eta_view(update.etas.get(order_id)) or {})}
+                    shown = self._customer_eta(
+                        eta_view(update.etas.get(order_id)), self.withheld(order_id)
+                    )
+                    message = {"type": "eta", **(shown or {})}
                     self.hub.publish(order_topic(order_id), _encode(message), ETA_KEY)
                 continue
             if event.kind is EventKind.ARRIVING and order_id is not None:
@@ -178,6 +181,28 @@ class Live:
             }
             self.hub.publish(ALERTS_TOPIC, _encode(alert))
 
+    def customer_eta(self, order_id: int) -> dict[str, Any] | None:
+        """The order's ETA as its customer may see it (see `_customer_eta`)."""
+        return self._customer_eta(self.etas.view(order_id), self.withheld(order_id))
+
+    @staticmethod
+    def _customer_eta(eta: dict[str, Any] | None, withheld: bool) -> dict[str, Any] | None:
+        """Without `remaining_m` while the courier is withheld near another stop: the road
+        distance left, against the route shown (which starts clear of that stop), would
+        measure out where that stop is."""
+        return {**eta, "remaining_m": None} if eta is not None and withheld else eta
+
+    def withheld(self, order_id: int) -> bool:
+        """The courier is near another stop than this order's: its position is withheld."""
+        driver_id = self.runs.driver_of(order_id)
+        driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
+        position = None if driver is None else driver.position
+        return (
+            driver_id is not None
+            and position is not None
+            and self.clearance.hides(driver_id, order_id, position["lon"], position["lat"])
+        )
+
     def courier_for(self, order_id: int) -> dict[str, Any] | None:
         """The courier's position as this order's customer may see it, or None (hidden,
         unknown, or withheld near another stop)."""
@@ -186,11 +211,7 @@ class Live:
         driver_id = self.runs.driver_of(order_id)
         driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
         position = None if driver is None else driver.position
-        if position is None or driver_id is None:
-            return None
-        if self.clearance.hides(driver_id, order_id, position["lon"], position["lat"]):
-            return None
-        return position
+        return None if position is None or self.withheld(order_id) else position
 
     def customer_route(self, order_id: int) -> dict[str, Any] | None:
         """The order's leg as its customer may see it (see clearance.py), or None."""

@@ -99,6 +99,6 @@ def customer_view(
         "window": _window(order),
         "courier": live.courier_for(order.id) if visible else None,
         "route": live.customer_route(order.id) if visible else None,
-        "eta": live.etas.view(order.id) if visible else None,
+        "eta": live.customer_eta(order.id) if visible else None,
         "expires_at": link_expires_at(order, settings),
     }

@@ -108,6 +108,13 @@ async def test_the_next_customer_never_sees_the_previous_door(
     shown = [m["courier"] for m in b.of_type("position") if m["courier"] is not None]
     assert len(shown) >= 8 and all(m["eta"] is not None for m in b.of_type("position"))
     assert at_door["courier"] is None and snapshot["courier"] is None
+    # While withheld, no distance left either: against the route shown, which starts
+    # clear of A's door, it would measure out where that door is.
+    positions = b.of_type("position")
+    withheld = [m["eta"] for m in positions if m["courier"] is None]
+    withheld += [at_door["eta"], snapshot["eta"]]
+    assert len(withheld) >= 3 and all(e["remaining_m"] is None for e in withheld), withheld
+    assert all(m["eta"]["remaining_m"] is not None for m in positions if m["courier"])
     assert snapshot["route"] is not None and snapshot["eta"] is not None
     # B's route starts clear of A's door, ends at B's, and shrinks as the courier drives on.
     starts = [v["route"]["geometry"]["coordinates"][0] for v in [at_door, *on_leg]]
