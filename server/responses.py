@@ -3,6 +3,7 @@ own 404/405 and the last-resort 500 included), and JSON request bodies decoded."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 import msgspec
@@ -31,15 +32,26 @@ def error_response(
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tracker"'}
 
 
+BODY_TIMEOUT_S = 30.0  # a body still arriving after this is a client holding a connection
+
+
 async def read_body(receive_stream: Any, limit_bytes: int) -> bytes | None:
-    """The request body, or None once it exceeds `limit_bytes` (stops reading there)."""
+    """The request body, or None once it exceeds `limit_bytes` (stops reading there).
+    Raises HTTPException 408 when it takes over BODY_TIMEOUT_S (the head has its own
+    deadline, server/http_protocol.py; a body trickled a byte at a time had none)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in receive_stream:
-        size += len(chunk)
-        if size > limit_bytes:
-            return None
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in receive_stream:
+                size += len(chunk)
+                if size > limit_bytes:
+                    return None
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPException(
+            408, f"request body not complete within {BODY_TIMEOUT_S:.0f} s"
+        ) from None
     return b"".join(chunks)
 
 

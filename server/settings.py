@@ -75,7 +75,7 @@ class Settings:
     # open-file limit less 256. The address is the socket's peer (behind a proxy, the proxy).
     header_timeout_s: float = 10.0
     max_connections: int = 0
-    max_connections_per_address: int = 10_000
+    max_connections_per_address: int = 1_000
 
     # Orders and tracking links.
     public_base_url: str = ""  # where customers reach the pages; default http://host:port

@@ -14,6 +14,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from server import responses
 from server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import RunningServer, run_server
@@ -142,3 +143,20 @@ async def test_connections_over_the_total_limit_are_refused_at_once(
         held[0][1].close()
         await eventually(lambda: metric(server, "tracker_connections_open") == 1)
         assert await clients.healthz("127.0.0.3") == 200
+
+
+async def test_a_trickled_body_gets_408(
+    settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A complete head, then a body that never completes: answered 408, not held."""
+    monkeypatch.setattr(responses, "BODY_TIMEOUT_S", 0.5)
+    async with run_server(settings) as server, Clients(server) as clients:
+        reader, writer = await clients.open()
+        writer.write(
+            b"POST /osmand HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        status, body = await answer(reader)
+        assert status == 408, body
+        assert "request body not complete" in json.loads(body)["error"]
+        assert await clients.healthz() == 200  # everyone else served meanwhile
