@@ -30,6 +30,8 @@ def error_response(
 
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tracker"'}
+# For an answer that shows a secret once (a new token or key): no cache keeps a copy.
+SECRET_HEADERS = {"Cache-Control": "no-store"}
 
 
 BODY_TIMEOUT_S = 30.0  # a body still arriving after this is a client holding a connection

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from server.api.guards import guarded, path_id
 from server.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_token
-from server.responses import decode_body, error_response, json_response
+from server.responses import SECRET_HEADERS, decode_body, error_response, json_response
 from server.services import Caller, Services
 from server.store import credentials, queries
 
@@ -67,7 +67,7 @@ async def create_driver(request: Request, caller: Caller, services: Services) ->
     except queries.DuplicateDeviceId:
         return error_response(409, f"device_id {device_id!r} already belongs to a driver")
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)  # offline, no fix yet
-    return json_response({**driver_json(driver, caller), "token": token}, 201)
+    return json_response({**driver_json(driver, caller), "token": token}, 201, SECRET_HEADERS)
 
 
 @guarded("dispatcher")
@@ -99,4 +99,4 @@ async def rotate_token(request: Request, caller: Caller, services: Services) -> 
             driver = await credentials.rotate_driver_token(conn, driver_id, hash_token(token))
     if driver is None:
         return error_response(404, "no such driver")
-    return json_response({**driver_json(driver, caller), "token": token})
+    return json_response({**driver_json(driver, caller), "token": token}, 200, SECRET_HEADERS)

@@ -8,15 +8,19 @@ it in the environment and restart.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.guards import guarded, path_id
+from server.api.guards import ROLES, guarded, path_id
 from server.auth import hash_token, new_token
 from server.orders.validation import ApiKeyIn
-from server.responses import decode_body, error_response, json_response
+from server.responses import SECRET_HEADERS, decode_body, error_response, json_response
 from server.services import Caller, Services
 from server.store import credentials
+
+log = logging.getLogger("tracker.keys")
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -35,12 +39,14 @@ def key_json(key: credentials.ApiKey) -> dict[str, object]:
 async def create_api_key(request: Request, caller: Caller, services: Services) -> Response:
     if isinstance(spec := await decode_body(request, ApiKeyIn, MAX_BODY_BYTES, "key"), Response):
         return spec
-    if spec.role not in ("admin", "dispatcher"):
-        return error_response(422, "role must be dispatcher or admin")
+    if spec.role not in ROLES:
+        return error_response(422, f"role must be one of {', '.join(ROLES)}")
     key = new_token()
     async with services.db() as conn:
         key_id = await credentials.create_api_key(conn, spec.name, spec.role, hash_token(key))
-    return json_response({"id": key_id, "name": spec.name, "role": spec.role, "key": key}, 201)
+    log.info("API key %d (%s) created by %s", key_id, spec.role, caller.actor)
+    body = {"id": key_id, "name": spec.name, "role": spec.role, "key": key}
+    return json_response(body, 201, SECRET_HEADERS)
 
 
 @guarded("admin")
@@ -57,4 +63,5 @@ async def revoke_api_key(request: Request, caller: Caller, services: Services) -
         revoked = None if key_id is None else await credentials.revoke_api_key(conn, key_id)
     if revoked is None:
         return error_response(404, "no such API key")
+    log.info("API key %d revoked by %s", key_id, caller.actor)
     return Response(status_code=204)

@@ -32,6 +32,7 @@ async def test_create_list_get(settings: Settings, db: asyncpg.Connection) -> No
     assert created.status_code == 201
     body = created.json()
     assert body["name"] == "Ana" and body["device_id"] == "123456" and len(body["token"]) >= 32
+    assert created.headers["cache-control"] == "no-store"  # the token, shown once, kept by none
     # Stored hashed, never in clear; never shown again.
     stored_hash = await db.fetchval("SELECT token_hash FROM drivers WHERE id = $1", body["id"])
     assert stored_hash == hash_token(body["token"]) and body["token"] not in stored_hash

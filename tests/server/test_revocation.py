@@ -47,6 +47,7 @@ async def fleet_socket(ws_url: str, key: str, **kwargs: Any) -> ClientConnection
 async def new_key(client: httpx.AsyncClient, name: str) -> tuple[int, str]:
     made = await client.post("/api/keys", json={"name": name, "role": "dispatcher"}, headers=ADMIN)
     assert made.status_code == 201, made.text
+    assert made.headers["cache-control"] == "no-store"  # the key, shown once
     return int(made.json()["id"]), str(made.json()["key"])
 
 
