@@ -27,6 +27,17 @@ def line_length_m(coords: tuple[tuple[float, float], ...]) -> float:
     return sum(distance_m(a, b) for a, b in itertools.pairwise(coords))
 
 
+def densified(coords: tuple[tuple[float, float], ...], step_m: float) -> list[tuple[float, float]]:
+    """The line's points every `step_m` or so (linear in degrees: fine at these scales)."""
+    points = [coords[0]]
+    for a, b in itertools.pairwise(coords):
+        n = max(1, math.ceil(distance_m(a, b) / step_m))
+        points += [
+            (a[0] + (b[0] - a[0]) * k / n, a[1] + (b[1] - a[1]) * k / n) for k in range(1, n + 1)
+        ]
+    return points
+
+
 # A leg from the previous stop (at 0 m) east, past a later stop's door, to this order's door.
 LEG = [east(m) for m in range(0, 3001, 250)]
 PREVIOUS = east(0)
@@ -63,11 +74,15 @@ def test_a_door_within_the_clearance_of_another_leaves_no_route() -> None:
     st.floats(-400.0, 400.0),
     st.floats(50.0, 500.0),
 )
-def test_no_vertex_within_the_clearance(along_m: float, north_m: float, clearance_m: float) -> None:
+def test_no_point_of_the_route_within_the_clearance(
+    along_m: float, north_m: float, clearance_m: float
+) -> None:
     stop = (east(along_m)[0], 50.30 + north_m / 111_235)
     visible = LegView(LEG, [stop], clearance_m).ahead()
     if visible is not None:
         assert min(distance_m(c, stop) for c in visible) >= clearance_m
+        # Between the vertices too: a segment can pass closer than both its ends.
+        assert min(distance_m(c, stop) for c in densified(visible, 5.0)) >= clearance_m - 0.5
         assert visible[-1] == LEG[-1]
     else:
         assert distance_m(LEG[-1], stop) < clearance_m + 2.0

@@ -125,6 +125,16 @@ async def test_osmand_answers_unknown_ids_as_known_ones(
     t = int((now() - timedelta(minutes=1)).timestamp())
     async with run_server(settings) as server, server.http() as client:
         await server.create_driver(device_id="known-1")
+        guard = server.services.devices
+        decoys = 0  # unknown ids kept waiting as long as known ones are (the time tells too)
+        decoy_wait_s = guard.decoy_wait_s
+
+        def counted_decoy_wait_s() -> float:
+            nonlocal decoys
+            decoys += 1
+            return decoy_wait_s()
+
+        guard.decoy_wait_s = counted_decoy_wait_s  # type: ignore[method-assign]
 
         async def query(device_id: str, dt: int, **extra: str) -> httpx.Response:
             params = {"id": device_id, "lat": "50.3", "lon": "11.9", "timestamp": str(t + dt)}
@@ -155,6 +165,7 @@ async def test_osmand_answers_unknown_ids_as_known_ones(
     assert shape(refused) == shape(refused_unknown) == shape(known)
     assert shape(jumped) == shape(jumped_unknown) == shape(known)
     assert shape(form) == shape(known)
+    assert decoys == 5  # every unknown id's answer waited, no known one's
     assert await positions(db) == 2  # the known device's two plausible fixes, nothing else
 
 
