@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from typing import Any
 
 import asyncpg
 import httpx
@@ -15,6 +13,7 @@ from tests.server.harness import run_server
 from tests.server.processes import TEST_REDIS_URL, bus_prefix, require_redis
 from tests.server.tcp_proxy import TcpProxy
 from tests.server.test_health_metrics import sample
+from tests.server.waiting import readyz_until
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -53,14 +52,6 @@ async def test_redis_outage_shows_in_readyz_and_metrics(
             assert await metric(client, "tracker_bus_reconnects_total") == 1
     finally:
         await proxy.stop()
-
-
-async def readyz_until(client: httpx.AsyncClient, condition: Any) -> httpx.Response:
-    async with asyncio.timeout(30):
-        # The bus reconnects by itself, with no event to wait on from outside: poll.
-        while not condition(response := await client.get("/readyz")):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-    return response
 
 
 async def metric(client: httpx.AsyncClient, name: str) -> float:

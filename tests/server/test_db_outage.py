@@ -13,7 +13,7 @@ from server.settings import Settings
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import run_server
 from tests.server.tcp_proxy import TcpProxy
-from tests.server.waiting import eventually
+from tests.server.waiting import eventually, readyz_until
 
 QUEUE_MAX_ROWS = 200
 FRAME_FIXES = 50
@@ -58,7 +58,7 @@ async def test_outage_no_acked_fix_lost_and_recovery(
             await courier.wait_acked(range(1_200))
             assert writer.healthy
             async with server.http() as client:
-                assert (await client.get("/healthz")).status_code == 200
+                await readyz_until(client, lambda r: r.status_code == 200, timeout_s=10)
             await courier.close()
     finally:
         await proxy.stop()

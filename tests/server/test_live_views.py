@@ -120,7 +120,8 @@ async def test_fix_reaches_customer_and_fleet(settings: Settings, db: asyncpg.Co
 
 
 async def test_a_thousand_watchers_all_receive(settings: Settings, db: asyncpg.Connection) -> None:
-    settings = fast(settings, track_lookup_burst=5_000)
+    # All from one address: over the per-address connection limit's default.
+    settings = fast(settings, track_lookup_burst=5_000, max_connections_per_address=5_000)
     async with run_server(settings) as server, Dispatch(server) as dispatch:
         driver_id, token = await server.create_driver()
         order = await dispatch.order()
