@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from server.settings import Settings, SettingsError
+from server.base.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     import asyncpg
@@ -82,7 +82,7 @@ def cmd_db_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_drivers_create(args: argparse.Namespace) -> int:
-    from server.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_token
+    from server.base.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_token
     from server.store import queries
     from server.store.pool import create_pool
 
@@ -168,8 +168,8 @@ def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
 
 
 def cmd_partitions_maintain(args: argparse.Namespace) -> int:
-    from server.maintenance import maintain_once
     from server.store.pool import create_pool
+    from server.usecases.maintenance import maintain_once
 
     settings = _settings()
 
@@ -226,8 +226,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_learn_eta(args: argparse.Namespace) -> int:
-    from server.eta_learning import learn_and_store
     from server.store.pool import create_pool
+    from server.usecases.learning import learn_and_store
 
     settings = _settings()
 
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from server import redact
+    from server.base import redact
 
     redact.install()
     logging.basicConfig(

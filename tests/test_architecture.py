@@ -39,8 +39,8 @@ def test_there_are_geo_modules_to_check() -> None:
 
 SERVER = GEO.parent / "server"
 # Decoders of JSON that is not a client's: the database, other server processes, the
-# benchmark's own client. Everything else decodes through server/jsonin.py.
-TRUSTED_JSON = {"jsonin.py", "store/codecs.py", "live/cluster.py", "bench/client.py",
+# benchmark's own client. Everything else decodes through server/wire/jsonin.py.
+TRUSTED_JSON = {"wire/jsonin.py", "store/codecs.py", "live/cluster.py", "bench/client.py",
                 "bench/run.py", "bench/worker.py", "bench/churn.py"}  # fmt: skip
 
 
@@ -71,7 +71,7 @@ def test_client_json_is_decoded_through_the_depth_guard(path: Path) -> None:
         if isinstance(node, ast.Call):
             assert not _is_msgspec_json(node.func, "decode"), (
                 f"{path.name}:{node.lineno}: msgspec.json.decode on client input; "
-                "use server.jsonin.decode (it checks nesting first)"
+                "use server.wire.jsonin.decode (it checks nesting first)"
             )
             assert not _is_msgspec_json(node.func, "Decoder") or id(node) in guarded, (
                 f"{path.name}:{node.lineno}: wrap it: jsonin.Decoder(msgspec.json.Decoder(…))"

@@ -25,8 +25,8 @@ import asyncpg
 import httpx
 import psutil
 
-from server.auth import hash_token, new_token
-from server.orders.codes import new_code
+from server.base.auth import hash_token, new_token
+from server.domain.codes import new_code
 from server.store import bench as bench_sql
 from server.store import codecs, migrate
 from server.store.queries import POSITION_COLUMNS

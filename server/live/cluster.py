@@ -33,12 +33,12 @@ import msgspec
 
 from geo.eta import StopEta
 from geo.model import Fix
-from server.live.hub import ETA_KEY, POSITION_KEY, order_of_topic
 from server.live.runs import Runs
 from server.store.orders import Order
+from server.transport.hub import ETA_KEY, POSITION_KEY, order_of_topic
 
 if TYPE_CHECKING:
-    from server.live.service import Live
+    from server.live.state import Live
 
 log = logging.getLogger("tracker.cluster")
 

@@ -23,7 +23,7 @@ import msgspec
 from geo.model import Fix
 from server.live.etas import Etas
 from server.live.runs import Runs, RunStop
-from server.live.subscriber import Subscriber
+from server.transport.subscriber import Subscriber
 
 BBox = tuple[float, float, float, float]  # west, south, east, north
 _encode = msgspec.json.Encoder().encode

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from server.orders.lifecycle import COURIER_VISIBLE, OFF_RUN, Status
+from server.domain.lifecycle import COURIER_VISIBLE, OFF_RUN, Status
 from server.store.orders import Order
 
 

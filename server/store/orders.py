@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from server.orders.lifecycle import CLOSED, OFF_RUN, Status, transition
+from server.domain.lifecycle import CLOSED, OFF_RUN, Status, transition
 from server.store import Conn
 
 

@@ -21,8 +21,9 @@ import websockets
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from server import jsonin, wire
-from server.ingest import osmand_decode
+from server.edges.phone_apps import osmand as osmand_decode
+from server.wire import courier as wire
+from server.wire import jsonin
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import fix, now
 from tests.server.hostile import Shared, assert_client_error, shared_server

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.courier import now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server

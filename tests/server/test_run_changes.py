@@ -19,10 +19,10 @@ import redis.asyncio as redis
 
 from geo.model import Fix
 from geo.tracker import Tracker, TrackUpdate
-from server import heap
+from server.base import heap
+from server.base.settings import Settings
 from server.live.etas import BUILD_ON_LOOP_MAX_STOPS
-from server.live.service import Live
-from server.settings import Settings
+from server.live.state import Live
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import RunningServer, run_server
