@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=cmd_bench)
 
-    from server import eta_eval
+    from server.bench import eta_eval
 
     evaluate = sub.add_parser(
         "eval-eta",
