@@ -245,7 +245,8 @@ def cmd_learn_eta(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from server.bench.run import FULL, QUICK, bench, table
+    from server.bench.report import table
+    from server.bench.run import FULL, QUICK, bench
 
     database_url = args.database_url or os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
