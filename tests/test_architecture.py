@@ -220,7 +220,7 @@ def test_every_server_module_has_a_layer_or_is_the_root() -> None:
     }
     assert top_level <= {
         "server.app", "server.cli", "server.serve", "server.bench", "server.sim",
-        "server.evaluation", "server.cli_tools",
+        "server.cli_tools",
     }, top_level  # fmt: skip
 
 
