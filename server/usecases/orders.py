@@ -68,8 +68,7 @@ async def create(
             except store.DuplicateTrackingCode:
                 continue
         timeline = await store.timeline(conn, order.id)
-    services.notifier.wake()
-    services.live.on_order_changed(None, order, entry)
+    _committed(services, None, order, entry)
     return order, timeline
 
 
@@ -92,9 +91,17 @@ async def change_status(
             eta = services.live.etas.view(order_id)
             await services.notifier.enqueue_status(conn, after, entry, eta)
         timeline = await store.timeline(conn, order_id)
+    _committed(services, before, after, entry)
+    return after, timeline
+
+
+def _committed(
+    services: OrderServices, before: Order | None, after: Order, entry: TimelineEntry
+) -> None:
+    """Steps 2 and 3, once a status change is committed: wake the notifier for its new
+    outbox rows, then tell live state."""
     services.notifier.wake()
     services.live.on_order_changed(before, after, entry)
-    return after, timeline
 
 
 async def assign(
