@@ -165,9 +165,13 @@ async def find(
     """A page of orders by id; `late` filters by server/domain/lateness.py at `now`, with
     the ETAs live state holds (every order on a run that has one)."""
     live = services.live
-    eta_at = {
-        int(e.stop_id): e.eta_at for d in live.runs.drivers() for e in live.etas.driver_etas(d)
-    }
+    eta_at = (
+        {}
+        if late is None
+        else {
+            int(e.stop_id): e.eta_at for d in live.runs.drivers() for e in live.etas.driver_etas(d)
+        }
+    )
     async with services.db() as conn:
         return await store.list_orders(
             conn,
