@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from geo.model import Fix
+from server.domain import lateness
 from server.live.etas import Etas
 from server.live.runs import Runs, RunStop
 from server.transport.subscriber import Subscriber
@@ -196,11 +197,8 @@ class Fleet:
         return None if eta is None else eta.eta_at
 
     def is_late(self, stop: RunStop, now: datetime) -> bool:
-        """Past its promise, or expected to arrive after it."""
-        if stop.due_by is None:
-            return False
-        eta_at = self._eta_at(stop.order_id)
-        return stop.due_by < now or (eta_at is not None and eta_at > stop.due_by)
+        """Past its promise, or expected to arrive after it (server/domain/lateness.py)."""
+        return lateness.is_late(stop.due_by, stop.status, self._eta_at(stop.order_id), now)
 
     def snapshot(self, bbox: BBox | None = None) -> list[dict[str, Any]]:
         probe = FleetClient(Subscriber(1), bbox)
