@@ -7,7 +7,9 @@ send leaves the row pending: it is sent after restart. A crash between send and 
 sends it again with the same event id / Message-ID (at least once, recognisably the same).
 
 Live events (arriving, delayed, positions for webhooks) come from the fix path, which must
-never wait: they go through a bounded queue to a task that writes them to the outbox.
+never wait: they go through a bounded queue to a task that writes them to the outbox. Live
+state hands them over as notices (server/live/notices.py): returned to the ingest pipeline,
+or given to `live_notices` (the Listener app.py wires).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +34,7 @@ from server.base.settings import Settings
 from server.domain.lifecycle import Status
 from server.live.etas import eta_view
 from server.live.fleet import position_json
+from server.live.notices import Arriving, FreshEta, Notice
 from server.store import Conn, outbox
 from server.store import orders as order_store
 from server.store.orders import Order, TimelineEntry
@@ -104,6 +108,14 @@ class Notifier:
             order.id,
         )
         await outbox.enqueue(conn, messages, now)
+
+    def live_notices(self, notices: Sequence[Notice]) -> None:
+        """What live state found (server/live/notices.py), in the order it was found."""
+        for notice in notices:
+            if isinstance(notice, FreshEta):
+                self.maybe_delayed(notice.order_id, notice.due_by, notice.eta)
+            elif isinstance(notice, Arriving):
+                self.arriving(notice.order_id, notice.eta)
 
     def arriving(self, order_id: int, eta: dict[str, Any] | None) -> None:
         self._offer(_Arriving(order_id, eta))
