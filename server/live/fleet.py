@@ -45,7 +45,13 @@ class DriverState:
     online: bool = False
 
     def remote_connected(self, now_m: float) -> bool:
-        return any(n > 0 and expires_m > now_m for n, expires_m in self.remote.values())
+        """Sockets open on another process, by a report not expired; expired reports are
+        dropped here (a process that stopped leaves its last one behind, and each process
+        has a new origin: kept, they would pile up with every restart)."""
+        remote = self.remote
+        for origin in [o for o, (_, expires_m) in remote.items() if expires_m <= now_m]:
+            del remote[origin]
+        return any(n > 0 for n, _ in remote.values())
 
 
 @dataclass(slots=True, eq=False)
@@ -150,11 +156,8 @@ class Fleet:
             driver.last_fix_at is not None
             and (now - driver.last_fix_at).total_seconds() < self._offline_after_s
         )
-        online = (
-            driver.connections > 0
-            or recent
-            or (bool(driver.remote) and driver.remote_connected(time.monotonic()))
-        )
+        remote = bool(driver.remote) and driver.remote_connected(time.monotonic())
+        online = driver.connections > 0 or recent or remote
         changed = online != driver.online
         driver.online = online
         return changed
