@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -112,15 +111,6 @@ class Live:
         fix = self._last_fix.get(driver_id)
         driver = self.fleet.drivers.get(driver_id)
         return fix if fix is not None and driver is not None and driver.online else None
-
-    def late_orders(self, now: datetime) -> set[int]:
-        """Open orders on runs that are past their promise or expected after it."""
-        return {
-            stop.order_id
-            for driver_id in self.runs.drivers()
-            for stop in self.runs.stops(driver_id)
-            if self.fleet.is_late(stop, now)
-        }
 
     def _publish_position(
         self, order_id: int, courier: dict[str, Any] | None, withheld: bool = False
