@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 import jinja2
+import msgspec
 
 from geo.eta import StopEta
 from geo.model import Fix
@@ -29,14 +30,14 @@ from server.base.dbguard import bounded_connection
 from server.base.networks import parse_networks
 from server.base.settings import Settings
 from server.domain.lifecycle import Status
-from server.live.etas import eta_view
-from server.live.fleet import position_json
 from server.store import Conn, outbox
 from server.store import orders as order_store
 from server.store.orders import Order, TimelineEntry
 from server.usecases.notify import channels, destinations
 from server.usecases.notify.events import customer_messages, order_context, webhook_messages
 from server.usecases.notify.templates import Templates
+from server.wire import notify as wire
+from server.wire.live import EtaView, eta_of
 
 log = logging.getLogger("tracker.notify")
 
@@ -50,13 +51,13 @@ SUBSCRIPTIONS_REFRESH_S = 60.0
 @dataclass(frozen=True, slots=True)
 class _Arriving:
     order_id: int
-    eta: dict[str, Any] | None
+    eta: EtaView | None
 
 
 @dataclass(frozen=True, slots=True)
 class _Delayed:
     order_id: int
-    eta: dict[str, Any]
+    eta: EtaView
     eta_at: datetime
     window_end: datetime
 
@@ -89,7 +90,7 @@ class Notifier:
         self._wake.set()
 
     async def enqueue_status(
-        self, conn: Conn, order: Order, entry: TimelineEntry, eta: dict[str, Any] | None
+        self, conn: Conn, order: Order, entry: TimelineEntry, eta: EtaView | None
     ) -> None:
         """In the caller's transaction: the messages a status change causes."""
         now = entry.at
@@ -105,7 +106,7 @@ class Notifier:
         )
         await outbox.enqueue(conn, messages, now)
 
-    def arriving(self, order_id: int, eta: dict[str, Any] | None) -> None:
+    def arriving(self, order_id: int, eta: EtaView | None) -> None:
         self._offer(_Arriving(order_id, eta))
 
     def maybe_delayed(self, order_id: int, due_by: datetime, eta: StopEta) -> None:
@@ -118,7 +119,7 @@ class Notifier:
             return  # still inside the window already announced
         until = max(eta.window[1], eta_at)
         self._delay_announced[order_id] = until
-        self._offer(_Delayed(order_id, eta_view(eta) or {}, eta_at, until))
+        self._offer(_Delayed(order_id, eta_of(eta), eta_at, until))
 
     def position(self, driver_id: int, fix: Fix) -> None:
         if not self._subscriptions:
@@ -287,7 +288,10 @@ class Notifier:
     async def _record_position(self, conn: Conn, item: _Position, now: datetime) -> None:
         fix = item.fix
         t = fix.recorded_at.timestamp()
-        data = {"driver_id": item.driver_id, **position_json(fix)}
+        data = wire.DriverPosition(
+            item.driver_id, fix.lat, fix.lon, fix.recorded_at, fix.speed_mps, fix.heading_deg,
+            fix.accuracy_m,
+        )  # fmt: skip
         messages = []
         for sub in self._subscriptions:
             bucket = int(t // max(sub.position_interval_s, 1.0))
@@ -297,21 +301,14 @@ class Notifier:
         await outbox.enqueue(conn, messages, now)
 
 
-def _order_data(context: dict[str, Any], entry: TimelineEntry | None) -> dict[str, Any]:
+def _order_data(context: dict[str, Any], entry: TimelineEntry | None) -> wire.OrderEvent:
     """The webhook payload for an order event."""
-    data = {
-        "order_id": context["order_id"],
-        "reference": context["reference"],
-        "tracking_code": context["tracking_code"],
-        "tracking_url": context["tracking_url"],
-        "status": context["status"],
-        "eta": context["eta_detail"],
-    }
-    if entry is not None:
-        data["timeline_entry"] = {
-            "status": entry.status.value,
-            "at": entry.at.isoformat(),
-            "actor": entry.actor,
-            "note": entry.note,
-        }
-    return data
+    return wire.OrderEvent(
+        order_id=context["order_id"],
+        reference=context["reference"],
+        tracking_code=context["tracking_code"],
+        tracking_url=context["tracking_url"],
+        status=context["status"],
+        eta=context["eta_detail"],
+        timeline_entry=msgspec.UNSET if entry is None else wire.timeline_step(entry),
+    )
