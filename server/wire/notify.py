@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from server.store.orders import TimelineEntry
+from server.store.outbox import Delivery, Message, Subscription
 from server.wire.live import EtaView
 
 
@@ -57,3 +58,71 @@ class WebhookBody(msgspec.Struct):
 
 def webhook_body(outbox_id: int, event: str, created_at: datetime, data: dict[str, Any]) -> bytes:
     return msgspec.json.encode(WebhookBody(f"evt_{outbox_id}", event, created_at, data))
+
+
+# REST: `/api/webhooks…` and an order's notification log ------------------------------
+class SubscriptionView(msgspec.Struct):
+    id: int
+    url: str
+    events: list[str]
+    position_interval_s: float
+    active: bool
+    disabled_reason: str | None
+    consecutive_failures: int
+    created_at: datetime
+    secret: str | msgspec.UnsetType = msgspec.UNSET  # once, at creation
+
+
+def subscription_view(sub: Subscription, with_secret: bool) -> SubscriptionView:
+    return SubscriptionView(
+        id=sub.id,
+        url=sub.url,
+        events=sub.events,
+        position_interval_s=sub.position_interval_s,
+        active=sub.active,
+        disabled_reason=sub.disabled_reason,
+        consecutive_failures=sub.consecutive_failures,
+        created_at=sub.created_at,
+        secret=sub.secret if with_secret else msgspec.UNSET,
+    )
+
+
+class DeliveryView(msgspec.Struct):
+    """One attempt to deliver a webhook event."""
+
+    id: int
+    event_id: str
+    event: str
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+def delivery_view(d: Delivery) -> DeliveryView:
+    return DeliveryView(
+        d.id, f"evt_{d.outbox_id}", d.event, d.attempt, d.at, d.status_code, d.error,
+        round(d.duration_ms, 1),
+    )  # fmt: skip
+
+
+class SentView(msgspec.Struct):
+    """One message of an order's notification log."""
+
+    event: str
+    channel: str
+    target: str
+    status: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None  # while pending
+    last_error: str | None
+
+
+def sent_view(m: Message) -> SentView:
+    return SentView(
+        m.event, m.channel, m.target, m.status, m.attempts, m.created_at, m.sent_at,
+        m.next_attempt_at if m.status == "pending" else None, m.last_error,
+    )  # fmt: skip

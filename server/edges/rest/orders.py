@@ -20,6 +20,9 @@ from server.edges.services import Caller, Services
 from server.store import orders as store
 from server.store import queries
 from server.usecases.order_views import customer_view, dispatcher_view, is_late, link_expires_at
+from server.wire.live import Fleet
+from server.wire.orders import OrderPage
+from server.wire.rest import TransitionRefused
 
 MAX_BODY_BYTES = 1024 * 1024  # routes can be long
 MAX_PAGE = 500
@@ -120,10 +123,10 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
     if late in ("false", "0"):
         found = [o for o in found if not is_late(o, now, services.live)]
     return json_response(
-        {
-            "orders": [dispatcher_view(o, services.settings, now, services.live) for o in found],
-            "next_after": found[-1].id if len(found) == limit else None,
-        }
+        OrderPage(
+            [dispatcher_view(o, services.settings, now, services.live) for o in found],
+            found[-1].id if len(found) == limit else None,
+        )
     )
 
 
@@ -149,7 +152,7 @@ async def change_status(request: Request, caller: Caller, services: Services) ->
                     eta = services.live.etas.view(order_id)
                     await services.notifier.enqueue_status(conn, changed[1], changed[2], eta)
         except IllegalTransition as exc:
-            return json_response({"error": str(exc), "allowed": exc.allowed}, 409)
+            return json_response(TransitionRefused(str(exc), exc.allowed), 409)
         if changed is None:
             return error_response(404, "no such order")
         before, after, entry = changed
@@ -202,7 +205,7 @@ async def assign(request: Request, caller: Caller, services: Services) -> Respon
 
 @guarded("dispatcher")
 async def fleet(request: Request, caller: Caller, services: Services) -> Response:
-    return json_response({"drivers": services.live.fleet.snapshot(), "at": _now()})
+    return json_response(Fleet(services.live.fleet.snapshot(), _now()))
 
 
 async def lookup_tracked(
