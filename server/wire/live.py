@@ -75,6 +75,11 @@ class StatusMessage(msgspec.Struct, tag="status", tag_field="type"):
     courier: Position | None
 
 
+# How every encoded StatusMessage starts (the tag comes first): a customer's subscriber
+# spots one without decoding the others (server/edges/sockets/watch.py).
+STATUS_PREFIX = b'{"type":"status",'
+
+
 class EtaMessage(EtaView, tag="eta", tag_field="type"):
     pass
 

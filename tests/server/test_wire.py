@@ -147,6 +147,7 @@ def test_customer_messages_as_documented() -> None:
     assert sent(live.eta_message(None)) == {"type": "eta"}
     status = live.StatusMessage("shipped", AT, None, None)
     assert list(sent(status)) == documented('{"type":"status"')
+    assert live.encode(status).startswith(live.STATUS_PREFIX)  # how watchers spot one
     view = orders.customer_order(ORDER, [STEP], POSITION, None, ETA, None)
     assert list(sent(view)) == documented('{"tracking_code": "7KQ2')
     step = documented('"timeline": [{"status": "confirmed", "at": "…", "note"')

@@ -30,6 +30,7 @@ from server.transport.subscriber import Subscriber
 from server.usecases.order_views import customer_view, link_expires_at
 from server.wire import jsonin
 from server.wire.courier import Error, encode
+from server.wire.live import STATUS_PREFIX
 from server.wire.orders import customer_snapshot
 
 log = logging.getLogger("tracker.watch")
@@ -96,7 +97,6 @@ class _StatusAt(msgspec.Struct):
     at: datetime
 
 
-_STATUS_PREFIX = b'{"type":"status",'
 _decode_status = jsonin.Decoder(msgspec.json.Decoder(_StatusAt)).decode  # rare: status only
 
 
@@ -131,7 +131,7 @@ class _TrackSubscriber(Subscriber):
         self._timer = loop.call_at(deadline_m, self._expire)
 
     def offer(self, data: bytes, key: str | None = None) -> None:
-        if key is None and data.startswith(_STATUS_PREFIX) and not self.closed:
+        if key is None and data.startswith(STATUS_PREFIX) and not self.closed:
             if self._deadline_m is not None and asyncio.get_running_loop().time() >= (
                 self._deadline_m
             ):
