@@ -132,7 +132,7 @@ class FleetEntry(msgspec.Struct):
     orders: list[FleetOrder]
 
 
-class Fleet(msgspec.Struct):
+class FleetView(msgspec.Struct):
     """`GET /api/fleet`."""
 
     drivers: list[FleetEntry]

@@ -9,9 +9,10 @@ from typing import Any
 
 import msgspec
 
+from geo.model import Fix
 from server.store.orders import TimelineEntry
 from server.store.outbox import Delivery, Message, Subscription
-from server.wire.live import EtaView
+from server.wire.live import EtaView, Position, position_of
 
 
 class TimelineStep(msgspec.Struct):
@@ -37,16 +38,16 @@ class OrderEvent(msgspec.Struct):
     timeline_entry: TimelineStep | msgspec.UnsetType = msgspec.UNSET  # status changes only
 
 
-class DriverPosition(msgspec.Struct):
-    """`driver.position`."""
+class DriverPosition(Position):
+    """`driver.position`: a position as watchers see it, and whose it is. (Key order is
+    the outbox's: jsonb keeps keys its own way.)"""
 
     driver_id: int
-    lat: float
-    lon: float
-    at: datetime
-    speed: float | None
-    heading: float | None
-    accuracy: float | None
+
+
+def driver_position(driver_id: int, fix: Fix) -> DriverPosition:
+    p = position_of(fix)
+    return DriverPosition(p.lat, p.lon, p.at, p.speed, p.heading, p.accuracy, driver_id)
 
 
 class WebhookBody(msgspec.Struct):

@@ -165,7 +165,7 @@ def test_dispatcher_messages_as_documented() -> None:
     assert list(sent(ENTRY)) == documented('{"id": 3, "name": "Ana"')
     assert list(sent(ENTRY)["current_stop"]) == documented('"current_stop": {"order_id"')
     assert list(sent(ENTRY)["orders"][0]) == documented('"orders": [{"id": 7')
-    assert list(sent(live.Fleet([ENTRY], AT))) == documented('→ `{"drivers"')
+    assert list(sent(live.FleetView([ENTRY], AT))) == documented('→ `{"drivers"')
     assert list(sent(live.FleetSnapshot([ENTRY], AT))) == documented('{"type":"snapshot","d')
     delta = msgspec.json.decode(live.delta(live.delta_header(AT), [live.encode(ENTRY)]))
     assert list(delta) == documented('{"type":"delta"')

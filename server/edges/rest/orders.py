@@ -20,7 +20,7 @@ from server.edges.services import Caller, Services
 from server.store import orders as store
 from server.store import queries
 from server.usecases.order_views import customer_view, dispatcher_view, is_late, link_expires_at
-from server.wire.live import Fleet
+from server.wire.live import FleetView
 from server.wire.orders import OrderPage
 from server.wire.rest import TransitionRefused
 
@@ -205,7 +205,7 @@ async def assign(request: Request, caller: Caller, services: Services) -> Respon
 
 @guarded("dispatcher")
 async def fleet(request: Request, caller: Caller, services: Services) -> Response:
-    return json_response(Fleet(services.live.fleet.snapshot(), _now()))
+    return json_response(FleetView(services.live.fleet.snapshot(), _now()))
 
 
 async def lookup_tracked(

@@ -288,10 +288,7 @@ class Notifier:
     async def _record_position(self, conn: Conn, item: _Position, now: datetime) -> None:
         fix = item.fix
         t = fix.recorded_at.timestamp()
-        data = wire.DriverPosition(
-            item.driver_id, fix.lat, fix.lon, fix.recorded_at, fix.speed_mps, fix.heading_deg,
-            fix.accuracy_m,
-        )  # fmt: skip
+        data = wire.driver_position(item.driver_id, fix)
         messages = []
         for sub in self._subscriptions:
             bucket = int(t // max(sub.position_interval_s, 1.0))
