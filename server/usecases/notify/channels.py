@@ -9,7 +9,6 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import httpx
-import msgspec
 
 from server.base.settings import Settings
 from server.store.outbox import Message
@@ -23,6 +22,7 @@ from server.usecases.notify.signing import (
     sign,
 )
 from server.usecases.notify.templates import Rendered
+from server.wire import notify as wire
 
 
 class SendError(Exception):
@@ -91,14 +91,7 @@ async def send_sms(
 
 
 def webhook_body(message: Message) -> bytes:
-    return msgspec.json.encode(
-        {
-            "id": f"evt_{message.id}",
-            "type": message.event,
-            "created_at": message.created_at,
-            "data": message.payload,
-        }
-    )
+    return wire.webhook_body(message.id, message.event, message.created_at, message.payload)
 
 
 async def send_webhook(
