@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from server.edges.services import Caller, Services
 from server.store import outbox
 from server.usecases.notify import destinations
 from server.usecases.notify.events import WEBHOOK_EVENTS
+from server.usecases.notify.signing import new_secret
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -67,7 +67,7 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
     if unknown:
         known = ", ".join(sorted(WEBHOOK_EVENTS))
         return error_response(422, f"unknown event types {unknown}; known: *, {known}")
-    secret = spec.secret or secrets.token_urlsafe(32)
+    secret = spec.secret or new_secret()
     async with services.db() as conn:
         sub = await outbox.create_subscription(
             conn, spec.url, sorted(set(spec.events)), secret, spec.position_interval_s
