@@ -17,9 +17,8 @@ from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest.params import query_int
 from server.edges.services import Caller, Services
 from server.store import outbox
-from server.usecases.notify import destinations
+from server.usecases.notify import destinations, signing
 from server.usecases.notify.events import WEBHOOK_EVENTS
-from server.usecases.notify.signing import new_secret
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -67,7 +66,7 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
     if unknown:
         known = ", ".join(sorted(WEBHOOK_EVENTS))
         return error_response(422, f"unknown event types {unknown}; known: *, {known}")
-    secret = spec.secret or new_secret()
+    secret = spec.secret or signing.new_secret()
     async with services.db() as conn:
         sub = await outbox.create_subscription(
             conn, spec.url, sorted(set(spec.events)), secret, spec.position_interval_s
