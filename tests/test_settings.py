@@ -72,6 +72,17 @@ def test_booleans_take_the_usual_words(raw: str, expected: bool) -> None:
     assert Settings.from_env({"TRACKER_REJECT_NULL_ISLAND": raw}).reject_null_island is expected
 
 
+def test_texts_take_their_usual_forms() -> None:
+    settings = Settings.from_env(
+        {
+            "TRACKER_MAIL_FROM": "Shop <tracking@shop.test>",
+            "TRACKER_TILE_URL": "https://{s}.tiles.example.com/{z}/{x}/{-y}.png",
+            "TRACKER_PUBLIC_BASE_URL": "https://track.example.com:8443/shop",
+        }
+    )
+    assert settings.base_url == "https://track.example.com:8443/shop"
+
+
 def test_numbers_take_plain_decimals() -> None:
     settings = Settings.from_env(
         {"TRACKER_PORT": " 9000 ", "TRACKER_BUS_TIMEOUT_S": "2.5", "TRACKER_MAX_FIX_AGE_S": "6e4"}
@@ -106,6 +117,8 @@ def test_numbers_take_plain_decimals() -> None:
         ({"TRACKER_TRUSTED_PROXIES": "10.0.0.1, nginx"}, "TRACKER_TRUSTED_PROXIES: 'nginx'"),
         ({"TRACKER_SMTP_SECURITY": "ssl"}, "TRACKER_SMTP_SECURITY must be starttls, tls or none"),
         ({"TRACKER_MAIL_FROM": "tracking"}, "TRACKER_MAIL_FROM='tracking' is not an email"),
+        ({"TRACKER_MAIL_FROM": "a@b.test\r\nBcc: x@y.test"}, "TRACKER_MAIL_FROM="),
+        ({"TRACKER_TILE_URL": "https://tiles.example.com/{z}/{x}.png"}, "TRACKER_TILE_URL"),
         ({"TRACKER_TEMPLATES_DIR": "/nonexistent/templates"}, "TRACKER_TEMPLATES_DIR="),
         ({"TRACKER_NAIVE_TIME_ZONE": "Europe/Lisbn"}, "TRACKER_NAIVE_TIME_ZONE="),
     ],

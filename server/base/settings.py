@@ -295,9 +295,11 @@ class Settings:
                 raise SettingsError(
                     f"{variable(url_setting)}={url!r} is not an http:// or https:// URL with a host"
                 )
-        if not all(part in self.tile_url for part in ("{z}", "{x}")):
+        template = self.tile_url.replace("{-y}", "{y}")  # {-y}: TMS rows, counted upwards
+        if not all(part in template for part in ("{z}", "{x}", "{y}")):
             raise SettingsError("TRACKER_TILE_URL must hold {z}, {x} and {y} (a tile template)")
-        if "@" not in self.mail_from or any(c.isspace() for c in self.mail_from):
+        # "Shop <tracking@shop.example>" is fine; a line break would start another header.
+        if "@" not in self.mail_from or not self.mail_from.isprintable():
             raise SettingsError(f"TRACKER_MAIL_FROM={self.mail_from!r} is not an email address")
         if self.templates_dir and not os.path.isdir(self.templates_dir):
             raise SettingsError(f"TRACKER_TEMPLATES_DIR={self.templates_dir!r} is not a directory")
