@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest.params import query_int
 from server.edges.services import Caller, Services
 from server.store import outbox
-from server.usecases.notify import destinations
+from server.usecases.notify import destinations, signing
 from server.usecases.notify.events import WEBHOOK_EVENTS
 from server.wire import notify as wire
 
@@ -52,7 +51,7 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
     if unknown:
         known = ", ".join(sorted(WEBHOOK_EVENTS))
         return error_response(422, f"unknown event types {unknown}; known: *, {known}")
-    secret = spec.secret or secrets.token_urlsafe(32)
+    secret = spec.secret or signing.new_secret()
     async with services.db() as conn:
         sub = await outbox.create_subscription(
             conn, spec.url, sorted(set(spec.events)), secret, spec.position_interval_s
