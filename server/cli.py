@@ -342,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        return exit_codes.INTERRUPTED
     except Exception as exc:
         from server.store.migrate import DatabaseUnreachable
 

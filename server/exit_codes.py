@@ -13,6 +13,7 @@ DATABASE_UNREACHABLE = 3  # PostgreSQL down, wrong host or port, refused login, 
 NO_POSTGIS = 4  # `db prepare`: the server has no PostGIS
 CONFIGURATION = 5  # a malformed DATABASE_URL / TRACKER_* variable, or a required one unset
 PORT_IN_USE = 6  # `serve`: the address is taken by another process
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it); `serve` drains and exits 0
 
 TABLE = {
     OK: "ok",
@@ -22,6 +23,7 @@ TABLE = {
     NO_POSTGIS: "PostGIS missing (db prepare)",
     CONFIGURATION: "configuration error",
     PORT_IN_USE: "port in use (serve)",
+    INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 

@@ -204,3 +204,17 @@ def test_bench_without_psutil_says_what_to_install() -> None:
         "tracker bench needs psutil, an optional extra: pip install 'tracker[bench]' "
         "(in a checkout: .venv/bin/pip install -e '.[bench]')"
     ]
+
+
+def test_ctrl_c_ends_a_command_with_130_and_no_traceback() -> None:
+    interrupted = (
+        "import sys; from server import cli\n"
+        "def interrupt(args): raise KeyboardInterrupt\n"
+        "cli.cmd_learn_eta = interrupt\n"
+        "sys.exit(cli.main(['learn-eta']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", interrupted], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == exit_codes.INTERRUPTED == 130
+    assert "Traceback" not in result.stderr
