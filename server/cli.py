@@ -87,6 +87,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         migrate.upgrade(settings.database_url)
     except migrate.DatabaseUnreachable as exc:
         fail(exit_codes.DATABASE_UNREACHABLE, str(exc))
+    except migrate.MigrationFailed as exc:
+        if args.verbose:
+            raise
+        fail(exit_codes.FAILURE, f"{exc} (`tracker migrate -v` shows the whole error)")
     print(f"database {migrate.database_name(settings.database_url)} is at the latest schema")
     return 0
 

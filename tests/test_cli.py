@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from importlib import metadata
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from server import exit_codes
@@ -162,6 +163,53 @@ def test_serve_on_a_port_in_use_is_one_line(listening_port: int, closed_port: in
     assert result.stderr.strip().splitlines() == [
         f"cannot listen on 127.0.0.1:{listening_port}: Address already in use; stop what uses "
         "it, or choose another --port (TRACKER_PORT) or --host (TRACKER_HOST)"
+    ]
+
+
+def test_serve_waits_for_a_database_then_says_so_in_one_line(closed_port: int) -> None:
+    """Refused connections are waited for (a database still starting); the wait is
+    shortened here from its 30 s."""
+    serve = (
+        "import sys, server.app; from server import cli\n"
+        "server.app.STARTUP_DB_WAIT_S = 1.0\n"
+        "sys.exit(cli.main(['serve', '--port', '0']))"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://postgres:{PASSWORD}@127.0.0.1:{closed_port}/tracker",
+        "TRACKER_ADMIN_TOKEN": "x" * 32,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", serve], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == exit_codes.DATABASE_UNREACHABLE
+    assert "Traceback" not in result.stderr and PASSWORD not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"cannot connect to PostgreSQL at 127.0.0.1:{closed_port} ")
+
+
+async def test_migrate_on_a_schema_it_does_not_know_is_one_line(database_url: str) -> None:
+    """A database migrated by a newer tracker (its revision unknown here)."""
+    name = f"tracker_cli_newer_{os.getpid()}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        newer = urlunsplit(urlsplit(database_url)._replace(path="/" + name))
+        conn = await asyncpg.connect(newer)
+        await conn.execute(
+            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+            "INSERT INTO alembic_version VALUES ('ffffffffffff')"
+        )
+        await conn.close()
+        result = tracker("migrate", env={**os.environ, "DATABASE_URL": newer})
+    finally:
+        await admin.execute(f"DROP DATABASE {name}")
+        await admin.close()
+    assert result.returncode == exit_codes.FAILURE
+    assert result.stderr.strip().splitlines() == [
+        f"migrating database {name} failed: Can't locate revision identified by "
+        "'ffffffffffff' (`tracker migrate -v` shows the whole error)"
     ]
 
 

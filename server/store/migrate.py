@@ -9,6 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -25,6 +27,10 @@ TRANSIENT = (
 
 
 class DatabaseUnreachable(RuntimeError):
+    pass
+
+
+class MigrationFailed(RuntimeError):
     pass
 
 
@@ -119,7 +125,11 @@ def upgrade(url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     sa_url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     config.set_main_option("sqlalchemy.url", sa_url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except (DBAPIError, CommandError) as exc:  # a role without rights; a newer schema
+        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+        raise MigrationFailed(f"migrating database {database_name(url)} failed: {reason}") from exc
 
 
 async def upgrade_async(url: str) -> None:
