@@ -61,9 +61,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server.run()
     except SystemExit as exc:
-        if exc.code == STARTUP_FAILURE:  # uvicorn's, logged above; ours would say otherwise
-            return exit_codes.FAILURE
-        raise
+        if exc.code != STARTUP_FAILURE:  # uvicorn's code, logged above, is not ours
+            raise
+        # The port taken while start-up waited (checked above): uvicorn's line said so.
+        late = args.fd is None and bind_error(settings.host, settings.port)
+        taken = late and late.errno == errno.EADDRINUSE
+        return exit_codes.PORT_IN_USE if taken else exit_codes.FAILURE
     return 0 if server.started else 1
 
 

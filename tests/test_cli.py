@@ -166,6 +166,29 @@ def test_serve_on_a_port_in_use_is_one_line(listening_port: int, closed_port: in
     ]
 
 
+def test_serve_on_a_port_taken_during_start_up_exits_port_in_use(
+    database_url: str, listening_port: int
+) -> None:
+    """The port is free when checked, taken by the time uvicorn binds (after start-up):
+    uvicorn's own line says so, the exit code is still the port's."""
+    serve = (
+        "import sys, server.serve; from server import cli\n"
+        "real, checks = server.serve.bind_error, []\n"
+        "def free_at_first(host, port):\n"
+        "    checks.append(port)\n"
+        "    return None if len(checks) == 1 else real(host, port)\n"
+        "server.serve.bind_error = free_at_first\n"
+        f"sys.exit(cli.main(['serve', '--host', '127.0.0.1', '--port', '{listening_port}']))"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_ADMIN_TOKEN": "x" * 32}
+    result = subprocess.run(
+        [sys.executable, "-c", serve], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == exit_codes.PORT_IN_USE, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "address already in use" in result.stderr
+
+
 def test_serve_waits_for_a_database_then_says_so_in_one_line(closed_port: int) -> None:
     """Refused connections are waited for (a database still starting); the wait is
     shortened here from its 30 s."""
