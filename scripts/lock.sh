@@ -3,7 +3,7 @@
 # dependencies: requirements/runtime.txt (the server; the Docker image) and
 # requirements/dev.txt (the server and every extra but `data`; scripts/setup.sh). Pins already
 # in the lock files are kept; `scripts/lock.sh --upgrade` moves every one to the newest allowed.
-# tests/test_lock.py fails while the locks disagree with pyproject.toml.
+# tests/test_packaging.py fails while the locks disagree with pyproject.toml.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 UV_VERSION=0.13.9  # the lock tool, pinned: its output format is part of the files
