@@ -10,7 +10,7 @@ RUN npm ci --omit=dev --no-audit --no-fund
 # image needs no checkout. The build backend is the exact version pyproject.toml names.
 FROM python:3.11-slim AS wheel
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml hatch_build.py README.md LICENSE ./
 COPY geo ./geo
 COPY server ./server
 COPY web ./web
