@@ -3,9 +3,9 @@ map (`/dispatch`), the courier page (`/driver`), and their static assets.
 
 The pages are plain HTML and JS modules from `web/` (in a wheel, `server/web`); Leaflet and
 its marker-clustering plugin come from `web/node_modules` (pinned in `web/package.json`,
-installed by `npm ci`), served under `/static/vendor/`. The one page setting, the map tile URL, reaches
-the pages as a tiny JS module, `/static/config.js`. The pages speak only the public API
-and sockets (docs/api.md).
+installed by `npm ci`), served under `/static/vendor/`. The one page setting, the map tile
+URL, reaches the pages as a tiny JS module, `/static/config.js`. The pages speak only the
+public API and sockets (docs/api.md).
 """
 
 from __future__ import annotations
