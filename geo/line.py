@@ -114,9 +114,6 @@ class MetricLine:
         t = min(max((along_m - self.cum_m[i]) / self.length_scale, 0.0), self._seg_m[i])
         return self.xs[i] + self._ux[i] * t, self.ys[i] + self._uy[i] * t
 
-    def lonlat_at(self, along_m: float) -> tuple[float, float]:
-        return self.frame.to_lonlat(*self.point_at(along_m))
-
     def direction_at(self, along_m: float) -> tuple[float, float]:
         """Unit vector of travel at `along_m`."""
         i = min(max(bisect_right(self.cum_m, along_m) - 1, 0), len(self._seg_m) - 1)

@@ -110,7 +110,7 @@ async def _load_live(
         runs,
         fleet,
         etas,
-        notifier,
+        notifier,  # the Listener of what live state finds off the fix path
         reload_runs,
         settings.bus_presence_ttl_s,
         clearance_m=settings.customer_route_clearance_m,
@@ -147,7 +147,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         notifier = Notifier(pool, settings)
         await notifier.reload_subscriptions()
         live = await _load_live(pool, settings, notifier, metrics)
-        pipeline = Pipeline(settings, pool, writer, live, metrics)
+        pipeline = Pipeline(settings, pool, writer, live, notifier, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
         app.state.services = Services(

@@ -122,9 +122,6 @@ class Etas:
         by_order = self._by_order
         return [by_order[s.order_id] for s in self._runs.stops(driver_id) if s.order_id in by_order]
 
-    def tracking(self, driver_id: int) -> bool:
-        return driver_id in self._trackers
-
     def building(self, driver_id: int) -> bool:
         """The driver's tracker is being built on the worker thread (ETAs follow)."""
         return driver_id in self._building

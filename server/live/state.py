@@ -1,7 +1,11 @@
 """The live layer's entry points for the pipeline and the order API.
 
-Publishing happens here, after validation and before storage (a customer sees the courier
-move at once; durability is the writer's business). Each message is encoded once.
+A fix is two calls, stages of the ingest pipeline (usecases/ingest.py): `on_fix` updates
+the live state (fleet position, tracker and ETAs, clearance) and returns what happened;
+`publish` sends it, after validation and before storage (a customer sees the courier move
+at once; durability is the writer's business). Each message is encoded once. What
+customers are told about (arrivals, delays) is returned to the pipeline, or, off the fix
+path, given to the `Listener` (notices.py): live state never calls a use-case.
 
 With several processes (cluster.py), a driver is tracked (tracker, ETAs, events,
 notifications) by the process its newest fix arrived at; order changes are applied by
@@ -12,26 +16,38 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from geo.events import EventKind
 from geo.model import Fix
-from server.live import cluster
 from server.live.clearance import Clearance
+from server.live.cluster import Cluster, DriverFacts, OrderChanged
 from server.live.etas import DriverUpdate, Etas, eta_view
 from server.live.fleet import Fleet
+from server.live.notices import Arriving, FreshEta, Listener, Notice
 from server.live.runs import Runs
 from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
 from server.transport.hub import ALERTS_TOPIC, ETA_KEY, POSITION_KEY, Hub, order_topic
-from server.usecases.notify.notifier import Notifier
 
 _encode = msgspec.json.Encoder().encode
 # Drivers per slice of the periodic fleet work: a few milliseconds, then sockets get a turn.
 FLUSH_SLICE_DRIVERS = 250
+
+
+@dataclass(frozen=True, slots=True)
+class FixUpdate:
+    """What a driver's newest fix changed in the live state: for `publish`, and `notices`
+    for the notifier."""
+
+    driver_id: int
+    courier: dict[str, Any] | None  # the position as published (None: an unknown driver)
+    shown: list[tuple[int, bool]]  # orders whose customers see the courier: (order, withheld)
+    tracked: DriverUpdate | None  # the tracker's ETAs and events (None: no run, or building)
+    notices: list[Notice]
 
 
 class Live:
@@ -41,7 +57,7 @@ class Live:
         runs: Runs,
         fleet: Fleet,
         etas: Etas,
-        notifier: Notifier,
+        listener: Listener,
         reload_runs: Callable[[], Awaitable[list[Order]]] | None = None,
         presence_ttl_s: float = 30.0,
         clearance_m: float = 300.0,
@@ -50,11 +66,12 @@ class Live:
         self.runs = runs
         self.fleet = fleet
         self.etas = etas
-        self.notifier = notifier
+        self._listener = listener  # the notifier (app.py), for notices off the fix path
         self.clearance = Clearance(runs, etas, clearance_m)
-        self.last_fix: dict[int, Fix] = {}
-        self.tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
-        self.cluster = cluster.Cluster(self, presence_ttl_s, reload_runs)
+        # Per driver, so bounded by the drivers table (as fleet.drivers is):
+        self._last_fix: dict[int, Fix] = {}
+        self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
+        self.cluster = Cluster(hub, self, presence_ttl_s, reload_runs)
         hub.attach(self.cluster)
         etas.on_built = self._tracker_built
 
@@ -62,39 +79,38 @@ class Live:
     def origin(self) -> str:
         return self.hub.origin
 
-    def on_fix(self, driver: Driver, fix: Fix) -> None:
-        """A fix that is the driver's newest (late fixes never come here)."""
+    def on_fix(self, driver: Driver, fix: Fix) -> FixUpdate:
+        """A fix that is the driver's newest (late fixes never come here): the live state
+        takes it in; returns what changed, for `publish` and the notifier."""
         self.fleet.add_driver(driver.id, driver.name, driver.vehicle)
-        self.last_fix[driver.id] = fix
-        self.tracked_by[driver.id] = self.origin
+        self._last_fix[driver.id] = fix
+        self._tracked_by[driver.id] = self.origin
         self.fleet.changed_here.add(driver.id)
         courier = self.fleet.position(driver.id, fix)
-        update = self.etas.on_fix(driver.id, fix)
+        tracked = self.etas.on_fix(driver.id, fix)
+        shown: list[tuple[int, bool]] = []
         visible = self.runs.visible_orders(driver.id)
         if visible:
             near = self.clearance.near(driver.id, fix.lon, fix.lat)
             for order_id in visible:
                 # At (or near) another customer's door: that customer's secret.
-                withheld = bool(near) and any(o != order_id for o in near)
-                self._publish_position(order_id, courier, withheld)
-        if update is not None:
-            self._publish_events(driver.id, update)
-        self.notifier.position(driver.id, fix)
+                shown.append((order_id, bool(near) and any(o != order_id for o in near)))
+        notices = [] if tracked is None else self._notices(driver.id, tracked)
+        return FixUpdate(driver.id, courier, shown, tracked, notices)
+
+    def publish(self, update: FixUpdate) -> None:
+        """A fix's update to its watchers: the courier's position to each order that sees
+        it, the tracker's news to the order's watchers and the dispatchers' alerts."""
+        for order_id, withheld in update.shown:
+            self._publish_position(order_id, update.courier, withheld)
+        if update.tracked is not None:
+            self._publish_events(update.driver_id, update.tracked)
 
     def _recent_fix(self, driver_id: int) -> Fix | None:
         """The driver's last fix if it still says where the courier is (not stale)."""
-        fix = self.last_fix.get(driver_id)
+        fix = self._last_fix.get(driver_id)
         driver = self.fleet.drivers.get(driver_id)
         return fix if fix is not None and driver is not None and driver.online else None
-
-    def late_orders(self, now: datetime) -> set[int]:
-        """Open orders on runs that are past their promise or expected after it."""
-        return {
-            stop.order_id
-            for driver_id in self.runs.drivers()
-            for stop in self.runs.stops(driver_id)
-            if self.fleet.is_late(stop, now)
-        }
 
     def _publish_position(
         self, order_id: int, courier: dict[str, Any] | None, withheld: bool = False
@@ -113,12 +129,12 @@ class Live:
         the tracking process rebuilds its tracker and publishes what that changes."""
         self.fleet.run_changed(driver_id)
         self.clearance.run_changed(driver_id)
-        tracker = self.tracked_by.get(driver_id)
+        tracker = self._tracked_by.get(driver_id)
         if tracker == self.origin or (tracker is None and here):
             update = self.etas.run_changed(driver_id, self._recent_fix(driver_id))
             if update is not None:
-                self.tracked_by[driver_id] = self.origin
-                self._publish_events(driver_id, update)
+                self._tracked_by[driver_id] = self.origin
+                self._tell(driver_id, update)
             self.fleet.changed_here.add(driver_id)
         else:  # its new ETAs come from the process tracking it
             self.etas.run_changed(driver_id, None)
@@ -127,12 +143,12 @@ class Live:
         """A tracker built on the worker thread is in place: the ETAs from the newest fix,
         published as a rebuild on the loop would have."""
         fix = self._recent_fix(driver_id)
-        if fix is None or self.tracked_by.get(driver_id, self.origin) != self.origin:
+        if fix is None or self._tracked_by.get(driver_id, self.origin) != self.origin:
             return
         update = self.etas.on_fix(driver_id, fix)
         if update is not None:
-            self.tracked_by[driver_id] = self.origin
-            self._publish_events(driver_id, update)
+            self._tracked_by[driver_id] = self.origin
+            self._tell(driver_id, update)
         self.fleet.changed_here.add(driver_id)
         self.fleet.run_changed(driver_id)
 
@@ -152,13 +168,28 @@ class Live:
         yield from self.cluster.announce_slices(False, slice_drivers)
         yield from self.fleet.flush_slices(slice_drivers)
 
-    def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
-        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts;
-        arrivals and delays to the notifier."""
+    def _tell(self, driver_id: int, update: DriverUpdate) -> None:
+        """The tracker's news off the fix path: to the watchers, and to the listener."""
+        notices = self._notices(driver_id, update)
+        self._publish_events(driver_id, update)
+        self._listener.live_notices(notices)
+
+    def _notices(self, driver_id: int, update: DriverUpdate) -> list[Notice]:
+        """What the notifier hears of a tracker update: every fresh ETA of an order with a
+        promise (it judges delays), then the arrivals."""
+        notices: list[Notice] = []
         for stop in self.runs.stops(driver_id):
             eta = update.etas.get(stop.order_id)
             if eta is not None and stop.due_by is not None:
-                self.notifier.maybe_delayed(stop.order_id, stop.due_by, eta)
+                notices.append(FreshEta(stop.order_id, stop.due_by, eta))
+        for event in update.events:
+            if event.kind is EventKind.ARRIVING and event.stop_id is not None:
+                order_id = int(event.stop_id)
+                notices.append(Arriving(order_id, eta_view(update.etas.get(order_id))))
+        return notices
+
+    def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
+        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts."""
         for event in update.events:
             order_id = None if event.stop_id is None else int(event.stop_id)
             if event.kind is EventKind.ETA_CHANGED:
@@ -169,8 +200,6 @@ class Live:
                     message = {"type": "eta", **(shown or {})}
                     self.hub.publish(order_topic(order_id), _encode(message), ETA_KEY)
                 continue
-            if event.kind is EventKind.ARRIVING and order_id is not None:
-                self.notifier.arriving(order_id, eta_view(update.etas.get(order_id)))
             alert = {
                 "type": "alert",
                 "kind": event.kind.value,
@@ -234,7 +263,7 @@ class Live:
         insertion moved down, taken in with it as one change: each run it touches is
         rebuilt once, whatever the number of stops.
         """
-        self.cluster.order_changed(after, shifted)
+        self.cluster.order_changed(after, shifted, self._label(after.driver_id))
         drivers = {
             d for d in (before.driver_id if before else None, after.driver_id) if d is not None
         }
@@ -262,3 +291,74 @@ class Live:
     def _visible_on(self, drivers: set[int]) -> set[int]:
         """Orders on these drivers' runs whose customers may see the courier."""
         return {o for d in drivers for o in self.runs.visible_orders(d)}
+
+    def _label(self, driver_id: int | None) -> tuple[str, str | None] | None:
+        """The driver's name and vehicle, if known here."""
+        driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
+        return None if driver is None else (driver.name, driver.vehicle)
+
+    # What the cluster calls (cluster.LiveState) -------------------------------------------
+    def courier_visible(self, order_id: int) -> bool:
+        return self.runs.courier_visible(order_id)
+
+    def drivers_to_announce(self, connected: bool, tracked: bool) -> list[int]:
+        changed = self.fleet.changed_here
+        if connected:
+            changed.update(d.id for d in self.fleet.drivers.values() if d.connections > 0)
+        if tracked:
+            changed.update(d for d, origin in self._tracked_by.items() if origin == self.origin)
+        batch = list(changed)
+        changed.clear()  # what changes from here on goes in the next round
+        return batch
+
+    def report(self, driver_id: int) -> DriverFacts | None:
+        driver = self.fleet.drivers.get(driver_id)
+        if driver is None:
+            return None
+        tracking = self._tracked_by.get(driver_id) == self.origin
+        return DriverFacts(
+            self.origin,
+            driver_id,
+            driver.name,
+            driver.vehicle,
+            self._last_fix.get(driver_id),
+            driver.connections,
+            tracking,
+            self.etas.anchor(driver_id) if tracking else None,
+            self.etas.driver_etas(driver_id) if tracking else [],
+        )
+
+    def take_report(self, facts: DriverFacts, expires_m: float) -> None:
+        driver_id = facts.driver_id
+        fleet = self.fleet
+        fleet.add_driver(driver_id, facts.name, facts.vehicle)
+        fleet.remote_presence(driver_id, facts.origin, facts.connections, expires_m)
+        known = self._last_fix.get(driver_id)
+        fix = facts.fix
+        tracked_by = self._tracked_by
+        if fix is not None and (known is None or fix.recorded_at > known.recorded_at):
+            self._last_fix[driver_id] = fix
+            fleet.position(driver_id, fix)
+            if facts.tracking and tracked_by.get(driver_id) != facts.origin:
+                tracked_by[driver_id] = facts.origin  # the courier moved over there
+                self.etas.drop_tracker(driver_id)
+        elif facts.tracking and tracked_by.get(driver_id) is None:
+            tracked_by[driver_id] = facts.origin
+        if facts.tracking and tracked_by.get(driver_id) == facts.origin:
+            self.etas.adopt(driver_id, facts.anchor, facts.etas)
+            fleet.run_changed(driver_id)
+
+    def know_driver(self, driver_id: int, name: str, vehicle: str | None) -> None:
+        self.fleet.add_driver(driver_id, name, vehicle)
+
+    def apply_remote(
+        self, changes: Sequence[OrderChanged], reset: list[Order] | None = None
+    ) -> None:
+        changed = set() if reset is None else self.runs.reset(reset)
+        for change in changes:
+            order = change.order
+            changed |= self.runs.apply(order)
+            if order.driver_id is not None and change.shifted:
+                changed |= self.runs.reindex(order.driver_id, change.shifted)
+        for driver_id in changed:
+            self.run_changed(driver_id, here=False)

@@ -1,5 +1,20 @@
-"""The per-fix pipeline, in order: plausibility (per-driver state), live fan-out of the
-newest position, then the durable writer (which acks after commit).
+"""The ingest pipeline, Traccar-style: the stages a fix goes through, in order.
+
+  1. decode          at the edge, once per protocol (edges/sockets/driver.py, edges/rest/
+                     ingest.py, edges/phone_apps/): one canonical Fix per seq
+  2. plausibility    each fix against its driver's filter (geo/plausibility.py);
+                     a rejection names its rule and goes back; nothing of it is stored
+  3. per-driver state  the driver's newest fix: a late one is stored, and stops here
+  4. live state      fleet position, tracker and ETAs, clearance (Live.on_fix)
+  5. publish         positions and ETAs to customers, alerts to dispatchers (Live.publish;
+                     the hub never waits on a slow socket)
+  6. notifier        arrivals, fresh ETAs (delays), positions for webhooks: a bounded queue
+  7. durable writer  queued for a batched COPY (store/writer.py; waits while full)
+  8. ack             the writer tells the sink once committed: the device's ack
+
+`_stages` runs 2-6 and returns what 7 queues; stages 4-6 run once per frame, for its
+newest fix, however long the backlog. `ingest` waits for the driver's state and the
+writer's room; `ingest_now` is the same without waiting, when both are there already.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ from server.live.state import Live
 from server.store import queries
 from server.store.queries import Driver
 from server.store.writer import BatchWriter, StoreSink, WriteItem
+from server.usecases.notify.notifier import Notifier
 from server.wire.courier import Rejected
 
 log = logging.getLogger("tracker.pipeline")
@@ -43,6 +59,7 @@ class Pipeline:
         pool: asyncpg.Pool,
         writer: BatchWriter,
         live: Live,
+        notifier: Notifier,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -51,9 +68,10 @@ class Pipeline:
         self._pool = pool
         self._writer = writer
         self._live = live
+        self._notifier = notifier
         self._metrics = metrics
         self._clock = clock
-        self._filters: dict[int, DriverFilter] = {}
+        self._filters: dict[int, DriverFilter] = {}  # per driver: bounded by the drivers table
 
     async def _filter(self, driver_id: int) -> DriverFilter:
         driver_filter = self._filters.get(driver_id)
@@ -68,11 +86,6 @@ class Pipeline:
             driver_filter = self._filters.setdefault(driver_id, DriverFilter(self._limits, latest))
         return driver_filter
 
-    def ready_now(self, driver_id: int) -> bool:
-        """Whether `ingest_now` can take this driver's fixes: its plausibility state is
-        loaded and the writer's queue has room."""
-        return driver_id in self._filters and self._writer.has_room
-
     async def ingest(
         self,
         driver: Driver,
@@ -86,21 +99,25 @@ class Pipeline:
         `attributes` (by seq) are protocol extras kept with the stored fix.
         """
         driver_filter = await self._filter(driver.id)
-        rejected, items = self._check(driver, driver_filter, fixes, sink, attributes)
+        rejected, items = self._stages(driver, driver_filter, fixes, sink, attributes)
         if items:
-            await self._writer.put(items)
+            await self._writer.put(items)  # 7. durable writer (8: it acks after commit)
         return rejected
 
     def ingest_now(
         self, driver: Driver, fixes: Sequence[tuple[int, Fix]], sink: StoreSink
-    ) -> list[Rejected]:
-        """`ingest` without waiting, for callers that checked `ready_now`."""
-        rejected, items = self._check(driver, self._filters[driver.id], fixes, sink, None)
+    ) -> list[Rejected] | None:
+        """`ingest` without waiting; None (and nothing done) when it would wait: the
+        driver's state is not loaded yet, or the writer's queue is full."""
+        driver_filter = self._filters.get(driver.id)
+        if driver_filter is None or not self._writer.has_room:
+            return None
+        rejected, items = self._stages(driver, driver_filter, fixes, sink, None)
         if items:
-            self._writer.put_nowait(items)
+            self._writer.put_nowait(items)  # 7. durable writer (8: it acks after commit)
         return rejected
 
-    def _check(
+    def _stages(
         self,
         driver: Driver,
         driver_filter: DriverFilter,
@@ -108,10 +125,33 @@ class Pipeline:
         sink: StoreSink,
         attributes: Mapping[int, dict[str, Any]] | None,
     ) -> tuple[list[Rejected], list[WriteItem]]:
+        """Stages 2-6 for one frame's fixes (decoded: stage 1); returns the rejections and
+        the records for the writer."""
         self._metrics.fixes_received.inc(len(fixes))
         received_at = self._clock()
-        driver_id = driver.id
         latest_before = driver_filter.latest
+        rejected, items = self._plausible(
+            driver.id, driver_filter, fixes, sink, attributes, received_at
+        )
+        newest = driver_filter.latest  # 3. per-driver state: late fixes do not move it
+        if newest is not None and newest is not latest_before:
+            update = self._live.on_fix(driver, newest)  # 4. live state
+            self._live.publish(update)  # 5. publish
+            self._notifier.live_notices(update.notices)  # 6. notifier
+            self._notifier.position(driver.id, newest)
+        return rejected, items
+
+    def _plausible(
+        self,
+        driver_id: int,
+        driver_filter: DriverFilter,
+        fixes: Sequence[tuple[int, Fix]],
+        sink: StoreSink,
+        attributes: Mapping[int, dict[str, Any]] | None,
+        received_at: datetime,
+    ) -> tuple[list[Rejected], list[WriteItem]]:
+        """2. plausibility: each fix judged (and, if accepted, made the driver's newest
+        unless late) in order; the accepted become the writer's records."""
         rejected: list[Rejected] = []
         items: list[WriteItem] = []
         for seq, fix in fixes:
@@ -122,7 +162,4 @@ class Pipeline:
                 continue
             extras = attributes.get(seq) if attributes else None
             items.append((queries.position_record(driver_id, fix, received_at, extras), sink, seq))
-        newest = driver_filter.latest
-        if newest is not None and newest is not latest_before:
-            self._live.on_fix(driver, newest)  # once per frame, however long the backlog
         return rejected, items

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from geo.calibration import Calibration
+from geo.learning import calibrations, cross_fit
 from geo.model import Fix
 from geo.speed_profile import SpeedProfile, learn
 from server.base.settings import Settings
-from server.eta_eval import calibrations, cross_fit
 from server.live.etas import EtaModels, Etas
 from server.store import eta_models
 from server.usecases.leader import Leadership

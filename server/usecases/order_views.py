@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from server.base.settings import Settings
+from server.domain import lateness
 from server.domain.codes import display
 from server.live.state import Live
 from server.store.orders import Order, TimelineEntry
@@ -22,12 +23,9 @@ def _window(order: Order) -> dict[str, datetime] | None:
 
 
 def is_late(order: Order, now: datetime, live: Live) -> bool:
-    """Open and past its promise, or expected to arrive after it."""
-    due_by = order.due_by
-    if due_by is None or order.closed_at is not None:
-        return False
+    """Open and past its promise, or expected to arrive after it (server/domain/lateness.py)."""
     eta = live.etas.eta(order.id)
-    return due_by < now or (eta is not None and eta.eta_at > due_by)
+    return lateness.is_late(order.due_by, order.status, None if eta is None else eta.eta_at, now)
 
 
 def dispatcher_view(

@@ -24,6 +24,7 @@ import asyncpg
 from server.base.dbguard import bounded_connection
 from server.base.settings import Settings
 from server.store import Conn, credentials
+from server.store import health as database
 
 log = logging.getLogger("tracker.revocation")
 
@@ -135,7 +136,7 @@ class RevocationListener:
                 delay_s = 0.1
                 while True:
                     await asyncio.sleep(KEEPALIVE_S)
-                    await conn.fetchval("SELECT 1", timeout=settings.db_command_timeout_s)
+                    await database.ping(conn, settings.db_command_timeout_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -24,6 +24,7 @@ from server.base.dbguard import bounded_connection
 from server.base.settings import Settings
 from server.edges.responses import UNAUTHORIZED_HEADERS, error_response, json_response
 from server.edges.services import Services
+from server.store import health as database
 from server.transport.hub import Hub
 from server.transport.redis_hub import RedisHub
 
@@ -82,7 +83,7 @@ async def _database(services: Services) -> str:
     try:
         budget_s = min(HEALTH_TIMEOUT_S, services.settings.db_request_timeout_s)
         async with bounded_connection(services.pool, budget_s) as conn:
-            await conn.fetchval("SELECT 1")
+            await database.ping(conn)
     except Exception as exc:
         return f"unreachable: {type(exc.__cause__ or exc).__name__}"
     return "ok"

@@ -70,13 +70,14 @@ class DriverSession:
             services.metrics.frames_invalid.inc()
             self._send(wire.Error("frame could not be read; fix it or drop it"))
             return
-        pipeline = services.pipeline
-        if self._backlog is None and (not decoded.fixes or pipeline.ready_now(self._driver.id)):
-            self._reject_invalid(decoded)
-            if decoded.fixes:
-                for rejected in pipeline.ingest_now(self._driver, decoded.fixes, self):
-                    self._send(rejected)
-            return
+        if self._backlog is None:
+            fixes = decoded.fixes
+            rejected = services.pipeline.ingest_now(self._driver, fixes, self) if fixes else []
+            if rejected is not None:
+                self._reject_invalid(decoded)
+                for each in rejected:
+                    self._send(each)
+                return
         # Storage is behind, or this driver's state is loading: stop reading and let one
         # task feed the waiting frames through in order.
         if self._backlog is None:

@@ -21,13 +21,13 @@ from server.base.auth import accepted_subprotocol, presented_token
 from server.domain.lifecycle import CLOSED
 from server.edges.guards import client_address
 from server.edges.net.ws_direct import DirectSocket, direct_socket
-from server.edges.rest.orders import lookup_tracked
 from server.edges.services import Services
 from server.live.fleet import BBox, FleetClient
 from server.store import orders as store
 from server.transport.hub import ALERTS_TOPIC, order_topic
 from server.transport.subscriber import Subscriber
 from server.usecases.order_views import customer_view, link_expires_at
+from server.usecases.tracking import lookup_tracked
 from server.wire import jsonin
 
 log = logging.getLogger("tracker.watch")

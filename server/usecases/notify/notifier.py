@@ -7,7 +7,9 @@ send leaves the row pending: it is sent after restart. A crash between send and 
 sends it again with the same event id / Message-ID (at least once, recognisably the same).
 
 Live events (arriving, delayed, positions for webhooks) come from the fix path, which must
-never wait: they go through a bounded queue to a task that writes them to the outbox.
+never wait: they go through a bounded queue to a task that writes them to the outbox. Live
+state hands them over as notices (server/live/notices.py): returned to the ingest pipeline,
+or given to `live_notices` (the Listener app.py wires).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,9 +32,10 @@ from geo.model import Fix
 from server.base.dbguard import bounded_connection
 from server.base.networks import parse_networks
 from server.base.settings import Settings
-from server.domain.lifecycle import Status
+from server.domain.lifecycle import CLOSED, Status
 from server.live.etas import eta_view
 from server.live.fleet import position_json
+from server.live.notices import Arriving, FreshEta, Notice
 from server.store import Conn, outbox
 from server.store import orders as order_store
 from server.store.orders import Order, TimelineEntry
@@ -44,6 +49,11 @@ CLAIM_BATCH = 50
 LEASE_S = 120.0
 SEND_CONCURRENCY = 10
 LIVE_QUEUE_MAX = 10_000
+# Orders whose announced delay window is remembered here: a cheap filter in front of the
+# database's own record (orders.delay_announced_until), which decides. An order forgotten
+# (closed, or the least recently late past this many) costs one queue item and one
+# UPDATE that finds the delay announced already.
+DELAY_ANNOUNCED_MAX = 10_000
 SUBSCRIPTIONS_REFRESH_S = 60.0
 
 
@@ -79,7 +89,10 @@ class Notifier:
         self._wake = asyncio.Event()
         self._live: asyncio.Queue[_Arriving | _Delayed | _Position] = asyncio.Queue(LIVE_QUEUE_MAX)
         self._subscriptions: list[outbox.Subscription] = []
-        self._delay_announced: dict[int, datetime] = {}
+        # order -> the end of its announced delay window, least recently late first
+        self._delay_announced: OrderedDict[int, datetime] = OrderedDict()
+        # (subscription, driver) -> the last position sent: pruned to the subscriptions
+        # that are active, so bounded by them times the drivers table
         self._position_sent_s: dict[tuple[int, int], float] = {}
         self.sent = 0  # messages sent by this process (tests and metrics read it)
 
@@ -104,6 +117,16 @@ class Notifier:
             order.id,
         )
         await outbox.enqueue(conn, messages, now)
+        if entry.status in CLOSED:  # no delay to announce any more
+            self._delay_announced.pop(order.id, None)
+
+    def live_notices(self, notices: Sequence[Notice]) -> None:
+        """What live state found (server/live/notices.py), in the order it was found."""
+        for notice in notices:
+            if isinstance(notice, FreshEta):
+                self.maybe_delayed(notice.order_id, notice.due_by, notice.eta)
+            elif isinstance(notice, Arriving):
+                self.arriving(notice.order_id, notice.eta)
 
     def arriving(self, order_id: int, eta: dict[str, Any] | None) -> None:
         self._offer(_Arriving(order_id, eta))
@@ -117,7 +140,11 @@ class Notifier:
         if announced is not None and eta_at <= announced:
             return  # still inside the window already announced
         until = max(eta.window[1], eta_at)
-        self._delay_announced[order_id] = until
+        announced_by_order = self._delay_announced
+        announced_by_order[order_id] = until
+        announced_by_order.move_to_end(order_id)
+        if len(announced_by_order) > DELAY_ANNOUNCED_MAX:
+            announced_by_order.popitem(last=False)
         self._offer(_Delayed(order_id, eta_view(eta) or {}, eta_at, until))
 
     def position(self, driver_id: int, fix: Fix) -> None:
@@ -142,6 +169,9 @@ class Notifier:
     async def reload_subscriptions(self) -> None:
         async with bounded_connection(self._pool, self._settings.db_request_timeout_s) as conn:
             self._subscriptions = await outbox.subscriptions(conn, active_only=True)
+        active = {sub.id for sub in self._subscriptions}
+        for key in [k for k in self._position_sent_s if k[0] not in active]:
+            del self._position_sent_s[key]
 
     # Running -------------------------------------------------------------------------
     async def run(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -54,15 +53,3 @@ def read_routes(path: Path) -> dict[str, Route]:
             except RouteError:
                 continue
     return routes
-
-
-def own_route(trip: Sequence[Fix]) -> Route | None:
-    """The trip's own path as its route (for trips with no known route)."""
-    coords: list[tuple[float, float]] = []
-    for fix in trip:
-        if not coords or coords[-1] != (fix.lon, fix.lat):
-            coords.append((fix.lon, fix.lat))
-    try:
-        return Route(tuple(coords))
-    except RouteError:
-        return None
