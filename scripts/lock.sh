@@ -9,10 +9,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 UV_VERSION=0.13.9  # the lock tool, pinned: its output format is part of the files
 TOOLS=.local/lock-tools
 if [ "$("$TOOLS/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
-    python3 -m venv "$TOOLS" && "$TOOLS/bin/pip" install -q "uv==$UV_VERSION"
+    "${PYTHON:-python3}" -m venv "$TOOLS" && "$TOOLS/bin/pip" install -q "uv==$UV_VERSION"
 fi
 # The extras for development: all of them but `data` (one script's, see pyproject.toml).
-extras=$(python3 -c 'import tomllib; print(" ".join(f"--extra {e}" for e in tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"] if e != "data"))')
+extras=$("${PYTHON:-python3}" -c 'import tomllib
+extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]
+print(" ".join(f"--extra {e}" for e in extras if e != "data"))')
 lock() {  # output file, then uv's own options
     local out=$1; shift
     "$TOOLS/bin/uv" pip compile pyproject.toml --quiet --generate-hashes --universal \
