@@ -47,6 +47,31 @@ def test_serve_without_admin_token_says_how_to_fix_it() -> None:
     assert "TRACKER_ADMIN_TOKEN" in result.stderr
 
 
+def test_a_malformed_setting_stops_start_up_with_one_line_naming_it() -> None:
+    env = {**os.environ, "TRACKER_ADMIN_TOKEN": "x" * 32, "TRACKER_REJECT_NULL_ISLAND": "ture"}
+    result = tracker("serve", "--port", "0", env=env)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: TRACKER_REJECT_NULL_ISLAND='ture' is not a boolean: "
+        "use true or false (also 1/0, yes/no, on/off)"
+    ]
+
+
+def test_an_unknown_variable_is_warned_about_once_naming_the_likely_one() -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tracker",
+        "TRACKER_REJECT_NUL_ISLAND": "false",
+    }
+    result = tracker("db", "prepare", env=env)
+    warnings = [line for line in result.stderr.splitlines() if "TRACKER_REJECT_NUL" in line]
+    assert len(warnings) == 1  # a log line: time, level, logger, then the message
+    assert warnings[0].endswith(
+        "WARNING server.base.settings: TRACKER_REJECT_NUL_ISLAND is not a known setting "
+        "(did you mean TRACKER_REJECT_NULL_ISLAND?); it is ignored"
+    )
+
+
 def test_db_prepare_reports_an_unreachable_server() -> None:
     env = {**os.environ, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tracker"}
     result = tracker("db", "prepare", env=env)

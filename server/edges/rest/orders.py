@@ -20,6 +20,9 @@ from server.store import orders as store
 from server.usecases import orders
 from server.usecases.order_views import customer_view, dispatcher_view
 from server.usecases.tracking import lookup_tracked
+from server.wire.live import FleetView
+from server.wire.orders import OrderPage
+from server.wire.rest import TransitionRefused
 
 MAX_BODY_BYTES = 1024 * 1024  # routes can be long
 MAX_PAGE = 500
@@ -106,10 +109,10 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
         after_id=after_id,
     )
     return json_response(
-        {
-            "orders": [dispatcher_view(o, services.settings, now, services.live) for o in found],
-            "next_after": found[-1].id if len(found) == limit else None,
-        }
+        OrderPage(
+            [dispatcher_view(o, services.settings, now, services.live) for o in found],
+            found[-1].id if len(found) == limit else None,
+        )
     )
 
 
@@ -130,7 +133,7 @@ async def change_status(request: Request, caller: Caller, services: Services) ->
             services, order_id, wanted, caller.actor, spec.note, now
         )
     except IllegalTransition as exc:
-        return json_response({"error": str(exc), "allowed": exc.allowed}, 409)
+        return json_response(TransitionRefused(str(exc), exc.allowed), 409)
     except orders.NoSuchOrder:
         return error_response(404, NO_SUCH_ORDER)
     return json_response(dispatcher_view(after, services.settings, now, services.live, timeline))
@@ -164,7 +167,7 @@ async def assign(request: Request, caller: Caller, services: Services) -> Respon
 
 @guarded("dispatcher")
 async def fleet(request: Request, caller: Caller, services: Services) -> Response:
-    return json_response({"drivers": services.live.fleet.snapshot(), "at": _now()})
+    return json_response(FleetView(services.live.fleet.snapshot(), _now()))
 
 
 async def track(request: Request) -> Response:
