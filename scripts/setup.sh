@@ -34,7 +34,8 @@ setup_python() {
         "$py" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && "$py" -m venv "$VENV"; } \
             || die "cannot create a virtualenv: apt-get install python3-venv, then rerun"
     fi
-    local stamp="$VENV/.installed" want pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+    local stamp="$VENV/.installed" want
+    local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
     want=$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/dev.txt" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         # Every dependency, transitive ones and the build backend included, at the version and
