@@ -46,11 +46,11 @@ class ResponseChecker:
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
-        resource = Resource(contents=document, specification=DRAFT202012)
+        resource: Resource[Any] = DRAFT202012.create_resource(document)
         self.registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, resource)
         self.seen: set[tuple[str, str, int]] = set()
 
-    def check(self, response: httpx.Response, template: str) -> httpx.Response:
+    def __call__(self, response: httpx.Response, template: str) -> httpx.Response:
         method = response.request.method
         operation = self.document["paths"][template][method.lower()]
         status = response.status_code

@@ -46,7 +46,8 @@ STATUS_TEXT = {
     503: "Unavailable for now (database or storage behind); see Retry-After",
 }
 
-SECURITY = {  # who (the table's auth) -> the security requirement
+# Who may call (the table's auth) -> the security requirement.
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "dispatcher": [{"apiKey": []}],
     "admin": [{"apiKey": []}],
     "driver": [{"driverToken": []}],
