@@ -206,7 +206,7 @@ def _operation(op: Op, schemas: _Schemas) -> dict[str, Any]:
         operation["parameters"] = parameters
     if op.request is not None:
         operation["requestBody"] = {
-            "required": op.method != "PUT" and op.path != "/osmand",
+            "required": op.path != "/osmand",  # OsmAnd may put it all in the query
             "content": {"application/json": {"schema": schemas.of(op.request)}},
         }
     return operation
@@ -244,7 +244,9 @@ def document() -> dict[str, Any]:
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
             "description": (
                 "Couriers stream GPS fixes; customers, dispatchers and other systems watch "
-                'orders. Every error body is `{"error": "..."}`. HEAD is accepted '
+                'orders. Every error body is `{"error": "..."}`, the 404 of an unknown path '
+                "and the 405 of a method a path does not take (with `Allow`) included. "
+                "HEAD is accepted "
                 "wherever GET is. The WebSockets (`/ws/driver`, `/ws/track/{code}`, "
                 "`/ws/fleet`) are listed under `x-websockets` with their messages; the "
                 "webhooks under `webhooks`. The prose reference is docs/api.md."
@@ -286,6 +288,7 @@ def _encoded() -> bytes:
 
 
 async def openapi_json(request: Request) -> Response:
+    """Public, and readable from other origins: editors and client generators load it."""
     return Response(
         _encoded(),
         media_type="application/json",
