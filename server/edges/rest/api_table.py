@@ -29,9 +29,17 @@ class FixBacklog(msgspec.Struct, tag="fixes", tag_field="type"):
     fixes: list[courier.FixIn]
 
 
+@dataclass(frozen=True)
+class Media:
+    """A body that is not JSON: its media type, and the type msgspec describes it by."""
+
+    type: str
+    kind: Any = str
+
+
 ERROR = rest.Error
 NO_BODY = None  # 204
-TEXT = str  # text/plain
+TEXT = Media("text/plain")
 EMPTY_LIST = Annotated[list[Any], msgspec.Meta(max_length=0)]
 DRIVER_TOKEN_BODY = (courier.FixMessage, FixBacklog, list[courier.FixIn])
 
@@ -51,8 +59,8 @@ class Op:
     summary: str
     tag: str
     auth: str | None  # "dispatcher" | "admin" (API key roles), "driver", "metrics", "owntracks"
-    responses: dict[int, Any]  # status -> type, ERROR, NO_BODY, TEXT, or a tuple (any of)
-    request: Any = None  # a type, or a tuple of types (any of)
+    responses: dict[int, Any]  # status -> type, ERROR, NO_BODY, a Media, or a tuple (any of)
+    request: Any = None  # the same: a type, a Media, or a tuple
     params: tuple[Param, ...] = ()
     database: bool = True  # 503 when it is unavailable
     description: str = ""

@@ -20,7 +20,7 @@ from server.edges.rest.api_table import (
     NO_BODY,
     OPERATIONS,
     SOCKETS,
-    TEXT,
+    Media,
     Op,
 )
 from server.wire import notify, rest
@@ -128,14 +128,26 @@ def _renamed(value: Any) -> Any:
 
 
 def _flat(kind: Any) -> list[Any]:
-    return list(kind) if isinstance(kind, tuple) else [kind]
+    """The alternatives of a body, as types msgspec describes."""
+    kinds = list(kind) if isinstance(kind, tuple) else [kind]
+    return [k.kind if isinstance(k, Media) else k for k in kinds if k is not NO_BODY]
+
+
+def _content(kind: Any, schemas: _Schemas) -> dict[str, Any]:
+    """Media type -> schema of a body; its JSON alternatives are any of them."""
+    kinds = list(kind) if isinstance(kind, tuple) else [kind]
+    content = {k.type: {"schema": schemas.of(k.kind)} for k in kinds if isinstance(k, Media)}
+    json = tuple(k for k in kinds if not isinstance(k, Media))
+    if json:
+        content["application/json"] = {"schema": schemas.of(json if len(json) > 1 else json[0])}
+    return content
 
 
 def _kinds() -> list[Any]:
     kinds: list[Any] = [rest.Error, notify.WebhookBody, notify.OrderEvent, notify.DriverPosition]
     for op in OPERATIONS:
-        kinds += [k for k in _flat(op.request) if k is not None]
-        kinds += [k for r in op.responses.values() for k in _flat(r) if k is not NO_BODY]
+        kinds += _flat(op.request)
+        kinds += [k for r in op.responses.values() for k in _flat(r)]
         kinds += [p.kind for p in op.params]
     for socket in SOCKETS.values():
         kinds += [*socket["receives"], *socket["sends"]]
@@ -162,10 +174,8 @@ def _response(status: int, kind: Any, schemas: _Schemas) -> dict[str, Any]:
     response: dict[str, Any] = {"description": STATUS_TEXT[status]}
     if status in (429, 503):
         response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
-    if kind is NO_BODY:
-        return response
-    media = "text/plain" if kind is TEXT else "application/json"
-    response["content"] = {media: {"schema": schemas.of(kind)}}
+    if kind is not NO_BODY:
+        response["content"] = _content(kind, schemas)
     return response
 
 
@@ -207,7 +217,7 @@ def _operation(op: Op, schemas: _Schemas) -> dict[str, Any]:
     if op.request is not None:
         operation["requestBody"] = {
             "required": op.path != "/osmand",  # OsmAnd may put it all in the query
-            "content": {"application/json": {"schema": schemas.of(op.request)}},
+            "content": _content(op.request, schemas),
         }
     return operation
 
