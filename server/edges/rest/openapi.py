@@ -100,9 +100,9 @@ class _Schemas:
     def __init__(self, kinds: list[Any]) -> None:
         unique = list(dict.fromkeys(kinds))
         schemas, components = msgspec.json.schema_components(unique, ref_template=REF)
-        self.components = {COMPONENT_NAMES.get(k, k): v for k, v in components.items()}
+        named = {COMPONENT_NAMES.get(k, k): v for k, v in components.items()}
+        self.components: dict[str, Any] = _renamed(named)
         self._of = {kind: _renamed(s) for kind, s in zip(unique, schemas, strict=True)}
-        self.components = _renamed(self.components)
 
     def of(self, kind: Any) -> dict[str, Any]:
         if isinstance(kind, tuple):
@@ -154,7 +154,7 @@ def _kinds() -> list[Any]:
     return kinds
 
 
-def error_statuses(op: Op) -> dict[int, Any]:
+def _shared_errors(op: Op) -> dict[int, Any]:
     """The statuses every route of its kind answers with the shared error body."""
     shared: dict[int, Any] = {500: rest.Error}
     if op.auth in ("dispatcher", "admin"):
@@ -194,7 +194,7 @@ def _parameters(op: Op, schemas: _Schemas) -> list[dict[str, Any]]:
 
 
 def _operation(op: Op, schemas: _Schemas) -> dict[str, Any]:
-    responses = error_statuses(op) | op.responses
+    responses = _shared_errors(op) | op.responses
     operation: dict[str, Any] = {
         "operationId": _operation_id(op),
         "summary": op.summary,
