@@ -66,6 +66,14 @@ POSITIVE = (
     "eta_learn_interval_s",
     "eta_reload_interval_s",
     "retention_days",
+    "proof_max_photo_bytes",
+    "proof_max_pixels",
+    "proof_max_parts",
+    "proof_max_field_bytes",
+    "proof_photo_max_px",
+    "proof_thumb_px",
+    "proof_concurrency",
+    "delivery_pin_max_tries",
 )
 
 
@@ -140,6 +148,24 @@ class Settings:
     # Stops one driver's run may hold (assigning beyond it is a 422). A change to a run costs
     # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
     max_stops_per_run: int = 1_000
+
+    # Proof of delivery (POST /api/orders/{id}/proof, multipart): each image at most this
+    # many bytes and pixels (decompression bombs are refused before decoding), the form at
+    # most this many parts with text fields this long. Photos are stored re-encoded with
+    # their long edge at most `proof_photo_max_px`, with a `proof_thumb_px` thumbnail;
+    # at most `proof_concurrency` uploads decode at once (in threads, off the event loop).
+    proof_max_photo_bytes: int = 8 * 1024 * 1024
+    proof_max_pixels: int = 50_000_000
+    proof_max_parts: int = 8
+    proof_max_field_bytes: int = 1_024
+    proof_photo_max_px: int = 2_048
+    proof_thumb_px: int = 320
+    proof_concurrency: int = 2
+    proof_photo_to_customer: bool = True  # the customer's tracking link shows the photo
+    # Delivery PINs (orders created with "delivery_pin": true): digits, and wrong tries
+    # before the PIN locks (the dispatcher is alerted).
+    delivery_pin_digits: int = 4
+    delivery_pin_max_tries: int = 5
 
     # ETAs.
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
@@ -285,6 +311,12 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.port > 65_535 or not 0 < self.smtp_port <= 65_535:
             raise SettingsError("TRACKER_PORT (0: any free port) and TRACKER_SMTP_PORT: 1..65535")
+        if not 4 <= self.delivery_pin_digits <= 6:
+            raise SettingsError("TRACKER_DELIVERY_PIN_DIGITS must be 4, 5 or 6")
+        if self.proof_thumb_px > self.proof_photo_max_px:
+            raise SettingsError(
+                "TRACKER_PROOF_THUMB_PX must not exceed TRACKER_PROOF_PHOTO_MAX_PX"
+            )
         if self.detour_factor < 1.0:
             raise SettingsError("TRACKER_DETOUR_FACTOR must be 1 or more (a route is no shorter)")
 

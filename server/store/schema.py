@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB
 
 metadata = MetaData()
 
@@ -219,4 +219,62 @@ eta_models = Table(
     Column("fixes", Integer, nullable=False),
     Column("profile", JSONB, nullable=False),
     Column("calibration", JSONB, nullable=False),
+)
+
+# Proof of delivery: one current proof per order (a new upload replaces it), its images
+# (re-encoded, metadata stripped) beside it; all removed with the order (ON DELETE CASCADE).
+proofs = Table(
+    "proofs",
+    metadata,
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("driver_id", BigInteger, ForeignKey("drivers.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("recipient_name", Text),
+    Column("position", _point()),  # the courier's newest fix, if recent; else NULL
+    Column("position_at", DateTime(timezone=True)),
+    Column("accuracy_m", REAL),
+    Column("distance_m", REAL),  # from the position to the destination
+    Column("pin_verified", Boolean, nullable=False, server_default="false"),
+)
+
+proof_images = Table(
+    "proof_images",
+    metadata,
+    Column(
+        "order_id", BigInteger, ForeignKey("proofs.order_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column(
+        "kind",
+        Text,
+        CheckConstraint("kind IN ('photo', 'thumb', 'signature')"),
+        nullable=False,
+    ),
+    Column("media_type", Text, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("data", BYTEA, nullable=False),
+    PrimaryKeyConstraint("order_id", "kind", name="proof_images_pkey"),
+)
+
+# Idempotency-Keys of proof uploads, per driver: a resend is answered with what is stored.
+proof_keys = Table(
+    "proof_keys",
+    metadata,
+    Column("driver_id", BigInteger, ForeignKey("drivers.id"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("driver_id", "key", name="proof_keys_pkey"),
+    Index("proof_keys_order", "order_id"),
+)
+
+# Delivery PINs, in clear: the out-for-delivery message must carry it (a 4-6 digit code's
+# hash would fall to a brute force at once). Never shown by the API, never logged.
+delivery_pins = Table(
+    "delivery_pins",
+    metadata,
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("pin", Text, nullable=False),
+    Column("wrong_tries", Integer, nullable=False, server_default="0"),
+    Column("locked_at", DateTime(timezone=True)),
 )
