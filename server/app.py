@@ -29,6 +29,7 @@ from server.edges.rest import drivers, health, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
+from server.edges.rest import proof as proof_api
 from server.edges.services import Services
 from server.edges.sockets import driver as driver_socket
 from server.edges.sockets import watch
@@ -153,6 +154,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         app.state.services = Services(
             settings, metrics, pool, writer, pipeline, live, limiter, notifier,
             DeviceGuard(settings), sockets,
+            proof_slots=asyncio.Semaphore(settings.proof_concurrency),
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)
         writer.start()
@@ -203,6 +205,11 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/orders/{order_id}/status", orders_api.change_status, methods=["POST"]),
         Route("/api/orders/{order_id}/assign", orders_api.assign, methods=["POST"]),
         Route("/api/orders/{order_id}/notifications", notify_api.order_notifications),
+        Route("/api/orders/{order_id}/proof", proof_api.upload_proof, methods=["POST"]),
+        Route("/api/orders/{order_id}/proof", proof_api.get_proof, methods=["GET"]),
+        Route("/api/orders/{order_id}/proof/photo", proof_api.proof_photo, methods=["GET"]),
+        Route("/api/orders/{order_id}/proof/photo/thumb", proof_api.proof_thumb, methods=["GET"]),
+        Route("/api/orders/{order_id}/proof/signature", proof_api.proof_signature, methods=["GET"]),
         Route("/api/webhooks", notify_api.create_subscription, methods=["POST"]),
         Route("/api/webhooks", notify_api.list_subscriptions, methods=["GET"]),
         Route("/api/webhooks/{subscription_id}", notify_api.get_subscription, methods=["GET"]),
@@ -217,6 +224,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/webhooks/{subscription_id}/deliveries", notify_api.subscription_deliveries),
         Route("/api/fleet", orders_api.fleet, methods=["GET"]),
         Route("/api/track/{code}", orders_api.track, methods=["GET"]),
+        Route("/api/track/{code}/proof/photo", proof_api.customer_photo, methods=["GET"]),
         # The same sockets as SocketDispatch serves directly (listed here for url_for/docs).
         WebSocketRoute("/ws/driver", driver_socket.driver_socket),
         WebSocketRoute("/ws/track/{code}", watch.track_socket),

@@ -314,9 +314,7 @@ class Settings:
         if not 4 <= self.delivery_pin_digits <= 6:
             raise SettingsError("TRACKER_DELIVERY_PIN_DIGITS must be 4, 5 or 6")
         if self.proof_thumb_px > self.proof_photo_max_px:
-            raise SettingsError(
-                "TRACKER_PROOF_THUMB_PX must not exceed TRACKER_PROOF_PHOTO_MAX_PX"
-            )
+            raise SettingsError("TRACKER_PROOF_THUMB_PX must not exceed TRACKER_PROOF_PHOTO_MAX_PX")
         if self.detour_factor < 1.0:
             raise SettingsError("TRACKER_DETOUR_FACTOR must be 1 or more (a route is no shorter)")
 

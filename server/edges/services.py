@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -43,6 +44,8 @@ class Services:
     notifier: Notifier
     devices: DeviceGuard  # phone-app device look-ups: throttled failures, uniform answers
     sockets: OpenSockets  # open sockets by credential, closed when it is revoked
+    # Proof uploads decoding at once (TRACKER_PROOF_CONCURRENCY; app.py sizes it).
+    proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:
         """A connection for a request's or socket's database work, the only way they get

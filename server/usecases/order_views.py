@@ -50,7 +50,11 @@ def link_expires_at(order: Order, settings: Settings) -> datetime | None:
 
 
 def customer_view(
-    order: Order, timeline: list[TimelineEntry], live: Live, settings: Settings
+    order: Order,
+    timeline: list[TimelineEntry],
+    live: Live,
+    settings: Settings,
+    proof_photo_url: str | None = None,
 ) -> CustomerOrder:
     """Only what the customer needs: no driver identity, no other stops, no actors.
 
@@ -65,4 +69,5 @@ def customer_view(
         live.customer_route(order.id) if visible else None,
         live.customer_eta(order.id) if visible else None,
         link_expires_at(order, settings),
+        proof_photo_url,
     )

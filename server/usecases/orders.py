@@ -26,8 +26,9 @@ from server.domain import codes
 from server.domain.lifecycle import Status
 from server.live.state import Live
 from server.store import orders as store
-from server.store import queries
+from server.store import proofs, queries
 from server.store.orders import NewOrder, Order, TimelineEntry
+from server.usecases import proof
 from server.usecases.notify.notifier import Notifier
 
 
@@ -53,16 +54,19 @@ class NoSuchDriver(LookupError):
 
 
 async def create(
-    services: OrderServices, new: NewOrder, actor: str, now: datetime
+    services: OrderServices, new: NewOrder, actor: str, now: datetime, delivery_pin: bool = False
 ) -> tuple[Order, list[TimelineEntry]]:
     """A new `confirmed` order under a fresh tracking code (whatever `new` has is replaced),
-    with its timeline."""
+    with its timeline, and a delivery PIN drawn for it if asked (usecases/proof.py)."""
     async with services.db() as conn:
         while True:  # a collision of 80 random bits will not happen; if it does, draw again
             new = dataclasses.replace(new, tracking_code=codes.new_code())
             try:
                 async with conn.transaction():  # the order, its timeline and its messages
                     order, entry = await store.create_order(conn, new, actor, now)
+                    if delivery_pin:
+                        pin = proof.new_pin(services.settings.delivery_pin_digits)
+                        await proofs.create_pin(conn, order.id, pin)
                     await services.notifier.enqueue_status(conn, order, entry, None)
                 break
             except store.DuplicateTrackingCode:

@@ -91,6 +91,9 @@ class CustomerOrder(msgspec.Struct):
     route: dict[str, Any] | None
     eta: EtaView | None
     expires_at: datetime | None
+    # The proof-of-delivery photo, once delivered (unless TRACKER_PROOF_PHOTO_TO_CUSTOMER
+    # is off): GET it like the lookup, under the tracking code.
+    proof_photo_url: str | None = None
 
 
 class CustomerSnapshot(CustomerOrder, tag="snapshot", tag_field="type"):
@@ -146,6 +149,7 @@ def customer_order(
     route: dict[str, Any] | None,
     eta: EtaView | None,
     expires_at: datetime | None,
+    proof_photo_url: str | None = None,
 ) -> CustomerOrder:
     return CustomerOrder(
         tracking_code=display(order.tracking_code),
@@ -159,6 +163,7 @@ def customer_order(
         route=route,
         eta=eta,
         expires_at=expires_at,
+        proof_photo_url=proof_photo_url,
     )
 
 

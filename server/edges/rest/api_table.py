@@ -20,7 +20,7 @@ from server.edges.phone_apps.routes import OwnTracksLocation, OwnTracksType
 from server.edges.rest.drivers import DriverIn
 from server.edges.rest.notifications import SubscriptionIn
 from server.edges.rest.validation import ApiKeyIn, AssignIn, OrderIn, StatusIn
-from server.wire import courier, live, notify, orders, rest
+from server.wire import courier, live, notify, orders, proof, rest
 
 
 class FixBacklog(msgspec.Struct, tag="fixes", tag_field="type"):
@@ -41,6 +41,7 @@ ERROR = rest.Error
 NO_BODY = None  # 204
 TEXT = Media("text/plain")
 EMPTY_LIST = Annotated[list[Any], msgspec.Meta(max_length=0)]
+IMAGE = (Media("image/jpeg", bytes), Media("image/png", bytes), Media("image/webp", bytes))
 DRIVER_TOKEN_BODY = (courier.FixMessage, FixBacklog, list[courier.FixIn])
 
 
@@ -150,11 +151,33 @@ OPERATIONS: tuple[Op, ...] = (
        "server makes one."),
     Op("GET", "/api/orders/{order_id}/notifications", "What was sent about an order",
        "notifications", _D, {200: list[notify.SentView]}),
+    # proof of delivery
+    Op("POST", "/api/orders/{order_id}/proof", "Upload proof of delivery (courier)", "proof",
+       "driver", {201: proof.ProofView, 200: proof.ProofView, 400: ERROR, 403: ERROR,
+                  404: ERROR, 409: ERROR, 415: ERROR, 423: ERROR},
+       Media("multipart/form-data", proof.ProofForm),
+       params=(Param("Idempotency-Key", str, "required: a resend with the same key is "
+                     "answered 200 with what is stored", "header"),),
+       description="The driver of the order's run only (another driver: 403). Images are "
+       "decoded (JPEG, PNG, WebP), re-encoded without EXIF; a new key replaces the proof. "
+       "A wrong `pin` is 422 with the tries left; 423 once locked."),
+    Op("GET", "/api/orders/{order_id}/proof", "An order's proof of delivery", "proof", _D,
+       {200: proof.ProofView, 404: ERROR}),
+    Op("GET", "/api/orders/{order_id}/proof/photo", "The proof photo", "proof", _D,
+       {200: IMAGE, 404: ERROR}),
+    Op("GET", "/api/orders/{order_id}/proof/photo/thumb", "The proof photo's thumbnail",
+       "proof", _D, {200: IMAGE, 404: ERROR}),
+    Op("GET", "/api/orders/{order_id}/proof/signature", "The recipient's signature", "proof",
+       _D, {200: IMAGE, 404: ERROR}),
     Op("GET", "/api/fleet", "Every driver, position and current stop", "fleet", _D,
        {200: live.FleetView}, database=False),
     Op("GET", "/api/track/{code}", "The customer's view of an order", "tracking", None,
        {200: orders.CustomerOrder, 404: ERROR, 429: ERROR},
        description="The tracking code is the credential; lookups are rate-limited."),
+    Op("GET", "/api/track/{code}/proof/photo", "The delivery photo, for the customer",
+       "tracking", None, {200: IMAGE, 404: ERROR, 429: ERROR},
+       description="Once delivered, while the link is valid, unless "
+       "TRACKER_PROOF_PHOTO_TO_CUSTOMER is off; rate-limited as lookups."),
     # webhooks
     Op("POST", "/api/webhooks", "Subscribe a URL to events", "notifications", _A,
        {201: notify.SubscriptionView}, SubscriptionIn),

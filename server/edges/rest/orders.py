@@ -15,9 +15,10 @@ from server.edges.guards import client_address, guarded, path_id
 from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest import validation
 from server.edges.rest.params import query_int
+from server.edges.rest.proof import customer_photo_url
 from server.edges.services import Caller, Services
 from server.store import orders as store
-from server.usecases import orders
+from server.usecases import orders, proof
 from server.usecases.order_views import customer_view, dispatcher_view
 from server.usecases.tracking import lookup_tracked
 from server.wire.live import FleetView
@@ -65,7 +66,9 @@ async def create_order(request: Request, caller: Caller, services: Services) -> 
         customer_time_zone=spec.customer.time_zone,
     )
     now = _now()
-    order, timeline = await orders.create(services, new, caller.actor, now)
+    order, timeline = await orders.create(
+        services, new, caller.actor, now, delivery_pin=spec.delivery_pin
+    )
     return json_response(
         dispatcher_view(order, services.settings, now, services.live, timeline), 201
     )
@@ -184,4 +187,9 @@ async def track(request: Request) -> Response:
     if order is None:
         return error_response(404, UNKNOWN_CODE)
     timeline = await orders.timeline(services, order.id)
-    return json_response(customer_view(order, timeline, services.live, services.settings))
+    async with services.db() as conn:
+        shown = await proof.customer_photo_shown(conn, order, services.settings)
+    photo_url = customer_photo_url(services.settings.base_url, order) if shown else None
+    return json_response(
+        customer_view(order, timeline, services.live, services.settings, photo_url)
+    )

@@ -47,6 +47,8 @@ class OrderIn(msgspec.Struct, frozen=True):
     reference: Text100 | None = None
     promised_by: AwareTime | None = None
     window: WindowIn | None = None
+    # A delivery PIN: sent to the customer with "out for delivery", asked of the courier.
+    delivery_pin: bool = False
 
 
 class StatusIn(msgspec.Struct, frozen=True):

@@ -62,6 +62,7 @@ def order_context(
         "window": window,
         "eta_detail": eta,
         "promised_by": None if order.promised_by is None else order.promised_by.isoformat(),
+        "delivery_pin": None,  # out_for_delivery only, for orders with one (notifier.py)
     }
 
 

@@ -35,7 +35,7 @@ from server.base.networks import parse_networks
 from server.base.settings import Settings
 from server.domain.lifecycle import CLOSED, Status
 from server.live.notices import Arriving, FreshEta, Notice
-from server.store import Conn, outbox
+from server.store import Conn, outbox, proofs
 from server.store import orders as order_store
 from server.store.orders import Order, TimelineEntry
 from server.usecases.notify import channels, destinations
@@ -108,6 +108,9 @@ class Notifier:
         """In the caller's transaction: the messages a status change causes."""
         now = entry.at
         context = order_context(order, self._settings, eta, entry.note)
+        if entry.status is Status.OUT_FOR_DELIVERY:  # the PIN goes to the customer only
+            pin = await proofs.pin_of(conn, order.id)
+            context["delivery_pin"] = None if pin is None else pin.pin
         messages = customer_messages(order, entry.status.value, context, self._settings, now)
         subscriptions = await outbox.subscriptions(conn, active_only=True)
         messages += webhook_messages(
