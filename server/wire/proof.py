@@ -18,7 +18,7 @@ class ProofPosition(msgspec.Struct):
 
 
 class ProofImage(msgspec.Struct):
-    url: str
+    url: str  # a path on this server (GET with the same API key)
     media_type: str
     size_bytes: int
     width: int

@@ -189,7 +189,7 @@ async def track(request: Request) -> Response:
     timeline = await orders.timeline(services, order.id)
     async with services.db() as conn:
         shown = await proof.customer_photo_shown(conn, order, services.settings)
-    photo_url = customer_photo_url(services.settings.base_url, order) if shown else None
+    photo_url = customer_photo_url(order) if shown else None
     return json_response(
         customer_view(order, timeline, services.live, services.settings, photo_url)
     )

@@ -32,10 +32,10 @@ NO_PROOF = "no proof of delivery for this order"
 _URL_PATH = {"photo": "photo", "thumb": "photo/thumb", "signature": "signature"}
 
 
-def proof_view(found: store.Proof, base_url: str) -> wire.ProofView:
+def proof_view(found: store.Proof) -> wire.ProofView:
     images = {
         i.kind: wire.ProofImage(
-            f"{base_url}/api/orders/{found.order_id}/proof/{_URL_PATH[i.kind]}",
+            f"/api/orders/{found.order_id}/proof/{_URL_PATH[i.kind]}",
             i.media_type, i.size_bytes, i.width, i.height,
         )
         for i in found.images
@@ -132,7 +132,7 @@ async def upload_proof(request: Request) -> Response:
     try:
         order = await proof.order_for_upload(services, order_id, driver.id)
         if (stored := await proof.replay(services, driver.id, key, order_id)) is not None:
-            return json_response(proof_view(stored, settings.base_url))
+            return json_response(proof_view(stored))
         proof.check_uploadable(order)
     except proof.Refused as exc:
         return error_response(_status_of(exc), str(exc))
@@ -174,7 +174,7 @@ async def _stored(
         return error_response(422, str(exc))
     except proof.Refused as exc:
         return error_response(_status_of(exc), str(exc))
-    return json_response(proof_view(stored, services.settings.base_url), 201 if new else 200)
+    return json_response(proof_view(stored), 201 if new else 200)
 
 
 def _loader(upload: UploadFile | None) -> Callable[[], Awaitable[bytes]] | None:
@@ -190,7 +190,7 @@ async def get_proof(request: Request, caller: Caller, services: Services) -> Res
             found = await store.get(conn, order_id)
     if found is None:
         return error_response(404, NO_PROOF)
-    return json_response(proof_view(found, services.settings.base_url))
+    return json_response(proof_view(found))
 
 
 def _image_response(image: store.Image) -> Response:
@@ -241,5 +241,6 @@ async def customer_photo(request: Request) -> Response:
     return _image_response(image)
 
 
-def customer_photo_url(base_url: str, order: order_store.Order) -> str:
-    return f"{base_url}/api/track/{display(order.tracking_code)}/proof/photo"
+def customer_photo_url(order: order_store.Order) -> str:
+    """A path on this server, like the image URLs dispatchers get."""
+    return f"/api/track/{display(order.tracking_code)}/proof/photo"
