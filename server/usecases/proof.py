@@ -24,6 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from geo.distance import haversine_m
 from server.base.settings import Settings
+from server.domain.codes import display
 from server.domain.lifecycle import Status
 from server.live.state import Live
 from server.store import Conn, proofs
@@ -261,7 +262,10 @@ async def customer_photo(conn: Conn, order: Order, settings: Settings) -> proofs
     return await proofs.image(conn, order.id, "photo")
 
 
-async def customer_photo_shown(conn: Conn, order: Order, settings: Settings) -> bool:
+async def customer_photo_url(conn: Conn, order: Order, settings: Settings) -> str | None:
+    """Where the customer's view points for the photo (a path on this server), if shown."""
     if not settings.proof_photo_to_customer or order.status is not Status.DELIVERED:
-        return False
-    return await proofs.has_image(conn, order.id, "photo")
+        return None
+    if not await proofs.has_image(conn, order.id, "photo"):
+        return None
+    return f"/api/track/{display(order.tracking_code)}/proof/photo"

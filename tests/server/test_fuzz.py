@@ -43,7 +43,11 @@ async def shared(database_url: str) -> AsyncIterator[Shared]:
 
 REST_BODIES = {
     "/api/drivers": {"name": "Ana"},
-    "/api/orders": {"customer": {"name": "C"}, "destination": {"lat": 41.1, "lon": -8.6}},
+    "/api/orders": {
+        "customer": {"name": "C"},
+        "destination": {"lat": 41.1, "lon": -8.6},
+        "delivery_pin": False,
+    },
     "/api/orders/{order}/status": {"status": "processing"},
     "/api/orders/{order}/assign": {"driver_id": 1},
     "/api/keys": {"name": "k"},

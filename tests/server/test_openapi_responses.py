@@ -14,6 +14,7 @@ import httpx
 from server.base.settings import Settings
 from server.edges.rest.openapi import document
 from tests.conftest import ADMIN_TOKEN
+from tests.server import images
 from tests.server.harness import RunningServer, run_server
 from tests.server.openapi_check import ResponseChecker
 
@@ -163,6 +164,38 @@ async def _track_fleet_health(
     check(await c.get("/metrics"), "/metrics")  # 401
 
 
+async def _proof(
+    c: httpx.AsyncClient, check: ResponseChecker, driver_id: int, token: str,
+    dispatcher: dict[str, str],
+) -> None:  # fmt: skip
+    """A proof uploaded (and refused), read by dispatch and by the customer once delivered."""
+    order = (await c.post("/api/orders", json=ORDER, headers=dispatcher)).json()
+    order_id, code = order["id"], order["tracking_code"]
+    await c.post(f"/api/orders/{order_id}/assign", json={"driver_id": driver_id}, headers=ADMIN)
+    for step in ("shipped", "out_for_delivery"):
+        await c.post(f"/api/orders/{order_id}/status", json={"status": step}, headers=ADMIN)
+    t, url = "/api/orders/{order_id}/proof", f"/api/orders/{order_id}/proof"
+    driver = {"Authorization": f"Bearer {token}", "Idempotency-Key": "p1"}
+    photo = {"photo": ("p.jpg", images.phone_photo((80, 60)), "image/jpeg")}
+    gif = {"photo": ("p.gif", images.gif(), "image/gif")}
+    check(await c.post(url, files=photo, headers=driver), t)  # 201
+    check(await c.post(url, files=photo, headers=driver), t)  # 200: the same key again
+    check(await c.post(url, files=gif, headers={**driver, "Idempotency-Key": "p2"}), t)  # 422
+    check(await c.post(url, json={}, headers={**driver, "Idempotency-Key": "p3"}), t)  # 415
+    check(await c.post(url, files=photo, headers={"Authorization": driver["Authorization"]}),
+          t)  # 400: no key  # fmt: skip
+    check(await c.post(url, files=photo), t)  # 401
+    check(await c.post("/api/orders/999999/proof", files=photo, headers=driver), t)  # 404
+    check(await c.get(url, headers=dispatcher), t)
+    check(await c.get("/api/orders/999999/proof", headers=dispatcher), t)  # 404
+    for kind in ("photo", "photo/thumb", "signature"):  # the signature: 404, none uploaded
+        check(await c.get(f"{url}/{kind}", headers=dispatcher), f"{t}/{kind}")
+    customer = "/api/track/{code}/proof/photo"
+    check(await c.get(f"/api/track/{code}/proof/photo"), customer)  # 404: not delivered
+    await c.post(f"/api/orders/{order_id}/status", json={"status": "delivered"}, headers=ADMIN)
+    check(await c.get(f"/api/track/{code}/proof/photo"), customer)
+
+
 async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
     async with server.http() as c:
         driver_id, token, dispatcher = await _drivers_and_keys(c, check)
@@ -170,6 +203,7 @@ async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
         await _webhooks(c, check, dispatcher)
         await _ingest(c, check, token)
         await _track_fleet_health(c, check, code, dispatcher)
+        await _proof(c, check, driver_id, token, dispatcher)
 
 
 async def test_responses_match_the_document(settings: Settings, db: asyncpg.Connection) -> None:

@@ -246,6 +246,9 @@ async def test_the_customer_sees_the_photo_once_delivered_unless_turned_off(
         assert view["proof_photo_url"] == f"/api/track/{code}/proof/photo"
         async with server.http() as client:  # the signature is for dispatch only
             assert (await client.get(f"/api/track/{code}/proof/signature")).status_code == 404
+        async with Watcher(f"{server.ws_url}/ws/track/{code}") as watcher:
+            [snapshot] = watcher.of_type("snapshot")
+        assert snapshot["proof_photo_url"] == view["proof_photo_url"]
     async with run_server(dataclasses.replace(settings, proof_photo_to_customer=False)) as server:
         photo, view = await _customer(server, code)
         assert photo.status_code == 404 and view["proof_photo_url"] is None

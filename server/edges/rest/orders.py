@@ -15,7 +15,6 @@ from server.edges.guards import client_address, guarded, path_id
 from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest import validation
 from server.edges.rest.params import query_int
-from server.edges.rest.proof import customer_photo_url
 from server.edges.services import Caller, Services
 from server.store import orders as store
 from server.usecases import orders, proof
@@ -188,8 +187,7 @@ async def track(request: Request) -> Response:
         return error_response(404, UNKNOWN_CODE)
     timeline = await orders.timeline(services, order.id)
     async with services.db() as conn:
-        shown = await proof.customer_photo_shown(conn, order, services.settings)
-    photo_url = customer_photo_url(order) if shown else None
+        photo_url = await proof.customer_photo_url(conn, order, services.settings)
     return json_response(
         customer_view(order, timeline, services.live, services.settings, photo_url)
     )

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.base.auth import presented_token
-from server.domain.codes import display
 from server.edges.forms import read_multipart
 from server.edges.guards import client_address, guarded, path_id
 from server.edges.responses import UNAUTHORIZED_HEADERS, error_response, json_response
@@ -239,8 +238,3 @@ async def customer_photo(request: Request) -> Response:
     if image is None:
         return error_response(404, "no delivery photo for this tracking code")
     return _image_response(image)
-
-
-def customer_photo_url(order: order_store.Order) -> str:
-    """A path on this server, like the image URLs dispatchers get."""
-    return f"/api/track/{display(order.tracking_code)}/proof/photo"

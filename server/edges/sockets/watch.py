@@ -26,6 +26,7 @@ from server.live.fleet import BBox, FleetClient
 from server.store import orders as store
 from server.transport.hub import ALERTS_TOPIC, order_topic
 from server.transport.subscriber import Subscriber
+from server.usecases import proof
 from server.usecases.order_views import customer_view, link_expires_at
 from server.usecases.tracking import lookup_tracked
 from server.wire import jsonin
@@ -225,9 +226,12 @@ async def _customer_snapshot(
     async with services.db() as conn:
         fresh = await store.get_order(conn, order.id) or order
         timeline = await store.timeline(conn, order.id)
+        photo_url = await proof.customer_photo_url(conn, fresh, services.settings)
     # Closed before the subscription took (its status message missed): expire from here.
     subscriber.expires(link_expires_at(fresh, services.settings))
-    return customer_snapshot(customer_view(fresh, timeline, services.live, services.settings))
+    return customer_snapshot(
+        customer_view(fresh, timeline, services.live, services.settings, photo_url)
+    )
 
 
 class _Viewport(msgspec.Struct, tag="viewport", tag_field="type"):
