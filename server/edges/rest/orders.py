@@ -172,8 +172,9 @@ async def fleet(request: Request, caller: Caller, services: Services) -> Respons
     return json_response(FleetView(services.live.fleet.snapshot(), _now()))
 
 
-async def track(request: Request) -> Response:
-    services: Services = request.app.state.services
+async def tracked(request: Request, services: Services) -> store.Order | Response:
+    """The order behind the path's tracking code, or the 429/404 to answer with: every
+    route under `/api/track/{code}` looks it up this way (rate-limited per client)."""
     order, retry_after_s = await lookup_tracked(
         services, client_address(request), request.path_params["code"]
     )
@@ -183,8 +184,13 @@ async def track(request: Request) -> Response:
             "too many tracking lookups; try again shortly",
             {"Retry-After": str(int(retry_after_s) + 1)},
         )
-    if order is None:
-        return error_response(404, UNKNOWN_CODE)
+    return error_response(404, UNKNOWN_CODE) if order is None else order
+
+
+async def track(request: Request) -> Response:
+    services: Services = request.app.state.services
+    if isinstance(order := await tracked(request, services), Response):
+        return order
     timeline = await orders.timeline(services, order.id)
     async with services.db() as conn:
         photo_url = await proof.customer_photo_url(conn, order, services.settings)

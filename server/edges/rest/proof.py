@@ -7,6 +7,7 @@ from __future__ import annotations
 import string
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -14,15 +15,16 @@ from starlette.responses import Response
 
 from server.base.auth import presented_token
 from server.edges.forms import read_multipart
-from server.edges.guards import client_address, guarded, path_id
+from server.edges.guards import guarded, path_id
 from server.edges.responses import UNAUTHORIZED_HEADERS, error_response, json_response
+from server.edges.rest.orders import tracked
 from server.edges.services import Caller, Services
 from server.store import orders as order_store
 from server.store import proofs as store
 from server.usecases import proof
-from server.usecases.tracking import lookup_tracked
 from server.wire import proof as wire
 
+T = TypeVar("T")
 IMAGE_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 FIELDS = frozenset({"photo", "signature", "recipient_name", "pin"})
 MAX_KEY_CHARS = 200
@@ -180,13 +182,20 @@ def _loader(upload: UploadFile | None) -> Callable[[], Awaitable[bytes]] | None:
     return None if upload is None else upload.read
 
 
+async def _of_order(
+    request: Request, services: Services, read: Callable[..., Awaitable[T]]
+) -> T | None:
+    """What `read(conn, order_id)` finds for the path's order, or None."""
+    order_id = path_id(request, "order_id")
+    if order_id is None:
+        return None
+    async with services.db() as conn:
+        return await read(conn, order_id)
+
+
 @guarded("dispatcher")
 async def get_proof(request: Request, caller: Caller, services: Services) -> Response:
-    order_id = path_id(request, "order_id")
-    found = None
-    if order_id is not None:
-        async with services.db() as conn:
-            found = await store.get(conn, order_id)
+    found = await _of_order(request, services, store.get)
     if found is None:
         return error_response(404, NO_PROOF)
     return json_response(proof_view(found))
@@ -201,11 +210,9 @@ def image_endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
 
     @guarded("dispatcher")
     async def endpoint(request: Request, caller: Caller, services: Services) -> Response:
-        order_id = path_id(request, "order_id")
-        image = None
-        if order_id is not None:
-            async with services.db() as conn:
-                image = await store.image(conn, order_id, kind)
+        image = await _of_order(
+            request, services, lambda conn, order_id: store.image(conn, order_id, kind)
+        )
         if image is None:
             return error_response(404, f"no proof {kind} for this order")
         return _image_response(image)
@@ -222,19 +229,10 @@ proof_signature = image_endpoint("signature")
 async def customer_photo(request: Request) -> Response:
     """`GET /api/track/{code}/proof/photo`: rate-limited like every tracking lookup."""
     services: Services = request.app.state.services
-    order, retry_after_s = await lookup_tracked(
-        services, client_address(request), request.path_params["code"]
-    )
-    if retry_after_s > 0:
-        return error_response(
-            429,
-            "too many tracking lookups; try again shortly",
-            {"Retry-After": str(int(retry_after_s) + 1)},
-        )
-    image = None
-    if order is not None:
-        async with services.db() as conn:
-            image = await proof.customer_photo(conn, order, services.settings)
+    if isinstance(order := await tracked(request, services), Response):
+        return order
+    async with services.db() as conn:
+        image = await proof.customer_photo(conn, order, services.settings)
     if image is None:
         return error_response(404, "no delivery photo for this tracking code")
     return _image_response(image)
