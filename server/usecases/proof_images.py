@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 JPEG_QUALITY = 85
@@ -65,12 +65,14 @@ def signature(data: bytes, limits: Limits) -> Encoded:
 
 def _decode(data: bytes, part: str, limits: Limits) -> tuple[Image.Image, str]:
     Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's own check, at open, as a backstop
+    # Pillow's decoders answer hostile bytes with many kinds of exception (OSError,
+    # SyntaxError, struct.error, ValueError, ...): any of them means the upload is refused.
     try:
         image = Image.open(io.BytesIO(data))  # reads the header only
-    except UnidentifiedImageError:
-        raise BadImage(f"{part}: not an image (JPEG, PNG or WebP)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadImage(f"{part}: more than {limits.max_pixels} pixels") from None
+    except Exception:  # UnidentifiedImageError, mostly
+        raise BadImage(f"{part}: not an image (JPEG, PNG or WebP)") from None
     source = image.format or ""
     if source not in ACCEPTED:
         raise BadImage(f"{part}: {source or 'this'} format is not accepted: JPEG, PNG or WebP")
@@ -85,7 +87,7 @@ def _decode(data: bytes, part: str, limits: Limits) -> tuple[Image.Image, str]:
     try:
         image.load()
         upright = ImageOps.exif_transpose(image)  # a copy; orientation applied
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Exception:
         raise BadImage(f"{part}: the image data is damaged or truncated") from None
     upright.info.clear()  # nothing of the original's metadata goes on
     return upright, source
