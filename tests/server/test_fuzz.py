@@ -129,6 +129,60 @@ async def test_phone_app_bodies_never_500(
         assert_client_error(answer)
 
 
+_proof_orders: dict[int, tuple[int, str]] = {}
+
+
+async def _proof_order(shared: Shared) -> tuple[int, str]:
+    """An order out for delivery on a driver's run, and the driver's token (once per server)."""
+    if id(shared) not in _proof_orders:
+        driver_id, token = await shared.server.create_driver("Fuzz proof")
+        order = (await shared.http.post("/api/orders", json=REST_BODIES["/api/orders"])).json()
+        await shared.http.post(f"/api/orders/{order['id']}/assign", json={"driver_id": driver_id})
+        for status in ("shipped", "out_for_delivery"):
+            await shared.http.post(f"/api/orders/{order['id']}/status", json={"status": status})
+        _proof_orders[id(shared)] = order["id"], token
+    return _proof_orders[id(shared)]
+
+
+_part_names = st.one_of(st.sampled_from(["photo", "signature", "recipient_name", "pin"]),
+                        hostile_text)  # fmt: skip
+_parts = st.lists(
+    st.tuples(_part_names, st.booleans(), st.one_of(raw_bodies, st.binary(max_size=300))),
+    max_size=10,
+)
+
+
+def _multipart(parts: list[tuple[str, bool, bytes]]) -> bytes:
+    body = b""
+    for name, is_file, content in parts:
+        quoted = name.replace('"', "").encode("utf-8", "replace")
+        filename = b'; filename="f.jpg"' if is_file else b""
+        body += b'--B\r\nContent-Disposition: form-data; name="' + quoted + b'"' + filename
+        body += b"\r\n\r\n" + content + b"\r\n"
+    return body + b"--B--\r\n"
+
+
+@SERVER
+@given(parts=_parts, raw=st.one_of(st.none(), raw_bodies), key=st.uuids())
+async def test_proof_uploads_never_500(
+    shared: Shared, parts: list[tuple[str, bool, bytes]], raw: bytes | None, key: object
+) -> None:
+    order_id, token = await _proof_order(shared)
+    answer = await shared.http.post(
+        f"/api/orders/{order_id}/proof",
+        content=_multipart(parts) if raw is None else raw,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": str(key),
+            "Content-Type": "multipart/form-data; boundary=B",
+        },
+    )
+    assert answer.status_code < 500, (answer.status_code, answer.text[:300])
+    assert answer.status_code >= 400, answer.text[:300]  # no junk makes a proof
+    assert_client_error(answer)
+    assert await shared.db.fetchval("SELECT count(*) FROM proofs") == 0
+
+
 class Socket:
     """A courier connection that keeps every reply, to check what each frame got."""
 
