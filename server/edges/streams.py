@@ -44,12 +44,15 @@ class ExportResponse(Response):
         limit_s: float,
         filename: str,
     ) -> None:
-        super().__init__(
-            media_type=media_type,
-            headers={
+        # No body up front, so no Content-Length: the answer goes out chunked.
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.init_headers(
+            {
                 "Content-Disposition": f'attachment; filename="{filename}"',
                 "Cache-Control": "no-store",
-            },
+            }
         )
         self._pool = pool
         self._produce = produce

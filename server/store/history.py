@@ -4,8 +4,12 @@ the leg of one order's delivery (from its timeline).
 
 The track query is `driver_id = $1 AND recorded_at BETWEEN $2 AND $3 ORDER BY recorded_at`:
 the planner prunes `positions` to the days' partitions and walks each one's
-(driver_id, recorded_at) primary key in order (no sort, no scan of other drivers' rows);
-tests/server/test_track_export.py checks the plan.
+(driver_id, recorded_at) primary key, in order, one partition after the other (an ordered
+Append of index scans): the first rows stream at once, nothing is sorted. Left alone it
+prefers bitmap scans, which return rows out of order and need a sort of the whole range
+before the first row (on disk past `work_mem`: a 48 h track at 1 Hz is 170,000 rows), so
+the track's transaction turns bitmap scans off (TRACK_SETTINGS; SET LOCAL ends with the
+transaction). tests/server/test_track_export.py checks the plan.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class TrackPoint:
 
 # The readings are `real`: through text, each reads back as the shortest decimal that is
 # the stored value (4.7, not 4.699999809265137).
+TRACK_SETTINGS = "SET LOCAL enable_bitmapscan = off"
 TRACK_SQL = """
     SELECT recorded_at, ST_X(geom) AS lon, ST_Y(geom) AS lat,
            accuracy_m::text::float8, speed_mps::text::float8, heading_deg::text::float8,
@@ -51,6 +56,7 @@ async def track(
     """The driver's stored fixes with `from_at <= recorded_at <= to_at`, oldest first, in
     batches of at most `batch_rows`. Must run inside a transaction (a cursor lives in one),
     which the caller owns: nothing here needs closing when the reader stops early."""
+    await conn.execute(TRACK_SETTINGS)
     cursor = await conn.cursor(TRACK_SQL, driver_id, from_at, to_at)
     while rows := await cursor.fetch(batch_rows):
         yield [TrackPoint(*row) for row in rows]
