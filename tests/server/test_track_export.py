@@ -97,7 +97,7 @@ def _from_gpx(text: str) -> list[dict[str, Any]]:
     assert gpx.version == "1.1" and len(gpx.tracks) == 1 and len(gpx.tracks[0].segments) == 1
     rows = []
     for point in gpx.tracks[0].segments[0].points:
-        ext = {e.tag: float(e.text) for x in point.extensions for e in x}  # type: ignore[arg-type]
+        ext = {e.tag: float(e.text or "nan") for x in point.extensions for e in x}
         rows.append(
             {
                 "recorded_at": point.time,
