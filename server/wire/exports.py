@@ -74,17 +74,12 @@ class TrackEncoder:
         if not points:
             return b""
         if self.format == "geojson":
-            body = _encode([_feature(p) for p in points])[1:-1]
-            separator = b"" if self._first else b","
+            body = ",".join(map(_feature, points))
+            separator = "" if self._first else ","
             self._first = False
-            return separator + body
-        if self.format == "gpx":
-            return "".join(_trkpt(p) for p in points).encode()
-        return _csv_lines(
-            (iso(p.recorded_at), p.lat, p.lon, p.accuracy_m, p.speed_mps, p.heading_deg,
-             p.altitude_m, p.battery)
-            for p in points
-        )  # fmt: skip
+            return (separator + body).encode()
+        row = _trkpt if self.format == "gpx" else _csv_row
+        return "".join(map(row, points)).encode()
 
     def tail(self) -> bytes:
         if self.format == "geojson":
@@ -94,19 +89,34 @@ class TrackEncoder:
         return b""
 
 
-def _feature(p: TrackPoint) -> dict[str, object]:
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
-        "properties": {
-            "recorded_at": iso(p.recorded_at),
-            "accuracy_m": p.accuracy_m,
-            "speed_mps": p.speed_mps,
-            "heading_deg": p.heading_deg,
-            "altitude_m": p.altitude_m,
-            "battery": p.battery,
-        },
-    }
+# Rows are formatted directly (30,000 fixes a driver-day): numbers by repr(), which is
+# the shortest round-trip decimal and valid JSON (stored readings are never NaN or infinite;
+# ingest refuses them); no text of a fix needs escaping or CSV quoting.
+
+
+def _json(value: float | None) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _text(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _feature(p: TrackPoint) -> str:
+    return (
+        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{p.lon!r},{p.lat!r}]}},'
+        f'"properties":{{"recorded_at":"{iso(p.recorded_at)}",'
+        f'"accuracy_m":{_json(p.accuracy_m)},"speed_mps":{_json(p.speed_mps)},'
+        f'"heading_deg":{_json(p.heading_deg)},"altitude_m":{_json(p.altitude_m)},'
+        f'"battery":{_json(p.battery)}}}}}'
+    )
+
+
+def _csv_row(p: TrackPoint) -> str:
+    return (
+        f"{iso(p.recorded_at)},{p.lat!r},{p.lon!r},{_text(p.accuracy_m)},{_text(p.speed_mps)},"
+        f"{_text(p.heading_deg)},{_text(p.altitude_m)},{_text(p.battery)}\r\n"
+    )
 
 
 _GPX_HEAD = (
