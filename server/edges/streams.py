@@ -62,14 +62,14 @@ class ExportResponse(Response):
         stream = asyncio.create_task(self._stream(send))
         hangup = asyncio.create_task(_hangup(receive))
         try:
-            await asyncio.wait((stream, hangup), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait((stream, hangup), return_when=asyncio.FIRST_COMPLETED)
+            if stream not in done:
+                log.info("export stopped: the client hung up")
         finally:
             for task in (stream, hangup):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await hangup
-            if hangup.done() and not stream.done():
-                log.info("export stopped: the client hung up")
             with contextlib.suppress(asyncio.CancelledError):
                 await stream  # its error, if any, is the request's
 

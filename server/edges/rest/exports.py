@@ -1,8 +1,12 @@
-"""History exports (dispatcher and admin keys; docs/api.md, "Exports"):
+"""History exports (docs/api.md, "Exports"):
 
 - `GET /api/drivers/{id}/track?from=&to=&format=geojson|gpx|csv`: a driver's stored fixes;
 - `GET /api/orders/{id}/track?format=`: the fixes of one order's last delivery attempt;
 - `GET /api/orders?format=csv&…`: the order list (server/edges/rest/orders.py) as CSV.
+
+Fleet positions: dispatcher and admin keys only (`guarded("dispatcher")`, so a role
+added below dispatcher in server/edges/guards.py, such as the planned `support`, which
+never sees positions, is refused without a change here).
 
 Everything the request can get wrong is answered before the stream starts (4xx with
 `{"error": …}`); then the answer streams (server/edges/streams.py, for its bounds).
