@@ -1,11 +1,11 @@
 """The pages: customer tracking (`/t/{code}`), the portal (`/track`), the dispatcher's fleet
 map (`/dispatch`), the courier page (`/driver`), and their static assets.
 
-The pages are plain HTML and JS modules from `web/`; Leaflet and its marker-clustering
-plugin come from `web/node_modules` (pinned in `web/package.json`, installed by
-`npm ci`), served under `/static/vendor/`. The one page setting, the map tile URL, reaches
-the pages as a tiny JS module, `/static/config.js`. The pages speak only the public API
-and sockets (docs/api.md).
+The pages are plain HTML and JS modules from `web/` (in a wheel, `server/web`); Leaflet and
+its marker-clustering plugin come from `web/node_modules` (pinned in `web/package.json`,
+installed by `npm ci`), served under `/static/vendor/`. The one page setting, the map tile
+URL, reaches the pages as a tiny JS module, `/static/config.js`. The pages speak only the
+public API and sockets (docs/api.md).
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ log = logging.getLogger("tracker.pages")
 
 
 def _web_dir() -> Path:
-    """web/ beside the package (a checkout, an editable install), else in the working
-    directory (an installed package run from the project folder, as in the Docker image)."""
-    candidates = [Path(__file__).resolve().parents[2] / "web", Path.cwd() / "web"]
-    return next((c for c in candidates if (c / "pages").is_dir()), candidates[0])
+    """server/web in an installed wheel (pyproject.toml copies web/ there), else web/ beside
+    the package: a checkout or an editable install, whose pages are edited in place."""
+    package = Path(__file__).resolve().parents[1]
+    candidates = [package / "web", package.parent / "web"]
+    return next((c for c in candidates if (c / "pages").is_dir()), candidates[-1])
 
 
 WEB_DIR = _web_dir()
