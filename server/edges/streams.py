@@ -77,22 +77,24 @@ class ExportResponse(Response):
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
+        started_at = asyncio.get_running_loop().time()
         try:
+            # One limit for the whole stream, sends included; a stream cut short (over
+            # the limit, or cancelled when the client hangs up) has its connection
+            # terminated, not rolled back and given back (bounded_connection).
             async with bounded_connection(self._pool, self._limit_s) as conn:
-                try:
-                    # A cursor lives in a transaction; a cut one is not rolled back but
-                    # its connection terminated (bounded_connection, and below).
-                    transaction = conn.transaction(readonly=True)
-                    await transaction.start()
-                    async for chunk in self._produce(conn):
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    await transaction.commit()
-                except BaseException:
-                    conn.terminate()
-                    raise
+                transaction = conn.transaction(readonly=True)  # a cursor lives in one
+                await transaction.start()
+                async for chunk in self._produce(conn):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await transaction.commit()
         except Exception as exc:
-            log.warning("export cut off after it started: %r", exc)
-            raise ExportCut(str(exc)) from exc
+            if asyncio.get_running_loop().time() - started_at >= self._limit_s:
+                reason = f"over TRACKER_EXPORT_TIMEOUT_S ({self._limit_s:g} s)"
+            else:
+                reason = repr(exc)
+            log.warning("export cut off after it started: %s", reason)
+            raise ExportCut(reason) from exc
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
