@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import io
 import json
+import logging
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -340,8 +341,10 @@ async def test_a_reader_too_slow_is_cut_off_and_the_connection_given_back(
 
 
 async def test_a_client_that_hangs_up_frees_the_connection_at_once(
-    settings: Settings, db: asyncpg.Connection
+    settings: Settings, db: asyncpg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Quietly: a hang-up is no error (nothing logged as cut off)."""
+    caplog.set_level(logging.INFO, logger="tracker.exports")
     async with run_server(settings) as server:  # the time limit: 120 s, not what ends it
         driver_id, _ = await server.create_driver()
         await _day_of_fixes(db, driver_id)
@@ -349,6 +352,10 @@ async def test_a_client_that_hangs_up_frees_the_connection_at_once(
         assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         writer.transport.abort()
         await _until_no_export(db, timeout_s=10)
+        async with server.http() as client:  # the server has moved on since
+            assert (await client.get("/livez")).status_code == 200
+    messages = [r.getMessage() for r in caplog.records if r.name == "tracker.exports"]
+    assert messages == ["export stopped: the client hung up"]
 
 
 async def test_the_order_list_as_csv_is_the_json_list_escaped_for_spreadsheets(
