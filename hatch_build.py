@@ -17,6 +17,10 @@ VENDORED = [
     "node_modules/leaflet/LICENSE",
     "node_modules/leaflet.markercluster/dist",
     "node_modules/leaflet.markercluster/MIT-LICENCE.txt",
+    "node_modules/swagger-ui-dist/swagger-ui-bundle.js",
+    "node_modules/swagger-ui-dist/swagger-ui.css",
+    "node_modules/swagger-ui-dist/LICENSE",
+    "node_modules/swagger-ui-dist/NOTICE",
 ]
 
 

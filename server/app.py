@@ -25,7 +25,7 @@ from server.edges.pages import page_routes
 from server.edges.phone_apps import routes as apps
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.edges.responses import error_response, http_error, internal_error
-from server.edges.rest import drivers, exports, health, keys
+from server.edges.rest import drivers, exports, health, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
@@ -186,6 +186,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/readyz", health.readyz),
         Route("/healthz", health.readyz),  # the older name, kept for existing probes
         Route("/metrics", health.metrics),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/api/drivers", drivers.create_driver, methods=["POST"]),
         Route("/api/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),

@@ -131,7 +131,8 @@ def install_wheel(tmp: Path) -> Path:
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     # Of node_modules, only the folders the server serves (and the licences).
     vendored = {n.split("/")[4] for n in names if n.startswith("server/web/node_modules/")}
-    assert vendored == {"dist", "LICENSE", "MIT-LICENCE.txt"}
+    served = {"dist", "swagger-ui-bundle.js", "swagger-ui.css"}  # swagger-ui-dist is its dist
+    assert vendored == served | {"LICENSE", "MIT-LICENCE.txt", "NOTICE"}
 
     env_dir = tmp / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
@@ -186,6 +187,9 @@ async def test_an_installed_wheel_serves_the_pages_outside_the_checkout(
                 "/static/vendor/leaflet/leaflet.js",
                 "/static/vendor/leaflet/images/marker-icon.png",
                 "/static/vendor/leaflet.markercluster/leaflet.markercluster.js",
+                "/docs",
+                "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                "/openapi.json",
                 "/livez",
             ):
                 assert (await client.get(path)).status_code == 200, path

@@ -1,11 +1,12 @@
 """The pages: customer tracking (`/t/{code}`), the portal (`/track`), the dispatcher's fleet
-map (`/dispatch`), the courier page (`/driver`), and their static assets.
+map (`/dispatch`), the courier page (`/driver`), the API reference (`/docs`), and their
+static assets.
 
 The pages are plain HTML and JS modules from `web/` (in a wheel, `server/web`); Leaflet and
-its marker-clustering plugin come from `web/node_modules` (pinned in `web/package.json`,
-installed by `npm ci`), served under `/static/vendor/`. The one page setting, the map tile
-URL, reaches the pages as a tiny JS module, `/static/config.js`. The pages speak only the
-public API and sockets (docs/api.md).
+its marker-clustering plugin, and Swagger UI for `/docs`, come from `web/node_modules` (pinned
+in `web/package.json`, installed by `npm ci`), served under `/static/vendor/`. The one page
+setting, the map tile URL, reaches the pages as a tiny JS module, `/static/config.js`. The
+pages speak only the public API and sockets (docs/api.md).
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">Open
 VENDOR = {  # URL name -> the package's folder of ready-to-serve files
     "leaflet": WEB_DIR / "node_modules" / "leaflet" / "dist",
     "leaflet.markercluster": WEB_DIR / "node_modules" / "leaflet.markercluster" / "dist",
+    "swagger-ui": WEB_DIR / "node_modules" / "swagger-ui-dist",  # /docs; the package is its dist
 }
 PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
     "/t/{code}": "track.html",
     "/dispatch": "dispatch.html",
     "/driver": "driver.html",
+    "/docs": "docs.html",  # the API's OpenAPI document (/openapi.json) in Swagger UI
 }
 
 
@@ -105,7 +108,7 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         log.warning(
-            "web/node_modules lacks %s: the pages will work without their map. "
+            "web/node_modules lacks %s: the pages will work without it (no map, or no /docs). "
             "Run `npm ci` in web/ (./scripts/run.sh and test.sh do it).",
             ", ".join(missing),
         )
