@@ -9,7 +9,7 @@ Append of index scans): the first rows stream at once, nothing is sorted. Left a
 prefers bitmap scans, which return rows out of order and need a sort of the whole range
 before the first row (on disk past `work_mem`: a 48 h track at 1 Hz is 170,000 rows), so
 the track's transaction turns bitmap scans off (TRACK_SETTINGS; SET LOCAL ends with the
-transaction). tests/server/test_track_export.py checks the plan.
+transaction). tests/server/test_export_streams.py checks the plan.
 """
 
 from __future__ import annotations
