@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from server import cli_tools
+from server.base import logs
 from server.cli_tools import settings_from_env as _settings
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "TRACKER_ADMIN_TOKEN is not set: set it to a long random string "
             "(./scripts/run.sh generates one for you)"
         )
+    logs.configure(args.log_level, settings.log_format)
     server = uvicorn.Server(uvicorn_config(settings, fd=args.fd, log_level=args.log_level))
     # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal to the handler that was
     # installed before it: make that a clean exit, as a finished drain is one.
@@ -272,12 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from server.base import redact
-
-    redact.install()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure()  # serve sets its own level and TRACKER_LOG_FORMAT
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
