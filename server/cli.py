@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -273,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logs.configure()  # serve sets its own level and TRACKER_LOG_FORMAT
+    logs.configure(log_format=logs.early_format(os.environ))  # serve: its settings' own
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -6,9 +6,9 @@
   `request_id` when the line was logged for a request or socket.
 - The request id lives in a context variable (each request and socket runs in its own
   task); a filter on our handler copies it onto every record, whoever logged it.
-- Every finished line goes through `redact` once more: the record factory
-  (server/base/redact.py) cleans messages and arguments, but fields passed as `extra`
-  are set after it runs.
+- Every line goes through `redact` once more (JSON: each string in it, before encoding, so
+  that escapes stay intact): the record factory (server/base/redact.py) cleans messages
+  and arguments, but fields passed as `extra` are set after it runs.
 - `configure(level)` sets that level on every logger named here: the libraries' own
   defaults (alembic's INFO chatter, uvicorn's handlers) do not apply.
 """
@@ -21,6 +21,7 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -120,13 +121,34 @@ class JsonFormatter(logging.Formatter):
             out["exception"] = record.exc_text
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
-        return redact.redact(json.dumps(out, default=str, ensure_ascii=False))
+        return json.dumps(_redacted(out), default=_redacted_str, ensure_ascii=False)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact.redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _redacted_str(value: object) -> str:
+    return redact.redact(str(value))
 
 
 def formatter(log_format: str) -> logging.Formatter:
     if log_format not in FORMATS:
         raise ValueError(f"log format {log_format!r}: use text or json")
     return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+def early_format(env: Mapping[str, str]) -> str:
+    """The format for lines logged before the settings are read (which then set it,
+    strictly): `TRACKER_LOG_FORMAT` if it names one, else text."""
+    word = env.get("TRACKER_LOG_FORMAT", "").strip().lower()
+    return word if word in FORMATS else "text"
 
 
 def configure(level: str = "info", log_format: str = "text", stream: TextIO | None = None) -> None:

@@ -21,8 +21,9 @@ MASK = "***"
 _PATTERNS = (
     # query values: ?token=…, &key=…, OsmAnd's id/deviceid (the device id is its secret)
     re.compile(r"(?i)([?&](?:token|access_token|key|id|deviceid|device_id)=)[^&\s\"'#]*"),
-    # tracking codes in paths: the API, the socket and the customer's page
-    re.compile(r"(/(?:ws/track|api/track|t)/)[^/?\s\"'#]+"),
+    # tracking codes in paths: the API, the socket and the customer's page (not a route
+    # template's `{code}`, which the access log names instead of the path)
+    re.compile(r"(/(?:ws/track|api/track|t)/)(?!\{\w+\}(?:[/?\s\"'#]|$))[^/?\s\"'#]+"),
     # credentials in headers quoted by an error
     re.compile(r"(?i)(\b(?:bearer|basic)\s+)[^\s\"',]+"),
     re.compile(r"(tracker\.token\.)[^\s\"',]+"),
