@@ -59,6 +59,8 @@ class SocketDispatch:
         self._metrics = metrics
         self._exact = exact
         self._prefixed = prefixed  # prefix -> route; the rest of the path is its parameter
+        routes = [*exact.values(), *prefixed.values()]
+        self._open = {r.kind: metrics.sockets_open.labels(r.kind) for r in routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -77,39 +79,38 @@ class SocketDispatch:
             if route is not None:
                 scope["app"] = self.app
                 scope["path_params"] = params
-                await self._socket(route, WebSocket(scope, receive, send))
+                # Inline, not a coroutine of its own: this frame lives as long as the socket.
+                opened = self._opened(route, scope)
+                ws = WebSocket(scope, receive, send)
+                try:
+                    await route.handler(ws)
+                except DatabaseUnavailable:
+                    self._metrics.db_unavailable.labels("ws").inc()
+                    await _close_try_again_later(ws)
+                finally:
+                    self._closed(route, opened)
                 return
         await self.app(scope, receive, send)
 
-    async def _socket(self, route: SocketRoute, ws: WebSocket) -> None:
-        request_id = logs.request_id_from(header(ws.scope, logs.HEADER))
+    def _opened(self, route: SocketRoute, scope: Scope) -> float:
+        request_id = logs.request_id_from(header(scope, logs.HEADER))
         logs.request_id.set(request_id)  # this socket's task, to its end
-        opened = time.perf_counter()
-        gauge = self._metrics.sockets_open.labels(route.kind)
-        gauge.inc()
-        logging_on = log.isEnabledFor(logging.INFO)
-        if logging_on:
+        self._open[route.kind].inc()
+        if log.isEnabledFor(logging.INFO):
             log.info("socket open: %s %s", route.kind, route.template, extra=_fields(route))
-        try:
-            await route.handler(ws)
-        except DatabaseUnavailable:
-            self._metrics.db_unavailable.labels("ws").inc()
-            await _close_try_again_later(ws)
-        finally:
-            gauge.dec()
-            if logging_on:
-                _log_closed(route, opened)
+        return time.perf_counter()
 
-
-def _log_closed(route: SocketRoute, opened: float) -> None:
-    duration_ms = round((time.perf_counter() - opened) * 1000.0, 2)
-    log.info(
-        "socket closed: %s %s after %.2f ms",
-        route.kind,
-        route.template,
-        duration_ms,
-        extra={**_fields(route), "duration_ms": duration_ms},
-    )
+    def _closed(self, route: SocketRoute, opened: float) -> None:
+        self._open[route.kind].dec()
+        if log.isEnabledFor(logging.INFO):
+            duration_ms = round((time.perf_counter() - opened) * 1000.0, 2)
+            log.info(
+                "socket closed: %s %s after %.2f ms",
+                route.kind,
+                route.template,
+                duration_ms,
+                extra={**_fields(route), "duration_ms": duration_ms},
+            )
 
 
 def _fields(route: SocketRoute) -> dict[str, str]:
