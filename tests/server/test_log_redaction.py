@@ -19,9 +19,8 @@ from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
 
-# uvicorn's loggers propagate to the root (server/base/logs.py), as ours ("tracker.*") do;
-# its access logger only to a handler of its own (it is off unless one is there).
-LOGGERS = ("", "uvicorn.access")
+# uvicorn's loggers do not propagate to the root; ours ("tracker.*") do.
+LOGGERS = ("", "uvicorn", "uvicorn.access")
 
 
 class Capture(logging.Handler):

@@ -68,10 +68,10 @@ class HttpAccess:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [h for h in message.get("headers", ()) if h[0].lower() != _REQUEST_ID]
+                headers = list(message.get("headers", ()))
                 if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
                     headers.append(_NOSNIFF)
-                headers.append(echo)
+                headers.append(echo)  # the app's handlers set none of their own
                 message["headers"] = headers
             await send(message)
 
