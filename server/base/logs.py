@@ -10,7 +10,8 @@
   that escapes stay intact): the record factory (server/base/redact.py) cleans messages
   and arguments, but fields passed as `extra` are set after it runs.
 - `configure(level)` sets that level on every logger named here: the libraries' own
-  defaults (alembic's INFO chatter, uvicorn's handlers) do not apply.
+  defaults (uvicorn's handlers and format) do not apply. alembic logs nothing below
+  warning unless `tracker migrate -v` asks (its INFO is chatter on import).
 """
 
 from __future__ import annotations
@@ -169,4 +170,5 @@ def configure(level: str = "info", log_format: str = "text", stream: TextIO | No
         logger = logging.getLogger(name)
         logger.handlers.clear()  # uvicorn's or alembic's own, in their own format
         logger.propagate = True
-        logger.setLevel(numeric)
+        # alembic's INFO is set-up chatter on import: `tracker migrate -v` asks for it
+        logger.setLevel(max(numeric, logging.WARNING) if name == "alembic" else numeric)

@@ -67,6 +67,8 @@ POSITIVE = (
     "eta_learn_interval_s",
     "eta_reload_interval_s",
     "retention_days",
+    "track_max_range_h",
+    "export_timeout_s",
 )
 # Settings taking one word of a fixed set.
 CHOICES = {"log_format": ("text", "json")}
@@ -145,6 +147,12 @@ class Settings:
     # Stops one driver's run may hold (assigning beyond it is a 422). A change to a run costs
     # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
     max_stops_per_run: int = 1_000
+
+    # History exports (`/api/drivers/{id}/track`, `/api/orders?format=csv`): the longest
+    # range one driver's track may cover, and the time one export stream may take in all
+    # (it holds a pooled connection: a client that reads slowly is cut off there).
+    track_max_range_h: float = 48.0
+    export_timeout_s: float = 120.0
 
     # ETAs.
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
