@@ -66,6 +66,7 @@ POSITIVE = (
     "eta_learn_interval_s",
     "eta_reload_interval_s",
     "retention_days",
+    "alert_offline_after_s",
 )
 
 
@@ -181,6 +182,8 @@ class Settings:
     # Live views.
     fleet_interval_ms: float = 1_000.0
     offline_after_s: float = 120.0
+    # Dispatchers' alerts: a driver with open stops silent this long is alerted `offline`.
+    alert_offline_after_s: float = 300.0
     subscriber_max_pending: int = 256
     ws_send_timeout_s: float = 10.0
 

@@ -17,7 +17,16 @@ from tests.conftest import ADMIN_TOKEN, empty_tables, server_settings
 from tests.server.harness import RunningServer, run_server
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-TABLES = ("drivers", "positions", "orders", "order_events", "api_keys", "webhook_subscriptions")
+TABLES = (
+    "drivers",
+    "positions",
+    "orders",
+    "order_events",
+    "api_keys",
+    "webhook_subscriptions",
+    "alerts",
+    "driver_messages",
+)
 
 
 LOOPBACK = "127.0.0.1/32"  # webhooks in these tests point at a closed local port
