@@ -35,7 +35,8 @@ from server.wire import live as wire
 
 # Drivers per slice of the periodic fleet work: a few milliseconds, then sockets get a turn.
 FLUSH_SLICE_DRIVERS = 250
-SILENT_CHECK_S = 10.0  # how often drivers gone silent are looked for (offline alerts)
+SILENT_CHECK_S = 10.0  # how often drivers gone silent are looked for (offline alerts),
+# or four times per `offline_alert_s` if that is shorter
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class Live:
         self._listener = listener  # the notifier (app.py), for notices off the fix path
         self.clearance = Clearance(runs, etas, clearance_m)
         self.alerting = Alerting(runs, fleet, alerts, offline_alert_s)  # the stored alerts
+        self._silent_check_s = min(SILENT_CHECK_S, offline_alert_s / 4)
         # Per driver, so bounded by the drivers table (as fleet.drivers is):
         self._last_fix: dict[int, Fix] = {}
         self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
@@ -161,13 +163,13 @@ class Live:
         """Every fleet interval: announce what changed here, then the dispatchers' deltas,
         a slice of drivers at a time with the sockets served in between."""
         loop = asyncio.get_running_loop()
-        silent_check_m = loop.time() + SILENT_CHECK_S
+        silent_check_m = loop.time() + self._silent_check_s
         while True:
             await asyncio.sleep(self.fleet.interval_s)
             for _ in self._flush_slices(FLUSH_SLICE_DRIVERS):
                 await asyncio.sleep(0)
             if loop.time() >= silent_check_m:
-                silent_check_m = loop.time() + SILENT_CHECK_S
+                silent_check_m = loop.time() + self._silent_check_s
                 self.alerting.check_silent(self._speaks_for)
 
     def _speaks_for(self, driver_id: int) -> bool:

@@ -229,3 +229,61 @@ async def test_bad_messages_store_nothing(settings: Settings, db: asyncpg.Connec
     assert [a.status_code for a in unknown] == [404, 404]
     assert by_courier.status_code == 401
     assert await db.fetchval("SELECT count(*) FROM driver_messages") == 0
+
+
+async def test_driver_detail_says_battery_app_and_last_fix_age(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        own_id, token = await server.create_driver("Ana", phone="+351 912 345 678")
+        app_id, _ = await server.create_driver("Bo", device_id="bo-phone")
+        silent_id, _ = await server.create_driver("Cy")
+        async with Courier(server.ws_url, token) as courier:
+            await courier.send(fix(1, now() - timedelta(seconds=30), 11.90, 50.30, battery=0.8))
+            await courier.wait_acked({1})
+        at_s = int(now().timestamp())
+        async with server.http() as client:
+            answer = await client.get(
+                "/osmand", params={"id": "bo-phone", "lat": "50.3", "lon": "11.9",
+                                   "timestamp": str(at_s), "batt": "55"}
+            )  # fmt: skip
+        assert answer.status_code == 200
+        own = (await dispatch.client.get(f"/api/drivers/{own_id}")).json()
+        by_app = (await dispatch.client.get(f"/api/drivers/{app_id}")).json()
+        silent = (await dispatch.client.get(f"/api/drivers/{silent_id}")).json()
+        fleet = (await dispatch.client.get("/api/fleet")).json()["drivers"]
+    assert (own["phone"], own["battery"], own["app"]) == ("+351 912 345 678", 0.8, "own_page")
+    assert 30 <= own["last_fix_age_s"] < 30 + 30
+    assert (by_app["battery"], by_app["app"]) == (0.55, "traccar_client")
+    assert by_app["last_fix_at"] is not None
+    assert (silent["battery"], silent["app"], silent["last_fix_at"], silent["last_fix_age_s"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    entries = {d["id"]: (d["app"], d["battery"]) for d in fleet}
+    assert entries[own_id] == ("own_page", 0.8) and entries[app_id] == ("traccar_client", 0.55)
+
+
+async def test_a_driver_with_a_run_gone_silent_raises_offline_once(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    settings = dataclasses.replace(settings, fleet_interval_ms=20.0, alert_offline_after_s=0.5)
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        _, idle_token = await server.create_driver("Idle")
+        busy_id, busy_token = await server.create_driver("Busy")
+        order = await dispatch.order()
+        await dispatch.out_for_delivery(order["id"], busy_id, route=ROUTE)
+        async with Watcher(f"{server.ws_url}/ws/fleet?token={ADMIN_TOKEN}") as fleet:
+            # The idle driver (no run) goes silent first, the busy one after.
+            for token in (idle_token, busy_token):
+                async with Courier(server.ws_url, token) as courier:
+                    await courier.send(fix(1, now(), 11.90, 50.30))
+                    await courier.wait_acked({1})
+            alert = await fleet.next_of("alert", lambda m: m["kind"] == "offline")
+            # Stored in one INSERT per batch before any is published: all are in by now.
+            rows = await db.fetch("SELECT kind, driver_id FROM alerts")
+    assert alert["driver_id"] == busy_id and alert["order_id"] is None
+    assert alert["detail"].startswith("no fix for")
+    assert [(r["kind"], r["driver_id"]) for r in rows] == [("offline", busy_id)]

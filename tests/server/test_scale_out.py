@@ -329,3 +329,34 @@ async def test_one_process_at_a_time_runs_the_scheduled_jobs(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_alert_acks_and_courier_messages_cross_processes(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    await require_redis()
+    async with server_processes(settings, ["A", "B"], bus_env()) as (a, b):
+        driver_id, token = await a.create_driver("Ana")
+        order = await order_out(a, driver_id, route=ROUTE)
+        async with fleet(a) as on_a, fleet(b) as on_b, Courier(a.ws_url, token) as courier:
+            await courier.send(fix(1, now(), east(0), 50.30))
+            await courier.wait_acked({1})  # the courier's socket is subscribed on A
+            async with a.http() as client_a:
+                failed = await client_a.post(
+                    f"/api/orders/{order['id']}/status", json={"status": "failed"}
+                )
+            assert failed.status_code == 200, failed.text
+            # Raised and stored on A; a dispatcher on B gets it with its id.
+            alert = await on_b.next_of("alert", lambda m: m["kind"] == "failed", since=0)
+            async with b.http() as client_b:
+                acked = await client_b.post(f"/api/alerts/{alert['id']}/ack")
+                sent = await client_b.post(
+                    f"/api/drivers/{driver_id}/messages", json={"text": "Back to the depot"}
+                )
+            ack = await on_a.next_of("alert_ack", lambda m: m["id"] == alert["id"], since=0)
+            await courier.wait_until(lambda: bool(courier.messages))
+    assert acked.status_code == 200 and sent.status_code == 201
+    assert (ack["acked_by"], ack["acked_at"]) == ("admin", acked.json()["acked_at"])
+    assert [(m["id"], m["text"]) for m in courier.messages] == [
+        (sent.json()["id"], "Back to the depot")
+    ]
