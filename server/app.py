@@ -182,6 +182,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
                 job.cancel()
             await _bounded("background jobs", asyncio.gather(*jobs, return_exceptions=True))
             live.flush()  # couriers that left are offline for the other processes at once
+            await _bounded("alerts", alerts.flush())
             await _bounded("leadership", leader.close())
             await _bounded("notifier", notifier.close())
             await _bounded("bus", live.hub.close())

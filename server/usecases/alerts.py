@@ -42,6 +42,7 @@ class Alerts:
         self._hub = hub
         self._db_timeout_s = db_timeout_s
         self._queue: asyncio.Queue[Raised] = asyncio.Queue(MAX_QUEUED)
+        self._in_hand: list[Raised] = []  # taken from the queue, not stored yet
         self.dropped = 0
 
     # live.notices.AlertListener
@@ -87,19 +88,35 @@ class Alerts:
         """Drain the queue for good: a batch per INSERT, published once stored."""
         queue = self._queue
         while True:
-            batch = [await queue.get()]
-            while len(batch) < MAX_BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
-            new = [store.NewAlert(a.kind, a.driver_id, a.order_id, a.at, a.detail) for a in batch]
+            self._in_hand = [await queue.get()]
+            self._take(MAX_BATCH)
             while True:
                 try:
-                    async with bounded_connection(self._pool, self._db_timeout_s) as conn:
-                        stored = await store.raise_alerts(conn, new)
+                    await self._store_in_hand()
                     break
                 except Exception as exc:  # the database away: keep the batch, try again
-                    log.warning("%d alerts not stored yet: %r", len(new), exc)
+                    log.warning("%d alerts not stored yet: %r", len(self._in_hand), exc)
                     await asyncio.sleep(RETRY_S)
-            self._publish(stored)
+
+    async def flush(self) -> None:
+        """At shutdown, after `run` is cancelled: store and publish what is still queued."""
+        self._take(MAX_QUEUED)
+        if self._in_hand:
+            await self._store_in_hand()
+
+    def _take(self, up_to: int) -> None:
+        queue, batch = self._queue, self._in_hand
+        while len(batch) < up_to and not queue.empty():
+            batch.append(queue.get_nowait())
+
+    async def _store_in_hand(self) -> None:
+        new = [
+            store.NewAlert(a.kind, a.driver_id, a.order_id, a.at, a.detail) for a in self._in_hand
+        ]
+        async with bounded_connection(self._pool, self._db_timeout_s) as conn:
+            stored = await store.raise_alerts(conn, new)
+        self._in_hand = []
+        self._publish(stored)
 
     def _publish(self, stored: Sequence[store.Alert]) -> None:
         for alert in stored:

@@ -360,3 +360,36 @@ async def test_alert_acks_and_courier_messages_cross_processes(
     assert [(m["id"], m["text"]) for m in courier.messages] == [
         (sent.json()["id"], "Back to the depot")
     ]
+
+
+async def test_a_message_sent_while_redis_is_away_reaches_the_courier_after(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    await require_redis()
+    host, _, rest = TEST_REDIS_URL.removeprefix("redis://").partition(":")
+    port, _, database = rest.partition("/")
+    proxy = TcpProxy(host, int(port))
+    await proxy.start()
+    env = bus_env(f"redis://127.0.0.1:{proxy.port}/{database or 0}")
+    try:
+        async with server_processes(settings, ["A", "B"], env) as (a, b):
+            driver_id, token = await a.create_driver("Ana")
+            async with Courier(a.ws_url, token) as courier:
+                await courier.send(fix(1, now(), east(0), 50.30))
+                await courier.wait_acked({1})
+                proxy.cut()
+                async with b.http() as client:
+                    sent = await client.post(
+                        f"/api/drivers/{driver_id}/messages", json={"text": "Depot at 5"}
+                    )
+                assert sent.status_code == 201, sent.text
+                proxy.restore()
+                # A's feed may have missed it: it reads the recent messages again, and the
+                # courier's socket (its fixes and acks) stays open throughout.
+                await courier.wait_until(lambda: bool(courier.messages))
+                await courier.send(fix(2, now(), east(10), 50.30))
+                await courier.wait_acked({2})
+        assert courier.close_code is not None and courier.close_code != 1013
+    finally:
+        await proxy.stop()
+    assert [m["id"] for m in courier.messages] == [sent.json()["id"]]

@@ -6,6 +6,11 @@ On connect: subscribe first, then read the recent messages (the last `RECENT`, a
 `RECENT_MAX`), so that nothing falls between; a message both read and published meanwhile
 is sent once. The page may see a message again after a reconnect: it keeps them by `id`.
 `delivered_at` is set the first time a message is written to a courier socket.
+
+The courier's socket carries its fixes and acks: it is never closed for the feed's sake.
+When the feed may have missed messages (the bus between processes had a gap, or the
+subscriber overflowed), it subscribes afresh and reads the recent messages again, sending
+those it has not sent.
 """
 
 from __future__ import annotations
@@ -25,12 +30,12 @@ log = logging.getLogger("tracker.ingest")
 
 RECENT = timedelta(hours=24)
 RECENT_MAX = 50
-CLOSE_TOO_SLOW = 1013
+MAX_REMEMBERED = 1_000  # ids of messages sent on one socket; past it, forgotten (resent)
 
 
 class CourierFeed:
-    __slots__ = ("_delivered", "_driver_id", "_marking", "_sent", "_services", "_sock",
-                 "_subscriber", "_topic")  # fmt: skip
+    __slots__ = ("_delivered", "_driver_id", "_marking", "_resyncing", "_sent", "_services",
+                 "_sock", "_stopped", "_subscriber", "_topic")  # fmt: skip
 
     def __init__(self, sock: DirectSocket, driver_id: int, services: Services) -> None:
         self._sock = sock
@@ -38,9 +43,11 @@ class CourierFeed:
         self._services = services
         self._topic = driver_topic(driver_id)
         self._subscriber = Subscriber(services.settings.subscriber_max_pending)
-        self._sent: set[int] = set()  # messages sent on connect: not again
+        self._sent: set[int] = set()  # messages sent on this socket: not again
         self._delivered: list[int] = []  # written, delivered_at not stored yet
         self._marking: asyncio.Task[None] | None = None
+        self._resyncing: asyncio.Task[None] | None = None
+        self._stopped = False
 
     async def start(self) -> None:
         """Subscribe, send the recent messages, then what the topic brings, as it comes."""
@@ -52,24 +59,30 @@ class CourierFeed:
         async with services.db() as conn:
             recent = await store.recent_messages(conn, self._driver_id, RECENT, RECENT_MAX, now)
         for message in recent:
-            if self._sock.send_now(wire.encode(wire.courier_message(message))):
-                self._sent.add(message.id)
-                if message.delivered_at is None:
-                    self._delivered.append(message.id)
+            if message.id not in self._sent:
+                data = wire.encode(wire.courier_message(message))
+                self._send(data, message.id, message.delivered_at is None)
         self._subscriber.on_ready = self._kick
         self._kick()
 
+    def _send(self, data: bytes, message_id: int | None, undelivered: bool = True) -> None:
+        if self._sock.send_now(data) and message_id is not None:
+            if len(self._sent) >= MAX_REMEMBERED:
+                self._sent.clear()
+            self._sent.add(message_id)
+            if undelivered:
+                self._delivered.append(message_id)
+
     def _kick(self) -> None:
-        subscriber, sock = self._subscriber, self._sock
-        if subscriber.overflowed:
-            sock.close_now(CLOSE_TOO_SLOW, subscriber.reason)
+        subscriber = self._subscriber
+        if subscriber.closed:  # it may have missed messages: read them again
+            if not self._stopped and self._resyncing is None:
+                self._resyncing = asyncio.get_running_loop().create_task(self._resync())
             return
         for data in subscriber.take_nowait():
             message_id = wire.message_id(data) if data.startswith(wire.MESSAGE_PREFIX) else None
-            if message_id is not None and message_id in self._sent:
-                continue
-            if sock.send_now(data) and message_id is not None:
-                self._delivered.append(message_id)
+            if message_id is None or message_id not in self._sent:
+                self._send(data, message_id)
         if self._delivered and self._marking is None:
             self._marking = asyncio.get_running_loop().create_task(self._mark())
 
@@ -85,7 +98,22 @@ class CourierFeed:
         finally:
             self._marking = None
 
+    async def _resync(self) -> None:
+        old = self._subscriber
+        old.on_ready = None
+        self._services.live.hub.unsubscribe(self._topic, old)
+        self._subscriber = Subscriber(self._services.settings.subscriber_max_pending)
+        try:
+            await self.start()
+        except Exception as exc:  # the database away: the next connect sends them
+            log.warning("courier %d: messages not read again: %r", self._driver_id, exc)
+        finally:
+            self._resyncing = None
+
     def stop(self) -> None:
+        self._stopped = True
+        if self._resyncing is not None:
+            self._resyncing.cancel()
         self._subscriber.on_ready = None
         self._subscriber.close()
         self._services.live.hub.unsubscribe(self._topic, self._subscriber)
