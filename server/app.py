@@ -20,13 +20,13 @@ from server.base.metrics import Metrics, watch_loop_lag
 from server.base.ratelimit import RateLimiter
 from server.base.settings import Settings
 from server.edges.net.connections import Connections
-from server.edges.net.socket_dispatch import SocketDispatch
+from server.edges.net.socket_dispatch import SocketDispatch, SocketRoute
 from server.edges.pages import page_routes
 from server.edges.phone_apps import routes as apps
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.edges.responses import error_response, http_error, internal_error
 from server.edges.rest import alerts as alerts_api
-from server.edges.rest import drivers, health, keys, openapi
+from server.edges.rest import drivers, exports, health, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
@@ -47,7 +47,7 @@ from server.usecases import maintenance
 from server.usecases.alerts import Alerts
 from server.usecases.ingest import Pipeline
 from server.usecases.leader import Leadership
-from server.usecases.notify.notifier import Notifier
+from server.usecases.notify.notifier import Notifier, measure_outbox_forever
 from server.usecases.revocation import OpenSockets, RevocationListener
 
 log = logging.getLogger("tracker.app")
@@ -140,15 +140,15 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings, connections: Connections | None = None) -> SocketDispatch:
     """The app; `connections` (server/serve.py) puts the connection counts in /metrics."""
+    metrics = Metrics()
+    if connections is not None:
+        metrics.registry.register(connections)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        metrics = Metrics()
-        if connections is not None:
-            metrics.registry.register(connections)
         pool = await _connect(settings)
         writer = BatchWriter(pool, settings, metrics)
-        notifier = Notifier(pool, settings)
+        notifier = Notifier(pool, settings, metrics)
         await notifier.reload_subscriptions()
         hub = _hub(settings, metrics)
         alerts = Alerts(pool, hub, settings.db_request_timeout_s)
@@ -172,6 +172,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             asyncio.create_task(eta_learning.run_forever(pool, settings, leader, live.etas)),
             asyncio.create_task(RevocationListener(settings, sockets).run_forever()),
             asyncio.create_task(alerts.run()),
+            asyncio.create_task(measure_outbox_forever(pool, metrics)),
         ]
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
@@ -202,6 +203,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/drivers/{driver_id}/messages", alerts_api.send_message, methods=["POST"]),
         Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
         Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
+        Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),
         Route("/api/ingest", http.ingest, methods=["POST"]),
         Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
         Route("/owntracks", apps.owntracks, methods=["POST"]),
@@ -213,6 +215,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/orders/{order_id}", orders_api.get_order, methods=["GET"]),
         Route("/api/orders/{order_id}/status", orders_api.change_status, methods=["POST"]),
         Route("/api/orders/{order_id}/assign", orders_api.assign, methods=["POST"]),
+        Route("/api/orders/{order_id}/track", exports.order_track, methods=["GET"]),
         Route("/api/orders/{order_id}/notifications", notify_api.order_notifications),
         Route("/api/webhooks", notify_api.create_subscription, methods=["POST"]),
         Route("/api/webhooks", notify_api.list_subscriptions, methods=["GET"]),
@@ -245,6 +248,10 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
     )
     return SocketDispatch(
         app,
-        {"/ws/driver": driver_socket.driver_socket, "/ws/fleet": watch.fleet_socket},
-        {"/ws/track/": ("code", watch.track_socket)},
+        metrics,
+        {
+            "/ws/driver": SocketRoute("/ws/driver", "courier", driver_socket.driver_socket),
+            "/ws/fleet": SocketRoute("/ws/fleet", "fleet", watch.fleet_socket),
+        },
+        {"/ws/track/": SocketRoute("/ws/track/{code}", "customer", watch.track_socket, "code")},
     )

@@ -7,12 +7,14 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from server import cli_tools, exit_codes
+from server.base import logs
 from server.cli_tools import settings_from_env as _settings
 from server.exit_codes import fail
 
@@ -43,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "TRACKER_ADMIN_TOKEN is not set: set it to a long random string "
             "(./scripts/run.sh generates one for you)",
         )
+    logs.configure(args.log_level, settings.log_format)
     error = None if args.fd is not None else bind_error(settings.host, settings.port)
     if error is not None:
         in_use = error.errno == errno.EADDRINUSE
@@ -337,12 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from server.base import redact
-
-    redact.install()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(log_format=logs.early_format(os.environ))  # serve: its settings' own
     args = build_parser().parse_args(argv)
     # alembic's INFO lines (plugins set up on import, each migration run) only when asked for
     verbose = getattr(args, "verbose", False)

@@ -39,7 +39,8 @@ def uvicorn_config(
         ws_per_message_deflate=False,  # per-connection zlib state costs ~100 KiB per socket
         lifespan="on",
         log_level=log_level,
-        access_log=False,
+        log_config=None,  # server/base/logs.py's handler and format, not uvicorn's own
+        access_log=False,  # ours (server/edges/net/access.py) names routes, not paths
         proxy_headers=bool(trusted_proxies),
         forwarded_allow_ips=trusted_proxies,
         timeout_graceful_shutdown=10,

@@ -48,6 +48,7 @@ def test_settings_are_frozen() -> None:
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"TRACKER_BATCH_MAX_ROWS": "0"}, "TRACKER_BATCH_MAX_ROWS"),
         ({"TRACKER_RETENTION_DAYS": "1"}, "TRACKER_RETENTION_DAYS"),
+        ({"TRACKER_LOG_FORMAT": "jsno"}, "TRACKER_LOG_FORMAT='jsno' is not one of text, json"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -81,6 +82,13 @@ def test_texts_take_their_usual_forms() -> None:
         }
     )
     assert settings.base_url == "https://track.example.com:8443/shop"
+
+
+def test_the_log_format_is_one_word_of_two() -> None:
+    assert Settings.from_env({}).log_format == "text"
+    assert Settings.from_env({"TRACKER_LOG_FORMAT": " JSON "}).log_format == "json"
+    with pytest.raises(SettingsError, match="TRACKER_LOG_FORMAT must be one of text, json"):
+        Settings.from_env({}, log_format="yaml")
 
 
 def test_numbers_take_plain_decimals() -> None:

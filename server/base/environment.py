@@ -44,6 +44,22 @@ def parse_bool(name: str, raw: str) -> bool:
     )
 
 
+def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, exactly (blanks around it and case aside).
+
+    >>> parse_choice("TRACKER_LOG_FORMAT", "JSON", ("text", "json"))
+    'json'
+    >>> parse_choice("TRACKER_LOG_FORMAT", "jsno", ("text", "json"))
+    Traceback (most recent call last):
+    ...
+    server.base.environment.EnvironmentValueError: TRACKER_LOG_FORMAT='jsno' is not one of text, json
+    """  # noqa: E501
+    word = raw.strip().lower()
+    if word in choices:
+        return word
+    raise EnvironmentValueError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+
+
 def parse_int(name: str, raw: str) -> int:
     """A whole number, nothing around it but blanks (no `10k`, no `1e3`, no `1_000`)."""
     if _INTEGER.fullmatch(raw.strip()):

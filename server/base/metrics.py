@@ -1,16 +1,57 @@
-"""Prometheus metrics, one registry per app (no module globals)."""
+"""Prometheus metrics, one registry per app (no module globals); docs/api.md lists them.
+
+No `_created` series: a scraper gains nothing from each counter's creation time, and they
+double the series count.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+SOCKET_KINDS = ("courier", "customer", "fleet")
+NOTIFY_CHANNELS = ("email", "sms", "webhook")
+NOTIFY_OUTCOMES = ("sent", "retry", "failed")
+HTTP_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class CounterFunction(Collector):
+    """A counter whose value something else keeps (read at each scrape)."""
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self._name, self._documentation = name, documentation
+        self._read: Callable[[], float] = lambda: 0.0
+        registry.register(self)
+
+    def set_function(self, read: Callable[[], float]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self._name, self._documentation, self._read())
 
 
 class Metrics:
     def __init__(self) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # process_*: CPU, memory, file descriptors
+        PlatformCollector(registry=r)  # python_info
+        GCCollector(registry=r)  # python_gc_*
         self.fixes_received = Counter(
             "tracker_fixes_received", "Fixes received from couriers (before validation)", registry=r
         )
@@ -75,6 +116,55 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+
+        self.http_seconds = Histogram(
+            "tracker_http_request_duration_seconds",
+            "HTTP requests (count and duration) by route template, method and status class",
+            ["route", "method", "status"],
+            buckets=HTTP_SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.sockets_open = Gauge(
+            "tracker_sockets_open", "Open WebSockets, by kind (handshake to close)", ["kind"],
+            registry=r,
+        )  # fmt: skip
+        for kind in SOCKET_KINDS:
+            self.sockets_open.labels(kind)
+        self.bus_dropped = CounterFunction(
+            "tracker_bus_dropped_messages",
+            "Messages for the other processes dropped unsent: the queue to Redis was full, "
+            "or Redis went away with them queued",
+            r,
+        )
+        self.outbox_pending = Gauge(
+            "tracker_outbox_pending_messages",
+            "Notifications in the outbox not yet sent nor given up (all processes')",
+            registry=r,
+        )
+        self.outbox_oldest_due_age = Gauge(
+            "tracker_outbox_oldest_due_age_seconds",
+            "How long the oldest notification due for sending has waited since it was "
+            "written (0: none due)",
+            registry=r,
+        )
+        self.notify_sends = Counter(
+            "tracker_notification_sends",
+            "Notification send attempts by channel and outcome (sent, retry, failed: given up)",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        for channel in NOTIFY_CHANNELS:
+            for outcome in NOTIFY_OUTCOMES:
+                self.notify_sends.labels(channel, outcome)
+        self._http_children: dict[tuple[str, str, str], Histogram] = {}
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP request; the labels must be bounded (a route template, not a path)."""
+        key = (route, method, f"{status // 100}xx")
+        child = self._http_children.get(key)
+        if child is None:
+            child = self._http_children[key] = self.http_seconds.labels(*key)
+        child.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,15 +18,26 @@ from typing import Any
 
 MASK = "***"
 
-_PATTERNS = (
-    # query values: ?token=…, &key=…, OsmAnd's id/deviceid (the device id is its secret)
-    re.compile(r"(?i)([?&](?:token|access_token|key|id|deviceid|device_id)=)[^&\s\"'#]*"),
-    # tracking codes in paths: the API, the socket and the customer's page
-    re.compile(r"(/(?:ws/track|api/track|t)/)[^/?\s\"'#]+"),
-    # credentials in headers quoted by an error
-    re.compile(r"(?i)(\b(?:bearer|basic)\s+)[^\s\"',]+"),
-    re.compile(r"(tracker\.token\.)[^\s\"',]+"),
+# Each alternative keeps what comes before the secret in its one group; one pass over the
+# text (a log line is redacted several times: its message, arguments and the whole line).
+_SECRETS = re.compile(
+    "|".join(
+        (
+            # query values: ?token=…, &key=…, OsmAnd's id/deviceid (the device id is its secret)
+            r"((?i:[?&](?:token|access_token|key|id|deviceid|device_id)=))[^&\s\"'#]*",
+            # tracking codes in paths: the API, the socket and the customer's page (not a
+            # route template's `{code}`, which the access log names instead of the path)
+            r"(/(?:ws/track|api/track|t)/)(?!\{\w+\}(?:[/?\s\"'#]|$))[^/?\s\"'#]+",
+            # credentials in headers quoted by an error
+            r"((?i:\b(?:bearer|basic)\s+))[^\s\"',]+",
+            r"(tracker\.token\.)[^\s\"',]+",
+        )
+    )
 )
+
+
+def _mask(match: re.Match[str]) -> str:
+    return next(g for g in match.groups() if g is not None) + MASK
 
 
 def redact(text: str) -> str:
@@ -35,9 +46,7 @@ def redact(text: str) -> str:
     >>> redact('"WebSocket /ws/driver?token=abc&x=1" [accepted]')
     '"WebSocket /ws/driver?token=***&x=1" [accepted]'
     """
-    for pattern in _PATTERNS:
-        text = pattern.sub(r"\g<1>" + MASK, text)
-    return text
+    return _SECRETS.sub(_mask, text)
 
 
 def _redact_arg(value: Any) -> Any:

@@ -19,6 +19,7 @@ from server.base.environment import (
     FILE_SUFFIX,
     EnvironmentValueError,
     parse_bool,
+    parse_choice,
     parse_float,
     parse_int,
     read_secret,
@@ -67,7 +68,11 @@ POSITIVE = (
     "eta_reload_interval_s",
     "retention_days",
     "alert_offline_after_s",
+    "track_max_range_h",
+    "export_timeout_s",
 )
+# Settings taking one word of a fixed set.
+CHOICES = {"log_format": ("text", "json")}
 
 
 class SettingsError(ValueError):
@@ -85,6 +90,8 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDR networks,
     # comma-separated); empty: none, the peer address is the client's.
     trusted_proxies: str = ""
+    # Log lines as `text` or `json` (one object a line); the level is `serve --log-level`.
+    log_format: str = "text"
 
     # Batched writer: flush when this many fixes wait or the oldest waited this long.
     batch_max_rows: int = 1000
@@ -141,6 +148,12 @@ class Settings:
     # Stops one driver's run may hold (assigning beyond it is a 422). A change to a run costs
     # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
     max_stops_per_run: int = 1_000
+
+    # History exports (`/api/drivers/{id}/track`, `/api/orders?format=csv`): the longest
+    # range one driver's track may cover, and the time one export stream may take in all
+    # (it holds a pooled connection: a client that reads slowly is cut off there).
+    track_max_range_h: float = 48.0
+    export_timeout_s: float = 120.0
 
     # ETAs.
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
@@ -224,7 +237,10 @@ class Settings:
                 raw = read_secret(env, name) if field.name in SECRETS else env.get(name)
                 if raw is None or raw == "":
                     continue
-                values[field.name] = _parse(name, raw, field.default)
+                if field.name in CHOICES:
+                    values[field.name] = parse_choice(name, raw, CHOICES[field.name])
+                else:
+                    values[field.name] = _parse(name, raw, field.default)
         except EnvironmentValueError as exc:
             raise SettingsError(str(exc)) from None
         values.update(overrides)
@@ -268,6 +284,11 @@ class Settings:
                 ) from None
         if self.bus != "memory" and not self.bus.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("TRACKER_BUS must be memory or a redis://host:port/db URL")
+        for choice_setting, choices in CHOICES.items():
+            if getattr(self, choice_setting) not in choices:
+                raise SettingsError(
+                    f"{variable(choice_setting)} must be one of {', '.join(choices)}"
+                )
         if self.osmand_speed_unit not in ("kn", "kmh", "mps", "mph"):
             raise SettingsError("TRACKER_OSMAND_SPEED_UNIT must be kn, kmh, mps or mph")
         self._check_numbers()

@@ -114,6 +114,25 @@ async def mark_failed(conn: Conn, message_id: int, error: str, retry_at: datetim
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    pending: int  # not yet sent nor given up, due or not (quiet hours, backoff)
+    oldest_due_age_s: float  # since the oldest due one was written; 0: none due
+
+
+async def backlog(conn: Conn, now: datetime) -> Backlog:
+    """What waits in the outbox (the `outbox_due` index holds exactly the pending rows)."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS pending,
+                  coalesce(extract(epoch FROM $1 - min(created_at)
+                                   FILTER (WHERE next_attempt_at <= $1)), 0) AS oldest_due_age_s
+           FROM outbox WHERE status = 'pending'""",
+        now,
+    )
+    assert row is not None
+    return Backlog(int(row["pending"]), max(0.0, float(row["oldest_due_age_s"])))
+
+
 async def order_log(conn: Conn, order_id: int) -> list[Message]:
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM outbox WHERE order_id = $1 ORDER BY id", order_id

@@ -86,6 +86,7 @@ class RedisHub:
         self._last_heard = 0.0
         self._metrics = metrics or Metrics()
         self._metrics.bus_connected.set(0)
+        self._metrics.bus_dropped.set_function(lambda: self._outgoing.dropped)
         self.connected = False  # /readyz and tracker_bus_connected say so
         self.connections = 0  # successful (re)connections, for tests and logs
         self.published = 0

@@ -11,6 +11,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import IO
 
 import httpx
 import pytest
@@ -87,9 +88,14 @@ async def _wait_healthy(server: ServerProcess) -> None:
 
 @contextlib.asynccontextmanager
 async def server_processes(
-    settings: Settings, names: list[str], env: dict[str, str]
+    settings: Settings,
+    names: list[str],
+    env: dict[str, str],
+    log_level: str = "warning",
+    stderr: IO[bytes] | None = None,
 ) -> AsyncIterator[list[ServerProcess]]:
-    """Start one server process per name with `env` added; stop them all (SIGTERM) after."""
+    """Start one server process per name with `env` added; stop them all (SIGTERM) after.
+    Their log lines go to `stderr` (default: the test's)."""
     servers: list[ServerProcess] = []
     base_env = {
         **os.environ,
@@ -104,9 +110,10 @@ async def server_processes(
             fd = sock.fileno()
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                *("-m", "server.cli", "serve", "--fd", str(fd), "--log-level", "warning"),
+                *("-m", "server.cli", "serve", "--fd", str(fd), "--log-level", log_level),
                 env=base_env,
                 pass_fds=(fd,),
+                stderr=stderr,
             )
             servers.append(ServerProcess(name, process, sock))
         await asyncio.gather(*(_wait_healthy(s) for s in servers))

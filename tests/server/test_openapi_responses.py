@@ -102,6 +102,28 @@ async def _orders(
     return str(created.json()["tracking_code"])
 
 
+async def _exports(
+    c: httpx.AsyncClient, check: ResponseChecker, driver_id: int, headers: dict[str, str]
+) -> None:
+    """Each track format (the orders' first order went out for delivery), the CSV list."""
+    t = "/api/drivers/{driver_id}/track"
+    for fmt in ("geojson", "gpx", "csv"):
+        check(await c.get(f"/api/drivers/{driver_id}/track", params={"format": fmt},
+                          headers=headers), t)  # fmt: skip
+    check(await c.get("/api/drivers/999999/track", headers=headers), t)  # 404
+    check(await c.get(f"/api/drivers/{driver_id}/track", params={"format": "kml"},
+                      headers=headers), t)  # 422  # fmt: skip
+    order = "/api/orders/{order_id}/track"
+    out = await c.get("/api/orders", params={"status": "out_for_delivery"}, headers=headers)
+    order_id = out.json()["orders"][0]["id"]
+    check(await c.get(f"/api/orders/{order_id}/track", params={"format": "gpx"},
+                      headers=headers), order)  # fmt: skip
+    check(await c.get("/api/orders/999999/track", headers=headers), order)  # 404
+    waiting = check(await c.post("/api/orders", json=ORDER, headers=headers), "/api/orders")
+    check(await c.get(f"/api/orders/{waiting.json()['id']}/track", headers=headers), order)  # 409
+    check(await c.get("/api/orders", params={"format": "csv"}, headers=headers), "/api/orders")
+
+
 async def _webhooks(
     c: httpx.AsyncClient, check: ResponseChecker, dispatcher: dict[str, str]
 ) -> None:
@@ -193,6 +215,7 @@ async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
     async with server.http() as c:
         driver_id, token, dispatcher = await _drivers_and_keys(c, check)
         code = await _orders(c, check, driver_id, dispatcher)
+        await _exports(c, check, driver_id, dispatcher)
         await _webhooks(c, check, dispatcher)
         await _ingest(c, check, token)
         await _track_fleet_health(c, check, code, dispatcher)

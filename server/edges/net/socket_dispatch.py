@@ -3,9 +3,13 @@
 Every open socket keeps its handler's whole call chain alive for as long as it is open;
 through Starlette's middleware that is about ten frames per socket. Sockets are the one
 thing a server holds thousands of, so the three socket paths are dispatched here and the
-rest (HTTP) goes to Starlette as usual, each response with `X-Content-Type-Options:
-nosniff` (added here, so pages, static files and errors all have it). Handlers still get a
-Starlette `WebSocket`.
+rest (HTTP) goes to Starlette as usual, through `HttpAccess` (access.py). Handlers still
+get a Starlette `WebSocket`.
+
+Each socket gets a request id (the client's `X-Request-ID` when safe, as for HTTP) for its
+task's log lines, a line when it opens and when it closes (with its kind and route
+template, never its path: tracking codes and tokens travel there), and is counted in
+`tracker_sockets_open{kind}` meanwhile.
 
 A handler that finds the database unavailable (DatabaseUnavailable, server/base/dbguard.py) ends
 here too: its socket is closed with 1013 (try again later), the sockets' 503.
@@ -14,61 +18,103 @@ here too: its socket is closed with 1013 (try again later), the sockets' 503.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
+from server.base import logs
 from server.base.dbguard import UNAVAILABLE, DatabaseUnavailable
+from server.base.metrics import Metrics
+from server.edges.net.access import HttpAccess, header
+from server.wire.close_codes import CLOSE_TRY_AGAIN_LATER
+
+log = logging.getLogger("tracker.sockets")
 
 Handler = Callable[[WebSocket], Awaitable[None]]
-CLOSE_TRY_AGAIN_LATER = 1013
-# Browsers must take every response as the type it says it is (a JSON error is no script).
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+@dataclass(frozen=True, slots=True)
+class SocketRoute:
+    template: str  # what logs name: `/ws/track/{code}`, never the code
+    kind: str  # courier | customer | fleet (tracker_sockets_open's label)
+    handler: Handler
+    param: str = ""  # a prefixed route's path parameter
 
 
 class SocketDispatch:
     def __init__(
-        self, app: Starlette, exact: dict[str, Handler], prefixed: dict[str, tuple[str, Handler]]
+        self,
+        app: Starlette,
+        metrics: Metrics,
+        exact: dict[str, SocketRoute],
+        prefixed: dict[str, SocketRoute],
     ) -> None:
         self.app = app  # what tests and tools unwrap to
+        self._http = HttpAccess(app, metrics)
+        self._metrics = metrics
         self._exact = exact
-        self._prefixed = prefixed  # prefix -> (path parameter name, handler)
+        self._prefixed = prefixed  # prefix -> route; the rest of the path is its parameter
+        routes = [*exact.values(), *prefixed.values()]
+        self._open = {r.kind: metrics.sockets_open.labels(r.kind) for r in routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+            return
         if scope["type"] == "websocket":
             path: str = scope["path"]
-            handler = self._exact.get(path)
+            route = self._exact.get(path)
             params: dict[str, str] = {}
-            if handler is None:
-                for prefix, (name, candidate) in self._prefixed.items():
+            if route is None:
+                for prefix, candidate in self._prefixed.items():
                     rest = path[len(prefix) :]
                     if path.startswith(prefix) and rest and "/" not in rest:
-                        handler, params = candidate, {name: rest}
+                        route, params = candidate, {candidate.param: rest}
                         break
-            if handler is not None:
+            if route is not None:
                 scope["app"] = self.app
                 scope["path_params"] = params
+                # Inline, not a coroutine of its own: this frame lives as long as the socket.
+                opened = self._opened(route, scope)
                 ws = WebSocket(scope, receive, send)
                 try:
-                    await handler(ws)
+                    await route.handler(ws)
                 except DatabaseUnavailable:
-                    self.app.state.services.metrics.db_unavailable.labels("ws").inc()
+                    self._metrics.db_unavailable.labels("ws").inc()
                     await _close_try_again_later(ws)
+                finally:
+                    self._closed(route, opened)
                 return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+        await self.app(scope, receive, send)
 
-        async def send_nosniff(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
-                    message["headers"] = [*headers, _NOSNIFF]
-            await send(message)
+    def _opened(self, route: SocketRoute, scope: Scope) -> float:
+        request_id = logs.request_id_from(header(scope, logs.HEADER))
+        logs.request_id.set(request_id)  # this socket's task, to its end
+        self._open[route.kind].inc()
+        if log.isEnabledFor(logging.INFO):
+            log.info("socket open: %s %s", route.kind, route.template, extra=_fields(route))
+        return time.perf_counter()
 
-        await self.app(scope, receive, send_nosniff)
+    def _closed(self, route: SocketRoute, opened: float) -> None:
+        self._open[route.kind].dec()
+        if log.isEnabledFor(logging.INFO):
+            duration_ms = round((time.perf_counter() - opened) * 1000.0, 2)
+            log.info(
+                "socket closed: %s %s after %.2f ms",
+                route.kind,
+                route.template,
+                duration_ms,
+                extra={**_fields(route), "duration_ms": duration_ms},
+            )
+
+
+def _fields(route: SocketRoute) -> dict[str, str]:
+    return {"kind": route.kind, "route": route.template}
 
 
 async def _close_try_again_later(ws: WebSocket) -> None:

@@ -8,7 +8,9 @@ uvicorn's sans-I/O `websockets` protocol (uvicorn is pinned; tests cover every u
 with a lane the socket handlers switch to once a connection is accepted:
 
 - `listen(on_message)`: whole messages (text or binary, as bytes) go to a plain callback on
-  the event loop as soon as they are parsed; the handler's task only awaits `closed()`.
+  the event loop as soon as they are parsed, run in the context of the task that called
+  `listen` (so their log lines carry the socket's request id); the handler's task only
+  awaits `closed()`.
 - `send_now(data)`: frame and write a text message at once. It never waits: the transport
   buffers what the kernel does not take. `writable` is False while that buffer is over the
   transport's high-water mark (the client is slow); `on_drained` is called when it is back
@@ -23,6 +25,7 @@ Handlers get it with `direct_socket(ws)`; `server.serve.uvicorn_config` installs
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import weakref
 from collections.abc import Callable
@@ -32,14 +35,14 @@ from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 
+from server.wire.close_codes import CLOSE_INTERNAL_ERROR, CLOSE_INVALID_DATA
+
 log = logging.getLogger("tracker.direct")
 
 if TYPE_CHECKING:
     from server.edges.net.connections import Admission
 
 SCOPE_KEY = "tracker.direct"
-CLOSE_INVALID_DATA = 1007
-CLOSE_INTERNAL_ERROR = 1011
 
 OnMessage = Callable[[bytes], None]
 
@@ -131,6 +134,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
         self.queue = self._inbox  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         self.on_message: OnMessage | None = None
+        self._context: contextvars.Context | None = None  # the listening task's
         self.on_drained: Callable[[], None] | None = None
         self.admission: Admission | None = None  # this connection's place in the limits
 
@@ -151,6 +155,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
     def listen(self, on_message: OnMessage) -> None:
         """From now on, messages go to `on_message` (those already queued first)."""
         self.on_message = on_message
+        self._context = contextvars.copy_context()
         for data in self._inbox.take_messages():
             self._deliver(on_message, data)
         if self.disconnected:  # the peer left before the handler got here: connection_lost
@@ -180,7 +185,10 @@ class DirectSocket(WebSocketsSansIOProtocol):
         """A handler's bug must not escape into the protocol, which would abort the
         transport without a close frame: the client gets 1011 and reconnects."""
         try:
-            on_message(data)
+            if self._context is None:
+                on_message(data)
+            else:
+                self._context.run(on_message, data)
         except Exception:
             log.exception("socket handler failed on a message: %r", data[:200])
             self.close_now(CLOSE_INTERNAL_ERROR, "internal error, reconnect")
@@ -249,6 +257,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
         # A handler's callbacks hold its session, which holds this socket.
         self.on_message = None
         self.on_drained = None
+        self._context = None
         # The parser is a generator holding its protocol: a reference cycle that only the
         # cyclic collector would free. Broken here, a closed connection goes at once.
         self.conn.parser = None  # type: ignore[assignment]

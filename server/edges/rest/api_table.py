@@ -11,7 +11,8 @@ the app is missing here, or a path here is not a route of the app.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -79,6 +80,24 @@ _ORDER_QUERY = (
     Param("driver_id", Id, "only this driver's orders"),
     Param("limit", Limit, "page size (at most 500; default 100)"),
     Param("after", int, "the `next_after` of the previous page"),
+    Param("from", datetime, "only orders created at or after this (ISO 8601 with a zone)"),
+    Param("to", datetime, "only orders created at or before this (ISO 8601 with a zone)"),
+    Param("format", Literal["json", "csv"], "`csv`: every order selected, streamed as CSV"),
+)
+# Track exports (docs/api.md, "Exports"): streamed; GeoJSON Point features, GPX 1.1 or CSV.
+TRACK = (Media("application/geo+json"), Media("application/gpx+xml"), Media("text/csv"))
+CSV = Media("text/csv")
+_TRACK_FORMAT = Param("format", Literal["geojson", "gpx", "csv"], "default geojson")
+_TRACK_QUERY = (
+    Param("from", datetime, "ISO 8601 with a zone; default 24 h before `to`"),
+    Param("to", datetime, "ISO 8601 with a zone; default now"),
+    _TRACK_FORMAT,
+)
+_TRACK_SHAPES = (
+    "GeoJSON: a FeatureCollection of Point features, oldest first, with `recorded_at`, "
+    "`accuracy_m`, `speed_mps`, `heading_deg`, `altitude_m`, `battery` properties; GPX 1.1: "
+    "one trk/trkseg, speed and course in Garmin's TrackPointExtension v2; CSV: "
+    "recorded_at,lat,lon,accuracy_m,speed_mps,heading_deg,altitude_m,battery."
 )
 _ALERT_QUERY = (
     Param("open", bool, "only alerts not acknowledged yet (true)"),
@@ -128,6 +147,9 @@ OPERATIONS: tuple[Op, ...] = (
        description="Every dispatcher hears it on `WS /ws/fleet` as `alert_ack`."),
     Op("POST", "/api/drivers/{driver_id}/token", "A new token; the old one stops at once",
        "drivers", _A, {200: rest.DriverView, 404: ERROR}),
+    Op("GET", "/api/drivers/{driver_id}/track", "A driver's stored fixes between two times",
+       "exports", _D, {200: TRACK, 404: ERROR, 422: ERROR}, params=_TRACK_QUERY,
+       description=_TRACK_SHAPES + " Ranges over TRACKER_TRACK_MAX_RANGE_H are 422."),
     # courier ingest and phone apps
     Op("POST", "/api/ingest", "A batch of fixes, answered once they are stored", "ingest",
        "driver", {200: rest.Ingested, 400: ERROR, 413: ERROR, 503: (rest.StorageBehind, ERROR)},
@@ -152,8 +174,12 @@ OPERATIONS: tuple[Op, ...] = (
     # orders
     Op("POST", "/api/orders", "Create an order", "orders", _D,
        {201: orders.DispatcherOrder}, OrderIn),
-    Op("GET", "/api/orders", "A page of orders", "orders", _D,
-       {200: orders.OrderPage, 422: ERROR}, params=_ORDER_QUERY),
+    Op("GET", "/api/orders", "A page of orders, or all of them as CSV", "orders", _D,
+       {200: (orders.OrderPage, CSV), 422: ERROR}, params=_ORDER_QUERY),
+    Op("GET", "/api/orders/{order_id}/track", "The fixes of an order's last delivery attempt",
+       "exports", _D, {200: TRACK, 404: ERROR, 409: ERROR, 422: ERROR},
+       params=(_TRACK_FORMAT,),
+       description=_TRACK_SHAPES + " 409: the order never went out for delivery."),
     Op("GET", "/api/orders/{order_id}", "One order with its timeline", "orders", _D,
        {200: orders.DispatcherOrder, 404: ERROR}),
     Op("POST", "/api/orders/{order_id}/status", "Move an order along its lifecycle", "orders",

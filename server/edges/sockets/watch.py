@@ -29,17 +29,19 @@ from server.transport.subscriber import Subscriber
 from server.usecases.order_views import customer_view, link_expires_at
 from server.usecases.tracking import lookup_tracked
 from server.wire import jsonin
+from server.wire.close_codes import (
+    CLOSE_FORBIDDEN,
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_UNKNOWN_CODE,
+)
+from server.wire.close_codes import CLOSE_TRY_AGAIN_LATER as CLOSE_TOO_SLOW
 from server.wire.courier import Error, encode
 from server.wire.live import STATUS_PREFIX
 from server.wire.orders import customer_snapshot
 
 log = logging.getLogger("tracker.watch")
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
-CLOSE_UNKNOWN_CODE = 4404  # also when a watched link expires: the same as unknown
-CLOSE_RATE_LIMITED = 4429
-CLOSE_TOO_SLOW = 1013
 MAX_CLIENT_FRAME_BYTES = 4096
 
 

@@ -31,6 +31,7 @@ import msgspec
 from geo.eta import StopEta
 from geo.model import Fix
 from server.base.dbguard import bounded_connection
+from server.base.metrics import Metrics
 from server.base.networks import parse_networks
 from server.base.settings import Settings
 from server.domain.lifecycle import CLOSED, Status
@@ -56,6 +57,8 @@ LIVE_QUEUE_MAX = 10_000
 # UPDATE that finds the delay announced already.
 DELAY_ANNOUNCED_MAX = 10_000
 SUBSCRIPTIONS_REFRESH_S = 60.0
+OUTBOX_MEASURE_S = 15.0  # how often the outbox's backlog is measured for /metrics
+MEASURE_BUDGET_S = 2.0  # a measurement's wait for the database
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +82,12 @@ class _Position:
 
 
 class Notifier:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, metrics: Metrics | None = None
+    ) -> None:
         self._pool = pool
         self._settings = settings
+        self._metrics = metrics or Metrics()
         self._templates = Templates(settings.templates_dir)
         self._client = httpx.AsyncClient()  # the SMS provider: an operator's setting
         self._webhook_client = destinations.webhook_client(  # URLs from API callers
@@ -239,8 +245,11 @@ class Notifier:
             if error is None:
                 await outbox.mark_sent(conn, message.id, now)
                 self.sent += 1
+                self._metrics.notify_sends.labels(message.channel, "sent").inc()
                 return
             give_up = error.permanent or message.attempts >= settings.notify_max_attempts
+            outcome = "failed" if give_up else "retry"
+            self._metrics.notify_sends.labels(message.channel, outcome).inc()
             delay_s = min(
                 settings.notify_backoff_s * 2 ** (message.attempts - 1),
                 settings.notify_backoff_max_s,
@@ -339,3 +348,18 @@ def _order_data(context: dict[str, Any], entry: TimelineEntry | None) -> wire.Or
         eta=context["eta_detail"],
         timeline_entry=msgspec.UNSET if entry is None else wire.timeline_step(entry),
     )
+
+
+async def measure_outbox_forever(pool: asyncpg.Pool, metrics: Metrics) -> None:
+    """Keep the outbox's backlog in /metrics (scrapes never ask the database: it may be
+    what is down). Every process measures the shared outbox, sending or not."""
+    while True:
+        try:
+            async with bounded_connection(pool, MEASURE_BUDGET_S) as conn:
+                backlog = await outbox.backlog(conn, datetime.now(UTC))
+        except Exception as exc:  # the database away: the last figures stand
+            log.debug("outbox backlog not measured: %r", exc)
+        else:
+            metrics.outbox_pending.set(backlog.pending)
+            metrics.outbox_oldest_due_age.set(backlog.oldest_due_age_s)
+        await asyncio.sleep(OUTBOX_MEASURE_S)

@@ -1,0 +1,99 @@
+"""Every HTTP request: a request id, one access log line, its count and duration.
+
+A plain ASGI wrapper around the Starlette app (not BaseHTTPMiddleware, which runs each
+request through an extra task and memory streams), on the HTTP path only: sockets are
+dispatched before it (socket_dispatch.py) and counted there.
+
+- The request id is the client's `X-Request-ID` when it is safe to log (server/base/logs.py),
+  else a fresh one; it is echoed in the response and set for the request's task, so the
+  app's lines for the request carry it too. It is not reset when the request ends: each
+  request runs in a task of its own, and uvicorn's report of an exception escaping the app
+  comes after.
+- Lines and metrics name the route template (`/api/track/{code}`), never the path: tracking
+  codes and tokens travel in paths, and a template is a bounded label. A path no route
+  matches is `unmatched`; a method outside HTTP's usual ones is `OTHER`.
+- Every response says `X-Content-Type-Options: nosniff`: browsers must take it as the type
+  it says it is (a JSON error is no script).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.base import logs
+from server.base.metrics import Metrics
+
+access_log = logging.getLogger("tracker.access")
+
+UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_REQUEST_ID = logs.HEADER
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that took the request (Starlette puts it in the scope)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return UNMATCHED
+    return f"{path}/{{path}}" if isinstance(route, Mount) else path
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header `name` (lower case) in an HTTP or WebSocket scope."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+class HttpAccess:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = logs.request_id_from(header(scope, _REQUEST_ID))
+        logs.request_id.set(request_id)
+        echo = (_REQUEST_ID, request_id.encode())
+        status = 500  # unless the app starts a response
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
+                    headers.append(_NOSNIFF)
+                headers.append(echo)  # the app's handlers set none of their own
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            self._metrics.observe_http(route, method, status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                duration_ms = round(seconds * 1000.0, 2)
+                access_log.info(
+                    "%s %s %d %.2f ms",
+                    method,
+                    route,
+                    status,
+                    duration_ms,
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                    },
+                )
