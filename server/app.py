@@ -25,6 +25,7 @@ from server.edges.pages import page_routes
 from server.edges.phone_apps import routes as apps
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.edges.responses import error_response, http_error, internal_error
+from server.edges.rest import alerts as alerts_api
 from server.edges.rest import drivers, exports, health, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
@@ -44,6 +45,7 @@ from server.transport.hub import Hub, MemoryHub
 from server.transport.redis_hub import RedisHub
 from server.usecases import learning as eta_learning
 from server.usecases import maintenance
+from server.usecases.alerts import Alerts
 from server.usecases.ingest import Pipeline
 from server.usecases.leader import Leadership
 from server.usecases.notify.notifier import Notifier, measure_outbox_forever
@@ -84,7 +86,7 @@ def _hub(settings: Settings, metrics: Metrics) -> Hub:
 
 
 async def _load_live(
-    pool: asyncpg.Pool, settings: Settings, notifier: Notifier, metrics: Metrics
+    pool: asyncpg.Pool, settings: Settings, hub: Hub, notifier: Notifier, alerts: Alerts
 ) -> Live:
     """The live picture as PostGIS has it: drivers, latest positions, open runs."""
     runs = Runs(settings.courier_next_stop_only)
@@ -107,14 +109,16 @@ async def _load_live(
             return await orders.orders_on_runs(conn)
 
     return Live(
-        _hub(settings, metrics),
+        hub,
         runs,
         fleet,
         etas,
         notifier,  # the Listener of what live state finds off the fix path
+        alerts,  # the AlertListener: stores and publishes dispatchers' alerts
         reload_runs,
         settings.bus_presence_ttl_s,
         clearance_m=settings.customer_route_clearance_m,
+        offline_alert_s=settings.alert_offline_after_s,
     )
 
 
@@ -147,13 +151,15 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         writer = BatchWriter(pool, settings, metrics)
         notifier = Notifier(pool, settings, metrics)
         await notifier.reload_subscriptions()
-        live = await _load_live(pool, settings, notifier, metrics)
+        hub = _hub(settings, metrics)
+        alerts = Alerts(pool, hub, settings.db_request_timeout_s)
+        live = await _load_live(pool, settings, hub, notifier, alerts)
         pipeline = Pipeline(settings, pool, writer, live, notifier, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
         app.state.services = Services(
             settings, metrics, pool, writer, pipeline, live, limiter, notifier,
-            DeviceGuard(settings), sockets,
+            DeviceGuard(settings), sockets, alerts,
             proof_slots=asyncio.Semaphore(settings.proof_concurrency),
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)
@@ -167,6 +173,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             asyncio.create_task(heap.run_forever(settings, metrics)),
             asyncio.create_task(eta_learning.run_forever(pool, settings, leader, live.etas)),
             asyncio.create_task(RevocationListener(settings, sockets).run_forever()),
+            asyncio.create_task(alerts.run()),
             asyncio.create_task(measure_outbox_forever(pool, metrics)),
         ]
         if settings.notify_enabled:
@@ -178,6 +185,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
                 job.cancel()
             await _bounded("background jobs", asyncio.gather(*jobs, return_exceptions=True))
             live.flush()  # couriers that left are offline for the other processes at once
+            await _bounded("alerts", alerts.flush())
             await _bounded("leadership", leader.close())
             await _bounded("notifier", notifier.close())
             await _bounded("bus", live.hub.close())
@@ -194,6 +202,9 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),
         Route("/api/drivers/{driver_id}/token", drivers.rotate_token, methods=["POST"]),
+        Route("/api/drivers/{driver_id}/messages", alerts_api.send_message, methods=["POST"]),
+        Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
+        Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
         Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),
         Route("/api/ingest", http.ingest, methods=["POST"]),
         Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),

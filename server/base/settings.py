@@ -75,6 +75,7 @@ POSITIVE = (
     "proof_thumb_px",
     "proof_concurrency",
     "delivery_pin_max_tries",
+    "alert_offline_after_s",
     "track_max_range_h",
     "export_timeout_s",
 )
@@ -219,6 +220,8 @@ class Settings:
     # Live views.
     fleet_interval_ms: float = 1_000.0
     offline_after_s: float = 120.0
+    # Dispatchers' alerts: a driver with open stops silent this long is alerted `offline`.
+    alert_offline_after_s: float = 300.0
     subscriber_max_pending: int = 256
     ws_send_timeout_s: float = 10.0
 

@@ -59,13 +59,15 @@ async def store_and_wait(
     fixes: Sequence[tuple[int, Fix]],
     attributes: Mapping[int, dict[str, Any]] | None = None,
     timeout_s: float = STORE_WAIT_S,
+    app: str = "http",
 ) -> StoreOutcome:
-    """Validate and queue the fixes, then wait until each is committed or refused."""
+    """Validate and queue the fixes (sent by `app`), then wait until each is committed or
+    refused."""
     waiter = StoredWaiter()
     rejected: list[wire.Rejected] = []
     try:
         async with asyncio.timeout(timeout_s):
-            rejected = await pipeline.ingest(driver, fixes, waiter, attributes)
+            rejected = await pipeline.ingest(driver, fixes, waiter, attributes, app)
             waiter.expect(len(fixes) - len(rejected))
             await waiter.done
     except TimeoutError:

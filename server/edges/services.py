@@ -18,6 +18,7 @@ from server.edges.phone_apps.device_guard import DeviceGuard
 from server.live.state import Live
 from server.store import credentials, queries
 from server.store.writer import BatchWriter
+from server.usecases.alerts import Alerts
 from server.usecases.ingest import Pipeline
 from server.usecases.notify.notifier import Notifier
 from server.usecases.revocation import OpenSockets
@@ -44,6 +45,7 @@ class Services:
     notifier: Notifier
     devices: DeviceGuard  # phone-app device look-ups: throttled failures, uniform answers
     sockets: OpenSockets  # open sockets by credential, closed when it is revoked
+    alerts: Alerts  # dispatchers' stored alerts: raised, acknowledged
     # Proof uploads decoding at once (TRACKER_PROOF_CONCURRENCY; app.py sizes it).
     proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 

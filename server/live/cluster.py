@@ -51,6 +51,7 @@ class DriverFacts(msgspec.Struct, tag="driver", frozen=True):
     tracking: bool = False  # the sender tracks the driver: anchor and ETAs are its own
     anchor: tuple[float, float] | None = None
     etas: list[StopEta] = []
+    app: str | None = None  # the phone app of the newest fix (fleet.py's DriverState.app)
 
 
 class OrderChanged(msgspec.Struct, tag="order", frozen=True):

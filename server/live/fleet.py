@@ -36,6 +36,8 @@ class DriverState:
     lon: float | None = None
     lat: float | None = None
     last_fix_at: datetime | None = None
+    battery: float | None = None  # of the newest fix, 0..1
+    app: str | None = None  # what sent the newest fix: own_page | http | traccar_client | owntracks
     connections: int = 0  # courier sockets open on this process
     remote: dict[str, tuple[int, float]] = field(default_factory=dict)
     # ^ other processes: origin -> (sockets open there, monotonic time the report expires)
@@ -100,14 +102,20 @@ class Fleet:
             self.drivers[driver_id] = DriverState(driver_id, name, vehicle)
             self._dirty.add(driver_id)
 
-    def position(self, driver_id: int, fix: Fix) -> wire.Position | None:
-        """Record the driver's newest fix; returns it as watchers see it (None for unknown
-        drivers)."""
+    def now(self) -> datetime:
+        return self._clock()
+
+    def position(self, driver_id: int, fix: Fix, app: str | None = None) -> wire.Position | None:
+        """Record the driver's newest fix (sent by `app`, None: not known); returns it as
+        watchers see it (None for unknown drivers)."""
         driver = self.drivers.get(driver_id)
         if driver is None:
             return None
         driver.position = wire.position_of(fix)
         driver.lon, driver.lat, driver.last_fix_at = fix.lon, fix.lat, fix.recorded_at
+        driver.battery = fix.battery
+        if app is not None:
+            driver.app = app
         self._refresh_presence(driver, self._clock())
         self._dirty.add(driver_id)
         return driver.position
@@ -169,6 +177,8 @@ class Fleet:
                 current.status.value,
                 self._etas.view(current.order_id),
             ),
+            app=driver.app,
+            battery=driver.battery,
             orders=[
                 wire.FleetOrder(
                     id=s.order_id,

@@ -4,6 +4,10 @@ Live state never calls a use-case: on the fix path `Live.on_fix` returns these n
 the ingest pipeline hands them to the notifier; off it (a run rebuilt by an order change or
 by another process, a tracker built on the worker thread) Live gives them to its
 `Listener`, which app.py wires to the notifier.
+
+What dispatchers are alerted to and that is kept (late, off route, offline, failed) goes,
+on and off the fix path alike, to the `AlertListener` (usecases/alerts.py, wired in
+app.py): it only queues them, so the fix path never waits on the database.
 """
 
 from __future__ import annotations
@@ -41,3 +45,20 @@ class Listener(Protocol):
     """Hears the notices found off the fix path, in the order they were found."""
 
     def live_notices(self, notices: Sequence[Notice]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """An alert for dispatchers that is stored (and then published with its id)."""
+
+    kind: str  # late | off_route | offline | failed (others are raised by use-cases)
+    driver_id: int | None
+    order_id: int | None
+    at: datetime
+    detail: str | None = None
+
+
+class AlertListener(Protocol):
+    """Takes alerts to store and publish; never blocks (a bounded queue)."""
+
+    def alerts_raised(self, alerts: Sequence[Raised]) -> None: ...

@@ -21,11 +21,12 @@ from typing import Any
 
 from geo.events import EventKind
 from geo.model import Fix
+from server.live.alerting import STORED_EVENTS, Alerting
 from server.live.clearance import Clearance
 from server.live.cluster import Cluster, DriverFacts, OrderChanged
 from server.live.etas import DriverUpdate, Etas
 from server.live.fleet import Fleet
-from server.live.notices import Arriving, FreshEta, Listener, Notice
+from server.live.notices import AlertListener, Arriving, FreshEta, Listener, Notice
 from server.live.runs import Runs
 from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
@@ -34,6 +35,8 @@ from server.wire import live as wire
 
 # Drivers per slice of the periodic fleet work: a few milliseconds, then sockets get a turn.
 FLUSH_SLICE_DRIVERS = 250
+SILENT_CHECK_S = 10.0  # how often drivers gone silent are looked for (offline alerts),
+# or four times per `offline_alert_s` if that is shorter
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +59,11 @@ class Live:
         fleet: Fleet,
         etas: Etas,
         listener: Listener,
+        alerts: AlertListener,
         reload_runs: Callable[[], Awaitable[list[Order]]] | None = None,
         presence_ttl_s: float = 30.0,
         clearance_m: float = 300.0,
+        offline_alert_s: float = 300.0,
     ) -> None:
         self.hub = hub
         self.runs = runs
@@ -66,6 +71,8 @@ class Live:
         self.etas = etas
         self._listener = listener  # the notifier (app.py), for notices off the fix path
         self.clearance = Clearance(runs, etas, clearance_m)
+        self.alerting = Alerting(runs, fleet, alerts, offline_alert_s)  # the stored alerts
+        self._silent_check_s = min(SILENT_CHECK_S, offline_alert_s / 4)
         # Per driver, so bounded by the drivers table (as fleet.drivers is):
         self._last_fix: dict[int, Fix] = {}
         self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
@@ -77,14 +84,16 @@ class Live:
     def origin(self) -> str:
         return self.hub.origin
 
-    def on_fix(self, driver: Driver, fix: Fix) -> FixUpdate:
+    def on_fix(self, driver: Driver, fix: Fix, app: str = "own_page") -> FixUpdate:
         """A fix that is the driver's newest (late fixes never come here): the live state
-        takes it in; returns what changed, for `publish` and the notifier."""
+        takes it in; returns what changed, for `publish` and the notifier. `app`: the
+        phone app that sent it (fleet.py's DriverState.app)."""
         self.fleet.add_driver(driver.id, driver.name, driver.vehicle)
         self._last_fix[driver.id] = fix
         self._tracked_by[driver.id] = self.origin
         self.fleet.changed_here.add(driver.id)
-        courier = self.fleet.position(driver.id, fix)
+        self.alerting.fresh_fix(driver.id)
+        courier = self.fleet.position(driver.id, fix, app)
         tracked = self.etas.on_fix(driver.id, fix)
         shown: list[tuple[int, bool]] = []
         visible = self.runs.visible_orders(driver.id)
@@ -153,10 +162,19 @@ class Live:
     async def run_forever(self) -> None:
         """Every fleet interval: announce what changed here, then the dispatchers' deltas,
         a slice of drivers at a time with the sockets served in between."""
+        loop = asyncio.get_running_loop()
+        silent_check_m = loop.time() + self._silent_check_s
         while True:
             await asyncio.sleep(self.fleet.interval_s)
             for _ in self._flush_slices(FLUSH_SLICE_DRIVERS):
                 await asyncio.sleep(0)
+            if loop.time() >= silent_check_m:
+                silent_check_m = loop.time() + self._silent_check_s
+                self.alerting.check_silent(self._speaks_for)
+
+    def _speaks_for(self, driver_id: int) -> bool:
+        """This process tracks the driver, or no process does (yet)."""
+        return self._tracked_by.get(driver_id, self.origin) == self.origin
 
     def flush(self) -> None:
         for _ in self._flush_slices(len(self.fleet.drivers) or 1):
@@ -187,7 +205,8 @@ class Live:
         return notices
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
-        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts."""
+        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts,
+        those stored (alerting.py) once stored, with their id."""
         for event in update.events:
             order_id = None if event.stop_id is None else int(event.stop_id)
             if event.kind is EventKind.ETA_CHANGED:
@@ -198,10 +217,13 @@ class Live:
                     message = wire.encode(wire.eta_message(shown))
                     self.hub.publish(order_topic(order_id), message, ETA_KEY)
                 continue
+            if event.kind in STORED_EVENTS:
+                continue
             alert = wire.Alert(
                 event.kind.value, driver_id, order_id, event.at, event.detail or None
             )
             self.hub.publish(ALERTS_TOPIC, wire.encode(alert))
+        self.alerting.tracker_news(driver_id, update)
 
     def customer_eta(self, order_id: int) -> wire.EtaView | None:
         """The order's ETA as its customer may see it (see `_customer_eta`)."""
@@ -268,6 +290,7 @@ class Live:
             self.run_changed(driver_id, here=True)
         now_visible = self._visible_on(drivers)
         if entry is not None:
+            self.alerting.status_changed(after, entry)
             status = wire.StatusMessage(
                 entry.status.value, entry.at, entry.note, self.courier_for(after.id)
             )
@@ -315,6 +338,7 @@ class Live:
             tracking,
             self.etas.anchor(driver_id) if tracking else None,
             self.etas.driver_etas(driver_id) if tracking else [],
+            driver.app,
         )
 
     def take_report(self, facts: DriverFacts, expires_m: float) -> None:
@@ -327,7 +351,8 @@ class Live:
         tracked_by = self._tracked_by
         if fix is not None and (known is None or fix.recorded_at > known.recorded_at):
             self._last_fix[driver_id] = fix
-            fleet.position(driver_id, fix)
+            fleet.position(driver_id, fix, facts.app)
+            self.alerting.fresh_fix(driver_id)
             if facts.tracking and tracked_by.get(driver_id) != facts.origin:
                 tracked_by[driver_id] = facts.origin  # the courier moved over there
                 self.etas.drop_tracker(driver_id)

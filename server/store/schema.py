@@ -278,3 +278,40 @@ delivery_pins = Table(
     Column("wrong_tries", Integer, nullable=False, server_default="0"),
     Column("locked_at", DateTime(timezone=True)),
 )
+
+# Dispatchers' alerts (late, off route, offline, ...), kept until acknowledged and after.
+# At most one open alert per (kind, driver, order): raising it again while open is a no-op.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("driver_id", BigInteger, ForeignKey("drivers.id")),
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE")),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", Text),
+    Column("acked_at", DateTime(timezone=True)),
+    Column("acked_by", Text),
+    Index(
+        "alerts_open_once",
+        "kind",
+        "driver_id",
+        "order_id",
+        unique=True,
+        postgresql_where="acked_at IS NULL",
+        postgresql_nulls_not_distinct=True,
+    ),
+)
+
+# Messages from dispatch to a courier; `delivered_at`: first written to a courier socket.
+driver_messages = Table(
+    "driver_messages",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("driver_id", BigInteger, ForeignKey("drivers.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sent_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Index("driver_messages_driver", "driver_id", "at"),
+)

@@ -5,7 +5,8 @@ offers the already-encoded bytes to the local subscribers at once and sends the 
 once to Redis, and each other process offers them to its own subscribers.
 
 Topics: `order:{id}` (customers watching one order), `fleet:alerts` (dispatchers; the
-fleet's deltas are built by each process from its own picture, see fleet.py).
+fleet's deltas are built by each process from its own picture, see fleet.py), `driver:{id}`
+(the courier's own socket: messages from dispatch).
 Besides topics, processes exchange their live state (`broadcast`, see cluster.py): a
 message never comes back to the process that sent it.
 """
@@ -24,6 +25,11 @@ ETA_KEY = "eta"  # a newer ETA supersedes the one still waiting
 
 def order_topic(order_id: int) -> str:
     return f"order:{order_id}"
+
+
+def driver_topic(driver_id: int) -> str:
+    """The topic of what goes to one courier's socket (on whichever process it is)."""
+    return f"driver:{driver_id}"
 
 
 def order_of_topic(topic: str) -> int | None:

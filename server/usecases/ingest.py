@@ -92,14 +92,16 @@ class Pipeline:
         fixes: Sequence[tuple[int, Fix]],
         sink: StoreSink,
         attributes: Mapping[int, dict[str, Any]] | None = None,
+        app: str = "own_page",
     ) -> list[Rejected]:
         """Validate and queue fixes for storage; the sink hears when they are stored.
 
         Returns the rejections. Waits (backpressure) while the writer's queue is full.
-        `attributes` (by seq) are protocol extras kept with the stored fix.
+        `attributes` (by seq) are protocol extras kept with the stored fix; `app` is what
+        sent them (shown to dispatchers).
         """
         driver_filter = await self._filter(driver.id)
-        rejected, items = self._stages(driver, driver_filter, fixes, sink, attributes)
+        rejected, items = self._stages(driver, driver_filter, fixes, sink, attributes, app)
         if items:
             await self._writer.put(items)  # 7. durable writer (8: it acks after commit)
         return rejected
@@ -112,7 +114,7 @@ class Pipeline:
         driver_filter = self._filters.get(driver.id)
         if driver_filter is None or not self._writer.has_room:
             return None
-        rejected, items = self._stages(driver, driver_filter, fixes, sink, None)
+        rejected, items = self._stages(driver, driver_filter, fixes, sink, None, "own_page")
         if items:
             self._writer.put_nowait(items)  # 7. durable writer (8: it acks after commit)
         return rejected
@@ -124,6 +126,7 @@ class Pipeline:
         fixes: Sequence[tuple[int, Fix]],
         sink: StoreSink,
         attributes: Mapping[int, dict[str, Any]] | None,
+        app: str,
     ) -> tuple[list[Rejected], list[WriteItem]]:
         """Stages 2-6 for one frame's fixes (decoded: stage 1); returns the rejections and
         the records for the writer."""
@@ -135,7 +138,7 @@ class Pipeline:
         )
         newest = driver_filter.latest  # 3. per-driver state: late fixes do not move it
         if newest is not None and newest is not latest_before:
-            update = self._live.on_fix(driver, newest)  # 4. live state
+            update = self._live.on_fix(driver, newest, app)  # 4. live state
             self._live.publish(update)  # 5. publish
             self._notifier.live_notices(update.notices)  # 6. notifier
             self._notifier.position(driver.id, newest)

@@ -30,8 +30,8 @@ from server.live.state import Live
 from server.store import Conn, proofs
 from server.store import orders as store
 from server.store.orders import Order
-from server.transport.hub import ALERTS_TOPIC
 from server.usecases import proof_images
+from server.usecases.alerts import Alerts
 from server.usecases.proof_images import BadImage, Limits
 from server.wire import live as wire
 
@@ -55,6 +55,8 @@ class ProofServices(Protocol):
     def live(self) -> Live: ...
     @property
     def proof_slots(self) -> asyncio.Semaphore: ...
+    @property
+    def alerts(self) -> Alerts: ...
     def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]: ...
 
 
@@ -152,9 +154,9 @@ async def check_pin(
     if after.locked_at is None:
         left = max_tries - after.wrong_tries
         raise PinNeeded(f"wrong delivery PIN ({left} {'try' if left == 1 else 'tries'} left)")
-    # alerts: a stored, acknowledgeable alert (usecases/alerts.raise_alert) at merge
-    alert = wire.Alert(PIN_LOCKED_ALERT, driver_id, order.id, now, _locked(max_tries))
-    services.live.hub.publish(ALERTS_TOPIC, wire.encode(alert))
+    await services.alerts.raise_alert(
+        PIN_LOCKED_ALERT, driver_id, order.id, now, _locked(max_tries)
+    )
     raise PinLocked(_locked(max_tries))
 
 

@@ -97,10 +97,11 @@ def eta_message(eta: EtaView | None) -> EtaMessage | EtaGone:
 # Dispatchers' messages -------------------------------------------------------------
 class Alert(msgspec.Struct, tag="alert", tag_field="type"):
     kind: str
-    driver_id: int
+    driver_id: int | None
     order_id: int | None
     at: datetime
     detail: str | None
+    id: int | None = None  # stored alerts' id (GET /api/alerts); None: live only
 
 
 class CurrentStop(msgspec.Struct):
@@ -130,6 +131,8 @@ class FleetEntry(msgspec.Struct):
     position: Position | None
     current_stop: CurrentStop | None
     orders: list[FleetOrder]
+    app: str | None = None  # what sent the newest fix: own_page | http | traccar_client | owntracks
+    battery: float | None = None  # of the newest fix, 0..1
 
 
 class FleetView(msgspec.Struct):

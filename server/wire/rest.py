@@ -89,6 +89,28 @@ def driver_view(
     )
 
 
+class DriverDetail(DriverView):
+    """`GET /api/drivers/{id}`: the driver with what its newest fix says (live state)."""
+
+    battery: float | None = None  # 0..1; null: not reported
+    app: str | None = None  # own_page | http | traccar_client | owntracks; null: not known
+    last_fix_at: datetime | None = None
+    last_fix_age_s: float | None = None
+
+
+def driver_detail(
+    view: DriverView,
+    battery: float | None,
+    app: str | None,
+    last_fix_at: datetime | None,
+    now: datetime,
+) -> DriverDetail:
+    age_s = None if last_fix_at is None else round((now - last_fix_at).total_seconds(), 1)
+    fields = msgspec.structs.asdict(view)
+    return DriverDetail(**fields, battery=battery, app=app, last_fix_at=last_fix_at,
+                        last_fix_age_s=age_s)  # fmt: skip
+
+
 class KeyView(msgspec.Struct):
     """A key as operators see it: never the key itself."""
 

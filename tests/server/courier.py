@@ -38,6 +38,7 @@ class Courier:
         self.ack_messages = 0
         self.rejected: dict[int | None, str] = {}
         self.errors: list[str] = []
+        self.messages: list[dict[str, Any]] = []  # from dispatch
         self.close_code: int | None = None
         self._changed = asyncio.Event()
         self._ws: ClientConnection | None = None
@@ -71,6 +72,8 @@ class Courier:
                     self.rejected[message["seq"]] = message["reason"]
                 elif message["type"] == "error":
                     self.errors.append(message["reason"])
+                elif message["type"] == "message":
+                    self.messages.append(message)
                 self._changed.set()
         except websockets.ConnectionClosed:
             pass

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import listening_socket
+from tests.server.tcp_proxy import TcpProxy
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 STARTUP_TIMEOUT_S = 60.0
@@ -36,6 +37,19 @@ async def require_redis(url: str = TEST_REDIS_URL) -> None:
         pytest.skip(f"no Redis at {url} ({exc!r}): start redis-server or set TEST_REDIS_URL")
     finally:
         await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def redis_through_proxy() -> AsyncIterator[tuple[TcpProxy, str]]:
+    """TEST_REDIS_URL's Redis behind a TCP proxy a test can cut and restore; its URL."""
+    host, _, rest = TEST_REDIS_URL.removeprefix("redis://").partition(":")
+    port, _, database = rest.partition("/")
+    proxy = TcpProxy(host, int(port))
+    await proxy.start()
+    try:
+        yield proxy, f"redis://127.0.0.1:{proxy.port}/{database or 0}"
+    finally:
+        await proxy.stop()
 
 
 def bus_prefix() -> str:

@@ -52,6 +52,7 @@ REST_BODIES = {
     "/api/orders/{order}/assign": {"driver_id": 1},
     "/api/keys": {"name": "k"},
     "/api/webhooks": {"url": "http://127.0.0.1:9/h", "events": ["*"]},
+    "/api/drivers/{driver}/messages": {"text": "Gate code 4711"},
 }
 
 
@@ -78,8 +79,12 @@ async def test_rest_bodies_never_500(shared: Shared, request: tuple[str, bytes])
     if order is None:
         created = await shared.http.post("/api/orders", json=REST_BODIES["/api/orders"])
         order = created.json()["id"]
+    driver = await shared.db.fetchval("SELECT max(id) FROM drivers")
+    if driver is None:
+        created = await shared.http.post("/api/drivers", json=REST_BODIES["/api/drivers"])
+        driver = created.json()["id"]
     before = await shared.counts()
-    answer = await shared.http.post(path.format(order=order), content=body)
+    answer = await shared.http.post(path.format(order=order, driver=driver), content=body)
     assert answer.status_code < 500, (answer.status_code, answer.text[:300])
     if answer.status_code >= 400:
         assert_client_error(answer)
@@ -95,6 +100,15 @@ async def test_rest_bodies_never_500(shared: Shared, request: tuple[str, bytes])
 )
 async def test_order_list_query_never_500(shared: Shared, query: dict[str, str]) -> None:
     answer = await shared.http.get("/api/orders", params=query)
+    assert answer.status_code < 500, (answer.status_code, answer.text[:300])
+    if answer.status_code >= 400:
+        assert_client_error(answer, 422)
+
+
+@SERVER
+@given(query=st.dictionaries(st.sampled_from(["after", "limit", "open"]), hostile_text))
+async def test_alert_list_query_never_500(shared: Shared, query: dict[str, str]) -> None:
+    answer = await shared.http.get("/api/alerts", params=query)
     assert answer.status_code < 500, (answer.status_code, answer.text[:300])
     if answer.status_code >= 400:
         assert_client_error(answer, 422)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -218,6 +219,31 @@ async def _proof(
     check(await c.get(f"/api/track/{code}/proof/photo"), customer)
 
 
+async def _alerts_messages(
+    server: RunningServer,
+    c: httpx.AsyncClient,
+    check: ResponseChecker,
+    driver_id: int,
+    dispatcher: dict[str, str],
+) -> None:
+    stored = await server.services.alerts.raise_alert("offline", driver_id, None, datetime.now(UTC))
+    assert stored is not None
+    t = "/api/alerts"
+    check(await c.get(t, params={"open": "true"}, headers=dispatcher), t)
+    check(await c.get(t, params={"open": "maybe"}, headers=dispatcher), t)  # 422
+    check(await c.get(t), t)  # 401
+    ack = "/api/alerts/{alert_id}/ack"
+    check(await c.post(f"/api/alerts/{stored.id}/ack", headers=dispatcher), ack)
+    check(await c.post("/api/alerts/999999/ack", headers=dispatcher), ack)  # 404
+    m = "/api/drivers/{driver_id}/messages"
+    check(await c.post(f"/api/drivers/{driver_id}/messages", json={"text": "hi"},
+                       headers=dispatcher), m)  # fmt: skip
+    check(await c.post(f"/api/drivers/{driver_id}/messages", json={"text": ""},
+                       headers=dispatcher), m)  # 422  # fmt: skip
+    check(await c.post("/api/drivers/999999/messages", json={"text": "hi"},
+                       headers=dispatcher), m)  # 404  # fmt: skip
+
+
 async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
     async with server.http() as c:
         driver_id, token, dispatcher = await _drivers_and_keys(c, check)
@@ -227,6 +253,7 @@ async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
         await _ingest(c, check, token)
         await _track_fleet_health(c, check, code, dispatcher)
         await _proof(c, check, driver_id, token, dispatcher)
+        await _alerts_messages(server, c, check, driver_id, dispatcher)
 
 
 async def test_responses_match_the_document(settings: Settings, db: asyncpg.Connection) -> None:

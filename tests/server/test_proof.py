@@ -333,6 +333,8 @@ async def test_five_wrong_pins_lock_the_order_and_alert_dispatch(
         )
     [alert] = [a for a in fleet.of_type("alert") if a["kind"] == "pin_locked"]
     assert (alert["order_id"], alert["driver_id"]) == (order["id"], driver_id)
+    stored = await db.fetchrow("SELECT id, acked_at FROM alerts WHERE kind = 'pin_locked'")
+    assert stored is not None and alert["id"] == stored["id"] and stored["acked_at"] is None
     logged = [r.getMessage() for r in caplog.records if r.name == "tracker.proof"]
     assert len(logged) == 5 and all("wrong delivery PIN" in line for line in logged)
     assert not any(code in line for line in logged for code in [pin, *tries])

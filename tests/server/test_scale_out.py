@@ -24,10 +24,10 @@ from tests.server.processes import (
     TEST_REDIS_URL,
     ServerProcess,
     bus_prefix,
+    redis_through_proxy,
     require_redis,
     server_processes,
 )
-from tests.server.tcp_proxy import TcpProxy
 from tests.server.watcher import Message, Watcher
 
 # A straight street east along lat 50.30: 1 km per 0.01407 degrees of longitude.
@@ -247,13 +247,8 @@ async def view_showing(server: ServerProcess, order_id: int, remaining_m: float)
 
 async def test_redis_cut_and_restored(settings: Settings, db: asyncpg.Connection) -> None:
     await require_redis()
-    host, _, rest = TEST_REDIS_URL.removeprefix("redis://").partition(":")
-    port, _, database = rest.partition("/")
-    proxy = TcpProxy(host, int(port))
-    await proxy.start()
-    env = bus_env(f"redis://127.0.0.1:{proxy.port}/{database or 0}")
-    try:
-        async with server_processes(settings, ["A", "B"], env) as (a, b):
+    async with redis_through_proxy() as (proxy, redis_url):
+        async with server_processes(settings, ["A", "B"], bus_env(redis_url)) as (a, b):
             driver_id, token = await a.create_driver("Ana")
             order = await order_out(a, driver_id)
             async with a.http() as client:
@@ -310,8 +305,6 @@ async def test_redis_cut_and_restored(settings: Settings, db: asyncpg.Connection
                     await courier.wait_acked({7, 8})
         stored = await db.fetchval("SELECT count(*) FROM positions WHERE driver_id = $1", driver_id)
         assert stored == 8
-    finally:
-        await proxy.stop()
 
 
 async def test_one_process_at_a_time_runs_the_scheduled_jobs(
@@ -329,3 +322,60 @@ async def test_one_process_at_a_time_runs_the_scheduled_jobs(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_alert_acks_and_courier_messages_cross_processes(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    await require_redis()
+    async with server_processes(settings, ["A", "B"], bus_env()) as (a, b):
+        driver_id, token = await a.create_driver("Ana")
+        order = await order_out(a, driver_id, route=ROUTE)
+        async with fleet(a) as on_a, fleet(b) as on_b, Courier(a.ws_url, token) as courier:
+            await courier.send(fix(1, now(), east(0), 50.30))
+            await courier.wait_acked({1})  # the courier's socket is subscribed on A
+            async with a.http() as client_a:
+                failed = await client_a.post(
+                    f"/api/orders/{order['id']}/status", json={"status": "failed"}
+                )
+            assert failed.status_code == 200, failed.text
+            # Raised and stored on A; a dispatcher on B gets it with its id.
+            alert = await on_b.next_of("alert", lambda m: m["kind"] == "failed", since=0)
+            async with b.http() as client_b:
+                acked = await client_b.post(f"/api/alerts/{alert['id']}/ack")
+                sent = await client_b.post(
+                    f"/api/drivers/{driver_id}/messages", json={"text": "Back to the depot"}
+                )
+            ack = await on_a.next_of("alert_ack", lambda m: m["id"] == alert["id"], since=0)
+            await courier.wait_until(lambda: bool(courier.messages))
+    assert acked.status_code == 200 and sent.status_code == 201
+    assert (ack["acked_by"], ack["acked_at"]) == ("admin", acked.json()["acked_at"])
+    assert [(m["id"], m["text"]) for m in courier.messages] == [
+        (sent.json()["id"], "Back to the depot")
+    ]
+
+
+async def test_a_message_sent_while_redis_is_away_reaches_the_courier_after(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    await require_redis()
+    async with redis_through_proxy() as (proxy, redis_url):
+        async with server_processes(settings, ["A", "B"], bus_env(redis_url)) as (a, b):
+            driver_id, token = await a.create_driver("Ana")
+            async with Courier(a.ws_url, token) as courier:
+                await courier.send(fix(1, now(), east(0), 50.30))
+                await courier.wait_acked({1})
+                proxy.cut()
+                async with b.http() as client:
+                    sent = await client.post(
+                        f"/api/drivers/{driver_id}/messages", json={"text": "Depot at 5"}
+                    )
+                assert sent.status_code == 201, sent.text
+                proxy.restore()
+                # A's feed may have missed it: it reads the recent messages again, and the
+                # courier's socket (its fixes and acks) stays open throughout.
+                await courier.wait_until(lambda: bool(courier.messages))
+                await courier.send(fix(2, now(), east(10), 50.30))
+                await courier.wait_acked({2})
+        assert courier.close_code is not None and courier.close_code != 1013
+    assert [m["id"] for m in courier.messages] == [sent.json()["id"]]

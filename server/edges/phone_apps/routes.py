@@ -62,16 +62,16 @@ def _zone(name: str) -> ZoneInfo:
 
 
 async def _store(
-    services: Services, driver: queries.Driver, app_fixes: list[AppFix]
+    services: Services, driver: queries.Driver, app_fixes: list[AppFix], app: str
 ) -> dict[str, str] | None:
-    """Store the fixes and wait for the commit. Returns the headers for a 200 answer (naming
-    rejected fixes), or None when storage did not answer in time (answer 503)."""
+    """Store the fixes (sent by `app`) and wait for the commit. Returns the headers for a
+    200 answer (naming rejected fixes), or None when storage did not answer in time (503)."""
     fixes = [(i, a.fix) for i, a in enumerate(app_fixes) if a.fix is not None]
     unreadable = [a.rejected for a in app_fixes if a.rejected is not None]
     rejected: list[str] = []
     if fixes:  # else cell/Wi-Fi only: nothing we can place; acknowledged, nothing stored
         attributes = {i: a.attributes for i, a in enumerate(app_fixes) if a.attributes}
-        outcome = await store_and_wait(services.pipeline, driver, fixes, attributes)
+        outcome = await store_and_wait(services.pipeline, driver, fixes, attributes, app=app)
         if outcome.timed_out:
             return None
         rejected = [r.reason for r in outcome.rejected]
@@ -121,7 +121,7 @@ async def osmand(request: Request) -> Response:
         return PlainTextResponse("", 200)
     services.devices.found(client)
     started_m = time.monotonic()
-    headers = await _store(services, driver, app_fixes)
+    headers = await _store(services, driver, app_fixes, "traccar_client")
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
     services.devices.answered(time.monotonic() - started_m)
@@ -267,7 +267,7 @@ async def owntracks(request: Request) -> Response:
             401, "unknown device or wrong password (use the driver's token)", BASIC_CHALLENGE
         )
     services.devices.found(client)
-    headers = await _store(services, driver, [app_fix])
+    headers = await _store(services, driver, [app_fix], "owntracks")
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
     return json_response([], headers=headers)

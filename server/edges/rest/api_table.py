@@ -18,10 +18,11 @@ import msgspec
 
 from server.edges.phone_apps import osmand
 from server.edges.phone_apps.routes import OwnTracksLocation, OwnTracksType
+from server.edges.rest.alerts import MessageIn
 from server.edges.rest.drivers import DriverIn
 from server.edges.rest.notifications import SubscriptionIn
 from server.edges.rest.validation import ApiKeyIn, AssignIn, OrderIn, StatusIn
-from server.wire import courier, live, notify, orders, proof, rest
+from server.wire import alerts, courier, live, notify, orders, proof, rest
 
 
 class FixBacklog(msgspec.Struct, tag="fixes", tag_field="type"):
@@ -99,6 +100,11 @@ _TRACK_SHAPES = (
     "one trk/trkseg, speed and course in Garmin's TrackPointExtension v2; CSV: "
     "recorded_at,lat,lon,accuracy_m,speed_mps,heading_deg,altitude_m,battery."
 )
+_ALERT_QUERY = (
+    Param("open", bool, "only alerts not acknowledged yet (true)"),
+    Param("limit", Limit, "page size (at most 500; default 100)"),
+    Param("after", int, "the `next_after` of the previous page"),
+)
 _OSMAND_QUERY = (
     Param("id", str, "the driver's device_id (`deviceid` also accepted): the credential"),
     Param("lat", float, "latitude, degrees"),
@@ -129,8 +135,17 @@ OPERATIONS: tuple[Op, ...] = (
        {201: rest.DriverView, 409: ERROR}, DriverIn,
        description='`"device_id": "generate"` draws a long random device id.'),
     Op("GET", "/api/drivers", "List drivers", "drivers", _D, {200: list[rest.DriverView]}),
-    Op("GET", "/api/drivers/{driver_id}", "One driver", "drivers", _D,
-       {200: rest.DriverView, 404: ERROR}),
+    Op("GET", "/api/drivers/{driver_id}", "One driver, with its newest fix's battery and app",
+       "drivers", _D, {200: rest.DriverDetail, 404: ERROR}),
+    Op("POST", "/api/drivers/{driver_id}/messages", "A message to the courier", "alerts", _D,
+       {201: alerts.MessageView, 404: ERROR}, MessageIn,
+       description="Stored, and sent on the courier socket as `message` (now, or when it "
+       "connects within 24 h)."),
+    Op("GET", "/api/alerts", "A page of stored alerts", "alerts", _D,
+       {200: alerts.AlertPage, 422: ERROR}, params=_ALERT_QUERY),
+    Op("POST", "/api/alerts/{alert_id}/ack", "Acknowledge an alert (the first ack stays)",
+       "alerts", _D, {200: alerts.AlertView, 404: ERROR},
+       description="Every dispatcher hears it on `WS /ws/fleet` as `alert_ack`."),
     Op("POST", "/api/drivers/{driver_id}/token", "A new token; the old one stops at once",
        "drivers", _A, {200: rest.DriverView, 404: ERROR}),
     Op("GET", "/api/drivers/{driver_id}/track", "A driver's stored fixes between two times",
@@ -223,10 +238,10 @@ OPERATIONS: tuple[Op, ...] = (
 # Sockets are no OpenAPI paths: listed as an extension, with their messages' schemas.
 SOCKETS: dict[str, dict[str, Any]] = {
     "/ws/driver": {
-        "summary": "Courier socket: fixes in, acks once stored",
+        "summary": "Courier socket: fixes in, acks once stored; messages from dispatch",
         "auth": "driverToken (header, subprotocol tracker.token.<token>, or ?token=)",
         "receives": (courier.FixMessage, FixBacklog),
-        "sends": (courier.Ack, courier.Rejected, courier.Error),
+        "sends": (courier.Ack, courier.Rejected, courier.Error, alerts.CourierMessage),
     },
     "/ws/track/{code}": {
         "summary": "Customer socket: a snapshot, then positions, statuses and ETAs",
@@ -244,7 +259,7 @@ SOCKETS: dict[str, dict[str, Any]] = {
         "summary": "Dispatcher socket: a fleet snapshot, then deltas and alerts",
         "auth": "apiKey (header, subprotocol, or ?token=)",
         "receives": (),
-        "sends": (live.FleetSnapshot, live.Alert),
+        "sends": (live.FleetSnapshot, live.Alert, alerts.AlertAck),
     },
 }
 

@@ -18,7 +18,7 @@ from server.edges.guards import guarded, path_id
 from server.edges.responses import SECRET_HEADERS, decode_body, error_response, json_response
 from server.edges.services import Caller, Services
 from server.store import credentials, queries
-from server.wire.rest import DriverView, driver_view
+from server.wire.rest import DriverView, driver_detail, driver_view
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -77,7 +77,16 @@ async def get_driver(request: Request, caller: Caller, services: Services) -> Re
         driver = None if driver_id is None else await queries.get_driver(conn, driver_id)
     if driver is None:
         return error_response(404, "no such driver")
-    return json_response(driver_json(driver, caller))
+    live = services.live.fleet.drivers.get(driver.id)  # the newest fix, as live state has it
+    return json_response(
+        driver_detail(
+            driver_json(driver, caller),
+            None if live is None else live.battery,
+            None if live is None else live.app,
+            None if live is None else live.last_fix_at,
+            services.live.fleet.now(),
+        )
+    )
 
 
 @guarded("admin")

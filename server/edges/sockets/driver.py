@@ -1,4 +1,5 @@
-"""`WS /ws/driver`: courier fixes in, acks after commit, rejections and errors out.
+"""`WS /ws/driver`: courier fixes in, acks after commit, rejections and errors out;
+messages from dispatch out (courier_feed.py).
 
 Frames come to `DriverSession.on_frame` as they are parsed (server/edges/net/ws_direct.py) and go
 through the pipeline in that same call; acks go out the moment the writer reports the
@@ -19,6 +20,7 @@ from starlette.websockets import WebSocket
 from server.base.auth import accepted_subprotocol, hash_token, presented_token
 from server.edges.net.ws_direct import DirectSocket, direct_socket
 from server.edges.services import Services
+from server.edges.sockets.courier_feed import CourierFeed
 from server.store.queries import Driver
 from server.wire import courier as wire
 from server.wire.close_codes import (
@@ -148,10 +150,13 @@ async def driver_socket(ws: WebSocket) -> None:
     fleet = services.live.fleet
     fleet.add_driver(driver.id, driver.name, driver.vehicle)
     fleet.connected(driver.id, +1)
+    feed = CourierFeed(sock, driver.id, services)  # messages from dispatch
     try:
         sock.listen(session.on_frame)
+        await feed.start()
         await sock.closed()
     finally:
+        feed.stop()
         session.stop()
         sockets.remove_driver(driver.id, sock)
         metrics.drivers_connected.dec()
