@@ -212,7 +212,7 @@ class Etas:
         self._first_updates.pop(driver_id, None)
         self._anchors.pop(driver_id, None)
         kept = self._kept.pop(driver_id, set())
-        still = {o for o in kept if self._runs.driver_of(o) is not None}
+        still = self._runs.on_runs(kept)
         for order_id in kept - still:
             self._by_order.pop(order_id, None)
             self._legs.pop(order_id, None)
