@@ -49,7 +49,7 @@ class ExpectedTimes:
         self.has_durations = route.durations_s is not None
         n = max(1, math.ceil(line.length_m / PIECE_M))
         self.piece_m = line.length_m / n
-        mid_m = (np.arange(n) + 0.5) * self.piece_m
+        mid_m = (np.arange(n, dtype=np.float64) + 0.5) * self.piece_m
         mids: list[float] = mid_m.tolist()
         xs, ys, dxs, dys = line.points_at(mid_m)
         headings = [
