@@ -129,9 +129,6 @@ class MetricLine:
         t = min(max((along_m - self.cum_m[i]) / self.length_scale, 0.0), self._seg_m[i])
         return self.xs[i] + self._ux[i] * t, self.ys[i] + self._uy[i] * t
 
-    def lonlat_at(self, along_m: float) -> tuple[float, float]:
-        return self.frame.to_lonlat(*self.point_at(along_m))
-
     def points_at(
         self, along_m: FloatArray
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:

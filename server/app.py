@@ -14,35 +14,39 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from server import eta_learning, heap, maintenance
-from server.api import drivers, health, keys
-from server.connections import Connections
-from server.dbguard import RETRY_AFTER_S, UNAVAILABLE, DatabaseUnavailable
-from server.ingest import apps, driver_socket, http
-from server.ingest.device_guard import DeviceGuard
-from server.leader import Leadership
-from server.live import watch
+from server.base import heap
+from server.base.dbguard import RETRY_AFTER_S, UNAVAILABLE, DatabaseUnavailable
+from server.base.metrics import Metrics, watch_loop_lag
+from server.base.ratelimit import RateLimiter
+from server.base.settings import Settings
+from server.edges.net.connections import Connections
+from server.edges.net.socket_dispatch import SocketDispatch
+from server.edges.pages import page_routes
+from server.edges.phone_apps import routes as apps
+from server.edges.phone_apps.device_guard import DeviceGuard
+from server.edges.responses import error_response, http_error, internal_error
+from server.edges.rest import drivers, health, keys
+from server.edges.rest import ingest as http
+from server.edges.rest import notifications as notify_api
+from server.edges.rest import orders as orders_api
+from server.edges.services import Services
+from server.edges.sockets import driver as driver_socket
+from server.edges.sockets import watch
 from server.live.etas import Etas
 from server.live.fleet import Fleet
-from server.live.hub import Hub, MemoryHub
-from server.live.redis_hub import RedisHub
 from server.live.runs import Runs
-from server.live.service import Live
-from server.metrics import Metrics, watch_loop_lag
-from server.notify import api as notify_api
-from server.notify.notifier import Notifier
-from server.orders import api as orders_api
-from server.pages import page_routes
-from server.pipeline import Pipeline
-from server.ratelimit import RateLimiter
-from server.responses import error_response, http_error, internal_error
-from server.revocation import OpenSockets, RevocationListener
-from server.services import Services
-from server.settings import Settings
-from server.sockets import SocketDispatch
+from server.live.state import Live
 from server.store import orders, queries
 from server.store.pool import create_pool
 from server.store.writer import BatchWriter
+from server.transport.hub import Hub, MemoryHub
+from server.transport.redis_hub import RedisHub
+from server.usecases import learning as eta_learning
+from server.usecases import maintenance
+from server.usecases.ingest import Pipeline
+from server.usecases.leader import Leadership
+from server.usecases.notify.notifier import Notifier
+from server.usecases.revocation import OpenSockets, RevocationListener
 
 log = logging.getLogger("tracker.app")
 
@@ -106,7 +110,7 @@ async def _load_live(
         runs,
         fleet,
         etas,
-        notifier,
+        notifier,  # the Listener of what live state finds off the fix path
         reload_runs,
         settings.bus_presence_ttl_s,
         clearance_m=settings.customer_route_clearance_m,
@@ -143,7 +147,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         notifier = Notifier(pool, settings)
         await notifier.reload_subscriptions()
         live = await _load_live(pool, settings, notifier, metrics)
-        pipeline = Pipeline(settings, pool, writer, live, metrics)
+        pipeline = Pipeline(settings, pool, writer, live, notifier, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
         app.state.services = Services(

@@ -1,5 +1,5 @@
 """The `tracker` command: serve, migrate, db prepare, drivers create, keys list|revoke,
-partitions maintain, and the tools (simulate, bench, learn-eta, eval-eta)."""
+partitions maintain, learn-eta, and the tools (simulate, bench, eval-eta: server/cli_tools.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,19 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from server.settings import Settings, SettingsError
+from server import cli_tools
+from server.cli_tools import settings_from_env as _settings
 
 if TYPE_CHECKING:
     import asyncpg
 
 EXIT_UNREACHABLE = 3
 EXIT_NO_POSTGIS = 4
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        return Settings.from_env(None, **overrides)
-    except SettingsError as exc:
-        sys.exit(f"configuration error: {exc}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -82,7 +75,7 @@ def cmd_db_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_drivers_create(args: argparse.Namespace) -> int:
-    from server.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_token
+    from server.base.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_token
     from server.store import queries
     from server.store.pool import create_pool
 
@@ -168,8 +161,8 @@ def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
 
 
 def cmd_partitions_maintain(args: argparse.Namespace) -> int:
-    from server.maintenance import maintain_once
     from server.store.pool import create_pool
+    from server.usecases.maintenance import maintain_once
 
     settings = _settings()
 
@@ -186,48 +179,9 @@ def cmd_partitions_maintain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from server.sim.fleet import Stats, simulate
-
-    settings = _settings()
-    token = args.admin_token or settings.admin_token
-    if not token:
-        sys.exit("simulate needs the admin key: --admin-token or TRACKER_ADMIN_TOKEN")
-    base_url = args.url.rstrip("/")
-    if not 0 < args.speedup <= 3:
-        sys.exit("--speedup must be above 0 and at most 3 (faster would look like teleports)")
-
-    def ready(stats: Stats) -> None:
-        print(f"demo fleet: {args.couriers} couriers driving in Porto (OpenStreetMap data, ODbL)")
-        print(f"  dispatcher page: {base_url}/dispatch   (API key: {token})")
-        print(f"  courier page:    {base_url}/driver")
-        print("  customer tracking links:")
-        for url in stats.tracking_urls[:5]:
-            print(f"    {url}")
-        sys.stdout.flush()
-
-    try:
-        stats = asyncio.run(
-            simulate(
-                base_url,
-                token,
-                args.couriers,
-                seconds=args.seconds,
-                speedup=args.speedup,
-                interval_s=args.interval,
-                seed=args.seed,
-                on_ready=ready,
-            )
-        )
-    except KeyboardInterrupt:
-        return 0
-    print(json.dumps({"fixes_sent": stats.fixes, "orders_delivered": stats.delivered}))
-    return 0
-
-
 def cmd_learn_eta(args: argparse.Namespace) -> int:
-    from server.eta_learning import learn_and_store
     from server.store.pool import create_pool
+    from server.usecases.learning import learn_and_store
 
     settings = _settings()
 
@@ -240,42 +194,6 @@ def cmd_learn_eta(args: argparse.Namespace) -> int:
 
     print(json.dumps(asyncio.run(run())))
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from server.bench.run import FULL, QUICK, bench, table
-
-    database_url = args.database_url or os.environ.get(
-        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
-    )
-    if args.run_changes:
-        from server.bench.run_changes import bench_run_changes
-
-        lengths = [int(n) for n in args.stops.split(",")]
-        print(json.dumps(asyncio.run(bench_run_changes(database_url, lengths)), indent=1))
-        return 0
-    if args.churn:
-        from server.bench.churn import churn
-
-        print(json.dumps(asyncio.run(churn(database_url, args.cycles, args.connections)), indent=1))
-        return 0
-    profile = QUICK if args.quick else FULL
-    if args.steps:
-        profile = replace(profile, steps=[int(n) for n in args.steps.split(",")])
-    if args.step_seconds:
-        profile = replace(profile, step_seconds=args.step_seconds)
-    if args.idle_sockets is not None:
-        profile = replace(profile, idle_sockets=args.idle_sockets)
-    if args.processes:
-        profile = replace(
-            profile, server_processes=tuple(int(n) for n in args.processes.split(","))
-        )
-    report = asyncio.run(bench(profile, database_url))
-    print(table(report), file=sys.stderr)
-    print(json.dumps(report, indent=1, default=str))
-    return 0 if report["missing_acked_fixes"] == 0 else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -349,76 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     learn_eta.set_defaults(func=cmd_learn_eta)
 
-    simulate = sub.add_parser(
-        "simulate",
-        help="run a demo fleet on Porto's streets against a server (until interrupted)",
-    )
-    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the server")
-    simulate.add_argument("--admin-token", help="default: TRACKER_ADMIN_TOKEN")
-    simulate.add_argument("--couriers", type=int, default=12)
-    simulate.add_argument("--seconds", type=float, help="stop after this long")
-    simulate.add_argument(
-        "--speedup", type=float, default=1.0, help="drive this much faster (at most 3)"
-    )
-    simulate.add_argument("--interval", type=float, default=2.0, help="seconds between fixes")
-    simulate.add_argument("--seed", type=int, default=7)
-    simulate.set_defaults(func=cmd_simulate)
-
-    bench = sub.add_parser(
-        "bench",
-        help="start a server on a scratch database, ramp couriers/customers/dispatchers from "
-        "separate processes, measure this machine's ceilings; JSON on stdout, a table on stderr",
-    )
-    bench.add_argument("--quick", action="store_true", help="a small run, well under a minute")
-    bench.add_argument("--steps", help="couriers per step, e.g. 1000,2500,5000")
-    bench.add_argument("--step-seconds", type=float, help="seconds of load per step")
-    bench.add_argument("--idle-sockets", type=int, help="idle sockets for the memory figure")
-    bench.add_argument(
-        "--processes",
-        help="server processes per ramp, e.g. 1,2 (the full profile's default; >1 uses "
-        "Redis at BENCH_REDIS_URL, default redis://127.0.0.1:6379/0)",
-    )
-    bench.add_argument(
-        "--run-changes",
-        action="store_true",
-        help="instead: how long changes to a long run (stops inserted at 0, moved, "
-        "cancelled, delivered) block the server's event loop, per run length",
-    )
-    bench.add_argument(
-        "--stops",
-        default="100,300,1000",
-        help="run lengths for --run-changes (default 100,300,1000)",
-    )
-    bench.add_argument(
-        "--churn",
-        action="store_true",
-        help="instead: cycles of connect/close (courier, customer, rejected, http), printing "
-        "the server's RSS after each (server/bench/churn.py)",
-    )
-    bench.add_argument("--cycles", type=int, default=20, help="--churn: cycles (default 20)")
-    bench.add_argument(
-        "--connections", type=int, default=1500, help="--churn: per kind per cycle (default 1500)"
-    )
-    bench.add_argument(
-        "--database-url",
-        help="a scratch database it may empty (default BENCH_DATABASE_URL or tracker_bench)",
-    )
-    bench.set_defaults(func=cmd_bench)
-
-    from server import eta_eval
-
-    evaluate = sub.add_parser(
-        "eval-eta",
-        help="replay recorded trips: learn from --history, predict on --traces, print ETA "
-        "error figures (JSON) beside the constant-speed baseline",
-    )
-    eta_eval.add_arguments(evaluate)
-    evaluate.set_defaults(func=eta_eval.run)
+    cli_tools.add_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from server import redact
+    from server.base import redact
 
     redact.install()
     logging.basicConfig(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from server import redact
 from server.app import create_app
-from server.connections import Connections
-from server.direct import DirectSocket
-from server.http_protocol import GatedHttp, ServerConfig
-from server.networks import parse_networks
-from server.settings import Settings
+from server.base import redact
+from server.base.networks import parse_networks
+from server.base.settings import Settings
+from server.edges.net.connections import Connections
+from server.edges.net.http_protocol import GatedHttp, ServerConfig
+from server.edges.net.ws_direct import DirectSocket
 
 
 def uvicorn_config(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from server.settings import Settings
+from server.base.settings import Settings
 from server.store import codecs, migrate
 
 TEST_DATABASE_URL = os.environ.get(

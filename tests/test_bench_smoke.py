@@ -11,7 +11,7 @@ from tests.conftest import TEST_DATABASE_URL
 
 
 def test_quick_bench_completes_and_reconciles() -> None:
-    bench_url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/tracker_test_bench"
+    bench_url = TEST_DATABASE_URL + "_bench"  # its own scratch database: the bench empties it
     result = subprocess.run(
         [sys.executable, "-m", "server.cli", "bench", "--quick", "--database-url", bench_url],
         capture_output=True,

@@ -65,3 +65,19 @@ async def test_drivers_create_prints_a_token(database_url: str) -> None:
         "drivers", "create", "--name", "Cli", "--device-id", f"cli-{os.getpid()}", env=env
     )
     assert again.returncode != 0 and "already belongs" in again.stderr
+
+
+def test_bench_without_psutil_says_what_to_install() -> None:
+    """psutil is the `bench` extra: without it the bench stops at once, naming the install."""
+    hide_psutil = (
+        "import sys; sys.modules['psutil'] = None; from server.cli import main; "
+        "sys.exit(main(['bench', '--quick', '--database-url', 'postgresql://nowhere:1/x']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", hide_psutil], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "tracker bench needs psutil, an optional extra: pip install 'tracker[bench]' "
+        "(in a checkout: .venv/bin/pip install -e '.[bench]')"
+    ]

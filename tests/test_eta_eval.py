@@ -4,10 +4,10 @@ when its device stops sending heartbeats; long stops on the way are part of the 
 from __future__ import annotations
 
 from geo.calibration import Calibration
+from geo.learning import arrival_index, cross_fit, replay
 from geo.model import Fix
 from geo.run import Stop, build_run
 from geo.speed_profile import SpeedProfile
-from server.eta_eval import arrival_index, cross_fit, replay
 from tests.geo.helpers import drive, fix_m, route_m
 
 PATH = [(0.0, 0.0), (1000.0, 0.0), (1000.0, 600.0)]  # 1,600 m

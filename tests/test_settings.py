@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from server.settings import Settings, SettingsError
+from server.base.settings import Settings, SettingsError
 
 
 def test_defaults_without_environment() -> None:

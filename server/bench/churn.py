@@ -1,7 +1,7 @@
 """`tracker bench --churn`: does a closed connection leave memory behind in the server?
 
 It starts the server as `tracker bench` does (default settings: the collector-freeze policy
-of server/heap.py on), then runs cycles. In each, for every kind in turn, N connections are
+of server/base/heap.py on), then runs cycles. In each, for every kind in turn, N connections are
 opened together, held until the server has taken them in, and closed:
 
 - courier: an accepted `/ws/driver` (its own driver), which sends a fix and waits for the ack;
@@ -29,7 +29,7 @@ import msgspec
 import psutil
 
 from server.bench.client import connect
-from server.bench.run import Fleet, seed, start_server
+from server.bench.target import Fleet, rss_mib, seed, start_server
 from server.store import migrate
 
 CONNECT_CHUNK = 200  # connections opened at once (the listen backlog and the bench's CPU)
@@ -110,11 +110,6 @@ async def _cycle(kind: str, n: int, url: str, fleet: Fleet) -> int:
     return failed
 
 
-def _rss_mib(proc: psutil.Process) -> float:
-    rss: int = proc.memory_info().rss
-    return rss / 2**20
-
-
 async def churn(database_url: str, cycles: int, connections: int) -> dict[str, Any]:
     await migrate.prepare(database_url)
     await migrate.upgrade_async(database_url)
@@ -124,15 +119,15 @@ async def churn(database_url: str, cycles: int, connections: int) -> dict[str, A
     rows: list[dict[str, Any]] = []
     print(f"{'cycle':>5} {'rss MiB':>8} {'since 1':>8} {'failed':>6}", file=sys.stderr)
     try:
-        started_mib = _rss_mib(proc)
+        started_mib = rss_mib(proc)
         for cycle in range(1, cycles + 1):
             failed = {kind: await _cycle(kind, connections, url, fleet) for kind in KINDS}
             await asyncio.sleep(SETTLE_S)
-            rss_mib = _rss_mib(proc)
-            rows.append({"cycle": cycle, "rss_mib": round(rss_mib, 1), "failed": failed})
-            since = rss_mib - rows[0]["rss_mib"]
+            current_mib = rss_mib(proc)
+            rows.append({"cycle": cycle, "rss_mib": round(current_mib, 1), "failed": failed})
+            since = current_mib - rows[0]["rss_mib"]
             print(
-                f"{cycle:>5} {rss_mib:>8.1f} {since:>+8.1f} {sum(failed.values()):>6}",
+                f"{cycle:>5} {current_mib:>8.1f} {since:>+8.1f} {sum(failed.values()):>6}",
                 file=sys.stderr,
                 flush=True,
             )

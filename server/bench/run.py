@@ -9,29 +9,23 @@ order, and K dispatchers on the fleet socket; the ramp stops once the server sat
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
-import socket
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncpg
-import httpx
 import psutil
 
-from server.auth import hash_token, new_token
-from server.orders.codes import new_code
+from server.bench.ceilings import copy_ceiling, ws_ceiling
+from server.bench.report import HEADER, Step, row
+from server.bench.spawn import worker
+from server.bench.target import Fleet, rss_mib, seed, start_server
 from server.store import bench as bench_sql
-from server.store import codecs, migrate
-from server.store.queries import POSITION_COLUMNS
+from server.store import migrate
 
-HOF = (11.90, 50.30)
 WARMUP_S = 3.0  # per step, before latencies count
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -55,194 +49,6 @@ QUICK = Profile([40, 120], 4.0, 1, 300, 50_000, 2.0, 20)
 FULL = Profile(
     [1_000, 2_500, 5_000, 7_500, 10_000], 20.0, 1, 10_000, 500_000, 5.0, 50, server_processes=(1, 2)
 )
-
-
-@dataclass
-class Step:
-    couriers: int
-    offered_per_s: float = 0.0
-    sent: int = 0
-    acked: int = 0
-    rejected: int = 0
-    errors: int = 0
-    persisted_per_s: float = 0.0
-    ack_latency_ms: dict[str, Any] = field(default_factory=dict)
-    customer_latency_ms: dict[str, Any] = field(default_factory=dict)
-    deliveries_per_s: float = 0.0
-    server_cpu_pct: float = 0.0
-    server_rss_mib: float = 0.0
-    watchers_closed: int = 0
-
-
-@dataclass
-class Worker:
-    """A load-generating process; its final result comes through a file (it can be
-    megabytes, and nothing else writing to stdout can split it there)."""
-
-    process: asyncio.subprocess.Process
-    result_path: Path
-
-    async def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message).encode() + b"\n")
-        await self.process.stdin.drain()
-
-    async def line(self, timeout_s: float = 600) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
-        if not raw:
-            raise RuntimeError("a bench worker died (see its output above)")
-        message: dict[str, Any] = json.loads(raw)
-        return message
-
-    async def result(self, timeout_s: float = 600) -> dict[str, Any]:
-        done = await self.line(timeout_s)
-        assert done == {"done": True}, done
-        value = await asyncio.to_thread(_read_and_remove, self.result_path)
-        await self.process.wait()
-        return value
-
-    async def finish(self) -> dict[str, Any]:
-        """Close its stdin (the signal to stop), then its result."""
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        return await self.result()
-
-
-def _read_and_remove(path: Path) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(path.read_text())
-    path.unlink()
-    return value
-
-
-async def worker(role: str, spec: dict[str, Any]) -> Worker:
-    handle, name = tempfile.mkstemp(prefix=f"bench-{role}-", suffix=".json")
-    os.close(handle)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.bench.worker", role,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**20,
-    )  # fmt: skip
-    started = Worker(process, Path(name))
-    await started.send({**spec, "result_path": name})
-    return started
-
-
-# Ceilings ----------------------------------------------------------------------------
-async def copy_ceiling(database_url: str, rows: int) -> float:
-    """Rows/s asyncpg COPY sustains into a table shaped and indexed like the history."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        await codecs.register(conn)
-        await bench_sql.copy_ceiling_table(conn)
-        now = datetime.now(UTC)
-        records = [
-            (i % 1000, datetime.fromtimestamp(now.timestamp() - i, UTC), now, HOF,
-             8.0, 10.0, 90.0, None, None, None)
-            for i in range(rows)
-        ]  # fmt: skip
-        started = time.perf_counter()
-        for i in range(0, rows, 1000):
-            await conn.copy_records_to_table(
-                "bench_positions", records=records[i : i + 1000], columns=POSITION_COLUMNS
-            )
-        return rows / (time.perf_counter() - started)
-    finally:
-        await conn.close()
-
-
-async def ws_ceiling(seconds: float, connections: int) -> float:
-    """Messages/s a bare `websockets` receive loop takes, from another process."""
-    sink = await worker("ws_sink", {})
-    port = (await sink.line())["port"]
-    blast = await worker(
-        "ws_blast",
-        {"url": f"ws://127.0.0.1:{port}", "connections": connections, "seconds": seconds},
-    )
-    sent = await blast.result()
-    received = (await sink.finish())["received"]
-    return float(min(sent["sent"], received)) / float(sent["seconds"])
-
-
-# The server under test -------------------------------------------------------------------
-@dataclass
-class Fleet:
-    tokens: list[str]
-    codes: list[str]
-    driver_ids: list[int]
-    starts: list[list[float]]
-
-
-def _start(i: int) -> list[float]:
-    return [HOF[0] + (i % 100) * 0.01, HOF[1] + (i // 100) * 0.005]
-
-
-async def seed(database_url: str, couriers: int) -> Fleet:
-    """Drivers with one order each, out for delivery on a straight 2 km route (via SQL,
-    before the server starts: it loads the runs at start-up)."""
-    tokens = [new_token() for _ in range(couriers)]
-    codes = [new_code() for _ in range(couriers)]
-    starts = [_start(i) for i in range(couriers)]
-    routes: list[dict[str, object]] = [
-        {"type": "LineString", "coordinates": [s, [s[0] + 2_000 / 71_400, s[1]]]} for s in starts
-    ]
-    destinations = [(s[0] + 2_000 / 71_400, s[1]) for s in starts]
-    conn = await asyncpg.connect(database_url)
-    try:
-        await codecs.register(conn)
-        await bench_sql.reset(conn)
-        await bench_sql.seed_runs(
-            conn, [hash_token(t) for t in tokens], codes, destinations, routes, datetime.now(UTC)
-        )
-    finally:
-        await conn.close()
-    return Fleet(tokens, codes, list(range(1, couriers + 1)), starts)
-
-
-async def start_server(
-    database_url: str,
-    admin_token: str,
-    bus: str = "memory",
-    bus_prefix: str = "tracker:",
-    env: dict[str, str] | None = None,
-) -> tuple[asyncio.subprocess.Process, str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(4096)
-    env = {
-        **os.environ,
-        **(env or {}),
-        "DATABASE_URL": database_url,
-        "TRACKER_ADMIN_TOKEN": admin_token,
-        "TRACKER_TRACK_LOOKUP_BURST": "1000000",
-        "TRACKER_TRACK_LOOKUPS_PER_MIN": "1000000",
-        "TRACKER_SUBSCRIBER_MAX_PENDING": "4096",
-        "TRACKER_MAX_CONNECTIONS_PER_ADDRESS": "1000000",  # all the load comes from 127.0.0.1
-        "TRACKER_BUS": bus,
-        "TRACKER_BUS_PREFIX": bus_prefix,
-    }
-    command = ["-m", "server.cli", "serve", "--fd", str(sock.fileno()), "--log-level", "warning"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *command, env=env, pass_fds=(sock.fileno(),)
-    )
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()  # the server holds its own copy
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return process, url
-            except httpx.TransportError:
-                pass
-            if process.returncode is not None:
-                break
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the server did not start")
-
-
-def _rss_mib(proc: psutil.Process) -> float:
-    rss: int = proc.memory_info().rss
-    return rss / 2**20
 
 
 async def idle_cost(url: str, proc: psutil.Process, fleet: Fleet, count: int) -> float:
@@ -301,7 +107,7 @@ async def run_step(
     results = [await c.result() for c in couriers]
     cpu_after = [p.cpu_times() for p in procs]
     wall = time.perf_counter() - wall_before
-    rss = sum(_rss_mib(p) for p in procs)
+    rss = sum(rss_mib(p) for p in procs)
     seen = await watchers.finish()
     step = Step(couriers=n)
     step.sent = sum(r["sent"] for r in results)
@@ -393,7 +199,7 @@ async def ramp(
             steps.append(step)
             for driver, values in times.items():
                 acked.setdefault(driver, set()).update(values)
-            print(_row(step), file=sys.stderr, flush=True)
+            print(row(step), file=sys.stderr, flush=True)
             if _overloaded(step):
                 break  # the ramp goes on past the latency bound, up to saturation
         run["steps"] = [asdict(s) for s in steps]
@@ -430,40 +236,3 @@ def _overloaded(step: Step) -> bool:
 def _within_bound(step: Step, profile: Profile) -> bool:
     late = step.customer_latency_ms.get("p99")
     return not _overloaded(step) and late is not None and late <= profile.latency_bound_ms
-
-
-HEADER = (
-    f"{'couriers':>8} {'offered/s':>9} {'stored/s':>9} {'ack p50':>8} {'ack p99':>8} "
-    f"{'cust p50':>8} {'cust p99':>8} {'deliv/s':>8} {'cpu %':>6} {'rss MiB':>8} {'errors':>6}"
-)
-
-
-def _row(s: Step) -> str:
-    def ms(d: dict[str, Any], k: str) -> str:
-        return "-" if d.get(k) is None else f"{d[k]:.1f}"
-
-    return (
-        f"{s.couriers:>8} {s.offered_per_s:>9.0f} {s.persisted_per_s:>9.0f} "
-        f"{ms(s.ack_latency_ms, 'p50'):>8} {ms(s.ack_latency_ms, 'p99'):>8} "
-        f"{ms(s.customer_latency_ms, 'p50'):>8} {ms(s.customer_latency_ms, 'p99'):>8} "
-        f"{s.deliveries_per_s:>8.0f} {s.server_cpu_pct:>6.1f} {s.server_rss_mib:>8.1f} "
-        f"{s.errors + s.rejected + s.watchers_closed:>6}"
-    )
-
-
-def table(report: dict[str, Any]) -> str:
-    lines = []
-    for run in report["runs"]:
-        lines += [f"-- {run['server_processes']} server process(es)", HEADER]
-        lines += [_row(Step(**s)) for s in run["steps"]]
-        lines.append(
-            f"idle socket: {run['idle_bytes_per_socket']:,} B of server memory; acked fixes "
-            f"checked in the database: {run['acked_fixes_checked']:,}, "
-            f"missing: {run['missing_acked_fixes']}"
-        )
-    c = report["ceilings"]
-    lines.append(
-        f"ceilings: COPY {c['copy_rows_per_s']:,} rows/s, "
-        f"bare websocket {c['bare_websocket_msgs_per_s']:,} msgs/s"
-    )
-    return "\n".join(lines)

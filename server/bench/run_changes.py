@@ -29,9 +29,9 @@ import asyncpg
 import httpx
 import websockets
 
-from server.auth import hash_token, new_token
-from server.bench.run import start_server
-from server.orders.codes import new_code
+from server.base.auth import hash_token, new_token
+from server.bench.target import start_server
+from server.domain.codes import new_code
 from server.store import bench as bench_sql
 from server.store import codecs, migrate
 

@@ -1,1 +1,2 @@
-"""Live fan-out: the hub, bounded subscribers, the fleet view and drivers' runs."""
+"""Live state: drivers' runs, trackers and ETAs, the fleet view, what customers may see,
+and its sync between processes. Told by use-cases; publishes through transport/."""

@@ -27,18 +27,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 
 from geo.eta import StopEta
 from geo.model import Fix
-from server.live.hub import ETA_KEY, POSITION_KEY, order_of_topic
-from server.live.runs import Runs
 from server.store.orders import Order
-
-if TYPE_CHECKING:
-    from server.live.service import Live
+from server.transport.hub import ETA_KEY, POSITION_KEY, Hub, order_of_topic
 
 log = logging.getLogger("tracker.cluster")
 
@@ -76,16 +72,51 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Message).decode
 
 
+class LiveState(Protocol):
+    """What Cluster needs of the live state (live/state.py's Live), and all it touches."""
+
+    @property
+    def origin(self) -> str:
+        """This process's name on the bus."""
+        ...
+
+    def courier_visible(self, order_id: int) -> bool: ...
+
+    def drivers_to_announce(self, connected: bool, tracked: bool) -> list[int]:
+        """The drivers whose state changed here since the last call (and, if asked, those
+        with couriers connected here, those tracked here); the next call starts afresh."""
+        ...
+
+    def report(self, driver_id: int) -> DriverFacts | None:
+        """The driver's state as this process knows it (None: an unknown driver)."""
+        ...
+
+    def take_report(self, facts: DriverFacts, expires_m: float) -> None:
+        """Another process's report of a driver; its presence counts until `expires_m`."""
+        ...
+
+    def know_driver(self, driver_id: int, name: str, vehicle: str | None) -> None: ...
+
+    def apply_remote(
+        self, changes: Sequence[OrderChanged], reset: list[Order] | None = None
+    ) -> None:
+        """Order changes committed by other processes (over every run replaced by `reset`,
+        when given): each run they touch is rebuilt once."""
+        ...
+
+
 class Cluster:
     """The live state's side of the bus (hub.Peer): applies what the others say, and says
     what changed here."""
 
     def __init__(
         self,
-        live: Live,
+        hub: Hub,
+        live: LiveState,
         presence_ttl_s: float,
         reload_runs: Callable[[], Awaitable[list[Order]]] | None,
     ) -> None:
+        self._hub = hub
         self._live = live
         self._presence_ttl_s = presence_ttl_s
         self._reload_runs = reload_runs
@@ -94,78 +125,55 @@ class Cluster:
         self._reloading: list[OrderChanged] | None = None  # changes heard while runs reload
 
     # Telling the others ------------------------------------------------------------------
-    def order_changed(self, order: Order, shifted: Sequence[tuple[int, int]] = ()) -> None:
-        live = self._live
-        driver = None if order.driver_id is None else live.fleet.drivers.get(order.driver_id)
-        message = OrderChanged(
-            live.origin,
-            order,
-            None if driver is None else driver.name,
-            None if driver is None else driver.vehicle,
-            list(shifted),
-        )
-        live.hub.broadcast(_encode(message))
+    def order_changed(
+        self,
+        order: Order,
+        shifted: Sequence[tuple[int, int]] = (),
+        driver: tuple[str, str | None] | None = None,
+    ) -> None:
+        """`driver`: the name and vehicle of the order's driver, if known here."""
+        name, vehicle = (None, None) if driver is None else driver
+        message = OrderChanged(self._live.origin, order, name, vehicle, list(shifted))
+        self._hub.broadcast(_encode(message))
 
     def announce(self, everyone: bool = False) -> None:
         """Send the state of drivers that changed here since the last call (and renew the
         presence of couriers connected here when due)."""
-        for _ in self.announce_slices(everyone, len(self._live.fleet.drivers) or 1):
+        for _ in self.announce_slices(everyone, None):
             pass
 
-    def announce_slices(self, everyone: bool, slice_drivers: int) -> Iterator[None]:
-        """`announce`, yielding after each `slice_drivers` drivers (see Fleet.flush_slices)."""
+    def announce_slices(self, everyone: bool, slice_drivers: int | None) -> Iterator[None]:
+        """`announce`, yielding after each `slice_drivers` drivers (None: all in one slice;
+        see Fleet.flush_slices)."""
         live = self._live
-        fleet = live.fleet
-        changed = fleet.changed_here
-        if not live.hub.clustered:
-            changed.clear()
+        if not self._hub.clustered:
+            live.drivers_to_announce(False, False)  # nobody to tell: start afresh
             return
         now_m = time.monotonic()
-        if everyone or now_m >= self._next_renewal_m:
+        renew = everyone or now_m >= self._next_renewal_m
+        if renew:
             self._next_renewal_m = now_m + self._presence_ttl_s / 3
-            changed.update(d.id for d in fleet.drivers.values() if d.connections > 0)
-        if everyone:
-            changed.update(d for d, origin in live.tracked_by.items() if origin == live.origin)
-        batch = list(changed)
-        changed.clear()  # what changes from here on goes in the next round
-        for start in range(0, len(batch), slice_drivers):
-            for driver_id in batch[start : start + slice_drivers]:
-                facts = self._facts(driver_id)
+        batch = live.drivers_to_announce(renew, everyone)
+        step = slice_drivers or len(batch) or 1
+        for start in range(0, len(batch), step):
+            for driver_id in batch[start : start + step]:
+                facts = live.report(driver_id)
                 if facts is not None:
-                    live.hub.broadcast(_encode(facts), f"driver:{driver_id}")
+                    self._hub.broadcast(_encode(facts), f"driver:{driver_id}")
             yield
-
-    def _facts(self, driver_id: int) -> DriverFacts | None:
-        live = self._live
-        driver = live.fleet.drivers.get(driver_id)
-        if driver is None:
-            return None
-        tracking = live.tracked_by.get(driver_id) == live.origin
-        return DriverFacts(
-            live.origin,
-            driver_id,
-            driver.name,
-            driver.vehicle,
-            live.last_fix.get(driver_id),
-            driver.connections,
-            tracking,
-            live.etas.anchor(driver_id) if tracking else None,
-            live.etas.driver_etas(driver_id) if tracking else [],
-        )
 
     # Hearing from them (hub.Peer) -----------------------------------------------------
     def on_cluster_message(self, data: bytes) -> None:
         message = _decode(data)
         if isinstance(message, DriverFacts):
-            self._apply_facts(message)
+            self._live.take_report(message, time.monotonic() + self._presence_ttl_s)
         elif isinstance(message, OrderChanged):
             self._apply_order(message)
         else:
             self.announce(everyone=True)
 
     def on_bus_connected(self, first: bool) -> None:
-        live = self._live
-        live.hub.broadcast(_encode(Hello(live.origin)))
+        self._hub.broadcast(_encode(Hello(self._live.origin)))
         self.announce(everyone=True)
         if not first and self._reload_runs is not None:
             task = asyncio.create_task(self._resync_runs())  # order changes may have been lost
@@ -179,38 +187,15 @@ class Cluster:
         if key not in COURIER_KEYS:
             return True
         order_id = order_of_topic(topic)
-        return order_id is None or self._live.runs.courier_visible(order_id)
+        return order_id is None or self._live.courier_visible(order_id)
 
     def _apply_order(self, message: OrderChanged) -> None:
-        live = self._live
         order = message.order
         if self._reloading is not None:
             self._reloading.append(message)  # applied again over the reloaded runs
         if order.driver_id is not None and message.driver_name is not None:
-            live.fleet.add_driver(order.driver_id, message.driver_name, message.driver_vehicle)
-        for driver_id in _apply(live.runs, message):
-            live.run_changed(driver_id, here=False)
-
-    def _apply_facts(self, facts: DriverFacts) -> None:
-        live = self._live
-        driver_id = facts.driver_id
-        fleet = live.fleet
-        fleet.add_driver(driver_id, facts.name, facts.vehicle)
-        expires_m = time.monotonic() + self._presence_ttl_s
-        fleet.remote_presence(driver_id, facts.origin, facts.connections, expires_m)
-        known = live.last_fix.get(driver_id)
-        fix = facts.fix
-        if fix is not None and (known is None or fix.recorded_at > known.recorded_at):
-            live.last_fix[driver_id] = fix
-            fleet.position(driver_id, fix)
-            if facts.tracking and live.tracked_by.get(driver_id) != facts.origin:
-                live.tracked_by[driver_id] = facts.origin  # the courier moved over there
-                live.etas.drop_tracker(driver_id)
-        elif facts.tracking and live.tracked_by.get(driver_id) is None:
-            live.tracked_by[driver_id] = facts.origin
-        if facts.tracking and live.tracked_by.get(driver_id) == facts.origin:
-            live.etas.adopt(driver_id, facts.anchor, facts.etas)
-            fleet.run_changed(driver_id)
+            self._live.know_driver(order.driver_id, message.driver_name, message.driver_vehicle)
+        self._live.apply_remote([message])
 
     async def _resync_runs(self) -> None:
         assert self._reload_runs is not None
@@ -223,19 +208,4 @@ class Cluster:
             return
         finally:
             self._reloading = None
-        live = self._live
-        changed = live.runs.reset(orders)
-        for message in heard:  # committed after the read, perhaps
-            changed |= _apply(live.runs, message)
-        for driver_id in changed:
-            live.run_changed(driver_id, here=False)
-
-
-def _apply(runs: Runs, message: OrderChanged) -> set[int]:
-    """Take in an order change (and the stops its insertion moved); returns the drivers
-    whose run changed, each once."""
-    order = message.order
-    changed = runs.apply(order)
-    if order.driver_id is not None and message.shifted:
-        changed |= runs.reindex(order.driver_id, message.shifted)
-    return changed
+        self._live.apply_remote(heard, reset=orders)  # heard: committed after the read, perhaps

@@ -21,9 +21,10 @@ from typing import Any
 import msgspec
 
 from geo.model import Fix
+from server.domain import lateness
 from server.live.etas import Etas
 from server.live.runs import Runs, RunStop
-from server.live.subscriber import Subscriber
+from server.transport.subscriber import Subscriber
 
 BBox = tuple[float, float, float, float]  # west, south, east, north
 _encode = msgspec.json.Encoder().encode
@@ -44,7 +45,13 @@ class DriverState:
     online: bool = False
 
     def remote_connected(self, now_m: float) -> bool:
-        return any(n > 0 and expires_m > now_m for n, expires_m in self.remote.values())
+        """Sockets open on another process, by a report not expired; expired reports are
+        dropped here (a process that stopped leaves its last one behind, and each process
+        has a new origin: kept, they would pile up with every restart)."""
+        remote = self.remote
+        for origin in [o for o, (_, expires_m) in remote.items() if expires_m <= now_m]:
+            del remote[origin]
+        return any(n > 0 for n, _ in remote.values())
 
 
 @dataclass(slots=True, eq=False)
@@ -149,11 +156,8 @@ class Fleet:
             driver.last_fix_at is not None
             and (now - driver.last_fix_at).total_seconds() < self._offline_after_s
         )
-        online = (
-            driver.connections > 0
-            or recent
-            or (bool(driver.remote) and driver.remote_connected(time.monotonic()))
-        )
+        remote = bool(driver.remote) and driver.remote_connected(time.monotonic())
+        online = driver.connections > 0 or recent or remote
         changed = online != driver.online
         driver.online = online
         return changed
@@ -196,11 +200,8 @@ class Fleet:
         return None if eta is None else eta.eta_at
 
     def is_late(self, stop: RunStop, now: datetime) -> bool:
-        """Past its promise, or expected to arrive after it."""
-        if stop.due_by is None:
-            return False
-        eta_at = self._eta_at(stop.order_id)
-        return stop.due_by < now or (eta_at is not None and eta_at > stop.due_by)
+        """Past its promise, or expected to arrive after it (server/domain/lateness.py)."""
+        return lateness.is_late(stop.due_by, stop.status, self._eta_at(stop.order_id), now)
 
     def snapshot(self, bbox: BBox | None = None) -> list[dict[str, Any]]:
         probe = FleetClient(Subscriber(1), bbox)

@@ -17,7 +17,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from server.orders.lifecycle import COURIER_VISIBLE, OFF_RUN, Status
+from server.domain.lifecycle import COURIER_VISIBLE, OFF_RUN, Status
 from server.store.orders import Order
 
 

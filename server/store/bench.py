@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from server.store import Conn
+from server.store.queries import POSITION_COLUMNS
 
 BENCH_TABLES = (
     "drivers, positions, driver_latest, orders, order_events, api_keys, outbox, "
@@ -125,3 +128,11 @@ async def copy_ceiling_table(conn: Conn) -> None:
            ON bench_positions USING brin (recorded_at)"""
     )
     await conn.execute("TRUNCATE bench_positions")
+
+
+async def copy_into_ceiling_table(conn: Conn, records: Sequence[tuple[Any, ...]]) -> None:
+    """`records` (rows of POSITION_COLUMNS) into the scratch table, a thousand per COPY."""
+    for i in range(0, len(records), 1000):
+        await conn.copy_records_to_table(
+            "bench_positions", records=records[i : i + 1000], columns=POSITION_COLUMNS
+        )

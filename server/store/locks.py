@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.store import Conn
+from server.store import Conn, health
 
 SCHEDULED_JOBS = 0x7472_6B6A  # "trkj": the process that runs the cluster's scheduled jobs
 
@@ -14,4 +14,4 @@ async def try_lock(conn: Conn, key: int) -> bool:
 
 async def alive(conn: Conn) -> None:
     """Raise if the session (and with it any lock it holds) is gone."""
-    await conn.fetchval("SELECT 1")
+    await health.ping(conn)

@@ -8,7 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from server.orders.lifecycle import CLOSED, OFF_RUN, Status, transition
+from server.domain import lateness
+from server.domain.lifecycle import CLOSED, OFF_RUN, Status, transition
 from server.store import Conn
 
 
@@ -37,7 +38,7 @@ class Order:
     @property
     def due_by(self) -> datetime | None:
         """The latest time the promise allows."""
-        return self.window_end or self.promised_by
+        return lateness.due_by(self.promised_by, self.window_end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,34 +157,47 @@ async def timeline(conn: Conn, order_id: int) -> list[TimelineEntry]:
     ]
 
 
+# lateness.is_late in SQL ($6 now, e.eta_at the order's ETA or NULL, $9 the settled
+# statuses); never NULL, so that `late=false` is its exact complement.
+_LATE = """(o.status <> ALL($9::text[])
+    AND coalesce(o.window_end, o.promised_by) IS NOT NULL
+    AND (coalesce(o.window_end, o.promised_by) < $6
+         OR coalesce(e.eta_at > coalesce(o.window_end, o.promised_by), false)))"""
+
+
 async def list_orders(
     conn: Conn,
     *,
     statuses: list[str] | None,
     driver_id: int | None,
-    late_at: datetime | None,
-    late_ids: list[int],
+    late: bool | None,
+    now: datetime,
+    eta_at: dict[int, datetime],
     limit: int,
     after_id: int,
 ) -> list[Order]:
-    """Orders by id. `late_at`: only open orders whose promise is broken at that time, or
-    whose id is in `late_ids` (expected to arrive after their promise)."""
+    """Orders by id. `late`: only the orders that are (True) or are not (False) late at
+    `now`, by the rule in server/domain/lateness.py, given the ETAs known in memory
+    (`eta_at`, by order id); None: either."""
     rows = await conn.fetch(
         f"""
-        SELECT {_COLUMNS} FROM orders
-        WHERE id > $1
-          AND ($2::text[] IS NULL OR status = ANY($2))
-          AND ($3::bigint IS NULL OR driver_id = $3)
-          AND ($4::timestamptz IS NULL OR (
-                closed_at IS NULL AND status <> 'cancelled'
-                AND (coalesce(window_end, promised_by) < $4 OR id = ANY($6))))
-        ORDER BY id LIMIT $5""",
+        SELECT {_COLUMNS} FROM orders o
+        LEFT JOIN unnest($7::bigint[], $8::timestamptz[]) AS e(order_id, eta_at)
+            ON e.order_id = o.id
+        WHERE o.id > $1
+          AND ($2::text[] IS NULL OR o.status = ANY($2))
+          AND ($3::bigint IS NULL OR o.driver_id = $3)
+          AND ($4::boolean IS NULL OR $4 = {_LATE})
+        ORDER BY o.id LIMIT $5""",
         after_id,
         statuses,
         driver_id,
-        late_at,
+        late,
         limit,
-        late_ids,
+        now,
+        list(eta_at),
+        list(eta_at.values()),
+        sorted(s.value for s in lateness.SETTLED),
     )
     return [_order(r) for r in rows]
 

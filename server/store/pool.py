@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from server.settings import Settings
+from server.base.settings import Settings
 from server.store import codecs, queries
 
 

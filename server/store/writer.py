@@ -19,8 +19,8 @@ from typing import Protocol
 
 import asyncpg
 
-from server.metrics import Metrics
-from server.settings import Settings
+from server.base.metrics import Metrics
+from server.base.settings import Settings
 from server.store import partitions, queries
 
 log = logging.getLogger("tracker.writer")

@@ -16,7 +16,7 @@ from geo.model import Fix
 from geo.route import Route
 from geo.run import Stop, build_run
 from geo.tracker import Tracker
-from server.traces import read_routes, read_trace
+from server.bench.traces import read_routes, read_trace
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 pytestmark = pytest.mark.skipif(

@@ -12,9 +12,9 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from server.base.settings import Settings
+from server.edges.services import Services
 from server.serve import uvicorn_config
-from server.services import Services
-from server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 
 STARTUP_TIMEOUT_S = 30.0

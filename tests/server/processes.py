@@ -17,7 +17,7 @@ import pytest
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import listening_socket
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import RunningServer, run_server
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from server.responses import internal_error
+from server.edges.responses import internal_error
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.hostile import Shared, assert_client_error, deep, shared_server

@@ -7,7 +7,7 @@ import dataclasses
 import asyncpg
 import httpx
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import run_server
 from tests.server.processes import TEST_REDIS_URL, bus_prefix, require_redis

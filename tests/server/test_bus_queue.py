@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.live.outgoing import Outgoing
+from server.transport.outgoing import Outgoing
 
 
 def test_a_newer_position_replaces_the_waiting_one_and_goes_to_the_back() -> None:

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from server.settings import Settings, SettingsError
+from server.base.settings import Settings, SettingsError
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
 from tests.server.http_proxy import ForwardingProxy

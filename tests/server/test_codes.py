@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from server.orders import codes
+from server.domain import codes
 
 
 def test_format_and_entropy() -> None:

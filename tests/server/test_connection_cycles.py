@@ -1,6 +1,6 @@
 """A closed connection leaves nothing for the cyclic collector, whatever its kind.
 
-server/heap.py freezes what is alive every second, and a reference cycle among frozen
+server/base/heap.py freezes what is alive every second, and a reference cycle among frozen
 objects waits for the hourly thaw; every connection lives long enough to be frozen, so a
 cycle per closed connection was memory kept for up to an hour (6 to 7 MB per 1,500). Here
 the collector is off while connections of every kind open and close (to them the same as
@@ -24,9 +24,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.server import ServerProtocol
 
-from server.ingest.driver_socket import DriverSession
-from server.live.subscriber import Subscriber
-from server.settings import Settings
+from server.base.settings import Settings
+from server.edges.sockets.driver import DriverSession
+from server.transport.subscriber import Subscriber
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
@@ -37,7 +37,7 @@ from tests.server.watcher import Watcher
 PER_KIND = 20
 CONNECTION_TYPES = (
     HttpToolsProtocol,  # every connection starts as HTTP, also those upgraded
-    WebSocketsSansIOProtocol,  # server.direct.DirectSocket
+    WebSocketsSansIOProtocol,  # server.edges.net.ws_direct.DirectSocket
     ServerProtocol,
     WebSocket,
     DriverSession,

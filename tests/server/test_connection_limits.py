@@ -1,4 +1,4 @@
-"""Connection limits and the request-head deadline (server/http_protocol.py): raw TCP
+"""Connection limits and the request-head deadline (server/edges/net/http_protocol.py): raw TCP
 clients against a real server. Half-open clients are dropped, and connections over a limit
 get an immediate, clear 503 while everyone else is served."""
 
@@ -14,8 +14,8 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from server import responses
-from server.settings import Settings
+from server.base.settings import Settings
+from server.edges import responses
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import RunningServer, run_server
 from tests.server.waiting import eventually

@@ -14,7 +14,7 @@ from datetime import timedelta
 import asyncpg
 import httpx
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import listening_socket

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier
 from tests.server.harness import RunningServer, run_server

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import run_server
 from tests.server.tcp_proxy import TcpProxy

@@ -1,4 +1,4 @@
-"""The direct socket lane (server/direct.py): a closed connection is freed by reference
+"""The direct socket lane (server/edges/net/ws_direct.py): a closed connection is freed by reference
 counting alone (no cycle left for the collector, which the heap policy freezes), and a
 stalled customer does not hold back the courier's ack or other customers."""
 
@@ -13,9 +13,9 @@ import weakref
 import asyncpg
 import pytest
 
-from server.direct import DirectSocket
-from server.live.hub import MemoryHub, order_topic
-from server.settings import Settings
+from server.base.settings import Settings
+from server.edges.net.ws_direct import DirectSocket
+from server.transport.hub import MemoryHub, order_topic
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server

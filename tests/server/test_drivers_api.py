@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from server.auth import hash_token
-from server.settings import Settings
+from server.base.auth import hash_token
+from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import run_server
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import asyncpg
 
-from server.eta_learning import learn_and_store
-from server.settings import Settings
+from server.base.settings import Settings
 from server.store import eta_models
+from server.usecases.learning import learn_and_store
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import run_server
 from tests.server.waiting import eventually

@@ -12,7 +12,7 @@ from geo.model import Fix
 from server.live.etas import Etas
 from server.live.fleet import Fleet, FleetClient
 from server.live.runs import Runs
-from server.live.subscriber import Subscriber
+from server.transport.subscriber import Subscriber
 
 AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

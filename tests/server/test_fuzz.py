@@ -1,257 +1,36 @@
-"""Property-based fuzzing of every decoder of client input and of the REST and socket
-edges: whatever arrives, the answer is a result or the documented error, never a 500,
-never an aborted connection, and nothing is stored for what was refused.
-
-The pure decoder properties are cheap and run many examples; the server properties share
-one real server for the module and keep to a modest number of examples each.
-"""
+"""Property-based fuzzing of the REST and socket edges of a real server: whatever arrives,
+the answer is the documented error, never a 500, never an aborted connection, and nothing
+is stored for what was refused. The server properties share one real server for the
+module and keep to a modest number of examples each (the decoders alone:
+tests/server/test_fuzz_decoders.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import msgspec
 import pytest
 import websockets
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server import jsonin, wire
-from server.ingest import osmand_decode
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import fix, now
+from tests.server.fuzz_inputs import (
+    frames,
+    hostile_text,
+    json_values,
+    osmand_bodies,
+    raw_bodies,
+)
 from tests.server.hostile import Shared, assert_client_error, shared_server
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-PURE = settings(max_examples=150, deadline=None)
 SERVER = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-# -- strategies --------------------------------------------------------------------------
-
-hostile_text = st.one_of(
-    st.text(max_size=30),
-    st.text(alphabet=st.characters(max_codepoint=0x1F), max_size=5),  # control characters
-    st.sampled_from(
-        ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9" * 30, "-1", "NaN",
-         "1e999", "²", "١٢", "", " ", "\x00", "[[[[", "2026-01-01T10:00:00", "null"]
-    ),
-)  # fmt: skip
-hostile_number = st.one_of(
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from([0, -1, 2**63, 2**64, 253_402_300_799_999, 1e308, -1e308, 5e-324]),
-)
-scalars = st.one_of(st.none(), st.booleans(), hostile_number, hostile_text)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(hostile_text, inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-def deep_json(depth: int) -> str:
-    return "[" * depth + "]" * depth
-
-
-raw_bodies = st.one_of(
-    st.binary(max_size=200),
-    json_values.map(lambda v: json.dumps(v).encode()),
-    st.integers(min_value=30, max_value=6000).map(lambda n: deep_json(n).encode()),
-    st.integers(min_value=30, max_value=3000).map(lambda n: ('{"a":' * n + "1" + "}" * n).encode()),
-)
-
-
-@st.composite
-def fix_like(draw: st.DrawFn) -> dict[str, Any]:
-    """A fix with any field replaced by something hostile, or left out."""
-    seq = draw(st.one_of(st.integers(min_value=0, max_value=2**63 - 1), json_values))
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "t": draw(st.one_of(hostile_number, hostile_text)),
-        "lat": draw(st.one_of(hostile_number, scalars)),
-        "lon": draw(st.one_of(hostile_number, scalars)),
-    }
-    for name in ("acc", "speed", "heading", "alt", "battery", "extra"):
-        if draw(st.booleans()):
-            fields[name] = draw(json_values)
-    drop = draw(st.sets(st.sampled_from(list(fields))))
-    return {k: v for k, v in fields.items() if k not in drop}
-
-
-frames = st.one_of(
-    raw_bodies,
-    fix_like().map(lambda f: json.dumps({"type": "fix", **f}).encode()),
-    st.lists(st.one_of(fix_like(), json_values), max_size=5).map(
-        lambda fs: json.dumps({"type": "fixes", "fixes": fs}).encode()
-    ),
-)
-
-
-def depth_of(value: Any) -> int:
-    if isinstance(value, list):
-        return 1 + max((depth_of(v) for v in value), default=0)
-    if isinstance(value, dict):
-        return 1 + max((depth_of(v) for v in value.values()), default=0)
-    return 0
-
-
-# -- the decoders, pure ------------------------------------------------------------------
-
-
-def nested(depth: int, inner: Any) -> Any:
-    """`inner` inside `depth` alternating arrays and objects."""
-    for level in range(depth):
-        inner = [inner] if level % 2 else {"k": inner}
-    return inner
-
-
-@PURE
-@given(
-    st.one_of(
-        st.recursive(scalars, lambda inner: st.lists(inner, max_size=2), max_leaves=60),
-        # Around the limit too, where the answer changes (random values seldom get there).
-        st.builds(nested, st.integers(jsonin.MAX_DEPTH - 3, jsonin.MAX_DEPTH + 3), scalars),
-    )
-)
-@example(nested(jsonin.MAX_DEPTH, 1))
-@example(nested(jsonin.MAX_DEPTH + 1, 1))
-def test_depth_check_agrees_with_the_real_depth(value: Any) -> None:
-    data = json.dumps(value)
-    if depth_of(value) > jsonin.MAX_DEPTH:
-        with pytest.raises(jsonin.TooDeep):
-            jsonin.check_depth(data.encode())
-    else:
-        jsonin.check_depth(data.encode())
-        jsonin.check_depth(data)
-
-
-@PURE
-@given(
-    st.integers(min_value=1, max_value=jsonin.MAX_DEPTH - 1),
-    st.text(alphabet='[]{}"\\ab', max_size=40),
-)
-def test_brackets_in_strings_do_not_count(depth: int, text: str) -> None:
-    data = json.dumps({"a": [text] * 3, "b": json.loads(deep_json(depth))})
-    jsonin.check_depth(data.encode())  # at most MAX_DEPTH deep, whatever the strings hold
-
-
-@PURE
-@given(raw_bodies)
-def test_guarded_decode_raises_only_decode_errors(data: bytes) -> None:
-    try:
-        jsonin.decode(data, Any)
-    except msgspec.DecodeError:  # and nothing else
-        return
-    jsonin.check_depth(data)  # what decoded was within the limit
-
-
-@PURE
-@given(frames, st.integers(min_value=1, max_value=5))
-def test_decode_frame_returns_or_raises_frame_error(data: bytes, max_fixes: int) -> None:
-    for decode in (wire.decode_frame, wire.decode_fixes_body):
-        try:
-            decoded = decode(data, max_fixes)
-        except wire.FrameError:
-            continue
-        for _, fix_ in decoded.fixes:
-            assert fix_.recorded_at.tzinfo is not None
-            assert fix_.recorded_at.utcoffset() == timedelta(0)
-
-
-@PURE
-@given(st.one_of(hostile_number, hostile_text, st.floats()))
-def test_parse_time_gives_a_time_or_a_reason(t: Any) -> None:
-    result = wire.parse_time(t)
-    assert isinstance(result, str) or result.utcoffset() == timedelta(0)
-
-
-params = st.lists(
-    st.tuples(
-        st.one_of(
-            st.sampled_from(
-                ["id", "deviceid", "timestamp", "lat", "lon", "location", "speed", "bearing",
-                 "heading", "altitude", "accuracy", "batt", "cell", "wifi", "hdop"]
-            ),
-            hostile_text,
-        ),
-        hostile_text,
-    ),
-    max_size=10,
-)  # fmt: skip
-
-
-@PURE
-@given(params, st.sampled_from(sorted(osmand_decode.SPEED_TO_MPS)))
-def test_osmand_params_decode_or_protocol_error(items: list[tuple[str, str]], unit: str) -> None:
-    try:
-        device_id, app_fix = osmand_decode.decode_params(items, NOW, unit, ZoneInfo("Asia/Tokyo"))
-    except osmand_decode.ProtocolError as exc:
-        assert exc.status == 400
-        return
-    assert device_id and not jsonin.has_control_char(device_id)
-    assert jsonin.control_char_path(app_fix.attributes) is None
-    msgspec.json.encode(app_fix.attributes)  # storable as jsonb
-
-
-osmand_bodies = st.one_of(
-    raw_bodies,
-    st.fixed_dictionaries(
-        {
-            "device_id": st.one_of(hostile_text, json_values),
-            "location": st.one_of(
-                json_values,
-                st.lists(
-                    st.fixed_dictionaries(
-                        {"coords": st.fixed_dictionaries(
-                            {"latitude": hostile_number, "longitude": hostile_number})},
-                        optional={"timestamp": hostile_text, "extras": json_values,
-                                  "battery": json_values, "activity": json_values},
-                    ),
-                    max_size=3,
-                ),
-            ),
-        }
-    ).map(lambda body: json.dumps(body).encode()),
-)  # fmt: skip
-
-
-@PURE
-@given(osmand_bodies)
-def test_osmand_json_decodes_or_protocol_error(body: bytes) -> None:
-    try:
-        _, fixes = osmand_decode.decode_json(body, NOW, ZoneInfo("America/Los_Angeles"), 1000)
-    except osmand_decode.ProtocolError as exc:
-        assert exc.status == 400
-        return
-    for app_fix in fixes:
-        assert (app_fix.fix is None) == (app_fix.rejected is not None)
-        assert jsonin.control_char_path(app_fix.attributes) is None
-
-
-@PURE
-@given(json_values)
-def test_control_char_path_finds_exactly_the_control_characters(value: Any) -> None:
-    assert (jsonin.control_char_path(value) is not None) == _any_control(value), value
-
-
-def _any_control(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(ord(c) < 0x20 and c not in "\t\n\r" for c in value)
-    if isinstance(value, list):
-        return any(_any_control(v) for v in value)
-    if isinstance(value, dict):
-        return any(_any_control(k) or _any_control(v) for k, v in value.items())
-    return False
-
 
 # -- a real server ------------------------------------------------------------------------
 

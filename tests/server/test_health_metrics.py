@@ -10,9 +10,9 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from server.api import health
-from server.services import Services
-from server.settings import Settings
+from server.base.settings import Settings
+from server.edges.rest import health
+from server.edges.services import Services
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import run_server

@@ -1,4 +1,4 @@
-"""The collector policy (server/heap.py): frozen objects are out of the collector's sight
+"""The collector policy (server/base/heap.py): frozen objects are out of the collector's sight
 until a thaw, which frees the cycles among them; the job freezes on schedule and leaves
 the collector as it found it when stopped."""
 
@@ -10,9 +10,9 @@ import functools
 import gc
 import weakref
 
-from server import heap
-from server.metrics import Metrics
-from server.settings import Settings
+from server.base import heap
+from server.base.metrics import Metrics
+from server.base.settings import Settings
 from tests.server.waiting import eventually
 
 SETTINGS = Settings.from_env({}, database_url="postgresql://unused")

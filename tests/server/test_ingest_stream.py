@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import run_server
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from server.orders.lifecycle import IllegalTransition, Status, parse_status, transition
+from server.domain.lifecycle import IllegalTransition, Status, parse_status, transition
 
 LEGAL = {
     ("confirmed", "processing"),

@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from server.live.hub import MemoryHub, order_topic
-from server.settings import Settings
+from server.base.settings import Settings
+from server.transport.hub import MemoryHub, order_topic
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch

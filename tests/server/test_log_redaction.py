@@ -12,8 +12,8 @@ import asyncpg
 import websockets
 from websockets.typing import Subprotocol
 
-from server.redact import redact
-from server.settings import Settings
+from server.base.redact import redact
+from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch

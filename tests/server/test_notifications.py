@@ -13,8 +13,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from server.notify.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from server.settings import Settings
+from server.base.settings import Settings
+from server.usecases.notify.signing import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    verify,
+)
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.courier import now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
@@ -166,6 +166,26 @@ async def test_list_filters_and_pages(settings: Settings, db: asyncpg.Connection
     ]
     assert page2["next_after"] is None
     assert bad.status_code == 422
+
+
+async def test_late_false_pages_reach_every_order_on_time(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """The filter applies before the page is cut: a late order does not end the paging."""
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        await dispatch.order(promised_by=(now() - timedelta(minutes=5)).isoformat())
+        on_time = [(await dispatch.order())["id"] for _ in range(2)]
+        seen: list[int] = []
+        after = 0
+        for _ in range(4):  # two pages of one, then an empty one
+            page = (
+                await dispatch.client.get(f"/api/orders?late=false&limit=1&after={after}")
+            ).json()
+            seen += [o["id"] for o in page["orders"]]
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+    assert seen == on_time
 
 
 async def test_dispatcher_keys(settings: Settings, db: asyncpg.Connection) -> None:

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from server.maintenance import maintain_once
-from server.settings import Settings
+from server.base.settings import Settings
 from server.store import partitions
 from server.store.pool import create_pool
+from server.usecases.maintenance import maintain_once
 from tests.server.courier import Courier, fix, now
 from tests.server.harness import run_server
 

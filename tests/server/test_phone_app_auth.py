@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from server.ingest.device_guard import DeviceGuard
-from server.settings import Settings
+from server.base.settings import Settings
+from server.edges.phone_apps.device_guard import DeviceGuard
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import now
 from tests.server.harness import run_server

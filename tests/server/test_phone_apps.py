@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.courier import now
 from tests.server.harness import run_server
 

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from pyproj import Geod
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server

@@ -19,10 +19,10 @@ import redis.asyncio as redis
 
 from geo.model import Fix
 from geo.tracker import Tracker, TrackUpdate
-from server import heap
+from server.base import heap
+from server.base.settings import Settings
 from server.live.etas import BUILD_ON_LOOP_MAX_STOPS
-from server.live.service import Live
-from server.settings import Settings
+from server.live.state import Live
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import RunningServer, run_server
@@ -76,10 +76,17 @@ def count_calls(
 
 
 async def tracked(server: RunningServer, courier: Courier, driver_id: int) -> None:
-    """A fix on the courier's socket: the driver is online and tracked by this server."""
+    """A fix on the courier's socket: the driver is online and tracked by this server (its
+    tracker, the only source of ETAs in a lone server, gave every stop ahead an ETA)."""
     await courier.send(fix(1, now() - timedelta(seconds=5), east(-1000), 50.30))
     await courier.wait_acked({1})
-    await eventually(lambda: server.services.live.etas.tracking(driver_id), what="tracker")
+    live = server.services.live
+
+    def every_stop_has_an_eta() -> bool:
+        stops = live.runs.stops(driver_id)
+        return bool(stops) and len(live.etas.driver_etas(driver_id)) == len(stops)
+
+    await eventually(every_stop_has_an_eta, what="tracker")
 
 
 async def test_inserting_a_stop_rebuilds_each_run_it_touches_once(

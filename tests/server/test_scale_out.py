@@ -15,9 +15,9 @@ from typing import Any
 
 import asyncpg
 
-from server.leader import Leadership
-from server.settings import Settings
+from server.base.settings import Settings
 from server.store import locks
+from server.usecases.leader import Leadership
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.processes import (

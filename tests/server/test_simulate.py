@@ -6,7 +6,7 @@ import json
 
 import asyncpg
 
-from server.settings import Settings
+from server.base.settings import Settings
 from server.sim.fleet import RUNS_FILE, load_runs, simulate
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import run_server

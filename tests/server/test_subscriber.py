@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from server.live.hub import MemoryHub
-from server.live.subscriber import Subscriber
+from server.transport.hub import MemoryHub
+from server.transport.subscriber import Subscriber
 
 
 async def test_positions_conflate_to_the_newest_and_status_is_kept() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from server.settings import Settings, SettingsError
+from server.base.settings import Settings, SettingsError
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
 from tests.server.receivers import HttpReceiver, http_receiver

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from server import wire
+from server.wire import courier as wire
 
 
 def frame(**fields: object) -> str:

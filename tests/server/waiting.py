@@ -28,7 +28,8 @@ async def readyz_until(
     client: httpx.AsyncClient, condition: Callable[[httpx.Response], bool], timeout_s: float = 30.0
 ) -> httpx.Response:
     """`/readyz` polled until its answer meets `condition`: the database and the bus come
-    back by themselves, and a readiness answer stands up to a second (server/api/health.py)."""
+    back by themselves, and a readiness answer stands up to a second
+    (server/edges/rest/health.py)."""
     async with asyncio.timeout(timeout_s):
         while not condition(response := await client.get("/readyz")):  # noqa: ASYNC110
             await asyncio.sleep(0.05)

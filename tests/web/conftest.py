@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
-from server.settings import Settings
+from server.base.settings import Settings
 
 CHROMIUM = Path(os.environ.get("TRACKER_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -7,7 +7,7 @@ from datetime import timedelta
 import asyncpg
 from playwright.async_api import Browser, expect
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch

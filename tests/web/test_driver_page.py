@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 from playwright.async_api import Browser, Page, expect
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.harness import run_server
 from tests.web.conftest import WAIT_MS, browsing, web_settings
 

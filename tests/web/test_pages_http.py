@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from server.settings import Settings
+from server.base.settings import Settings
 from tests.server.harness import run_server
 from tests.web.conftest import TILE_URL, web_settings
 
@@ -27,6 +27,7 @@ async def test_pages_assets_and_config_are_served(
         assert TILE_URL in config.text
         for asset in (
             "/static/js/track.js",
+            "/static/js/dispatch/main.js",  # the modules in a folder are served too
             "/static/app.css",
             "/static/vendor/leaflet/leaflet.js",
             "/static/vendor/leaflet/leaflet.css",

@@ -1,1 +1,0 @@
-"""REST endpoints for dispatchers and operators."""

@@ -1,0 +1,242 @@
+"""Configuration, read from the environment once into a frozen object.
+
+Every threshold is a named field with its unit in the name; the defaults are the
+documented ones (README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.base.networks import parse_networks
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/tracker"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_token: str | None = None
+    metrics_token: str | None = None  # bearer token for GET /metrics (the admin key also works)
+    bus: str = "memory"  # TRACKER_BUS: "memory" (in-process) or redis://…
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDR networks,
+    # comma-separated); empty: none, the peer address is the client's.
+    trusted_proxies: str = ""
+
+    # Batched writer: flush when this many fixes wait or the oldest waited this long.
+    batch_max_rows: int = 1000
+    batch_max_wait_ms: float = 50.0
+    # Fixes accepted but not yet stored; beyond this, courier sockets stop being read.
+    write_queue_max_rows: int = 20_000
+    db_pool_size: int = 4
+    db_command_timeout_s: float = 10.0
+    db_retry_max_s: float = 2.0
+    # A request's (or socket's) database work waits at most this long, then answers 503.
+    db_request_timeout_s: float = 3.0
+
+    # Plausibility limits for incoming fixes.
+    max_fix_age_s: float = 7 * 86_400.0
+    max_fix_future_s: float = 300.0
+    max_accuracy_m: float = 1_000.0
+    max_speed_mps: float = 55.0
+    teleport_min_jump_m: float = 250.0
+
+    reject_null_island: bool = True  # 0,0 is usually a receiver's placeholder
+
+    # Phone-app protocols.
+    osmand_speed_unit: str = "kn"  # kn | kmh | mps | mph, for the query form's `speed`
+    naive_time_zone: str = "UTC"  # zone for zone-less OsmAnd times ("2014-06-04 09:10:11")
+    # Failed device look-ups (unknown OsmAnd ids, wrong OwnTracks credentials) per client
+    # address; beyond them every phone-app request from that address gets 429.
+    device_lookup_failures_per_min: float = 6.0
+    device_lookup_failure_burst: int = 20
+    # OwnTracks' X-Limit-U/X-Limit-D identify without a password: only behind a proxy that
+    # authenticates the user and sets them itself.
+    owntracks_trust_proxy_identity: bool = False
+
+    # Wire limits.
+    max_frame_bytes: int = 256 * 1024
+    max_fixes_per_message: int = 1_000
+    ws_ping_interval_s: float = 20.0
+
+    # Client connections (server/edges/net/connections.py): a request's head must be complete this
+    # soon after the connection opens (or its first byte, on a kept-alive connection);
+    # connections over a limit are refused at once with 503. 0 connections: the process's
+    # open-file limit less 256. The address is the socket's peer (behind a proxy, the proxy).
+    header_timeout_s: float = 10.0
+    max_connections: int = 0
+    max_connections_per_address: int = 1_000
+
+    # Orders and tracking links.
+    public_base_url: str = ""  # where customers reach the pages; default http://host:port
+    tracking_link_ttl_s: float = 7 * 86_400.0  # after delivery/cancellation/return
+    track_lookups_per_min: float = 30.0  # per client address, tracking-code lookups
+    track_lookup_burst: int = 10
+    courier_next_stop_only: bool = False  # show the courier only to the run's next stop
+    # A customer sees no route vertex and no courier position this close to another stop.
+    customer_route_clearance_m: float = 300.0
+    # Stops one driver's run may hold (assigning beyond it is a 422). A change to a run costs
+    # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
+    max_stops_per_run: int = 1_000
+
+    # ETAs.
+    stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
+    detour_factor: float = 1.3  # provisional routes: straight line times this
+
+    # Notifications. A channel is off until configured (SMTP host, SMS base URL).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "starttls"  # starttls | tls | none
+    mail_from: str = "tracking@localhost"
+    sms_base_url: str = ""  # Twilio-style API root, e.g. https://api.twilio.com
+    sms_account_sid: str = ""
+    sms_auth_token: str = ""
+    sms_from: str = ""
+    templates_dir: str = ""  # operator overrides: files here win over the built-in ones
+    quiet_hours: str = ""  # e.g. "21:00-08:00" in the customer's zone; empty: none
+    default_time_zone: str = "UTC"  # for customers without one
+    delay_margin_s: float = 300.0  # "delayed" once the ETA passes the promise by this much
+    notify_enabled: bool = True  # this process sends; off: it only writes the outbox
+    notify_max_attempts: int = 8
+    notify_backoff_s: float = 5.0  # first retry delay; doubles per attempt
+    notify_backoff_max_s: float = 3_600.0
+    notify_poll_interval_s: float = 1.0
+    notify_send_timeout_s: float = 15.0
+    webhook_disable_after: int = 20  # consecutive failed deliveries
+    # Loopback/private/link-local addresses webhooks may reach anyway (addresses or CIDR
+    # networks, comma-separated); empty: public addresses only.
+    webhook_allow_private: str = ""
+
+    # Pages.
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+    eta_history_days: float = 28.0  # how much history the ETA models learn from
+    eta_learn_interval_s: float = 6 * 3_600.0  # how often (once per cluster) they relearn
+    eta_reload_interval_s: float = 600.0  # how often each process looks for newer models
+
+    # Live views.
+    fleet_interval_ms: float = 1_000.0
+    offline_after_s: float = 120.0
+    subscriber_max_pending: int = 256
+    ws_send_timeout_s: float = 10.0
+
+    # Several processes (TRACKER_BUS=redis://…).
+    bus_prefix: str = "tracker:"  # channel names start with this: deployments sharing a Redis
+    bus_queue_max_messages: int = 10_000  # waiting to go to Redis; when full, oldest dropped
+    bus_timeout_s: float = 2.0  # per Redis operation: connect, publish batch, ping
+    bus_retry_max_s: float = 5.0  # longest wait between reconnection attempts
+    bus_presence_ttl_s: float = 30.0  # another process's "courier connected" lasts this long
+
+    # The cyclic garbage collector (server/base/heap.py): long-lived objects are frozen every
+    # freeze interval; everything is collected once per thaw interval (0: never freeze),
+    # or sooner once the frozen objects grew by this fraction since the last thaw (0: never).
+    gc_freeze_interval_s: float = 1.0
+    gc_thaw_interval_s: float = 3_600.0
+    gc_thaw_growth: float = 0.5
+
+    # History partitions (one per UTC day) and their retention.
+    retention_days: int = 90
+    partitions_ahead_days: int = 3
+    maintenance_interval_s: float = 3_600.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from `TRACKER_*` variables plus `DATABASE_URL`.
+
+        Field `foo_bar` is read from `TRACKER_FOO_BAR`; `database_url` from `DATABASE_URL`.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            name = (
+                "DATABASE_URL" if field.name == "database_url" else f"TRACKER_{field.name.upper()}"
+            )
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(name, raw, field.default)
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def check(self) -> None:
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("DATABASE_URL must be a postgresql:// URL")
+        if self.max_fix_age_s > self.retention_days * 86_400:
+            raise SettingsError(
+                "TRACKER_MAX_FIX_AGE_S exceeds TRACKER_RETENTION_DAYS: fixes would be stored "
+                "into partitions the retention job drops"
+            )
+        if self.smtp_security not in ("starttls", "tls", "none"):
+            raise SettingsError("TRACKER_SMTP_SECURITY must be starttls, tls or none")
+        if self.quiet_hours:
+            from server.base.quiet_hours import parse_quiet_hours
+
+            try:
+                parse_quiet_hours(self.quiet_hours)
+            except ValueError as exc:
+                raise SettingsError(f"TRACKER_QUIET_HOURS: {exc}") from None
+        for list_setting in ("trusted_proxies", "webhook_allow_private"):
+            try:
+                parse_networks(getattr(self, list_setting))
+            except ValueError as exc:
+                raise SettingsError(f"TRACKER_{list_setting.upper()}: {exc}") from None
+        for zone_setting in ("naive_time_zone", "default_time_zone"):
+            try:
+                ZoneInfo(getattr(self, zone_setting))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise SettingsError(
+                    f"TRACKER_{zone_setting.upper()}={getattr(self, zone_setting)!r} "
+                    "is not a time zone"
+                ) from None
+        if self.bus != "memory" and not self.bus.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("TRACKER_BUS must be memory or a redis://host:port/db URL")
+        if self.osmand_speed_unit not in ("kn", "kmh", "mps", "mph"):
+            raise SettingsError("TRACKER_OSMAND_SPEED_UNIT must be kn, kmh, mps or mph")
+        for name in (
+            "batch_max_rows",
+            "write_queue_max_rows",
+            "db_pool_size",
+            "max_frame_bytes",
+            "bus_queue_max_messages",
+            "db_request_timeout_s",
+            "max_stops_per_run",
+            "max_connections_per_address",
+            "header_timeout_s",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"TRACKER_{name.upper()} must be positive")
+        if self.max_connections < 0:
+            raise SettingsError("TRACKER_MAX_CONNECTIONS must be 0 (the open-file limit) or more")
+        if not 0.0 <= self.customer_route_clearance_m < 100_000.0:
+            raise SettingsError("TRACKER_CUSTOMER_ROUTE_CLEARANCE_M must be 0..100000 metres")
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    return raw

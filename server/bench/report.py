@@ -1,0 +1,60 @@
+"""One load step's figures, and the table `tracker bench` prints on stderr."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Step:
+    couriers: int
+    offered_per_s: float = 0.0
+    sent: int = 0
+    acked: int = 0
+    rejected: int = 0
+    errors: int = 0
+    persisted_per_s: float = 0.0
+    ack_latency_ms: dict[str, Any] = field(default_factory=dict)
+    customer_latency_ms: dict[str, Any] = field(default_factory=dict)
+    deliveries_per_s: float = 0.0
+    server_cpu_pct: float = 0.0
+    server_rss_mib: float = 0.0
+    watchers_closed: int = 0
+
+
+HEADER = (
+    f"{'couriers':>8} {'offered/s':>9} {'stored/s':>9} {'ack p50':>8} {'ack p99':>8} "
+    f"{'cust p50':>8} {'cust p99':>8} {'deliv/s':>8} {'cpu %':>6} {'rss MiB':>8} {'errors':>6}"
+)
+
+
+def row(s: Step) -> str:
+    def ms(d: dict[str, Any], k: str) -> str:
+        return "-" if d.get(k) is None else f"{d[k]:.1f}"
+
+    return (
+        f"{s.couriers:>8} {s.offered_per_s:>9.0f} {s.persisted_per_s:>9.0f} "
+        f"{ms(s.ack_latency_ms, 'p50'):>8} {ms(s.ack_latency_ms, 'p99'):>8} "
+        f"{ms(s.customer_latency_ms, 'p50'):>8} {ms(s.customer_latency_ms, 'p99'):>8} "
+        f"{s.deliveries_per_s:>8.0f} {s.server_cpu_pct:>6.1f} {s.server_rss_mib:>8.1f} "
+        f"{s.errors + s.rejected + s.watchers_closed:>6}"
+    )
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = []
+    for run in report["runs"]:
+        lines += [f"-- {run['server_processes']} server process(es)", HEADER]
+        lines += [row(Step(**s)) for s in run["steps"]]
+        lines.append(
+            f"idle socket: {run['idle_bytes_per_socket']:,} B of server memory; acked fixes "
+            f"checked in the database: {run['acked_fixes_checked']:,}, "
+            f"missing: {run['missing_acked_fixes']}"
+        )
+    c = report["ceilings"]
+    lines.append(
+        f"ceilings: COPY {c['copy_rows_per_s']:,} rows/s, "
+        f"bare websocket {c['bare_websocket_msgs_per_s']:,} msgs/s"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""The `tracker` subcommands that are tools beside the server: simulate (a demo fleet),
+bench (load and ceilings) and eval-eta (the ETA replayed on recorded trips)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import sys
+
+from server.base.settings import Settings, SettingsError
+
+BENCH_NEEDS = (
+    "tracker bench needs psutil, an optional extra: pip install 'tracker[bench]' "
+    "(in a checkout: .venv/bin/pip install -e '.[bench]')"
+)
+
+
+def settings_from_env(**overrides: object) -> Settings:
+    """The settings every subcommand runs with; a bad variable ends the command, named."""
+    try:
+        return Settings.from_env(None, **overrides)
+    except SettingsError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from server.sim.fleet import Stats, simulate
+
+    settings = settings_from_env()
+    token = args.admin_token or settings.admin_token
+    if not token:
+        sys.exit("simulate needs the admin key: --admin-token or TRACKER_ADMIN_TOKEN")
+    base_url = args.url.rstrip("/")
+    if not 0 < args.speedup <= 3:
+        sys.exit("--speedup must be above 0 and at most 3 (faster would look like teleports)")
+
+    def ready(stats: Stats) -> None:
+        print(f"demo fleet: {args.couriers} couriers driving in Porto (OpenStreetMap data, ODbL)")
+        print(f"  dispatcher page: {base_url}/dispatch   (API key: {token})")
+        print(f"  courier page:    {base_url}/driver")
+        print("  customer tracking links:")
+        for url in stats.tracking_urls[:5]:
+            print(f"    {url}")
+        sys.stdout.flush()
+
+    try:
+        stats = asyncio.run(
+            simulate(
+                base_url,
+                token,
+                args.couriers,
+                seconds=args.seconds,
+                speedup=args.speedup,
+                interval_s=args.interval,
+                seed=args.seed,
+                on_ready=ready,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    print(json.dumps({"fixes_sent": stats.fixes, "orders_delivered": stats.delivered}))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    if importlib.util.find_spec("psutil") is None:
+        sys.exit(BENCH_NEEDS)
+
+    from server.bench.report import table
+    from server.bench.run import FULL, QUICK, bench
+
+    database_url = args.database_url or os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
+    )
+    if args.run_changes:
+        from server.bench.run_changes import bench_run_changes
+
+        lengths = [int(n) for n in args.stops.split(",")]
+        print(json.dumps(asyncio.run(bench_run_changes(database_url, lengths)), indent=1))
+        return 0
+    if args.churn:
+        from server.bench.churn import churn
+
+        print(json.dumps(asyncio.run(churn(database_url, args.cycles, args.connections)), indent=1))
+        return 0
+    profile = QUICK if args.quick else FULL
+    if args.steps:
+        profile = replace(profile, steps=[int(n) for n in args.steps.split(",")])
+    if args.step_seconds:
+        profile = replace(profile, step_seconds=args.step_seconds)
+    if args.idle_sockets is not None:
+        profile = replace(profile, idle_sockets=args.idle_sockets)
+    if args.processes:
+        profile = replace(
+            profile, server_processes=tuple(int(n) for n in args.processes.split(","))
+        )
+    report = asyncio.run(bench(profile, database_url))
+    print(table(report), file=sys.stderr)
+    print(json.dumps(report, indent=1, default=str))
+    return 0 if report["missing_acked_fixes"] == 0 else 1
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a demo fleet on Porto's streets against a server (until interrupted)",
+    )
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the server")
+    simulate.add_argument("--admin-token", help="default: TRACKER_ADMIN_TOKEN")
+    simulate.add_argument("--couriers", type=int, default=12)
+    simulate.add_argument("--seconds", type=float, help="stop after this long")
+    simulate.add_argument(
+        "--speedup", type=float, default=1.0, help="drive this much faster (at most 3)"
+    )
+    simulate.add_argument("--interval", type=float, default=2.0, help="seconds between fixes")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.set_defaults(func=cmd_simulate)
+
+    bench = sub.add_parser(
+        "bench",
+        help="start a server on a scratch database, ramp couriers/customers/dispatchers from "
+        "separate processes, measure this machine's ceilings; JSON on stdout, a table on stderr",
+    )
+    bench.add_argument("--quick", action="store_true", help="a small run, well under a minute")
+    bench.add_argument("--steps", help="couriers per step, e.g. 1000,2500,5000")
+    bench.add_argument("--step-seconds", type=float, help="seconds of load per step")
+    bench.add_argument("--idle-sockets", type=int, help="idle sockets for the memory figure")
+    bench.add_argument(
+        "--processes",
+        help="server processes per ramp, e.g. 1,2 (the full profile's default; >1 uses "
+        "Redis at BENCH_REDIS_URL, default redis://127.0.0.1:6379/0)",
+    )
+    bench.add_argument(
+        "--run-changes",
+        action="store_true",
+        help="instead: how long changes to a long run (stops inserted at 0, moved, "
+        "cancelled, delivered) block the server's event loop, per run length",
+    )
+    bench.add_argument(
+        "--stops",
+        default="100,300,1000",
+        help="run lengths for --run-changes (default 100,300,1000)",
+    )
+    bench.add_argument(
+        "--churn",
+        action="store_true",
+        help="instead: cycles of connect/close (courier, customer, rejected, http), printing "
+        "the server's RSS after each (server/bench/churn.py)",
+    )
+    bench.add_argument("--cycles", type=int, default=20, help="--churn: cycles (default 20)")
+    bench.add_argument(
+        "--connections", type=int, default=1500, help="--churn: per kind per cycle (default 1500)"
+    )
+    bench.add_argument(
+        "--database-url",
+        help="a scratch database it may empty (default BENCH_DATABASE_URL or tracker_bench)",
+    )
+    bench.set_defaults(func=cmd_bench)
+
+    from server.bench import eta_eval
+
+    evaluate = sub.add_parser(
+        "eval-eta",
+        help="replay recorded trips: learn from --history, predict on --traces, print ETA "
+        "error figures (JSON) beside the constant-speed baseline",
+    )
+    eta_eval.add_arguments(evaluate)
+    evaluate.set_defaults(func=eta_eval.run)

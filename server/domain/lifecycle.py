@@ -1,0 +1,78 @@
+"""The order lifecycle: the one place that says which status may follow which.
+
+Main line: confirmed -> processing -> packed -> shipped -> out_for_delivery -> delivered.
+Shops often skip preparation steps, so before dispatch an order may jump forward along the
+main line (confirmed -> shipped is fine); delivered needs out_for_delivery. Off the main
+line: cancelled (before it ships), failed (a delivery attempt that did not work; another
+attempt may follow), returned (sent back, after failure or after delivery).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    CONFIRMED = "confirmed"
+    PROCESSING = "processing"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+S = Status
+
+NEXT: dict[Status, tuple[Status, ...]] = {
+    S.CONFIRMED: (S.PROCESSING, S.PACKED, S.SHIPPED, S.OUT_FOR_DELIVERY, S.CANCELLED),
+    S.PROCESSING: (S.PACKED, S.SHIPPED, S.OUT_FOR_DELIVERY, S.CANCELLED),
+    S.PACKED: (S.SHIPPED, S.OUT_FOR_DELIVERY, S.CANCELLED),
+    S.SHIPPED: (S.OUT_FOR_DELIVERY, S.FAILED, S.RETURNED),
+    S.OUT_FOR_DELIVERY: (S.DELIVERED, S.FAILED),
+    S.FAILED: (S.OUT_FOR_DELIVERY, S.RETURNED),
+    S.DELIVERED: (S.RETURNED,),
+    S.CANCELLED: (),
+    S.RETURNED: (),
+}
+
+# Statuses after which the customer's link starts to expire.
+CLOSED = frozenset({S.DELIVERED, S.CANCELLED, S.RETURNED})
+# Statuses that take an order off its driver's run (a failed attempt frees the stop; a new
+# attempt puts the order back at the end of the run).
+OFF_RUN = CLOSED | {S.FAILED}
+# The only status in which a customer may see the courier.
+COURIER_VISIBLE = S.OUT_FOR_DELIVERY
+
+
+class IllegalTransition(ValueError):
+    def __init__(self, current: Status, wanted: str) -> None:
+        self.current = current
+        self.allowed = [s.value for s in NEXT[current]]
+        allowed = ", ".join(self.allowed) or "none (final status)"
+        super().__init__(f"cannot go from {current.value} to {wanted}; allowed: {allowed}")
+
+
+def parse_status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        names = ", ".join(s.value for s in Status)
+        raise ValueError(f"unknown status {value!r}; statuses are: {names}") from None
+
+
+def transition(current: Status, wanted: Status) -> Status:
+    """The new status, or IllegalTransition naming the allowed ones.
+
+    >>> transition(Status.CONFIRMED, Status.SHIPPED)
+    <Status.SHIPPED: 'shipped'>
+    >>> transition(Status.DELIVERED, Status.PACKED)
+    Traceback (most recent call last):
+    ...
+    server.domain.lifecycle.IllegalTransition: cannot go from delivered to packed; allowed: returned
+    """
+    if wanted not in NEXT[current]:
+        raise IllegalTransition(current, wanted.value)
+    return wanted

@@ -1,0 +1,1 @@
+"""Connections below HTTP routing: limits, header deadlines, the direct WebSocket lane."""

@@ -1,0 +1,147 @@
+"""uvicorn's HTTP protocol (httptools) with a gate in front: connection limits, a deadline
+for each request's head, and nothing left behind for the cyclic collector on upgrade.
+
+- Limits: each TCP connection is admitted by the server's `Connections` registry
+  (server/edges/net/connections.py) before a byte is read. Over a limit it gets `503` with a JSON
+  `{"error": …}` and `Connection: close` at once; the server then stops sending and drops
+  whatever the client sends until it hangs up (at most `REFUSAL_LINGER_S`): closing on
+  unread data would reset the connection, and a reset can destroy the answer before the
+  client reads it. An upgraded connection stays counted until its WebSocket closes.
+- Head deadline: uvicorn's keep-alive timeout only covers a connection idle between
+  requests; a client sending a request line a byte at a time held its descriptor forever.
+  The head (request line and headers) must be complete `header_timeout_s` after the
+  connection opens, or after the first byte of each later request on a kept-alive one. A
+  client that sent part of a head gets `408` before the close; one that sent nothing (a
+  browser's speculative preconnect) is closed silently, as an idle keep-alive one is.
+- Upgrade: uvicorn hands the transport to the WebSocket protocol and drops this object,
+  but its parser's callbacks are this object's bound methods: a reference cycle that only
+  the collector frees, and server/base/heap.py keeps it out of the collector's sight while the
+  socket is open. Broken at the handover, the object goes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from server.edges.net.connections import Admission, Connections
+from server.edges.net.ws_direct import DirectSocket
+
+REFUSAL_LINGER_S = 2.0
+
+
+class ServerConfig(uvicorn.Config):
+    """uvicorn's Config carrying the connection registry: the config is all that the
+    protocols uvicorn makes are given."""
+
+    def __init__(self, *args: Any, connections: Connections, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections = connections
+
+
+class GatedHttp(HttpToolsProtocol):
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._connections = config.connections if isinstance(config, ServerConfig) else None
+        self._admission: Admission | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_started = False
+        self._linger: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        connections = self._connections
+        if connections is None:
+            return
+        address = self.client[0] if self.client else ""
+        refusal = connections.refusal(address)
+        if refusal is not None:
+            self._refuse(refusal)
+            return
+        self._admission = connections.admit(address)
+        self._start_head_timer(connections.header_timeout_s)
+
+    def data_received(self, data: bytes) -> None:
+        if self._linger is not None:
+            return  # refused: the answer is out, the rest is dropped
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if self._admission is not None:
+            self._admission.release()
+            self._admission = None
+        super().connection_lost(exc)
+
+    # Parser callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_started = True
+        if self._head_timer is None and self._connections is not None:
+            self._start_head_timer(self._connections.header_timeout_s)  # a later request
+
+    def on_headers_complete(self) -> None:
+        self._stop_head_timer()
+        self._head_started = False
+        super().on_headers_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        upgraded = self.transport.get_protocol()
+        admission, self._admission = self._admission, None
+        if isinstance(upgraded, DirectSocket):
+            upgraded.admission = admission  # released when the socket closes
+        elif admission is not None:
+            admission.release()
+        self.parser = None  # type: ignore[assignment]  # the cycle (module docs)
+
+    # The head deadline
+    def _start_head_timer(self, timeout_s: float) -> None:
+        self._head_timer = self.loop.call_later(timeout_s, self._head_too_slow)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()  # a pending timer holds this object
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        connections = self._connections
+        if connections is None or self.transport.is_closing():
+            return
+        connections.header_timeouts += 1
+        if self._head_started:
+            reason = f"request head not complete within {connections.header_timeout_s:g} s"
+            self.transport.write(_answer(408, "Request Timeout", reason))
+        self.transport.close()
+
+    # Refusal
+    def _refuse(self, reason: str) -> None:
+        transport = self.transport
+        transport.write(_answer(503, "Service Unavailable", reason))
+        if transport.can_write_eof():
+            transport.write_eof()  # the client reads the answer, then our end
+        self._linger = self.loop.call_later(REFUSAL_LINGER_S, transport.close)
+
+
+def _answer(status: int, phrase: str, reason: str) -> bytes:
+    body = msgspec.json.encode({"error": reason})
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body

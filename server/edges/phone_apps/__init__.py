@@ -1,0 +1,1 @@
+"""The phone apps couriers already have: OsmAnd (Traccar Client) and OwnTracks."""

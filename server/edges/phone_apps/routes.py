@@ -1,0 +1,269 @@
+"""Endpoints for existing phone apps: `/osmand` (Traccar Client and other OsmAnd-protocol
+apps) and `/owntracks` (OwnTracks in HTTP mode).
+
+Unlike the reference server, the answer is 200 only once the fix is committed: the apps
+delete a buffered fix as soon as they see 200. A fix our plausibility rules reject is also
+answered 200 (nothing stored, the reason in the metrics and the log; for OwnTracks, whose
+requests carry the driver's token, also in `X-Tracker-Rejected`): these apps resend a
+refused fix forever and queue every later fix behind it.
+
+OsmAnd requests carry no password, so the device id is the secret: an unknown id gets the
+same answer as a known one, and failed look-ups are throttled per client address
+(device_guard.py). OwnTracks requests must carry the driver's token as the Basic-auth
+password; `X-Limit-U`/`X-Limit-D` alone identify only behind an authenticating proxy
+(`TRACKER_OWNTRACKS_TRUST_PROXY_IDENTITY`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from geo.model import Fix
+from server.base.auth import hash_token
+from server.base.dbguard import DatabaseUnavailable
+from server.edges.commit_wait import store_and_wait
+from server.edges.guards import client_address
+from server.edges.phone_apps.osmand import (
+    MAX_PARAMS,
+    AppFix,
+    ProtocolError,
+    decode_json,
+    decode_params,
+)
+from server.edges.responses import error_response, json_response, read_body
+from server.edges.services import Services
+from server.store import queries
+from server.wire import jsonin
+
+log = logging.getLogger("tracker.apps")
+
+RETRY_HEADERS = {"Retry-After": "5"}
+# One OwnTracks message is one location, a few hundred bytes; read before its password is
+# checked (its type decides whether one is needed), so kept small.
+OWNTRACKS_MAX_BODY_BYTES = 16 * 1024
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="tracker"'}
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+async def _store(
+    services: Services, driver: queries.Driver, app_fixes: list[AppFix]
+) -> dict[str, str] | None:
+    """Store the fixes and wait for the commit. Returns the headers for a 200 answer (naming
+    rejected fixes), or None when storage did not answer in time (answer 503)."""
+    fixes = [(i, a.fix) for i, a in enumerate(app_fixes) if a.fix is not None]
+    unreadable = [a.rejected for a in app_fixes if a.rejected is not None]
+    rejected: list[str] = []
+    if fixes:  # else cell/Wi-Fi only: nothing we can place; acknowledged, nothing stored
+        attributes = {i: a.attributes for i, a in enumerate(app_fixes) if a.attributes}
+        outcome = await store_and_wait(services.pipeline, driver, fixes, attributes)
+        if outcome.timed_out:
+            return None
+        rejected = [r.reason for r in outcome.rejected]
+    if not unreadable and not rejected:
+        return {}
+    reasons = "; ".join(unreadable + rejected)[:500]
+    log.info("driver %d (phone app): fixes rejected: %s", driver.id, reasons)  # ids are secret
+    return {"X-Tracker-Rejected": reasons.encode("ascii", "replace").decode()}
+
+
+async def osmand(request: Request) -> Response:
+    services: Services = request.app.state.services
+    settings = services.settings
+    received_at = datetime.now(UTC)
+    body = await read_body(request.stream(), settings.max_frame_bytes)
+    if body is None:
+        return error_response(413, f"body over {settings.max_frame_bytes} bytes")
+    zone = _zone(settings.naive_time_zone)
+    is_json = "json" in request.headers.get("content-type", "")
+    try:
+        if is_json:
+            device_id, app_fixes = decode_json(
+                body, received_at, zone, settings.max_fixes_per_message
+            )
+        else:
+            items = request.query_params.multi_items()
+            if not items and body:
+                items = _form_items(body)
+            device_id, app_fix = decode_params(items, received_at, settings.osmand_speed_unit, zone)
+            app_fixes = [app_fix]
+    except ProtocolError as exc:
+        services.metrics.frames_invalid.inc()
+        return error_response(exc.status, str(exc))
+    client = client_address(request)
+    retry_after_s = services.devices.retry_after_s(client)
+    if retry_after_s > 0:  # the same for every device id: see device_guard.py
+        return _too_many(retry_after_s)
+    try:
+        async with services.db() as conn:
+            driver = await queries.driver_by_device_id(conn, device_id)
+    except DatabaseUnavailable:
+        services.devices.found(client)  # no answer is no failure
+        raise  # the app's 503
+    if driver is None:
+        # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
+        await asyncio.sleep(services.devices.decoy_wait_s())
+        return PlainTextResponse("", 200)
+    services.devices.found(client)
+    started_m = time.monotonic()
+    headers = await _store(services, driver, app_fixes)
+    if headers is None:
+        return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
+    services.devices.answered(time.monotonic() - started_m)
+    return PlainTextResponse("", 200)  # rejections unsaid: an unknown id could not say them
+
+
+def _form_items(body: bytes) -> list[tuple[str, str]]:
+    """A form body's parameters, refused past MAX_PARAMS before they are all split."""
+    try:
+        return parse_qsl(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_PARAMS
+        )
+    except ValueError:  # "Max number of fields exceeded"
+        raise ProtocolError(400, f"more than {MAX_PARAMS} parameters") from None
+
+
+def _too_many(retry_after_s: float) -> Response:
+    """The answer once an address spent its failed look-ups (unknown OsmAnd ids, wrong
+    OwnTracks logins): the same for every device id, so it tells nothing either."""
+    return error_response(
+        429,
+        "too many failed device look-ups from this address; retry later",
+        {"Retry-After": str(int(retry_after_s) + 1)},
+    )
+
+
+class _OwnTracksLocation(msgspec.Struct):
+    lat: float
+    lon: float
+    tst: float
+    acc: float | None = None
+    alt: float | None = None
+    vel: float | None = None  # km/h
+    cog: float | None = None
+    batt: float | None = None  # percent
+
+
+class _OwnTracksType(msgspec.Struct):
+    type: str | None = msgspec.field(default=None, name="_type")
+
+
+_OWNTRACKS_FIELDS = {"_type", "lat", "lon", "tst", "acc", "alt", "vel", "cog", "batt"}
+
+
+def _owntracks_identity(request: Request, trust_proxy: bool) -> tuple[list[str], str | None]:
+    """Device ids to try ("user/device", then "user") and the password (the driver's token,
+    None when `trust_proxy` lets the proxy's X-Limit headers identify alone); no ids when
+    the request does not identify itself well enough (401)."""
+    user = request.headers.get("x-limit-u")
+    device = request.headers.get("x-limit-d")
+    password = ""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:  # non-ASCII or malformed base64, or not UTF-8: all ValueErrors
+            user_text, _, password = (
+                base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            )
+        except ValueError:
+            return [], None
+        user = user_text or user
+    if not password:
+        if not trust_proxy:
+            return [], None  # the token is the credential; a name alone proves nothing
+        user = request.headers.get("x-limit-u")  # the proxy's, not the client's claim
+    if not user or not user.isprintable() or (device is not None and not device.isprintable()):
+        return [], None
+    candidates = [f"{user}/{device}"] if device else []
+    candidates.append(user)
+    return candidates, password or None
+
+
+def _owntracks_fix(body: bytes) -> AppFix:
+    location = jsonin.decode(body, _OwnTracksLocation)
+    extras = jsonin.decode(body, dict[str, Any])
+    fix = Fix(
+        recorded_at=datetime.fromtimestamp(location.tst, UTC),
+        lon=location.lon,
+        lat=location.lat,
+        accuracy_m=location.acc,
+        speed_mps=None if location.vel is None or location.vel < 0 else location.vel / 3.6,
+        heading_deg=None if location.cog is None or location.cog < 0 else location.cog,
+        altitude_m=location.alt,
+        battery=None if location.batt is None or location.batt < 0 else location.batt / 100.0,
+    )
+    attributes = {
+        k: v
+        for k, v in extras.items()
+        if k not in _OWNTRACKS_FIELDS and isinstance(v, (str, bool, int, float))
+    }
+    return AppFix(fix, jsonin.storable_attributes(attributes))
+
+
+async def owntracks(request: Request) -> Response:
+    services: Services = request.app.state.services
+    body = await read_body(request.stream(), OWNTRACKS_MAX_BODY_BYTES)
+    if body is None:
+        return error_response(413, f"body over {OWNTRACKS_MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        return json_response([])
+    try:
+        kind = jsonin.decode(body, _OwnTracksType).type
+    except msgspec.DecodeError as exc:
+        return error_response(400, f"invalid JSON: {exc}")
+    if kind != "location":
+        return json_response([])  # transitions, waypoints, cards...: accepted and ignored
+    try:
+        app_fix = _owntracks_fix(body)
+    except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
+        return error_response(400, f"invalid location: {exc}")
+    candidates, password = _owntracks_identity(
+        request, services.settings.owntracks_trust_proxy_identity
+    )
+    if not candidates:
+        return error_response(
+            401, "identify with HTTP Basic auth: the driver's token as password", BASIC_CHALLENGE
+        )
+    client = client_address(request)
+    retry_after_s = services.devices.retry_after_s(client)
+    if retry_after_s > 0:
+        return _too_many(retry_after_s)
+    try:
+        async with services.db() as conn:
+            driver = None
+            for device_id in candidates:
+                driver = await queries.driver_by_device_id(conn, device_id)
+                if driver is not None:
+                    break
+            by_token = (
+                None
+                if password is None
+                else await queries.driver_by_token_hash(conn, hash_token(password))
+            )
+    except DatabaseUnavailable:
+        services.devices.found(client)  # no answer is no failure
+        raise  # the app's 503
+    # An unknown device and a wrong password get the same answer: device ids stay unknown.
+    if driver is None or (password is not None and (by_token is None or by_token.id != driver.id)):
+        return error_response(
+            401, "unknown device or wrong password (use the driver's token)", BASIC_CHALLENGE
+        )
+    services.devices.found(client)
+    headers = await _store(services, driver, [app_fix])
+    if headers is None:
+        return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
+    return json_response([], headers=headers)

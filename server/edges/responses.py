@@ -1,0 +1,104 @@
+"""JSON responses encoded with msgspec, the error shape every endpoint uses (Starlette's
+own 404/405 and the last-resort 500 included), and JSON request bodies decoded."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+
+from server.wire import jsonin
+
+_encode = msgspec.json.Encoder().encode
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(_encode(content), status_code, headers, media_type="application/json")
+
+
+def error_response(
+    status_code: int, reason: str, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response({"error": reason}, status_code, headers)
+
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tracker"'}
+# For an answer that shows a secret once (a new token or key): no cache keeps a copy.
+SECRET_HEADERS = {"Cache-Control": "no-store"}
+
+
+BODY_TIMEOUT_S = 30.0  # a body still arriving after this is a client holding a connection
+
+
+async def read_body(receive_stream: Any, limit_bytes: int) -> bytes | None:
+    """The request body, or None once it exceeds `limit_bytes` (stops reading there).
+    Raises HTTPException 408 when it takes over BODY_TIMEOUT_S (the head has its own
+    deadline, server/edges/net/http_protocol.py; a body trickled a byte at a time had none)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in receive_stream:
+                size += len(chunk)
+                if size > limit_bytes:
+                    return None
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPException(
+            408, f"request body not complete within {BODY_TIMEOUT_S:.0f} s"
+        ) from None
+    return b"".join(chunks)
+
+
+T = TypeVar("T")
+
+
+async def decode_body(request: Request, kind: type[T], max_bytes: int, what: str) -> T | Response:
+    """The request's JSON body as `kind`, or the 413/422 to answer with (naming `what`)."""
+    body = await read_body(request.stream(), max_bytes)
+    if body is None:
+        return error_response(413, f"body over {max_bytes} bytes")
+    try:
+        value = jsonin.decode(body, kind)
+    except msgspec.DecodeError as exc:
+        return error_response(422, f"invalid {what}: {exc}")
+    bad = jsonin.control_char_path(value)
+    if bad is not None:
+        return error_response(422, f"invalid {what}: {bad} holds a control character")
+    return value
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (an unknown path, a method the route does not take) in
+    the shape every endpoint answers with."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return error_response(404, "no such path", headers)
+    if exc.status_code == 405:
+        # Starlette names only the first route's methods; a path may have several routes.
+        allowed = sorted(
+            {
+                method
+                for route in request.app.routes
+                if route.matches(request.scope)[0] == Match.PARTIAL
+                for method in getattr(route, "methods", None) or ()
+            }
+        )
+        headers["Allow"] = ", ".join(allowed)
+        return error_response(
+            405, f"{request.method} not allowed; allowed: {headers['Allow']}", headers
+        )
+    return error_response(exc.status_code, str(exc.detail), headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """The last resort: a bug answers JSON too (Starlette logs the exception)."""
+    return error_response(500, "internal error")

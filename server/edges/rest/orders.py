@@ -1,0 +1,184 @@
+"""Dispatcher REST for orders (`/api/orders…`), the fleet snapshot, and the public
+tracking lookup (`/api/track/{code}`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geo.route import RouteError, parse_route
+from server.domain.lifecycle import IllegalTransition, parse_status
+from server.edges.guards import client_address, guarded, path_id
+from server.edges.responses import decode_body, error_response, json_response
+from server.edges.rest import validation
+from server.edges.rest.params import query_int
+from server.edges.services import Caller, Services
+from server.store import orders as store
+from server.usecases import orders
+from server.usecases.order_views import customer_view, dispatcher_view
+from server.usecases.tracking import lookup_tracked
+
+MAX_BODY_BYTES = 1024 * 1024  # routes can be long
+MAX_PAGE = 500
+UNKNOWN_CODE = "unknown or expired tracking code"
+NO_SUCH_ORDER = "no such order"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+T = TypeVar("T")
+
+
+async def _decode(request: Request, kind: type[T]) -> T | Response:
+    return await decode_body(request, kind, MAX_BODY_BYTES, "body")
+
+
+@guarded("dispatcher")
+async def create_order(request: Request, caller: Caller, services: Services) -> Response:
+    if isinstance(spec := await _decode(request, validation.OrderIn), Response):
+        return spec
+    try:
+        spec = validation.check_order(spec)
+        if spec.customer.time_zone is not None:
+            validation.check_time_zone(spec.customer.time_zone)
+    except validation.Invalid as exc:
+        return error_response(422, str(exc))
+    new = store.NewOrder(
+        reference=spec.reference,
+        tracking_code="",  # drawn by the use-case
+        customer_name=spec.customer.name,
+        customer_email=spec.customer.email,
+        customer_phone=spec.customer.phone,
+        destination=(spec.destination.lon, spec.destination.lat),
+        address=spec.destination.address,
+        promised_by=spec.promised_by,
+        window_start=spec.window.start if spec.window else None,
+        window_end=spec.window.end if spec.window else None,
+        customer_time_zone=spec.customer.time_zone,
+    )
+    now = _now()
+    order, timeline = await orders.create(services, new, caller.actor, now)
+    return json_response(
+        dispatcher_view(order, services.settings, now, services.live, timeline), 201
+    )
+
+
+@guarded("dispatcher")
+async def get_order(request: Request, caller: Caller, services: Services) -> Response:
+    order_id = path_id(request, "order_id")
+    if order_id is None:
+        return error_response(404, NO_SUCH_ORDER)
+    try:
+        order, timeline = await orders.get(services, order_id)
+    except orders.NoSuchOrder:
+        return error_response(404, NO_SUCH_ORDER)
+    return json_response(dispatcher_view(order, services.settings, _now(), services.live, timeline))
+
+
+@guarded("dispatcher")
+async def list_orders(request: Request, caller: Caller, services: Services) -> Response:
+    query = request.query_params
+    try:
+        statuses = (
+            [parse_status(s) for s in query["status"].split(",")] if query.get("status") else None
+        )
+        late = query.get("late", "").lower()
+        if late not in ("", "true", "false", "1", "0"):
+            raise ValueError("late must be true or false")
+        driver_id = query_int(query, "driver_id", None, low=1)
+        limit = min(query_int(query, "limit", 100, low=1), MAX_PAGE)
+        after_id = query_int(query, "after", 0)
+    except ValueError as exc:
+        return error_response(422, str(exc))
+    now = _now()
+    found = await orders.find(
+        services,
+        statuses=statuses,
+        driver_id=driver_id,
+        late=None if late == "" else late in ("true", "1"),
+        now=now,
+        limit=limit,
+        after_id=after_id,
+    )
+    return json_response(
+        {
+            "orders": [dispatcher_view(o, services.settings, now, services.live) for o in found],
+            "next_after": found[-1].id if len(found) == limit else None,
+        }
+    )
+
+
+@guarded("dispatcher")
+async def change_status(request: Request, caller: Caller, services: Services) -> Response:
+    order_id = path_id(request, "order_id")
+    if order_id is None:
+        return error_response(404, NO_SUCH_ORDER)
+    if isinstance(spec := await _decode(request, validation.StatusIn), Response):
+        return spec
+    try:
+        wanted = parse_status(spec.status)
+    except ValueError as exc:
+        return error_response(422, str(exc))
+    now = _now()
+    try:
+        after, timeline = await orders.change_status(
+            services, order_id, wanted, caller.actor, spec.note, now
+        )
+    except IllegalTransition as exc:
+        return json_response({"error": str(exc), "allowed": exc.allowed}, 409)
+    except orders.NoSuchOrder:
+        return error_response(404, NO_SUCH_ORDER)
+    return json_response(dispatcher_view(after, services.settings, now, services.live, timeline))
+
+
+@guarded("dispatcher")
+async def assign(request: Request, caller: Caller, services: Services) -> Response:
+    order_id = path_id(request, "order_id")
+    if order_id is None:
+        return error_response(404, NO_SUCH_ORDER)
+    if isinstance(spec := await _decode(request, validation.AssignIn), Response):
+        return spec
+    if spec.route is not None:
+        try:
+            parse_route(spec.route)
+        except RouteError as exc:
+            return error_response(422, f"route: {exc}")
+    now = _now()
+    try:
+        after = await orders.assign(
+            services, order_id, spec.driver_id, spec.route, spec.stop_index, now
+        )
+    except (orders.NoSuchDriver, store.RunFull) as exc:
+        return error_response(422, str(exc))
+    except store.NotAssignable as exc:
+        return error_response(409, str(exc))
+    except orders.NoSuchOrder:
+        return error_response(404, NO_SUCH_ORDER)
+    return json_response(dispatcher_view(after, services.settings, now, services.live))
+
+
+@guarded("dispatcher")
+async def fleet(request: Request, caller: Caller, services: Services) -> Response:
+    return json_response({"drivers": services.live.fleet.snapshot(), "at": _now()})
+
+
+async def track(request: Request) -> Response:
+    services: Services = request.app.state.services
+    order, retry_after_s = await lookup_tracked(
+        services, client_address(request), request.path_params["code"]
+    )
+    if retry_after_s > 0:
+        return error_response(
+            429,
+            "too many tracking lookups; try again shortly",
+            {"Retry-After": str(int(retry_after_s) + 1)},
+        )
+    if order is None:
+        return error_response(404, UNKNOWN_CODE)
+    timeline = await orders.timeline(services, order.id)
+    return json_response(customer_view(order, timeline, services.live, services.settings))

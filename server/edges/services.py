@@ -1,0 +1,63 @@
+"""What the app owns while it runs: built in the lifespan, reached via `app.state.services`."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from server.base.auth import hash_token, is_admin
+from server.base.dbguard import bounded_connection
+from server.base.metrics import Metrics
+from server.base.ratelimit import RateLimiter
+from server.base.settings import Settings
+from server.edges.phone_apps.device_guard import DeviceGuard
+from server.live.state import Live
+from server.store import credentials, queries
+from server.store.writer import BatchWriter
+from server.usecases.ingest import Pipeline
+from server.usecases.notify.notifier import Notifier
+from server.usecases.revocation import OpenSockets
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling the dispatcher API: `actor` goes into order timelines."""
+
+    actor: str
+    role: str  # "admin" or "dispatcher"
+    key_id: int | None = None  # None: the bootstrap admin token (which cannot be revoked)
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    metrics: Metrics
+    pool: asyncpg.Pool
+    writer: BatchWriter
+    pipeline: Pipeline
+    live: Live
+    track_limiter: RateLimiter
+    notifier: Notifier
+    devices: DeviceGuard  # phone-app device look-ups: throttled failures, uniform answers
+    sockets: OpenSockets  # open sockets by credential, closed when it is revoked
+
+    def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:
+        """A connection for a request's or socket's database work, the only way they get
+        one: bounded by `db_request_timeout_s`, after which DatabaseUnavailable (503, or a
+        1013 close) says to try again later instead of the client waiting on an outage."""
+        return bounded_connection(self.pool, self.settings.db_request_timeout_s)
+
+    async def caller_for_key(self, key: str) -> Caller | None:
+        """The admin (bootstrap token or admin key) or dispatcher behind an API key."""
+        if is_admin(key, self.settings.admin_token):
+            return Caller("admin", "admin")
+        async with self.db() as conn:
+            found = await credentials.api_key_by_hash(conn, hash_token(key))
+        return None if found is None else Caller(f"key:{found[1]}", found[2], found[0])
+
+    async def driver_for_token(self, token: str) -> queries.Driver | None:
+        async with self.db() as conn:
+            return await queries.driver_by_token_hash(conn, hash_token(token))

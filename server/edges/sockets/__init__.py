@@ -1,0 +1,1 @@
+"""WebSocket handlers: the courier socket, and the customer and fleet watching sockets."""

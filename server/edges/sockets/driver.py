@@ -1,0 +1,156 @@
+"""`WS /ws/driver`: courier fixes in, acks after commit, rejections and errors out.
+
+Frames come to `DriverSession.on_frame` as they are parsed (server/edges/net/ws_direct.py) and go
+through the pipeline in that same call; acks go out the moment the writer reports the
+commit. Nothing is scheduled per frame. When storage is behind (or this driver's state is
+still loading) the session stops reading the socket (backpressure) and one task feeds the
+waiting frames through in order, then reads again. A bad frame never closes the
+connection; a client that does not read its replies while sending more does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from starlette.websockets import WebSocket
+
+from server.base.auth import accepted_subprotocol, hash_token, presented_token
+from server.edges.net.ws_direct import DirectSocket, direct_socket
+from server.edges.services import Services
+from server.store.queries import Driver
+from server.wire import courier as wire
+
+log = logging.getLogger("tracker.ingest")
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL_ERROR = 1011
+# Replies the client has not read, beyond what the kernel took: past this it is not
+# reading them, and everything it sends only adds to them.
+MAX_UNREAD_REPLY_BYTES = 1 << 20
+
+
+class DriverSession:
+    """One courier connection: frames in, replies out; the writer's sink for its fixes."""
+
+    __slots__ = ("_backlog", "_catching_up", "_driver", "_services", "_sock")
+
+    def __init__(self, sock: DirectSocket, driver: Driver, services: Services) -> None:
+        self._sock = sock
+        self._driver = driver
+        self._services = services
+        self._backlog: deque[wire.Decoded] | None = None  # frames waiting for storage room
+        self._catching_up: asyncio.Task[None] | None = None
+
+    # StoreSink
+    def stored(self, seqs: list[int]) -> None:
+        self._send(wire.Ack(seqs))
+
+    def failed(self, seq: int, reason: str) -> None:
+        self._send(wire.Rejected(seq, reason))
+
+    def _send(self, message: wire.Ack | wire.Rejected | wire.Error) -> None:
+        sock = self._sock
+        if sock.send_now(wire.encode(message)) and sock.unsent_bytes > MAX_UNREAD_REPLY_BYTES:
+            sock.close_now(CLOSE_POLICY, "replies are not being read")
+
+    def on_frame(self, data: bytes) -> None:
+        services = self._services
+        try:
+            decoded = wire.decode_frame(data, services.settings.max_fixes_per_message)
+        except wire.FrameError as exc:
+            services.metrics.frames_invalid.inc()
+            self._send(wire.Error(str(exc)))
+            return
+        except Exception:  # a decoding bug: this frame is refused, the connection stays
+            log.exception("courier %d: frame not decoded: %r", self._driver.id, data[:200])
+            services.metrics.frames_invalid.inc()
+            self._send(wire.Error("frame could not be read; fix it or drop it"))
+            return
+        if self._backlog is None:
+            fixes = decoded.fixes
+            rejected = services.pipeline.ingest_now(self._driver, fixes, self) if fixes else []
+            if rejected is not None:
+                self._reject_invalid(decoded)
+                for each in rejected:
+                    self._send(each)
+                return
+        # Storage is behind, or this driver's state is loading: stop reading and let one
+        # task feed the waiting frames through in order.
+        if self._backlog is None:
+            self._backlog = deque()
+            self._sock.pause_reading()
+            self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
+        self._backlog.append(decoded)
+
+    async def _catch_up(self) -> None:
+        backlog = self._backlog
+        pipeline = self._services.pipeline
+        try:
+            while backlog:
+                decoded = backlog.popleft()
+                self._reject_invalid(decoded)
+                if decoded.fixes:
+                    for rejected in await pipeline.ingest(self._driver, decoded.fixes, self):
+                        self._send(rejected)
+        except Exception:  # a bug, not the courier's doing: it reconnects and resends
+            log.exception("courier %d: ingest failed", self._driver.id)
+            self._sock.close_now(CLOSE_INTERNAL_ERROR, "internal error, reconnect")
+            return
+        self._backlog = None
+        self._catching_up = None  # a finished task kept per courier is an object per courier
+        self._sock.resume_reading()
+
+    def _reject_invalid(self, decoded: wire.Decoded) -> None:
+        for rejected in decoded.rejected:
+            self._services.metrics.fixes_rejected.labels("invalid").inc()
+            self._send(rejected)
+
+    def stop(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            self._catching_up = None  # its CancelledError's traceback holds this session
+
+
+async def driver_socket(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    subprotocols = ws.scope.get("subprotocols", [])
+    token = presented_token(ws.headers, ws.query_params, subprotocols)
+    await ws.accept(accepted_subprotocol(subprotocols))
+    if token is None:
+        await ws.close(CLOSE_UNAUTHORIZED, "missing driver token")
+        return
+    sockets = services.sockets
+    heard = sockets.heard
+    # The database away: DatabaseUnavailable, closed with 1013 (edges/net/socket_dispatch.py).
+    driver = await services.driver_for_token(token)
+    api_key = driver is None and await services.caller_for_key(token) is not None
+    if driver is None:
+        if api_key:
+            await ws.close(CLOSE_FORBIDDEN, "an API key is not a driver token")
+        else:
+            await ws.close(CLOSE_UNAUTHORIZED, "invalid driver token")
+        return
+
+    sock = direct_socket(ws)
+    sockets.add_driver(driver.id, hash_token(token), sock)  # closed when the token changes
+    if sockets.heard != heard:  # a revocation passed while the token was looked up
+        sockets.check_soon(driver_ids=[driver.id])
+    del token
+    session = DriverSession(sock, driver, services)
+    metrics = services.metrics
+    metrics.drivers_connected.inc()
+    fleet = services.live.fleet
+    fleet.add_driver(driver.id, driver.name, driver.vehicle)
+    fleet.connected(driver.id, +1)
+    try:
+        sock.listen(session.on_frame)
+        await sock.closed()
+    finally:
+        session.stop()
+        sockets.remove_driver(driver.id, sock)
+        metrics.drivers_connected.dec()
+        fleet.connected(driver.id, -1)

@@ -1,1 +1,0 @@
-"""Where courier fixes enter: the WebSocket, plain HTTP batches (and later phone-app protocols)."""

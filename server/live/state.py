@@ -1,0 +1,364 @@
+"""The live layer's entry points for the pipeline and the order API.
+
+A fix is two calls, stages of the ingest pipeline (usecases/ingest.py): `on_fix` updates
+the live state (fleet position, tracker and ETAs, clearance) and returns what happened;
+`publish` sends it, after validation and before storage (a customer sees the courier move
+at once; durability is the writer's business). Each message is encoded once. What
+customers are told about (arrivals, delays) is returned to the pipeline, or, off the fix
+path, given to the `Listener` (notices.py): live state never calls a use-case.
+
+With several processes (cluster.py), a driver is tracked (tracker, ETAs, events,
+notifications) by the process its newest fix arrived at; order changes are applied by
+every process, and ETAs are recomputed only where the driver is tracked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from geo.events import EventKind
+from geo.model import Fix
+from server.live.clearance import Clearance
+from server.live.cluster import Cluster, DriverFacts, OrderChanged
+from server.live.etas import DriverUpdate, Etas, eta_view
+from server.live.fleet import Fleet
+from server.live.notices import Arriving, FreshEta, Listener, Notice
+from server.live.runs import Runs
+from server.store.orders import Order, TimelineEntry
+from server.store.queries import Driver
+from server.transport.hub import ALERTS_TOPIC, ETA_KEY, POSITION_KEY, Hub, order_topic
+
+_encode = msgspec.json.Encoder().encode
+# Drivers per slice of the periodic fleet work: a few milliseconds, then sockets get a turn.
+FLUSH_SLICE_DRIVERS = 250
+
+
+@dataclass(frozen=True, slots=True)
+class FixUpdate:
+    """What a driver's newest fix changed in the live state: for `publish`, and `notices`
+    for the notifier."""
+
+    driver_id: int
+    courier: dict[str, Any] | None  # the position as published (None: an unknown driver)
+    shown: list[tuple[int, bool]]  # orders whose customers see the courier: (order, withheld)
+    tracked: DriverUpdate | None  # the tracker's ETAs and events (None: no run, or building)
+    notices: list[Notice]
+
+
+class Live:
+    def __init__(
+        self,
+        hub: Hub,
+        runs: Runs,
+        fleet: Fleet,
+        etas: Etas,
+        listener: Listener,
+        reload_runs: Callable[[], Awaitable[list[Order]]] | None = None,
+        presence_ttl_s: float = 30.0,
+        clearance_m: float = 300.0,
+    ) -> None:
+        self.hub = hub
+        self.runs = runs
+        self.fleet = fleet
+        self.etas = etas
+        self._listener = listener  # the notifier (app.py), for notices off the fix path
+        self.clearance = Clearance(runs, etas, clearance_m)
+        # Per driver, so bounded by the drivers table (as fleet.drivers is):
+        self._last_fix: dict[int, Fix] = {}
+        self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
+        self.cluster = Cluster(hub, self, presence_ttl_s, reload_runs)
+        hub.attach(self.cluster)
+        etas.on_built = self._tracker_built
+
+    @property
+    def origin(self) -> str:
+        return self.hub.origin
+
+    def on_fix(self, driver: Driver, fix: Fix) -> FixUpdate:
+        """A fix that is the driver's newest (late fixes never come here): the live state
+        takes it in; returns what changed, for `publish` and the notifier."""
+        self.fleet.add_driver(driver.id, driver.name, driver.vehicle)
+        self._last_fix[driver.id] = fix
+        self._tracked_by[driver.id] = self.origin
+        self.fleet.changed_here.add(driver.id)
+        courier = self.fleet.position(driver.id, fix)
+        tracked = self.etas.on_fix(driver.id, fix)
+        shown: list[tuple[int, bool]] = []
+        visible = self.runs.visible_orders(driver.id)
+        if visible:
+            near = self.clearance.near(driver.id, fix.lon, fix.lat)
+            for order_id in visible:
+                # At (or near) another customer's door: that customer's secret.
+                shown.append((order_id, bool(near) and any(o != order_id for o in near)))
+        notices = [] if tracked is None else self._notices(driver.id, tracked)
+        return FixUpdate(driver.id, courier, shown, tracked, notices)
+
+    def publish(self, update: FixUpdate) -> None:
+        """A fix's update to its watchers: the courier's position to each order that sees
+        it, the tracker's news to the order's watchers and the dispatchers' alerts."""
+        for order_id, withheld in update.shown:
+            self._publish_position(order_id, update.courier, withheld)
+        if update.tracked is not None:
+            self._publish_events(update.driver_id, update.tracked)
+
+    def _recent_fix(self, driver_id: int) -> Fix | None:
+        """The driver's last fix if it still says where the courier is (not stale)."""
+        fix = self._last_fix.get(driver_id)
+        driver = self.fleet.drivers.get(driver_id)
+        return fix if fix is not None and driver is not None and driver.online else None
+
+    def _publish_position(
+        self, order_id: int, courier: dict[str, Any] | None, withheld: bool = False
+    ) -> None:
+        """`courier` None: hidden from this order (never dropped: nothing follows it);
+        `withheld`: visible, but near another stop, so the position is left out (the ETA
+        still goes, and the next position supersedes it)."""
+        eta = self._customer_eta(self.etas.view(order_id), withheld) if courier else None
+        message = {"type": "position", "courier": None if withheld else courier, "eta": eta}
+        # Showing the courier conflates with the next position; hiding it never drops.
+        key = POSITION_KEY if courier is not None else None
+        self.hub.publish(order_topic(order_id), _encode(message), key)
+
+    def run_changed(self, driver_id: int, here: bool) -> None:
+        """The driver's run changed (by a change committed `here`, or on another process):
+        the tracking process rebuilds its tracker and publishes what that changes."""
+        self.fleet.run_changed(driver_id)
+        self.clearance.run_changed(driver_id)
+        tracker = self._tracked_by.get(driver_id)
+        if tracker == self.origin or (tracker is None and here):
+            update = self.etas.run_changed(driver_id, self._recent_fix(driver_id))
+            if update is not None:
+                self._tracked_by[driver_id] = self.origin
+                self._tell(driver_id, update)
+            self.fleet.changed_here.add(driver_id)
+        else:  # its new ETAs come from the process tracking it
+            self.etas.run_changed(driver_id, None)
+
+    def _tracker_built(self, driver_id: int) -> None:
+        """A tracker built on the worker thread is in place: the ETAs from the newest fix,
+        published as a rebuild on the loop would have."""
+        fix = self._recent_fix(driver_id)
+        if fix is None or self._tracked_by.get(driver_id, self.origin) != self.origin:
+            return
+        update = self.etas.on_fix(driver_id, fix)
+        if update is not None:
+            self._tracked_by[driver_id] = self.origin
+            self._tell(driver_id, update)
+        self.fleet.changed_here.add(driver_id)
+        self.fleet.run_changed(driver_id)
+
+    async def run_forever(self) -> None:
+        """Every fleet interval: announce what changed here, then the dispatchers' deltas,
+        a slice of drivers at a time with the sockets served in between."""
+        while True:
+            await asyncio.sleep(self.fleet.interval_s)
+            for _ in self._flush_slices(FLUSH_SLICE_DRIVERS):
+                await asyncio.sleep(0)
+
+    def flush(self) -> None:
+        for _ in self._flush_slices(len(self.fleet.drivers) or 1):
+            pass
+
+    def _flush_slices(self, slice_drivers: int) -> Iterator[None]:
+        yield from self.cluster.announce_slices(False, slice_drivers)
+        yield from self.fleet.flush_slices(slice_drivers)
+
+    def _tell(self, driver_id: int, update: DriverUpdate) -> None:
+        """The tracker's news off the fix path: to the watchers, and to the listener."""
+        notices = self._notices(driver_id, update)
+        self._publish_events(driver_id, update)
+        self._listener.live_notices(notices)
+
+    def _notices(self, driver_id: int, update: DriverUpdate) -> list[Notice]:
+        """What the notifier hears of a tracker update: every fresh ETA of an order with a
+        promise (it judges delays), then the arrivals."""
+        notices: list[Notice] = []
+        for stop in self.runs.stops(driver_id):
+            eta = update.etas.get(stop.order_id)
+            if eta is not None and stop.due_by is not None:
+                notices.append(FreshEta(stop.order_id, stop.due_by, eta))
+        for event in update.events:
+            if event.kind is EventKind.ARRIVING and event.stop_id is not None:
+                order_id = int(event.stop_id)
+                notices.append(Arriving(order_id, eta_view(update.etas.get(order_id))))
+        return notices
+
+    def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
+        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts."""
+        for event in update.events:
+            order_id = None if event.stop_id is None else int(event.stop_id)
+            if event.kind is EventKind.ETA_CHANGED:
+                if order_id is not None and self.runs.courier_visible(order_id):
+                    shown = self._customer_eta(
+                        eta_view(update.etas.get(order_id)), self.withheld(order_id)
+                    )
+                    message = {"type": "eta", **(shown or {})}
+                    self.hub.publish(order_topic(order_id), _encode(message), ETA_KEY)
+                continue
+            alert = {
+                "type": "alert",
+                "kind": event.kind.value,
+                "driver_id": driver_id,
+                "order_id": order_id,
+                "at": event.at,
+                "detail": event.detail or None,
+            }
+            self.hub.publish(ALERTS_TOPIC, _encode(alert))
+
+    def customer_eta(self, order_id: int) -> dict[str, Any] | None:
+        """The order's ETA as its customer may see it (see `_customer_eta`)."""
+        return self._customer_eta(self.etas.view(order_id), self.withheld(order_id))
+
+    @staticmethod
+    def _customer_eta(eta: dict[str, Any] | None, withheld: bool) -> dict[str, Any] | None:
+        """Without `remaining_m` while the courier is withheld near another stop: the road
+        distance left, against the route shown (which starts clear of that stop), would
+        measure out where that stop is."""
+        return {**eta, "remaining_m": None} if eta is not None and withheld else eta
+
+    def withheld(self, order_id: int) -> bool:
+        """The courier is near another stop than this order's: its position is withheld."""
+        driver_id = self.runs.driver_of(order_id)
+        driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
+        position = None if driver is None else driver.position
+        return (
+            driver_id is not None
+            and position is not None
+            and self.clearance.hides(driver_id, order_id, position["lon"], position["lat"])
+        )
+
+    def courier_for(self, order_id: int) -> dict[str, Any] | None:
+        """The courier's position as this order's customer may see it, or None (hidden,
+        unknown, or withheld near another stop)."""
+        if not self.runs.courier_visible(order_id):
+            return None
+        driver_id = self.runs.driver_of(order_id)
+        driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
+        position = None if driver is None else driver.position
+        return None if position is None or self.withheld(order_id) else position
+
+    def customer_route(self, order_id: int) -> dict[str, Any] | None:
+        """The order's leg as its customer may see it (see clearance.py), or None."""
+        if not self.runs.courier_visible(order_id):
+            return None
+        return self.clearance.route(order_id)
+
+    def on_order_changed(
+        self,
+        before: Order | None,
+        after: Order,
+        entry: TimelineEntry | None,
+        shifted: Sequence[tuple[int, int]] = (),
+    ) -> None:
+        """After a committed change: the other processes told first (so they apply it before
+        they see what follows), status to the order's watchers, and couriers shown or hidden
+        on every order whose visibility the change flipped.
+
+        `shifted`: (order id, stop index) of the stops of `after`'s driver that its
+        insertion moved down, taken in with it as one change: each run it touches is
+        rebuilt once, whatever the number of stops.
+        """
+        self.cluster.order_changed(after, shifted, self._label(after.driver_id))
+        drivers = {
+            d for d in (before.driver_id if before else None, after.driver_id) if d is not None
+        }
+        was_visible = self._visible_on(drivers)
+        changed = self.runs.apply(after)
+        if after.driver_id is not None and shifted:
+            changed |= self.runs.reindex(after.driver_id, shifted)
+        for driver_id in changed:
+            self.run_changed(driver_id, here=True)
+        now_visible = self._visible_on(drivers)
+        if entry is not None:
+            status = {
+                "type": "status",
+                "status": entry.status.value,
+                "at": entry.at,
+                "note": entry.note,
+                "courier": self.courier_for(after.id),
+            }
+            self.hub.publish(order_topic(after.id), _encode(status))
+        for order_id in was_visible ^ now_visible:
+            if order_id == after.id and entry is not None:
+                continue  # the status message already says whether the courier shows
+            self._publish_position(order_id, self.courier_for(order_id))
+
+    def _visible_on(self, drivers: set[int]) -> set[int]:
+        """Orders on these drivers' runs whose customers may see the courier."""
+        return {o for d in drivers for o in self.runs.visible_orders(d)}
+
+    def _label(self, driver_id: int | None) -> tuple[str, str | None] | None:
+        """The driver's name and vehicle, if known here."""
+        driver = None if driver_id is None else self.fleet.drivers.get(driver_id)
+        return None if driver is None else (driver.name, driver.vehicle)
+
+    # What the cluster calls (cluster.LiveState) -------------------------------------------
+    def courier_visible(self, order_id: int) -> bool:
+        return self.runs.courier_visible(order_id)
+
+    def drivers_to_announce(self, connected: bool, tracked: bool) -> list[int]:
+        changed = self.fleet.changed_here
+        if connected:
+            changed.update(d.id for d in self.fleet.drivers.values() if d.connections > 0)
+        if tracked:
+            changed.update(d for d, origin in self._tracked_by.items() if origin == self.origin)
+        batch = list(changed)
+        changed.clear()  # what changes from here on goes in the next round
+        return batch
+
+    def report(self, driver_id: int) -> DriverFacts | None:
+        driver = self.fleet.drivers.get(driver_id)
+        if driver is None:
+            return None
+        tracking = self._tracked_by.get(driver_id) == self.origin
+        return DriverFacts(
+            self.origin,
+            driver_id,
+            driver.name,
+            driver.vehicle,
+            self._last_fix.get(driver_id),
+            driver.connections,
+            tracking,
+            self.etas.anchor(driver_id) if tracking else None,
+            self.etas.driver_etas(driver_id) if tracking else [],
+        )
+
+    def take_report(self, facts: DriverFacts, expires_m: float) -> None:
+        driver_id = facts.driver_id
+        fleet = self.fleet
+        fleet.add_driver(driver_id, facts.name, facts.vehicle)
+        fleet.remote_presence(driver_id, facts.origin, facts.connections, expires_m)
+        known = self._last_fix.get(driver_id)
+        fix = facts.fix
+        tracked_by = self._tracked_by
+        if fix is not None and (known is None or fix.recorded_at > known.recorded_at):
+            self._last_fix[driver_id] = fix
+            fleet.position(driver_id, fix)
+            if facts.tracking and tracked_by.get(driver_id) != facts.origin:
+                tracked_by[driver_id] = facts.origin  # the courier moved over there
+                self.etas.drop_tracker(driver_id)
+        elif facts.tracking and tracked_by.get(driver_id) is None:
+            tracked_by[driver_id] = facts.origin
+        if facts.tracking and tracked_by.get(driver_id) == facts.origin:
+            self.etas.adopt(driver_id, facts.anchor, facts.etas)
+            fleet.run_changed(driver_id)
+
+    def know_driver(self, driver_id: int, name: str, vehicle: str | None) -> None:
+        self.fleet.add_driver(driver_id, name, vehicle)
+
+    def apply_remote(
+        self, changes: Sequence[OrderChanged], reset: list[Order] | None = None
+    ) -> None:
+        changed = set() if reset is None else self.runs.reset(reset)
+        for change in changes:
+            order = change.order
+            changed |= self.runs.apply(order)
+            if order.driver_id is not None and change.shifted:
+                changed |= self.runs.reindex(order.driver_id, change.shifted)
+        for driver_id in changed:
+            self.run_changed(driver_id, here=False)

@@ -1,1 +1,0 @@
-"""Orders: lifecycle, tracking codes, the dispatcher REST API and the public tracking view."""

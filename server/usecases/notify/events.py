@@ -1,0 +1,122 @@
+"""What to tell whom: the outbox messages an order event produces.
+
+Customers hear of `confirmed`, `shipped`, `out_for_delivery`, `arriving`, `delayed`,
+`delivered`, `failed` and `cancelled`, by email and SMS when they gave an address or
+number and the channel is configured; each event at most once per order and channel.
+Webhook subscribers hear of every status change (`order.<status>`), of `order.arriving`
+and `order.delayed`, and of `driver.position` at their chosen rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from server.base.quiet_hours import quiet_until
+from server.base.settings import Settings
+from server.domain.codes import display
+from server.domain.lifecycle import Status
+from server.store.orders import Order
+from server.store.outbox import NewMessage, Subscription
+
+CUSTOMER_EVENTS = frozenset(
+    {"confirmed", "shipped", "out_for_delivery", "arriving", "delayed", "delivered", "failed",
+     "cancelled"}
+)  # fmt: skip
+# Sent whatever the hour: the customer needs them now.
+URGENT = frozenset({"out_for_delivery", "arriving", "delayed", "delivered", "failed"})
+WEBHOOK_EVENTS = frozenset(
+    {f"order.{s.value}" for s in Status} | {"order.arriving", "order.delayed", "driver.position"}
+)
+
+
+def _local(at: datetime | None, zone: ZoneInfo) -> str | None:
+    return None if at is None else at.astimezone(zone).strftime("%H:%M")
+
+
+def order_context(
+    order: Order, settings: Settings, eta: dict[str, Any] | None, note: str | None = None
+) -> dict[str, Any]:
+    """What templates and webhook payloads may use. Times are the customer's local HH:MM."""
+    zone = ZoneInfo(order.customer_time_zone or settings.default_time_zone)
+    eta_at = None if eta is None else datetime.fromisoformat(eta["eta"].replace("Z", "+00:00"))
+    window = None
+    if eta is not None and eta.get("window"):
+        early, late = (datetime.fromisoformat(w.replace("Z", "+00:00")) for w in eta["window"])
+        window = [_local(early, zone), _local(late, zone)]
+    code = display(order.tracking_code)
+    return {
+        "order_id": order.id,
+        "reference": order.reference or code,
+        "tracking_code": code,
+        "tracking_url": f"{settings.base_url}/t/{code}",
+        "customer_name": order.customer_name,
+        "status": order.status.value,
+        "note": note,
+        "eta": _local(eta_at, zone),
+        "window": window,
+        "eta_detail": eta,
+        "promised_by": None if order.promised_by is None else order.promised_by.isoformat(),
+    }
+
+
+def customer_messages(
+    order: Order,
+    event: str,
+    context: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+    occurrence: str = "",
+) -> list[NewMessage]:
+    """Email/SMS for the order's customer. `occurrence` distinguishes repeatable events
+    (a second "delayed" with a later window)."""
+    if event not in CUSTOMER_EVENTS:
+        return []
+    not_before = None
+    if event not in URGENT:
+        zone = order.customer_time_zone or settings.default_time_zone
+        not_before = quiet_until(now, settings.quiet_hours, zone)
+    messages = []
+    targets = (
+        ("email", order.customer_email if settings.smtp_host else None),
+        ("sms", order.customer_phone if settings.sms_base_url else None),
+    )
+    for channel, target in targets:
+        if target:
+            key = f"order:{order.id}:{event}{occurrence}:{channel}"
+            messages.append(
+                NewMessage(key, order.id, event, channel, target, context, None, not_before)
+            )
+    return messages
+
+
+def webhook_messages(
+    subscriptions: list[Subscription],
+    event_type: str,
+    data: dict[str, Any],
+    occurrence: str,
+    order_id: int | None,
+) -> list[NewMessage]:
+    """One message per active subscriber of `event_type`; `occurrence` makes the key unique
+    per happening (a timeline entry id, a position time bucket)."""
+    return [
+        NewMessage(
+            f"webhook:{sub.id}:{event_type}:{occurrence}",
+            order_id,
+            event_type,
+            "webhook",
+            sub.url,
+            data,
+            sub.id,
+        )
+        for sub in subscriptions
+        if sub.active and (event_type in sub.events or "*" in sub.events)
+    ]
+
+
+def message_id_for(dedupe_key: str, domain: str) -> str:
+    """A stable Message-ID, so a re-sent email is recognisably the same message."""
+    digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"

@@ -1,0 +1,179 @@
+// A driver's detail, for the one selected from the list or the map: facts, stops with
+// ETAs, and on the map the run's routes and stops (GET /api/orders) and the recent trail
+// (GET /api/drivers/{id}/track when the server has it, else what this page has seen).
+
+import { clockTime, dateTime, el, parseTime, statusLabel } from "../format.js";
+import { divIcon, leaflet, lineLatLngs } from "../map.js";
+import { api } from "./api.js";
+import { refreshIcon } from "./fleetmap.js";
+import { renderList } from "./list.js";
+import { scheduleRender } from "./render.js";
+import { $, drivers, TRAIL_MAX, ui } from "./state.js";
+
+export function initDetail() {
+  $("detail-close").addEventListener("click", closeDetail);
+}
+
+export function select(id) {
+  const previous = ui.selected;
+  ui.selected = id;
+  for (const other of [previous, id]) {
+    const d = drivers.get(other);
+    if (d) {
+      d.version += 1;
+      refreshIcon(d);
+    }
+  }
+  ui.detailSignature = "";
+  $("detail").hidden = false;
+  const d = drivers.get(id);
+  if (ui.map && d?.marker && ui.cluster.zoomToShowLayer) {
+    ui.cluster.zoomToShowLayer(d.marker); // out of its cluster, so the selection shows
+  } else if (ui.map && d?.entry.position) {
+    ui.map.setView([d.entry.position.lat, d.entry.position.lon], Math.max(ui.map.getZoom(), 14));
+  }
+  if (ui.trackApi) loadTrack(id);
+  renderDetail();
+  renderList();
+}
+
+export function closeDetail() {
+  const previous = drivers.get(ui.selected);
+  ui.selected = null;
+  if (previous) {
+    previous.version += 1;
+    refreshIcon(previous);
+  }
+  $("detail").hidden = true;
+  ui.detailLayers?.clearLayers();
+  scheduleRender();
+}
+
+function fact(term, value) {
+  return [el("dt", {}, term), el("dd", {}, value || "–")];
+}
+
+export function renderDetail() {
+  const d = drivers.get(ui.selected);
+  if (!d) return;
+  const e = d.entry;
+  const p = e.position;
+  $("detail-heading").textContent = e.name;
+  const stop = e.current_stop;
+  const window_ = stop?.eta?.window;
+  $("detail-facts").replaceChildren(
+    ...fact("Vehicle", e.vehicle),
+    ...fact("State", `${e.state}${d.offRoute ? ", off route" : ""}`),
+    ...fact("Last fix", p ? dateTime(p.at) : "none yet"),
+    ...fact("Speed", p?.speed != null ? `${Math.round(p.speed * 3.6)} km/h` : ""),
+    ...fact(
+      "Current stop",
+      stop
+        ? `${stop.reference ?? `#${stop.order_id}`}, ETA ${stop.eta ? clockTime(stop.eta.eta) : "–"}` +
+            (window_ ? ` (${clockTime(window_[0])}–${clockTime(window_[1])})` : "")
+        : "",
+    ),
+  );
+  const stops = [...e.orders].sort((a, b) => (a.stop_index ?? 0) - (b.stop_index ?? 0));
+  $("detail-stops").replaceChildren(
+    ...stops.map((o) =>
+      el(
+        "li",
+        { className: o.late ? "problem" : "" },
+        `${o.reference ?? `#${o.id}`}: ${statusLabel(o.status)}`,
+        o.eta ? `, ETA ${clockTime(o.eta)}` : "",
+        o.late ? " (late)" : "",
+      ),
+    ),
+  );
+  if (!stops.length) $("detail-stops").replaceChildren(el("li", {}, "No stops on the run."));
+  const first = d.trail[0];
+  $("detail-trail").textContent = d.trail.length
+    ? `Trail on the map: ${d.trail.length} position${d.trail.length === 1 ? "" : "s"} since ${clockTime(first[2])}.`
+    : "No positions seen yet.";
+  drawDetailLayers(d);
+}
+
+// Routes and stops are fetched when the run changes; the trail is redrawn as it grows.
+function drawDetailLayers(d) {
+  const L = leaflet();
+  if (!L || !ui.detailLayers) return;
+  if (!d.trailLine) d.trailLine = L.polyline([], { className: "trail-line", weight: 3, interactive: false });
+  d.trailLine.setLatLngs(d.trail.map(([lat, lon]) => [lat, lon]));
+  const signature = JSON.stringify(d.entry.orders.map((o) => [o.id, o.status, o.stop_index]));
+  if (signature !== ui.detailSignature) {
+    ui.detailSignature = signature;
+    ui.detailLayers.clearLayers();
+    ui.detailLayers.addLayer(d.trailLine);
+    loadRun(d.entry.id, d.entry.orders.map((o) => o.id));
+  } else if (!ui.detailLayers.hasLayer(d.trailLine)) {
+    ui.detailLayers.addLayer(d.trailLine);
+  }
+}
+
+async function loadRun(driverId, orderIds) {
+  if (!orderIds.length) return;
+  let orders;
+  try {
+    const response = await api(`/api/orders?driver_id=${driverId}&limit=500`);
+    if (!response.ok) return;
+    orders = (await response.json()).orders;
+  } catch {
+    return;
+  }
+  if (ui.selected !== driverId) return;
+  const L = leaflet();
+  const wanted = new Set(orderIds);
+  for (const order of orders.filter((o) => wanted.has(o.id))) {
+    const line = lineLatLngs(order.route);
+    if (line.length) {
+      ui.detailLayers.addLayer(L.polyline(line, { className: "route-line", weight: 4, interactive: false }));
+    }
+    const d = order.destination;
+    const label = String((order.stop_index ?? 0) + 1);
+    ui.detailLayers.addLayer(
+      L.marker([d.lat, d.lon], {
+        icon: divIcon("stop-marker", label, 22),
+        title: `Stop ${label}: ${order.reference ?? `#${order.id}`}`,
+        keyboard: false,
+      }),
+    );
+  }
+}
+
+// History from GET /api/drivers/{id}/track when the server has it; otherwise the trail is
+// what this page has seen in deltas.
+async function loadTrack(driverId) {
+  const from = new Date(Date.now() - 3600_000).toISOString();
+  let body;
+  try {
+    const response = await api(`/api/drivers/${driverId}/track?from=${encodeURIComponent(from)}`);
+    if (response.status === 404 || response.status === 405) {
+      ui.trackApi = false;
+      return;
+    }
+    if (!response.ok) return;
+    body = await response.json();
+  } catch {
+    return;
+  }
+  const d = drivers.get(driverId);
+  if (!d) return;
+  const coords = [];
+  const take = (geometry, properties) => {
+    if (geometry?.type === "LineString") {
+      const times = properties?.times ?? properties?.coordTimes ?? [];
+      geometry.coordinates.forEach(([lon, lat], i) => coords.push([lat, lon, times[i] ?? null]));
+    } else if (geometry?.type === "Point") {
+      const [lon, lat] = geometry.coordinates;
+      coords.push([lat, lon, properties?.at ?? properties?.time ?? null]);
+    }
+  };
+  if (body.type === "FeatureCollection") body.features.forEach((f) => take(f.geometry, f.properties));
+  else if (body.type === "Feature") take(body.geometry, body.properties);
+  else take(body, {});
+  const newest = parseTime(coords[coords.length - 1]?.[2])?.getTime() ?? 0;
+  const seen = d.trail.filter(([, , at]) => (parseTime(at)?.getTime() ?? 0) > newest);
+  d.trail = [...coords, ...seen].slice(-TRAIL_MAX);
+  if (ui.selected === driverId) renderDetail();
+}
