@@ -165,10 +165,12 @@ class Etas:
 
     def run_changed(self, driver_id: int, last_fix: Fix | None) -> DriverUpdate | None:
         """Rebuild the driver's tracker; with a known position, ETAs come at once."""
-        self._forget(driver_id)
-        if last_fix is None or not self._runs.stops(driver_id):
-            return None
-        return self.on_fix(driver_id, last_fix)
+        old = self._forget(driver_id)
+        update = None
+        if last_fix is not None and self._runs.stops(driver_id):
+            update = self.on_fix(driver_id, last_fix)
+        self._let_go(old)  # behind the new build: freed on the thread once that is done
+        return update
 
     def on_fix(self, driver_id: int, fix: Fix) -> DriverUpdate | None:
         """The tracker's update for a fix; None while the tracker is being built (its ETAs
@@ -209,10 +211,11 @@ class Etas:
         self._building.clear()  # what is in flight was built with the old ones
         self._first_updates.clear()
 
-    def _forget(self, driver_id: int) -> None:
-        """Drop the driver's tracker and anchor, and what is kept for its orders that are no
-        longer on any run (O(the driver's orders), not O(every order))."""
-        self._let_go(self._trackers.pop(driver_id, None))
+    def _forget(self, driver_id: int) -> Tracker | None:
+        """Drop the driver's anchor, and what is kept for its orders that are no longer on
+        any run (O(the driver's orders), not O(every order)); returns its tracker, for
+        `_let_go`."""
+        tracker = self._trackers.pop(driver_id, None)
         self._building.pop(driver_id, None)  # what is in flight is for the old run
         self._first_updates.pop(driver_id, None)
         self._anchors.pop(driver_id, None)
@@ -223,6 +226,7 @@ class Etas:
             self._legs.pop(order_id, None)
         if still:
             self._kept[driver_id] = still
+        return tracker
 
     def _build_on_thread(
         self, driver_id: int, stops: Sequence[RunStop], start: tuple[float, float], fix: Fix
@@ -288,9 +292,11 @@ class Etas:
             self.on_built(driver_id)
 
     def _let_go(self, garbage: object) -> None:
-        """Have `garbage` freed on the worker thread, if there is one: a 1,000-stop run's
-        tracker is ~100,000 objects, and freeing them took the loop ~2 ms a change (the
-        task's arguments are dropped on the thread once it has run)."""
+        """Have `garbage` freed on the worker thread, if there is one, after what is queued
+        there: a 1,000-stop run's tracker is ~100,000 objects, and freeing them took 2-7 ms
+        of the loop's change (the task's arguments are dropped on the thread once it has
+        run). Freeing is C that holds the interpreter throughout, so not before the build
+        queued meanwhile, while the loop is still answering the change."""
         if self._builder is not None and garbage is not None:
             self._builder.submit(_nothing, garbage)
 
