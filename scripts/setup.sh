@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared set-up for scripts/run.sh and scripts/test.sh: a virtualenv with the pinned
+# Shared set-up for scripts/run.sh and scripts/test.sh: a virtualenv with the locked
 # dependencies, PostGIS for the local PostgreSQL, a migrated database. Sourced, not run.
 # Every step is idempotent and says what to do when it cannot proceed.
 
@@ -35,11 +35,16 @@ setup_python() {
             || die "cannot create a virtualenv: apt-get install python3-venv, then rerun"
     fi
     local stamp="$VENV/.installed" want
-    want=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+    local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+    want=$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/dev.txt" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        say "installing pinned dependencies into .venv"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[dev]" \
+        # Every dependency, transitive ones and the build backend included, at the version and
+        # with the hashes of the lock (scripts/lock.sh writes it); then the project itself.
+        say "installing the locked dependencies (requirements/dev.txt) into .venv"
+        "${pip[@]}" --require-hashes -r "$ROOT/requirements/dev.txt" \
             || die "pip install failed (see above); check network access to PyPI"
+        "${pip[@]}" --no-deps --no-build-isolation -e "$ROOT" \
+            || die "installing the project (pip install -e .) failed (see above)"
         echo "$want" > "$stamp"
     fi
 }

@@ -25,7 +25,7 @@ from server.edges.pages import page_routes
 from server.edges.phone_apps import routes as apps
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.edges.responses import error_response, http_error, internal_error
-from server.edges.rest import drivers, health, keys
+from server.edges.rest import drivers, exports, health, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
@@ -186,10 +186,12 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/readyz", health.readyz),
         Route("/healthz", health.readyz),  # the older name, kept for existing probes
         Route("/metrics", health.metrics),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/api/drivers", drivers.create_driver, methods=["POST"]),
         Route("/api/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),
         Route("/api/drivers/{driver_id}/token", drivers.rotate_token, methods=["POST"]),
+        Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),
         Route("/api/ingest", http.ingest, methods=["POST"]),
         Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
         Route("/owntracks", apps.owntracks, methods=["POST"]),
@@ -201,6 +203,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/orders/{order_id}", orders_api.get_order, methods=["GET"]),
         Route("/api/orders/{order_id}/status", orders_api.change_status, methods=["POST"]),
         Route("/api/orders/{order_id}/assign", orders_api.assign, methods=["POST"]),
+        Route("/api/orders/{order_id}/track", exports.order_track, methods=["GET"]),
         Route("/api/orders/{order_id}/notifications", notify_api.order_notifications),
         Route("/api/webhooks", notify_api.create_subscription, methods=["POST"]),
         Route("/api/webhooks", notify_api.list_subscriptions, methods=["GET"]),

@@ -12,20 +12,24 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from server import cli_tools
+from server import cli_tools, exit_codes
 from server.cli_tools import settings_from_env as _settings
+from server.exit_codes import fail
 
 if TYPE_CHECKING:
     import asyncpg
 
-EXIT_UNREACHABLE = 3
-EXIT_NO_POSTGIS = 4
+    from server.base.settings import Settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import errno
 
-    from server.serve import uvicorn_config
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+
+    from server.app import STARTUP_DB_WAIT_S
+    from server.serve import bind_error, uvicorn_config
 
     overrides: dict[str, object] = {}
     if args.host is not None:
@@ -34,24 +38,62 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     settings = _settings(**overrides)
     if not settings.admin_token:
-        sys.exit(
+        fail(
+            exit_codes.CONFIGURATION,
             "TRACKER_ADMIN_TOKEN is not set: set it to a long random string "
-            "(./scripts/run.sh generates one for you)"
+            "(./scripts/run.sh generates one for you)",
         )
+    error = None if args.fd is not None else bind_error(settings.host, settings.port)
+    if error is not None:
+        in_use = error.errno == errno.EADDRINUSE
+        fail(
+            exit_codes.PORT_IN_USE if in_use else exit_codes.FAILURE,
+            f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}; "
+            + ("stop what uses it, or choose another " if in_use else "choose another ")
+            + "--port (TRACKER_PORT) or --host (TRACKER_HOST)",
+        )
+    _check_database(settings, STARTUP_DB_WAIT_S)  # the app waits as long; this says it in a line
     server = uvicorn.Server(uvicorn_config(settings, fd=args.fd, log_level=args.log_level))
     # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal to the handler that was
     # installed before it: make that a clean exit, as a finished drain is one.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: sys.exit(0 if server.started else 1))
-    server.run()
+    try:
+        server.run()
+    except SystemExit as exc:
+        if exc.code != STARTUP_FAILURE:  # uvicorn's code, logged above, is not ours
+            raise
+        # The port taken while start-up waited (checked above): uvicorn's line said so.
+        late = args.fd is None and bind_error(settings.host, settings.port)
+        taken = late and late.errno == errno.EADDRINUSE
+        return exit_codes.PORT_IN_USE if taken else exit_codes.FAILURE
     return 0 if server.started else 1
+
+
+def _check_database(settings: Settings, wait_s: float = 0.0) -> Settings:
+    """Connect once (waiting up to `wait_s` for a database still starting); if that fails,
+    end with one line naming host:port and what to do, not a traceback."""
+    from server.store import migrate
+
+    try:
+        asyncio.run(migrate.reachable(settings.database_url, wait_s))
+    except migrate.DatabaseUnreachable as exc:
+        fail(exit_codes.DATABASE_UNREACHABLE, str(exc))
+    return settings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from server.store import migrate
 
     settings = _settings()
-    migrate.upgrade(settings.database_url)
+    try:
+        migrate.upgrade(settings.database_url)
+    except migrate.DatabaseUnreachable as exc:
+        fail(exit_codes.DATABASE_UNREACHABLE, str(exc))
+    except migrate.MigrationFailed as exc:
+        if args.verbose:
+            raise
+        fail(exit_codes.FAILURE, f"{exc} (`tracker migrate -v` shows the whole error)")
     print(f"database {migrate.database_name(settings.database_url)} is at the latest schema")
     return 0
 
@@ -64,11 +106,11 @@ def cmd_db_prepare(args: argparse.Namespace) -> int:
         created = asyncio.run(migrate.prepare(settings.database_url))
     except migrate.DatabaseUnreachable as exc:
         print(exc)
-        return EXIT_UNREACHABLE
+        return exit_codes.DATABASE_UNREACHABLE
     except migrate.PostgisMissing as exc:
         print(exc)
         print(exc.server_major)  # last line: read by scripts/setup.sh
-        return EXIT_NO_POSTGIS
+        return exit_codes.NO_POSTGIS
     name = migrate.database_name(settings.database_url)
     print(f"database {name} {'created' if created else 'exists'}")
     return 0
@@ -79,7 +121,7 @@ def cmd_drivers_create(args: argparse.Namespace) -> int:
     from server.store import queries
     from server.store.pool import create_pool
 
-    settings = _settings()
+    settings = _check_database(_settings())
     if args.device_id == GENERATE_DEVICE_ID:
         args.device_id = new_device_id()
 
@@ -148,7 +190,7 @@ def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """Run `work` on one connection to DATABASE_URL."""
     import asyncpg
 
-    settings = _settings()
+    settings = _check_database(_settings())
 
     async def run() -> T:
         conn = await asyncpg.connect(settings.database_url)
@@ -164,7 +206,7 @@ def cmd_partitions_maintain(args: argparse.Namespace) -> int:
     from server.store.pool import create_pool
     from server.usecases.maintenance import maintain_once
 
-    settings = _settings()
+    settings = _check_database(_settings())
 
     async def run() -> tuple[list[str], list[str]]:
         pool = await create_pool(settings)
@@ -183,7 +225,7 @@ def cmd_learn_eta(args: argparse.Namespace) -> int:
     from server.store.pool import create_pool
     from server.usecases.learning import learn_and_store
 
-    settings = _settings()
+    settings = _check_database(_settings())
 
     async def run() -> dict[str, object]:
         pool = await create_pool(settings)
@@ -196,12 +238,31 @@ def cmd_learn_eta(args: argparse.Namespace) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed package's version; in a checkout that is not installed, pyproject's."""
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        return metadata.version("tracker")
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tracker",
         description="Real-time GPS delivery tracking server. Configuration comes from the "
         "environment (DATABASE_URL, TRACKER_ADMIN_TOKEN, TRACKER_*; see README).",
+        epilog=exit_codes.epilog(),
     )
+    parser.add_argument("--version", action="version", version=f"tracker {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server in the foreground (SIGTERM drains)")
@@ -212,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="bring the database schema up to date (idempotent)")
+    migrate.add_argument(
+        "-v", "--verbose", action="store_true", help="show alembic's lines (each migration run)"
+    )
     migrate.set_defaults(func=cmd_migrate)
 
     db = sub.add_parser("db", help="database set-up helpers").add_subparsers(
@@ -220,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = db.add_parser(
         "prepare",
         help="check the server and PostGIS, create the database if missing "
-        f"(exit {EXIT_UNREACHABLE}: unreachable, {EXIT_NO_POSTGIS}: PostGIS missing)",
+        f"(exit {exit_codes.DATABASE_UNREACHABLE}: unreachable, "
+        f"{exit_codes.NO_POSTGIS}: PostGIS missing)",
     )
     prepare.set_defaults(func=cmd_db_prepare)
 
@@ -279,7 +344,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    # alembic's INFO lines (plugins set up on import, each migration run) only when asked for
+    verbose = getattr(args, "verbose", False)
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return exit_codes.INTERRUPTED
+    except Exception as exc:
+        from server.store.migrate import DatabaseUnreachable
+
+        if isinstance(exc, DatabaseUnreachable):  # the tools' scratch databases (bench)
+            fail(exit_codes.DATABASE_UNREACHABLE, str(exc))
+        raise
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 
+from server import exit_codes
 from server.base.settings import Settings, SettingsError
 
 BENCH_NEEDS = (
@@ -23,7 +24,7 @@ def settings_from_env(**overrides: object) -> Settings:
     try:
         return Settings.from_env(None, **overrides)
     except SettingsError as exc:
-        sys.exit(f"configuration error: {exc}")
+        exit_codes.fail(exit_codes.CONFIGURATION, f"configuration error: {exc}")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -46,6 +47,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print(f"    {url}")
         sys.stdout.flush()
 
+    import httpx
+
     try:
         stats = asyncio.run(
             simulate(
@@ -61,6 +64,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+    except httpx.ConnectError as exc:
+        exit_codes.fail(
+            exit_codes.FAILURE,
+            f"cannot reach the server at {base_url}: {exc}; start it (tracker serve) or fix --url",
+        )
     print(json.dumps({"fixes_sent": stats.fixes, "orders_delivered": stats.delivered}))
     return 0
 

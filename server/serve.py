@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from server.app import create_app
 from server.base import redact
 from server.base.networks import parse_networks
@@ -42,3 +44,25 @@ def uvicorn_config(
         forwarded_allow_ips=trusted_proxies,
         timeout_graceful_shutdown=10,
     )
+
+
+def bind_error(host: str, port: int) -> OSError | None:
+    """What would stop uvicorn listening on host:port, found before start-up waits for the
+    database: a taken port then fails at once, named. Binds as asyncio's create_server does
+    (every address the host resolves to, SO_REUSEADDR, IPv6 only on IPv6), then lets go."""
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError as exc:
+        return exc
+    for family, kind, proto, _, address in set(addresses):
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                return exc
+    return None

@@ -7,14 +7,68 @@ documented ones (README, "Configuration").
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from server.base.environment import (
+    FILE_SUFFIX,
+    EnvironmentValueError,
+    parse_bool,
+    parse_float,
+    parse_int,
+    read_secret,
+    unknown_variables,
+)
 from server.base.networks import parse_networks
 
+log = logging.getLogger(__name__)
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/tracker"
+# Settings that carry a credential: each may also be read from a file, `<VARIABLE>_FILE`.
+SECRETS = (
+    "database_url",
+    "admin_token",
+    "metrics_token",
+    "bus",
+    "smtp_username",
+    "smtp_password",
+    "sms_account_sid",
+    "sms_auth_token",
+)
+# Read by scripts/ and tests/, not by the server: known, but no setting.
+TOOL_VARIABLES = frozenset({"TRACKER_CHROMIUM", "TRACKER_DEMO_COURIERS", "TRACKER_WEB_ARTIFACTS"})
+# Zero would mean a busy loop, an instant timeout, or nothing allowed at all.
+POSITIVE = (
+    "batch_max_rows",
+    "write_queue_max_rows",
+    "db_pool_size",
+    "max_frame_bytes",
+    "max_fixes_per_message",
+    "bus_queue_max_messages",
+    "bus_timeout_s",
+    "db_request_timeout_s",
+    "max_stops_per_run",
+    "max_connections_per_address",
+    "header_timeout_s",
+    "max_speed_mps",
+    "subscriber_max_pending",
+    "ws_send_timeout_s",
+    "fleet_interval_ms",
+    "notify_max_attempts",
+    "notify_poll_interval_s",
+    "notify_send_timeout_s",
+    "maintenance_interval_s",
+    "eta_learn_interval_s",
+    "eta_reload_interval_s",
+    "retention_days",
+    "track_max_range_h",
+    "export_timeout_s",
+)
 
 
 class SettingsError(ValueError):
@@ -89,6 +143,12 @@ class Settings:
     # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
     max_stops_per_run: int = 1_000
 
+    # History exports (`/api/drivers/{id}/track`, `/api/orders?format=csv`): the longest
+    # range one driver's track may cover, and the time one export stream may take in all
+    # (it holds a pooled connection: a client that reads slowly is cut off there).
+    track_max_range_h: float = 48.0
+    export_timeout_s: float = 120.0
+
     # ETAs.
     stop_service_s: float = 120.0  # time spent at each stop handing over a parcel
     detour_factor: float = 1.3  # provisional routes: straight line times this
@@ -153,20 +213,25 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from `TRACKER_*` variables plus `DATABASE_URL`.
+        """Build settings from `TRACKER_*` variables plus `DATABASE_URL` (call it once, at
+        start-up: it logs a warning for each unknown `TRACKER_*` variable).
 
-        Field `foo_bar` is read from `TRACKER_FOO_BAR`; `database_url` from `DATABASE_URL`.
+        Field `foo_bar` is read from `TRACKER_FOO_BAR`; `database_url` from `DATABASE_URL`;
+        a secret also from the file `…_FILE` names. An empty variable means the default.
         """
         env = os.environ if env is None else env
+        for warning in unknown_variables(env, known_variables()):
+            log.warning("%s", warning)
         values: dict[str, object] = {}
-        for field in dataclasses.fields(cls):
-            name = (
-                "DATABASE_URL" if field.name == "database_url" else f"TRACKER_{field.name.upper()}"
-            )
-            raw = env.get(name)
-            if raw is None or raw == "":
-                continue
-            values[field.name] = _parse(name, raw, field.default)
+        try:
+            for field in dataclasses.fields(cls):
+                name = variable(field.name)
+                raw = read_secret(env, name) if field.name in SECRETS else env.get(name)
+                if raw is None or raw == "":
+                    continue
+                values[field.name] = _parse(name, raw, field.default)
+        except EnvironmentValueError as exc:
+            raise SettingsError(str(exc)) from None
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -210,33 +275,70 @@ class Settings:
             raise SettingsError("TRACKER_BUS must be memory or a redis://host:port/db URL")
         if self.osmand_speed_unit not in ("kn", "kmh", "mps", "mph"):
             raise SettingsError("TRACKER_OSMAND_SPEED_UNIT must be kn, kmh, mps or mph")
-        for name in (
-            "batch_max_rows",
-            "write_queue_max_rows",
-            "db_pool_size",
-            "max_frame_bytes",
-            "bus_queue_max_messages",
-            "db_request_timeout_s",
-            "max_stops_per_run",
-            "max_connections_per_address",
-            "header_timeout_s",
-        ):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"TRACKER_{name.upper()} must be positive")
-        if self.max_connections < 0:
-            raise SettingsError("TRACKER_MAX_CONNECTIONS must be 0 (the open-file limit) or more")
+        self._check_numbers()
+        self._check_texts()
         if not 0.0 <= self.customer_route_clearance_m < 100_000.0:
             raise SettingsError("TRACKER_CUSTOMER_ROUTE_CLEARANCE_M must be 0..100000 metres")
 
+    def _check_numbers(self) -> None:
+        """No number of anything here is negative, infinite or NaN."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            name = variable(field.name)
+            if not math.isfinite(value) or value < 0:
+                raise SettingsError(f"{name}={value!r} must be a finite number, 0 or more")
+            if value == 0 and field.name in POSITIVE:
+                raise SettingsError(f"{name} must be positive")
+        if self.port > 65_535 or not 0 < self.smtp_port <= 65_535:
+            raise SettingsError("TRACKER_PORT (0: any free port) and TRACKER_SMTP_PORT: 1..65535")
+        if self.detour_factor < 1.0:
+            raise SettingsError("TRACKER_DETOUR_FACTOR must be 1 or more (a route is no shorter)")
+
+    def _check_texts(self) -> None:
+        for url_setting in ("public_base_url", "sms_base_url", "tile_url"):
+            url = getattr(self, url_setting)
+            if url and not _is_http_url(url):
+                raise SettingsError(
+                    f"{variable(url_setting)}={url!r} is not an http:// or https:// URL with a host"
+                )
+        template = self.tile_url.replace("{-y}", "{y}")  # {-y}: TMS rows, counted upwards
+        if not all(part in template for part in ("{z}", "{x}", "{y}")):
+            raise SettingsError("TRACKER_TILE_URL must hold {z}, {x} and {y} (a tile template)")
+        # "Shop <tracking@shop.example>" is fine; a line break would start another header.
+        if "@" not in self.mail_from or not self.mail_from.isprintable():
+            raise SettingsError(f"TRACKER_MAIL_FROM={self.mail_from!r} is not an email address")
+        if self.templates_dir and not os.path.isdir(self.templates_dir):
+            raise SettingsError(f"TRACKER_TEMPLATES_DIR={self.templates_dir!r} is not a directory")
+
+
+def _is_http_url(raw: str) -> bool:
+    try:
+        url = urlsplit(raw)
+        url.port  # noqa: B018 (raises ValueError for a port that is not 0..65535)
+    except ValueError:
+        return False
+    clean = not any(c.isspace() for c in raw)
+    return url.scheme in ("http", "https") and bool(url.hostname) and clean
+
+
+def variable(field_name: str) -> str:
+    """The environment variable a field is read from."""
+    return "DATABASE_URL" if field_name == "database_url" else f"TRACKER_{field_name.upper()}"
+
+
+def known_variables() -> frozenset[str]:
+    names = {variable(f.name) for f in dataclasses.fields(Settings)}
+    files = {variable(name) + FILE_SUFFIX for name in SECRETS}
+    return frozenset(names | files | TOOL_VARIABLES)
+
 
 def _parse(name: str, raw: str, default: object) -> object:
-    try:
-        if isinstance(default, bool):
-            return raw.strip().lower() in ("1", "true", "yes", "on")
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    if isinstance(default, bool):
+        return parse_bool(name, raw)
+    if isinstance(default, int):
+        return parse_int(name, raw)
+    if isinstance(default, float):
+        return parse_float(name, raw)
     return raw

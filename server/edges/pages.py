@@ -1,11 +1,12 @@
 """The pages: customer tracking (`/t/{code}`), the portal (`/track`), the dispatcher's fleet
-map (`/dispatch`), the courier page (`/driver`), and their static assets.
+map (`/dispatch`), the courier page (`/driver`), the API reference (`/docs`), and their
+static assets.
 
-The pages are plain HTML and JS modules from `web/`; Leaflet and its marker-clustering
-plugin come from `web/node_modules` (pinned in `web/package.json`, installed by
-`npm ci`), served under `/static/vendor/`. The one page setting, the map tile URL, reaches
-the pages as a tiny JS module, `/static/config.js`. The pages speak only the public API
-and sockets (docs/api.md).
+The pages are plain HTML and JS modules from `web/` (in a wheel, `server/web`); Leaflet and
+its marker-clustering plugin, and Swagger UI for `/docs`, come from `web/node_modules` (pinned
+in `web/package.json`, installed by `npm ci`), served under `/static/vendor/`. The one page
+setting, the map tile URL, reaches the pages as a tiny JS module, `/static/config.js`. The
+pages speak only the public API and sockets (docs/api.md).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ log = logging.getLogger("tracker.pages")
 
 
 def _web_dir() -> Path:
-    """web/ beside the package (a checkout, an editable install), else in the working
-    directory (an installed package run from the project folder, as in the Docker image)."""
-    candidates = [Path(__file__).resolve().parents[2] / "web", Path.cwd() / "web"]
-    return next((c for c in candidates if (c / "pages").is_dir()), candidates[0])
+    """server/web in an installed wheel (pyproject.toml copies web/ there), else web/ beside
+    the package: a checkout or an editable install, whose pages are edited in place."""
+    package = Path(__file__).resolve().parents[1]
+    candidates = [package / "web", package.parent / "web"]
+    return next((c for c in candidates if (c / "pages").is_dir()), candidates[-1])
 
 
 WEB_DIR = _web_dir()
@@ -39,12 +41,14 @@ OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">Open
 VENDOR = {  # URL name -> the package's folder of ready-to-serve files
     "leaflet": WEB_DIR / "node_modules" / "leaflet" / "dist",
     "leaflet.markercluster": WEB_DIR / "node_modules" / "leaflet.markercluster" / "dist",
+    "swagger-ui": WEB_DIR / "node_modules" / "swagger-ui-dist",  # /docs; the package is its dist
 }
 PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
     "/t/{code}": "track.html",
     "/dispatch": "dispatch.html",
     "/driver": "driver.html",
+    "/docs": "docs.html",  # the API's OpenAPI document (/openapi.json) in Swagger UI
 }
 
 
@@ -104,7 +108,7 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         log.warning(
-            "web/node_modules lacks %s: the pages will work without their map. "
+            "web/node_modules lacks %s: the pages will work without it (no map, or no /docs). "
             "Run `npm ci` in web/ (./scripts/run.sh and test.sh do it).",
             ", ".join(missing),
         )

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from server.wire import jsonin
+from server.wire import jsonin, rest
 
 _encode = msgspec.json.Encoder().encode
 
@@ -26,7 +26,7 @@ def json_response(
 def error_response(
     status_code: int, reason: str, headers: dict[str, str] | None = None
 ) -> Response:
-    return json_response({"error": reason}, status_code, headers)
+    return json_response(rest.Error(reason), status_code, headers)
 
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tracker"'}

@@ -33,6 +33,7 @@ from geo.run import Stop, run_from_legs
 from geo.speed_profile import SpeedProfile
 from geo.tracker import Tracker, TrackUpdate
 from server.live.runs import Runs, RunStop
+from server.wire.live import EtaView, eta_view
 
 log = logging.getLogger("tracker.etas")
 
@@ -73,15 +74,6 @@ class DriverUpdate:
     events: tuple[Event, ...]
 
 
-def eta_view(eta: StopEta | None) -> dict[str, Any] | None:
-    """An ETA as customers and dispatchers get it (the contract's field names)."""
-    if eta is None:
-        return None
-    view = eta.to_json()
-    del view["stop_id"]
-    return view
-
-
 class Etas:
     def __init__(
         self,
@@ -110,7 +102,7 @@ class Etas:
     def eta(self, order_id: int) -> StopEta | None:
         return self._by_order.get(order_id)
 
-    def view(self, order_id: int) -> dict[str, Any] | None:
+    def view(self, order_id: int) -> EtaView | None:
         return eta_view(self._by_order.get(order_id))
 
     def leg(self, order_id: int) -> dict[str, Any] | None:

@@ -16,18 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import msgspec
 
 from geo.model import Fix
 from server.domain import lateness
 from server.live.etas import Etas
 from server.live.runs import Runs, RunStop
 from server.transport.subscriber import Subscriber
+from server.wire import live as wire
 
 BBox = tuple[float, float, float, float]  # west, south, east, north
-_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(slots=True)
@@ -35,7 +32,7 @@ class DriverState:
     id: int
     name: str
     vehicle: str | None
-    position: dict[str, Any] | None = None
+    position: wire.Position | None = None
     lon: float | None = None
     lat: float | None = None
     last_fix_at: datetime | None = None
@@ -74,17 +71,6 @@ class FleetClient:
         return inside_lon and south <= driver.lat <= north
 
 
-def position_json(fix: Fix) -> dict[str, Any]:
-    return {
-        "lat": fix.lat,
-        "lon": fix.lon,
-        "at": fix.recorded_at,
-        "speed": fix.speed_mps,
-        "heading": fix.heading_deg,
-        "accuracy": fix.accuracy_m,
-    }
-
-
 class Fleet:
     def __init__(
         self,
@@ -114,12 +100,13 @@ class Fleet:
             self.drivers[driver_id] = DriverState(driver_id, name, vehicle)
             self._dirty.add(driver_id)
 
-    def position(self, driver_id: int, fix: Fix) -> dict[str, Any] | None:
-        """Record the driver's newest fix; returns its JSON form (None for unknown drivers)."""
+    def position(self, driver_id: int, fix: Fix) -> wire.Position | None:
+        """Record the driver's newest fix; returns it as watchers see it (None for unknown
+        drivers)."""
         driver = self.drivers.get(driver_id)
         if driver is None:
             return None
-        driver.position = position_json(fix)
+        driver.position = wire.position_of(fix)
         driver.lon, driver.lat, driver.last_fix_at = fix.lon, fix.lat, fix.recorded_at
         self._refresh_presence(driver, self._clock())
         self._dirty.add(driver_id)
@@ -163,37 +150,37 @@ class Fleet:
         return changed
 
     # Views -------------------------------------------------------------------
-    def entry(self, driver: DriverState) -> dict[str, Any]:
+    def entry(self, driver: DriverState) -> wire.FleetEntry:
         stops = self._runs.stops(driver.id)
         current = self._runs.current_stop(driver.id)
         now = self._clock()
-        return {
-            "id": driver.id,
-            "name": driver.name,
-            "vehicle": driver.vehicle,
-            "online": driver.online,
-            "state": "offline" if not driver.online else "delivering" if current else "idle",
-            "position": driver.position,
-            "current_stop": None
+        return wire.FleetEntry(
+            id=driver.id,
+            name=driver.name,
+            vehicle=driver.vehicle,
+            online=driver.online,
+            state="offline" if not driver.online else "delivering" if current else "idle",
+            position=driver.position,
+            current_stop=None
             if current is None
-            else {
-                "order_id": current.order_id,
-                "reference": current.reference,
-                "status": current.status.value,
-                "eta": self._etas.view(current.order_id),
-            },
-            "orders": [
-                {
-                    "id": s.order_id,
-                    "reference": s.reference,
-                    "status": s.status.value,
-                    "stop_index": s.stop_index,
-                    "eta": self._eta_at(s.order_id),
-                    "late": self.is_late(s, now),
-                }
+            else wire.CurrentStop(
+                current.order_id,
+                current.reference,
+                current.status.value,
+                self._etas.view(current.order_id),
+            ),
+            orders=[
+                wire.FleetOrder(
+                    id=s.order_id,
+                    reference=s.reference,
+                    status=s.status.value,
+                    stop_index=s.stop_index,
+                    eta=self._eta_at(s.order_id),
+                    late=self.is_late(s, now),
+                )
                 for s in stops
             ],
-        }
+        )
 
     def _eta_at(self, order_id: int) -> datetime | None:
         eta = self._etas.eta(order_id)
@@ -203,16 +190,14 @@ class Fleet:
         """Past its promise, or expected to arrive after it (server/domain/lateness.py)."""
         return lateness.is_late(stop.due_by, stop.status, self._eta_at(stop.order_id), now)
 
-    def snapshot(self, bbox: BBox | None = None) -> list[dict[str, Any]]:
+    def snapshot(self, bbox: BBox | None = None) -> list[wire.FleetEntry]:
         probe = FleetClient(Subscriber(1), bbox)
         return [self.entry(d) for d in self.drivers.values() if probe.sees(d)]
 
     def snapshot_message(self, client: FleetClient) -> bytes:
         visible = [d for d in self.drivers.values() if client.sees(d)]
         client.visible = {d.id for d in visible}
-        return _encode(
-            {"type": "snapshot", "drivers": [self.entry(d) for d in visible], "at": self._clock()}
-        )
+        return wire.encode(wire.FleetSnapshot([self.entry(d) for d in visible], self._clock()))
 
     # The delta loop -------------------------------------------------------------
     def flush(self) -> None:
@@ -234,7 +219,7 @@ class Fleet:
         dirty_ids, self._dirty = self._dirty, set()
         if not self.clients:
             return
-        header = b'{"type":"delta","at":' + _encode(now) + b',"drivers":['
+        header = wire.delta_header(now)
         ids = list(dirty_ids)
         for start in range(0, len(ids), slice_drivers):
             dirty = [d for i in ids[start : start + slice_drivers] if (d := self.drivers.get(i))]
@@ -242,12 +227,12 @@ class Fleet:
             yield
 
     def _send_delta(self, header: bytes, dirty: list[DriverState]) -> None:
-        fragments = {d.id: _encode(self.entry(d)) for d in dirty}
+        fragments = {d.id: wire.encode(self.entry(d)) for d in dirty}
         everyone: bytes | None = None
         for client in list(self.clients):
             if client.bbox is None:
                 if everyone is None:
-                    everyone = header + b",".join(fragments.values()) + b"]}"
+                    everyone = wire.delta(header, list(fragments.values()))
                 client.subscriber.offer(everyone)
                 continue
             chosen = []
@@ -260,4 +245,4 @@ class Fleet:
                 else:
                     client.visible.discard(driver.id)
             if chosen:
-                client.subscriber.offer(header + b",".join(chosen) + b"]}")
+                client.subscriber.offer(wire.delta(header, chosen))

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from geo.eta import StopEta
+from server.wire.live import EtaView
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,7 @@ class Arriving:
     """The courier is about to reach the order's door (geo's ARRIVING event)."""
 
     order_id: int
-    eta: dict[str, Any] | None  # the ETA as customers get it (etas.eta_view)
+    eta: EtaView | None  # the ETA as customers get it (wire.live.eta_view)
 
 
 Notice = FreshEta | Arriving

@@ -19,21 +19,19 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from geo.events import EventKind
 from geo.model import Fix
 from server.live.clearance import Clearance
 from server.live.cluster import Cluster, DriverFacts, OrderChanged
-from server.live.etas import DriverUpdate, Etas, eta_view
+from server.live.etas import DriverUpdate, Etas
 from server.live.fleet import Fleet
 from server.live.notices import Arriving, FreshEta, Listener, Notice
 from server.live.runs import Runs
 from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
 from server.transport.hub import ALERTS_TOPIC, ETA_KEY, POSITION_KEY, Hub, order_topic
+from server.wire import live as wire
 
-_encode = msgspec.json.Encoder().encode
 # Drivers per slice of the periodic fleet work: a few milliseconds, then sockets get a turn.
 FLUSH_SLICE_DRIVERS = 250
 
@@ -44,7 +42,7 @@ class FixUpdate:
     for the notifier."""
 
     driver_id: int
-    courier: dict[str, Any] | None  # the position as published (None: an unknown driver)
+    courier: wire.Position | None  # the position as published (None: an unknown driver)
     shown: list[tuple[int, bool]]  # orders whose customers see the courier: (order, withheld)
     tracked: DriverUpdate | None  # the tracker's ETAs and events (None: no run, or building)
     notices: list[Notice]
@@ -113,16 +111,16 @@ class Live:
         return fix if fix is not None and driver is not None and driver.online else None
 
     def _publish_position(
-        self, order_id: int, courier: dict[str, Any] | None, withheld: bool = False
+        self, order_id: int, courier: wire.Position | None, withheld: bool = False
     ) -> None:
         """`courier` None: hidden from this order (never dropped: nothing follows it);
         `withheld`: visible, but near another stop, so the position is left out (the ETA
         still goes, and the next position supersedes it)."""
         eta = self._customer_eta(self.etas.view(order_id), withheld) if courier else None
-        message = {"type": "position", "courier": None if withheld else courier, "eta": eta}
+        message = wire.PositionMessage(None if withheld else courier, eta)
         # Showing the courier conflates with the next position; hiding it never drops.
         key = POSITION_KEY if courier is not None else None
-        self.hub.publish(order_topic(order_id), _encode(message), key)
+        self.hub.publish(order_topic(order_id), wire.encode(message), key)
 
     def run_changed(self, driver_id: int, here: bool) -> None:
         """The driver's run changed (by a change committed `here`, or on another process):
@@ -185,7 +183,7 @@ class Live:
         for event in update.events:
             if event.kind is EventKind.ARRIVING and event.stop_id is not None:
                 order_id = int(event.stop_id)
-                notices.append(Arriving(order_id, eta_view(update.etas.get(order_id))))
+                notices.append(Arriving(order_id, wire.eta_view(update.etas.get(order_id))))
         return notices
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
@@ -195,31 +193,26 @@ class Live:
             if event.kind is EventKind.ETA_CHANGED:
                 if order_id is not None and self.runs.courier_visible(order_id):
                     shown = self._customer_eta(
-                        eta_view(update.etas.get(order_id)), self.withheld(order_id)
+                        wire.eta_view(update.etas.get(order_id)), self.withheld(order_id)
                     )
-                    message = {"type": "eta", **(shown or {})}
-                    self.hub.publish(order_topic(order_id), _encode(message), ETA_KEY)
+                    message = wire.encode(wire.eta_message(shown))
+                    self.hub.publish(order_topic(order_id), message, ETA_KEY)
                 continue
-            alert = {
-                "type": "alert",
-                "kind": event.kind.value,
-                "driver_id": driver_id,
-                "order_id": order_id,
-                "at": event.at,
-                "detail": event.detail or None,
-            }
-            self.hub.publish(ALERTS_TOPIC, _encode(alert))
+            alert = wire.Alert(
+                event.kind.value, driver_id, order_id, event.at, event.detail or None
+            )
+            self.hub.publish(ALERTS_TOPIC, wire.encode(alert))
 
-    def customer_eta(self, order_id: int) -> dict[str, Any] | None:
+    def customer_eta(self, order_id: int) -> wire.EtaView | None:
         """The order's ETA as its customer may see it (see `_customer_eta`)."""
         return self._customer_eta(self.etas.view(order_id), self.withheld(order_id))
 
     @staticmethod
-    def _customer_eta(eta: dict[str, Any] | None, withheld: bool) -> dict[str, Any] | None:
+    def _customer_eta(eta: wire.EtaView | None, withheld: bool) -> wire.EtaView | None:
         """Without `remaining_m` while the courier is withheld near another stop: the road
         distance left, against the route shown (which starts clear of that stop), would
         measure out where that stop is."""
-        return {**eta, "remaining_m": None} if eta is not None and withheld else eta
+        return wire.without_distance(eta) if eta is not None and withheld else eta
 
     def withheld(self, order_id: int) -> bool:
         """The courier is near another stop than this order's: its position is withheld."""
@@ -229,10 +222,10 @@ class Live:
         return (
             driver_id is not None
             and position is not None
-            and self.clearance.hides(driver_id, order_id, position["lon"], position["lat"])
+            and self.clearance.hides(driver_id, order_id, position.lon, position.lat)
         )
 
-    def courier_for(self, order_id: int) -> dict[str, Any] | None:
+    def courier_for(self, order_id: int) -> wire.Position | None:
         """The courier's position as this order's customer may see it, or None (hidden,
         unknown, or withheld near another stop)."""
         if not self.runs.courier_visible(order_id):
@@ -275,14 +268,10 @@ class Live:
             self.run_changed(driver_id, here=True)
         now_visible = self._visible_on(drivers)
         if entry is not None:
-            status = {
-                "type": "status",
-                "status": entry.status.value,
-                "at": entry.at,
-                "note": entry.note,
-                "courier": self.courier_for(after.id),
-            }
-            self.hub.publish(order_topic(after.id), _encode(status))
+            status = wire.StatusMessage(
+                entry.status.value, entry.at, entry.note, self.courier_for(after.id)
+            )
+            self.hub.publish(order_topic(after.id), wire.encode(status))
         for order_id in was_visible ^ now_visible:
             if order_id == after.id and entry is not None:
                 continue  # the status message already says whether the courier shows

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from server.store import Conn
 
 
@@ -16,7 +18,7 @@ class NewMessage:
     event: str
     channel: str  # email | sms | webhook
     target: str  # address, phone number, or webhook URL
-    payload: dict[str, Any]
+    payload: dict[str, Any] | msgspec.Struct  # a template's context, or a webhook's data
     subscription_id: int | None = None
     not_before: datetime | None = None  # quiet hours
 

@@ -152,6 +152,14 @@ async def timeline(services: OrderServices, order_id: int) -> list[TimelineEntry
         return await store.timeline(conn, order_id)
 
 
+def etas_for_lateness(live: Live, late: bool | None) -> dict[int, datetime]:
+    """The ETA of every order on a run, by order id, when a `late` filter needs them
+    (server/domain/lateness.py); none when it does not."""
+    if late is None:
+        return {}
+    return {int(e.stop_id): e.eta_at for d in live.runs.drivers() for e in live.etas.driver_etas(d)}
+
+
 async def find(
     services: OrderServices,
     *,
@@ -161,17 +169,12 @@ async def find(
     now: datetime,
     limit: int,
     after_id: int,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
 ) -> list[Order]:
     """A page of orders by id; `late` filters by server/domain/lateness.py at `now`, with
     the ETAs live state holds (every order on a run that has one)."""
-    live = services.live
-    eta_at = (
-        {}
-        if late is None
-        else {
-            int(e.stop_id): e.eta_at for d in live.runs.drivers() for e in live.etas.driver_etas(d)
-        }
-    )
+    eta_at = etas_for_lateness(services.live, late)
     async with services.db() as conn:
         return await store.list_orders(
             conn,
@@ -182,4 +185,6 @@ async def find(
             eta_at=eta_at,
             limit=limit,
             after_id=after_id,
+            created_from=created_from,
+            created_to=created_to,
         )

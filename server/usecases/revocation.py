@@ -25,10 +25,10 @@ from server.base.dbguard import bounded_connection
 from server.base.settings import Settings
 from server.store import Conn, credentials
 from server.store import health as database
+from server.wire.close_codes import CLOSE_UNAUTHORIZED
 
 log = logging.getLogger("tracker.revocation")
 
-CLOSE_UNAUTHORIZED = 4401
 KEEPALIVE_S = 10.0  # a listening connection that died silently is noticed this soon
 CHECK_TIMEOUT_S = 5.0  # a revocation check during an outage gives up; reconnecting checks all
 

@@ -15,7 +15,7 @@ import pytest
 
 from server.base.settings import Settings
 from server.usecases.notify.signing import (
-    EVENT_ID_HEADER,
+    ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     verify,
@@ -143,20 +143,13 @@ async def test_signed_webhooks_for_every_status_change(
     hooks = receiver.at("/hook")
     received_at = time.time()
     for hook in hooks:  # as a receiver would check them
-        timestamp = int(hook.headers[TIMESTAMP_HEADER.lower()])
-        assert verify(
-            secret, timestamp, hook.body, hook.headers[SIGNATURE_HEADER.lower()], received_at
-        )
+        webhook_id, signature = hook.headers[ID_HEADER], hook.headers[SIGNATURE_HEADER]
+        timestamp = int(hook.headers[TIMESTAMP_HEADER])
+        assert verify(secret, webhook_id, timestamp, hook.body, signature, received_at)
         assert not verify(
-            "wrong-secret-wrong",
-            timestamp,
-            hook.body,
-            hook.headers[SIGNATURE_HEADER.lower()],
-            received_at,
+            "wrong-secret-wrong", webhook_id, timestamp, hook.body, signature, received_at
         )
-        assert not verify(
-            secret, timestamp, hook.body, hook.headers[SIGNATURE_HEADER.lower()], received_at + 3600
-        )
+        assert not verify(secret, webhook_id, timestamp, hook.body, signature, received_at + 3600)
     bodies = [json.loads(h.body) for h in hooks]
     assert [b["type"] for b in bodies] == [
         "order.confirmed",
@@ -165,7 +158,7 @@ async def test_signed_webhooks_for_every_status_change(
         "order.cancelled",
     ]
     assert len({b["id"] for b in bodies}) == 4
-    assert [h.headers[EVENT_ID_HEADER.lower()] for h in hooks] == [b["id"] for b in bodies]
+    assert [h.headers[ID_HEADER] for h in hooks] == [b["id"] for b in bodies]
     assert (
         bodies[1]["data"]["order_id"] == order["id"] and bodies[1]["data"]["status"] == "processing"
     )

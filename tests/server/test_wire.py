@@ -1,13 +1,24 @@
-"""Decoding courier frames (pure; no server)."""
+"""Decoding courier frames, and what the server sends as docs/api.md documents it (pure;
+no server)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
+from geo.eta import StopEta
+from geo.model import Fix
+from server.domain.lifecycle import Status
+from server.store.credentials import ApiKey
+from server.store.orders import Order, TimelineEntry
+from server.store.queries import Driver
 from server.wire import courier as wire
+from server.wire import live, notify, orders, rest
 
 
 def frame(**fields: object) -> str:
@@ -70,3 +81,127 @@ def test_replies_encode_to_the_contract() -> None:
         "reason": "lat_range: x",
     }
     assert json.loads(wire.encode(wire.Error("bad"))) == {"type": "error", "reason": "bad"}
+
+
+# Outbound: every message and view's fields, in order, as docs/api.md documents them ---------
+DOCS = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def documented(marker: str) -> list[str]:
+    """The keys, in order, of the JSON object in docs/api.md that starts at `marker`
+    or, in it, from the first `{` on (documented shapes use `…` for values: read, not parsed)."""
+    keys: list[str] = []
+    depth, i = 0, DOCS.index("{", DOCS.index(marker))
+    while True:
+        char = DOCS[i]
+        if char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return keys
+        elif char == '"' and depth == 1:
+            end = DOCS.index('"', i + 1)
+            if DOCS[end + 1 : end + 3].lstrip().startswith(":"):
+                keys.append(DOCS[i + 1 : end])
+            i = end
+        i += 1
+
+
+def documented_bare(marker: str) -> list[str]:
+    """Keys of a shape written `{id, name, …}`."""
+    start = DOCS.index(marker) + len(marker)
+    return [k.strip() for k in DOCS[start : DOCS.index("}", start)].split(",")]
+
+
+def sent(message: object) -> dict[str, Any]:
+    decoded = msgspec.json.decode(msgspec.json.encode(message))
+    assert isinstance(decoded, dict)
+    return decoded
+
+
+ETA = live.eta_of(
+    StopEta("7", AT, 754.4, 4120.2, (AT, AT), "high", None)  # stop id: not for clients
+)
+POSITION = live.position_of(Fix(AT, -8.61, 41.15, accuracy_m=6.0, speed_mps=7.5))
+ORDER = Order(
+    7, "A-1001", "7KQ2M9XD3HVAPR4T", "Cleo", None, None, (-8.61, 41.15), None, AT, AT, AT,
+    Status.OUT_FOR_DELIVERY, 3, 0, None, AT, AT, None,
+)  # fmt: skip
+STEP = TimelineEntry(Status.CONFIRMED, AT, "admin", None)
+ENTRY = live.FleetEntry(
+    3, "Ana", None, True, "delivering", POSITION,
+    live.CurrentStop(7, "A-1001", "out_for_delivery", ETA),
+    [live.FleetOrder(7, "A-1001", "out_for_delivery", 0, AT, False)],
+)  # fmt: skip
+
+
+def test_customer_messages_as_documented() -> None:
+    assert list(sent(ETA)) == documented('{"eta": "2026-11-28T10:42:00Z"')
+    assert "stop_id" not in sent(ETA)
+    assert list(sent(POSITION)) == documented('"courier": {"lat": 41.149')
+    position = sent(live.PositionMessage(POSITION, ETA))
+    assert list(position) == documented('{"type":"position"')
+    assert list(sent(live.eta_message(ETA))) == documented('{"type":"eta"')
+    assert sent(live.eta_message(None)) == {"type": "eta"}
+    status = live.StatusMessage("shipped", AT, None, None)
+    assert list(sent(status)) == documented('{"type":"status"')
+    assert live.encode(status).startswith(live.STATUS_PREFIX)  # how watchers spot one
+    view = orders.customer_order(ORDER, [STEP], POSITION, None, ETA, None)
+    assert list(sent(view)) == documented('{"tracking_code": "7KQ2')
+    step = documented('"timeline": [{"status": "confirmed", "at": "…", "note"')
+    assert list(sent(view)["timeline"][0]) == step
+    snapshot = msgspec.json.decode(orders.customer_snapshot(view))
+    assert snapshot == {"type": "snapshot", **sent(view)}
+
+
+def test_customer_eta_without_distance_keeps_its_fields() -> None:
+    withheld = sent(live.without_distance(ETA))
+    assert withheld == {**sent(ETA), "remaining_m": None}
+
+
+def test_dispatcher_messages_as_documented() -> None:
+    assert list(sent(ENTRY)) == documented('{"id": 3, "name": "Ana"')
+    assert list(sent(ENTRY)["current_stop"]) == documented('"current_stop": {"order_id"')
+    assert list(sent(ENTRY)["orders"][0]) == documented('"orders": [{"id": 7')
+    assert list(sent(live.FleetView([ENTRY], AT))) == documented('→ `{"drivers"')
+    assert list(sent(live.FleetSnapshot([ENTRY], AT))) == documented('{"type":"snapshot","d')
+    delta = msgspec.json.decode(live.delta(live.delta_header(AT), [live.encode(ENTRY)]))
+    assert list(delta) == documented('{"type":"delta"')
+    assert delta["drivers"] == [sent(ENTRY)]
+    alert = live.Alert("off_route", 3, None, AT, None)
+    assert list(sent(alert)) == documented('{"type":"alert"')
+    assert list(sent(wire.Error("bad"))) == documented('`{"type":"error","reason":…}` and')
+
+
+def test_order_view_as_documented() -> None:
+    view = orders.dispatcher_order(ORDER, "http://x/t/7KQ2", None, False, ETA, [STEP])
+    assert list(sent(view)) == documented('{"id": 7, "reference": "A-1001"')
+    step = documented('"timeline": [{"status": "confirmed", "at": "…", "actor"')
+    assert list(sent(view)["timeline"][0]) == step
+    listed = orders.dispatcher_order(ORDER, "http://x/t/7KQ2", None, False, None)
+    assert "timeline" not in sent(listed)
+    assert list(sent(orders.OrderPage([listed], None))) == documented('`{"orders": […]')
+
+
+def test_rest_answers_as_documented() -> None:
+    driver = Driver(1, "Ana", None, None, "123456", AT)
+    created = sent(rest.driver_view(driver, with_device_id=True, token="t"))
+    assert list(created) == documented('{"id": 1, "name": "Ana"')
+    dispatchers = sent(rest.driver_view(driver, with_device_id=False))
+    assert "device_id" not in dispatchers and "token" not in dispatchers
+    key = rest.key_view(ApiKey(1, "ops", "dispatcher", AT, None))
+    assert list(sent(key)) == documented_bare('`{"keys": [{')
+    assert list(sent(rest.KeyCreated(1, "ops", "dispatcher", "k"))) == documented_bare("`201 {")
+    assert list(sent(rest.TransitionRefused("no", []))) == documented('`409 {"error"')
+    assert list(sent(rest.Readiness("ok", "ok", "ok", 0, "ok"))) == documented(
+        '200 {"status":"ok","database"'
+    )
+    assert sent(rest.Alive()) == {"status": "ok"}
+    ingested = sent(rest.Ingested([0], [wire.Rejected(3, "lat_range")]))
+    assert list(ingested) == documented('{"acked":[0,1,2]')
+    assert list(ingested["rejected"][0]) == documented('"rejected":[{"type"')
+    body = msgspec.json.decode(notify.webhook_body(5, "order.shipped", AT, {"order_id": 7}))
+    assert list(body) == documented('{"id": "evt_…"')
+    assert body["id"] == "evt_5"

@@ -24,13 +24,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import msgspec
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from server.edges.net.connections import Admission, Connections
 from server.edges.net.ws_direct import DirectSocket
+from server.wire.rest import error_body
 
 REFUSAL_LINGER_S = 2.0
 
@@ -139,7 +139,7 @@ class GatedHttp(HttpToolsProtocol):
 
 
 def _answer(status: int, phrase: str, reason: str) -> bytes:
-    body = msgspec.json.encode({"error": reason})
+    body = error_body(reason)
     head = (
         f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"

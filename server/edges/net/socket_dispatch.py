@@ -21,9 +21,9 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from server.base.dbguard import UNAVAILABLE, DatabaseUnavailable
+from server.wire.close_codes import CLOSE_TRY_AGAIN_LATER
 
 Handler = Callable[[WebSocket], Awaitable[None]]
-CLOSE_TRY_AGAIN_LATER = 1013
 # Browsers must take every response as the type it says it is (a JSON error is no script).
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 

@@ -32,14 +32,14 @@ from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 
+from server.wire.close_codes import CLOSE_INTERNAL_ERROR, CLOSE_INVALID_DATA
+
 log = logging.getLogger("tracker.direct")
 
 if TYPE_CHECKING:
     from server.edges.net.connections import Admission
 
 SCOPE_KEY = "tracker.direct"
-CLOSE_INVALID_DATA = 1007
-CLOSE_INTERNAL_ERROR = 1011
 
 OnMessage = Callable[[bytes], None]
 

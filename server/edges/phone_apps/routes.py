@@ -148,7 +148,9 @@ def _too_many(retry_after_s: float) -> Response:
     )
 
 
-class _OwnTracksLocation(msgspec.Struct):
+class OwnTracksLocation(msgspec.Struct):
+    """An OwnTracks message with `"_type": "location"` (the rest is kept as attributes)."""
+
     lat: float
     lon: float
     tst: float
@@ -159,7 +161,9 @@ class _OwnTracksLocation(msgspec.Struct):
     batt: float | None = None  # percent
 
 
-class _OwnTracksType(msgspec.Struct):
+class OwnTracksType(msgspec.Struct):
+    """Any OwnTracks message; those not of `_type` location are accepted and ignored."""
+
     type: str | None = msgspec.field(default=None, name="_type")
 
 
@@ -194,7 +198,7 @@ def _owntracks_identity(request: Request, trust_proxy: bool) -> tuple[list[str],
 
 
 def _owntracks_fix(body: bytes) -> AppFix:
-    location = jsonin.decode(body, _OwnTracksLocation)
+    location = jsonin.decode(body, OwnTracksLocation)
     extras = jsonin.decode(body, dict[str, Any])
     fix = Fix(
         recorded_at=datetime.fromtimestamp(location.tst, UTC),
@@ -222,7 +226,7 @@ async def owntracks(request: Request) -> Response:
     if not body.strip():
         return json_response([])
     try:
-        kind = jsonin.decode(body, _OwnTracksType).type
+        kind = jsonin.decode(body, OwnTracksType).type
     except msgspec.DecodeError as exc:
         return error_response(400, f"invalid JSON: {exc}")
     if kind != "location":

@@ -18,6 +18,7 @@ from server.edges.guards import guarded, path_id
 from server.edges.responses import SECRET_HEADERS, decode_body, error_response, json_response
 from server.edges.services import Caller, Services
 from server.store import credentials, queries
+from server.wire.rest import DriverView, driver_view
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -32,20 +33,12 @@ class DriverIn(msgspec.Struct, frozen=True):
     device_id: ShortText | None = None
 
 
-def driver_json(driver: queries.Driver, caller: Caller) -> dict[str, object]:
+def driver_json(
+    driver: queries.Driver, caller: Caller, token: str | msgspec.UnsetType = msgspec.UNSET
+) -> DriverView:
     """A driver as `caller` may see it: the device id is a credential (anyone who knows it
     can move the courier through /osmand), so only admins read it back."""
-    view: dict[str, object] = {
-        "id": driver.id,
-        "name": driver.name,
-        "phone": driver.phone,
-        "vehicle": driver.vehicle,
-        "has_device_id": driver.device_id is not None,
-        "created_at": driver.created_at,
-    }
-    if caller.role == "admin":
-        view["device_id"] = driver.device_id
-    return view
+    return driver_view(driver, caller.role == "admin", token)
 
 
 @guarded("admin")
@@ -67,7 +60,7 @@ async def create_driver(request: Request, caller: Caller, services: Services) ->
     except queries.DuplicateDeviceId:
         return error_response(409, f"device_id {device_id!r} already belongs to a driver")
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)  # offline, no fix yet
-    return json_response({**driver_json(driver, caller), "token": token}, 201, SECRET_HEADERS)
+    return json_response(driver_json(driver, caller, token), 201, SECRET_HEADERS)
 
 
 @guarded("dispatcher")
@@ -99,4 +92,4 @@ async def rotate_token(request: Request, caller: Caller, services: Services) -> 
             driver = await credentials.rotate_driver_token(conn, driver_id, hash_token(token))
     if driver is None:
         return error_response(404, "no such driver")
-    return json_response({**driver_json(driver, caller), "token": token}, 200, SECRET_HEADERS)
+    return json_response(driver_json(driver, caller, token), 200, SECRET_HEADERS)

@@ -27,13 +27,14 @@ from server.edges.services import Services
 from server.store import health as database
 from server.transport.hub import Hub
 from server.transport.redis_hub import RedisHub
+from server.wire.rest import Alive, Readiness
 
 PROBE_TTL_S = 1.0  # how long one database ping answers /readyz for
 HEALTH_TIMEOUT_S = 2.0
 
 
 async def livez(request: Request) -> Response:
-    return json_response({"status": "ok"})
+    return json_response(Alive())
 
 
 class _DatabaseProbe:
@@ -69,13 +70,7 @@ async def readyz(request: Request) -> Response:
     writes = "ok" if services.writer.healthy else "retrying"
     bus = _bus(services.live.hub)
     ok = database == "ok" and writes == "ok" and bus == "ok"
-    body = {
-        "status": "ok" if ok else "degraded",
-        "database": database,
-        "writes": writes,
-        "write_queue_rows": services.writer.depth,
-        "bus": bus,
-    }
+    body = Readiness("ok" if ok else "degraded", database, writes, services.writer.depth, bus)
     return json_response(body, 200 if ok else 503)
 
 

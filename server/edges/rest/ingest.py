@@ -10,6 +10,7 @@ from server.edges.commit_wait import store_and_wait
 from server.edges.responses import UNAUTHORIZED_HEADERS, error_response, json_response, read_body
 from server.edges.services import Services
 from server.wire import courier as wire
+from server.wire.rest import Ingested, StorageBehind
 
 
 async def ingest(request: Request) -> Response:
@@ -35,8 +36,8 @@ async def ingest(request: Request) -> Response:
     outcome = await store_and_wait(services.pipeline, driver, decoded.fixes)
     if outcome.timed_out:
         return json_response(
-            {"error": "storage is behind; resend the fixes not acked", "acked": outcome.acked},
+            StorageBehind("storage is behind; resend the fixes not acked", outcome.acked),
             503,
             {"Retry-After": "5"},
         )
-    return json_response({"acked": outcome.acked, "rejected": decoded.rejected + outcome.rejected})
+    return json_response(Ingested(outcome.acked, decoded.rejected + outcome.rejected))

@@ -19,20 +19,11 @@ from server.edges.responses import SECRET_HEADERS, decode_body, error_response, 
 from server.edges.rest.validation import ApiKeyIn
 from server.edges.services import Caller, Services
 from server.store import credentials
+from server.wire.rest import KeyCreated, Keys, key_view
 
 log = logging.getLogger("tracker.keys")
 
 MAX_BODY_BYTES = 16 * 1024
-
-
-def key_json(key: credentials.ApiKey) -> dict[str, object]:
-    return {
-        "id": key.id,
-        "name": key.name,
-        "role": key.role,
-        "created_at": key.created_at,
-        "revoked_at": key.revoked_at,
-    }
 
 
 @guarded("admin")
@@ -45,15 +36,14 @@ async def create_api_key(request: Request, caller: Caller, services: Services) -
     async with services.db() as conn:
         key_id = await credentials.create_api_key(conn, spec.name, spec.role, hash_token(key))
     log.info("API key %d (%s) created by %s", key_id, spec.role, caller.actor)
-    body = {"id": key_id, "name": spec.name, "role": spec.role, "key": key}
-    return json_response(body, 201, SECRET_HEADERS)
+    return json_response(KeyCreated(key_id, spec.name, spec.role, key), 201, SECRET_HEADERS)
 
 
 @guarded("admin")
 async def list_api_keys(request: Request, caller: Caller, services: Services) -> Response:
     async with services.db() as conn:
         keys = await credentials.list_api_keys(conn)
-    return json_response({"keys": [key_json(k) for k in keys]})
+    return json_response(Keys([key_view(k) for k in keys]))
 
 
 @guarded("admin")

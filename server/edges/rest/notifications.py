@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,8 +17,9 @@ from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest.params import query_int
 from server.edges.services import Caller, Services
 from server.store import outbox
-from server.usecases.notify import destinations
+from server.usecases.notify import destinations, signing
 from server.usecases.notify.events import WEBHOOK_EVENTS
+from server.wire import notify as wire
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -29,22 +29,6 @@ class SubscriptionIn(msgspec.Struct, frozen=True):
     events: Annotated[list[str], msgspec.Meta(min_length=1, max_length=50)]
     secret: Annotated[str, msgspec.Meta(min_length=16, max_length=200)] | None = None
     position_interval_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 30.0
-
-
-def subscription_view(sub: outbox.Subscription, *, with_secret: bool = False) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": sub.id,
-        "url": sub.url,
-        "events": sub.events,
-        "position_interval_s": sub.position_interval_s,
-        "active": sub.active,
-        "disabled_reason": sub.disabled_reason,
-        "consecutive_failures": sub.consecutive_failures,
-        "created_at": sub.created_at,
-    }
-    if with_secret:
-        view["secret"] = sub.secret
-    return view
 
 
 @guarded("admin")
@@ -67,13 +51,13 @@ async def create_subscription(request: Request, caller: Caller, services: Servic
     if unknown:
         known = ", ".join(sorted(WEBHOOK_EVENTS))
         return error_response(422, f"unknown event types {unknown}; known: *, {known}")
-    secret = spec.secret or secrets.token_urlsafe(32)
+    secret = spec.secret or signing.new_secret()
     async with services.db() as conn:
         sub = await outbox.create_subscription(
             conn, spec.url, sorted(set(spec.events)), secret, spec.position_interval_s
         )
     await services.notifier.reload_subscriptions()
-    return json_response(subscription_view(sub, with_secret=True), 201)
+    return json_response(wire.subscription_view(sub, with_secret=True), 201)
 
 
 async def _refused_url(raw: str, settings: Settings) -> str | None:
@@ -97,7 +81,7 @@ async def _refused_url(raw: str, settings: Settings) -> str | None:
 async def list_subscriptions(request: Request, caller: Caller, services: Services) -> Response:
     async with services.db() as conn:
         subs = await outbox.subscriptions(conn)
-    return json_response([subscription_view(s) for s in subs])
+    return json_response([wire.subscription_view(s, with_secret=False) for s in subs])
 
 
 @guarded("admin")
@@ -107,7 +91,7 @@ async def get_subscription(request: Request, caller: Caller, services: Services)
         sub = None if sub_id is None else await outbox.get_subscription(conn, sub_id)
     if sub is None:
         return error_response(404, "no such subscription")
-    return json_response(subscription_view(sub))
+    return json_response(wire.subscription_view(sub, with_secret=False))
 
 
 @guarded("admin")
@@ -129,7 +113,7 @@ async def enable_subscription(request: Request, caller: Caller, services: Servic
     if sub is None:
         return error_response(404, "no such subscription")
     await services.notifier.reload_subscriptions()
-    return json_response(subscription_view(sub))
+    return json_response(wire.subscription_view(sub, with_secret=False))
 
 
 @guarded("admin")
@@ -144,21 +128,7 @@ async def subscription_deliveries(request: Request, caller: Caller, services: Se
         if sub is None:
             return error_response(404, "no such subscription")
         found = await outbox.deliveries(conn, sub.id, limit)
-    return json_response(
-        [
-            {
-                "id": d.id,
-                "event_id": f"evt_{d.outbox_id}",
-                "event": d.event,
-                "attempt": d.attempt,
-                "at": d.at,
-                "status_code": d.status_code,
-                "error": d.error,
-                "duration_ms": round(d.duration_ms, 1),
-            }
-            for d in found
-        ]
-    )
+    return json_response([wire.delivery_view(d) for d in found])
 
 
 @guarded("dispatcher")
@@ -166,19 +136,4 @@ async def order_notifications(request: Request, caller: Caller, services: Servic
     order_id = path_id(request, "order_id")
     async with services.db() as conn:
         log = [] if order_id is None else await outbox.order_log(conn, order_id)
-    return json_response(
-        [
-            {
-                "event": m.event,
-                "channel": m.channel,
-                "target": m.target,
-                "status": m.status,
-                "attempts": m.attempts,
-                "created_at": m.created_at,
-                "sent_at": m.sent_at,
-                "next_attempt_at": m.next_attempt_at if m.status == "pending" else None,
-                "last_error": m.last_error,
-            }
-            for m in log
-        ]
-    )
+    return json_response([wire.sent_view(m) for m in log])

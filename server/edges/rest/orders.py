@@ -13,13 +13,16 @@ from geo.route import RouteError, parse_route
 from server.domain.lifecycle import IllegalTransition, parse_status
 from server.edges.guards import client_address, guarded, path_id
 from server.edges.responses import decode_body, error_response, json_response
-from server.edges.rest import validation
-from server.edges.rest.params import query_int
+from server.edges.rest import exports, validation
+from server.edges.rest.params import query_int, query_time
 from server.edges.services import Caller, Services
 from server.store import orders as store
 from server.usecases import orders
 from server.usecases.order_views import customer_view, dispatcher_view
 from server.usecases.tracking import lookup_tracked
+from server.wire.live import FleetView
+from server.wire.orders import OrderPage
+from server.wire.rest import TransitionRefused
 
 MAX_BODY_BYTES = 1024 * 1024  # routes can be long
 MAX_PAGE = 500
@@ -82,6 +85,7 @@ async def get_order(request: Request, caller: Caller, services: Services) -> Res
 
 @guarded("dispatcher")
 async def list_orders(request: Request, caller: Caller, services: Services) -> Response:
+    """A page of orders (JSON), or with `format=csv` all of them, streamed (exports.py)."""
     query = request.query_params
     try:
         statuses = (
@@ -93,23 +97,43 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
         driver_id = query_int(query, "driver_id", None, low=1)
         limit = min(query_int(query, "limit", 100, low=1), MAX_PAGE)
         after_id = query_int(query, "after", 0)
+        created_from, created_to = query_time(query, "from"), query_time(query, "to")
+        fmt = query.get("format") or "json"
+        if fmt not in ("json", "csv"):
+            raise ValueError("format must be json or csv")
     except ValueError as exc:
         return error_response(422, str(exc))
+    if created_from and created_to and created_from > created_to:
+        return error_response(422, "from must not be after to")
     now = _now()
+    late_filter = None if late == "" else late in ("true", "1")
+    if fmt == "csv":
+        which = store.OrderFilter(
+            None if statuses is None else [s.value for s in statuses],
+            driver_id,
+            late_filter,
+            now,
+            orders.etas_for_lateness(services.live, late_filter),
+            created_from,
+            created_to,
+        )
+        return exports.orders_csv(services, which)
     found = await orders.find(
         services,
         statuses=statuses,
         driver_id=driver_id,
-        late=None if late == "" else late in ("true", "1"),
+        late=late_filter,
         now=now,
         limit=limit,
         after_id=after_id,
+        created_from=created_from,
+        created_to=created_to,
     )
     return json_response(
-        {
-            "orders": [dispatcher_view(o, services.settings, now, services.live) for o in found],
-            "next_after": found[-1].id if len(found) == limit else None,
-        }
+        OrderPage(
+            [dispatcher_view(o, services.settings, now, services.live) for o in found],
+            found[-1].id if len(found) == limit else None,
+        )
     )
 
 
@@ -130,7 +154,7 @@ async def change_status(request: Request, caller: Caller, services: Services) ->
             services, order_id, wanted, caller.actor, spec.note, now
         )
     except IllegalTransition as exc:
-        return json_response({"error": str(exc), "allowed": exc.allowed}, 409)
+        return json_response(TransitionRefused(str(exc), exc.allowed), 409)
     except orders.NoSuchOrder:
         return error_response(404, NO_SUCH_ORDER)
     return json_response(dispatcher_view(after, services.settings, now, services.live, timeline))
@@ -164,7 +188,7 @@ async def assign(request: Request, caller: Caller, services: Services) -> Respon
 
 @guarded("dispatcher")
 async def fleet(request: Request, caller: Caller, services: Services) -> Response:
-    return json_response({"drivers": services.live.fleet.snapshot(), "at": _now()})
+    return json_response(FleetView(services.live.fleet.snapshot(), _now()))
 
 
 async def track(request: Request) -> Response:

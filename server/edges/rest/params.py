@@ -3,6 +3,7 @@ error, named, never a database error (PostgreSQL's bigint ends at 2^63 - 1)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import overload
 
 from starlette.datastructures import QueryParams
@@ -38,3 +39,23 @@ def query_int(
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
         raise ValueError(f"{name} must be a whole number in {low}..{high}")
     return int(raw)
+
+
+def query_time(query: QueryParams, name: str) -> datetime | None:
+    """`?name=` as an ISO 8601 instant with its zone (`Z` or an offset; in a URL the `+` of
+    an offset must be sent as `%2B`), in UTC; None when absent or empty. Raises ValueError
+    naming the parameter.
+
+    >>> query_time(QueryParams("from=2026-11-30T08:00:00%2B01:00"), "from")
+    datetime.datetime(2026, 11, 30, 7, 0, tzinfo=datetime.timezone.utc)
+    """
+    raw = query.get(name, "")
+    if not raw:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 time, e.g. 2026-11-30T08:00:00Z") from None
+    if at.tzinfo is None:
+        raise ValueError(f"{name} must give its time zone (Z or an offset such as +01:00)")
+    return at.astimezone(UTC)

@@ -21,13 +21,15 @@ from server.edges.net.ws_direct import DirectSocket, direct_socket
 from server.edges.services import Services
 from server.store.queries import Driver
 from server.wire import courier as wire
+from server.wire.close_codes import (
+    CLOSE_FORBIDDEN,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_POLICY,
+    CLOSE_UNAUTHORIZED,
+)
 
 log = logging.getLogger("tracker.ingest")
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
-CLOSE_POLICY = 1008
-CLOSE_INTERNAL_ERROR = 1011
 # Replies the client has not read, beyond what the kernel took: past this it is not
 # reading them, and everything it sends only adds to them.
 MAX_UNREAD_REPLY_BYTES = 1 << 20

@@ -29,16 +29,20 @@ from server.transport.subscriber import Subscriber
 from server.usecases.order_views import customer_view, link_expires_at
 from server.usecases.tracking import lookup_tracked
 from server.wire import jsonin
+from server.wire.close_codes import (
+    CLOSE_FORBIDDEN,
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_UNKNOWN_CODE,
+)
+from server.wire.close_codes import CLOSE_TRY_AGAIN_LATER as CLOSE_TOO_SLOW
+from server.wire.courier import Error, encode
+from server.wire.live import STATUS_PREFIX
+from server.wire.orders import customer_snapshot
 
 log = logging.getLogger("tracker.watch")
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
-CLOSE_UNKNOWN_CODE = 4404  # also when a watched link expires: the same as unknown
-CLOSE_RATE_LIMITED = 4429
-CLOSE_TOO_SLOW = 1013
 MAX_CLIENT_FRAME_BYTES = 4096
-_encode = msgspec.json.Encoder().encode
 
 
 class _Feed:
@@ -95,7 +99,6 @@ class _StatusAt(msgspec.Struct):
     at: datetime
 
 
-_STATUS_PREFIX = b'{"type":"status",'
 _decode_status = jsonin.Decoder(msgspec.json.Decoder(_StatusAt)).decode  # rare: status only
 
 
@@ -130,7 +133,7 @@ class _TrackSubscriber(Subscriber):
         self._timer = loop.call_at(deadline_m, self._expire)
 
     def offer(self, data: bytes, key: str | None = None) -> None:
-        if key is None and data.startswith(_STATUS_PREFIX) and not self.closed:
+        if key is None and data.startswith(STATUS_PREFIX) and not self.closed:
             if self._deadline_m is not None and asyncio.get_running_loop().time() >= (
                 self._deadline_m
             ):
@@ -226,8 +229,7 @@ async def _customer_snapshot(
         timeline = await store.timeline(conn, order.id)
     # Closed before the subscription took (its status message missed): expire from here.
     subscriber.expires(link_expires_at(fresh, services.settings))
-    view = customer_view(fresh, timeline, services.live, services.settings)
-    return _encode({"type": "snapshot", **view})
+    return customer_snapshot(customer_view(fresh, timeline, services.live, services.settings))
 
 
 class _Viewport(msgspec.Struct, tag="viewport", tag_field="type"):
@@ -268,13 +270,13 @@ async def fleet_socket(ws: WebSocket) -> None:
 
     def on_message(data: bytes) -> None:
         if len(data) > MAX_CLIENT_FRAME_BYTES:
-            client.subscriber.offer(_encode({"type": "error", "reason": "frame too large"}))
+            client.subscriber.offer(encode(Error("frame too large")))
             return
         try:
             client.bbox = _bbox(_decode_viewport(data))
         except (msgspec.DecodeError, ValueError) as exc:
             reason = f'expected {{"type":"viewport","bbox":[w,s,e,n]}}: {exc}'
-            client.subscriber.offer(_encode({"type": "error", "reason": reason}))
+            client.subscriber.offer(encode(Error(reason)))
             return
         client.subscriber.offer(fleet.snapshot_message(client))  # what is now in view
 

@@ -9,20 +9,14 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import httpx
-import msgspec
 
 from server.base.settings import Settings
 from server.store.outbox import Message
+from server.usecases.notify import signing
 from server.usecases.notify.destinations import RefusedDestination
 from server.usecases.notify.events import message_id_for
-from server.usecases.notify.signing import (
-    EVENT_ID_HEADER,
-    EVENT_TYPE_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    sign,
-)
 from server.usecases.notify.templates import Rendered
+from server.wire import notify as wire
 
 
 class SendError(Exception):
@@ -91,14 +85,7 @@ async def send_sms(
 
 
 def webhook_body(message: Message) -> bytes:
-    return msgspec.json.encode(
-        {
-            "id": f"evt_{message.id}",
-            "type": message.event,
-            "created_at": message.created_at,
-            "data": message.payload,
-        }
-    )
+    return wire.webhook_body(message.id, message.event, message.created_at, message.payload)
 
 
 async def send_webhook(
@@ -106,15 +93,14 @@ async def send_webhook(
 ) -> tuple[int, float]:
     """POST the signed event; returns (status code, duration ms). Non-2xx raises.
 
-    `client` is `destinations.webhook_client`: it connects only to allowed addresses."""
+    `client` is `destinations.webhook_client`: it connects only to allowed addresses.
+    The webhook id is the outbox row's, so every retry of a delivery carries the same one
+    (receivers deduplicate on it); the timestamp and signature are those of this attempt."""
     body = webhook_body(message)
     timestamp = int(datetime.now(UTC).timestamp())
     headers = {
         "Content-Type": "application/json",
-        EVENT_ID_HEADER: f"evt_{message.id}",
-        EVENT_TYPE_HEADER: message.event,
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        **signing.headers(secret, f"evt_{message.id}", message.event, timestamp, body),
     }
     started = time.perf_counter()
     try:

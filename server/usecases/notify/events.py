@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from server.base.quiet_hours import quiet_until
 from server.base.settings import Settings
 from server.domain.codes import display
 from server.domain.lifecycle import Status
 from server.store.orders import Order
 from server.store.outbox import NewMessage, Subscription
+from server.wire.live import EtaView
 
 CUSTOMER_EVENTS = frozenset(
     {"confirmed", "shipped", "out_for_delivery", "arriving", "delayed", "delivered", "failed",
@@ -37,14 +40,14 @@ def _local(at: datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def order_context(
-    order: Order, settings: Settings, eta: dict[str, Any] | None, note: str | None = None
+    order: Order, settings: Settings, eta: EtaView | None, note: str | None = None
 ) -> dict[str, Any]:
     """What templates and webhook payloads may use. Times are the customer's local HH:MM."""
     zone = ZoneInfo(order.customer_time_zone or settings.default_time_zone)
-    eta_at = None if eta is None else datetime.fromisoformat(eta["eta"].replace("Z", "+00:00"))
+    eta_at = None if eta is None else datetime.fromisoformat(eta.eta.replace("Z", "+00:00"))
     window = None
-    if eta is not None and eta.get("window"):
-        early, late = (datetime.fromisoformat(w.replace("Z", "+00:00")) for w in eta["window"])
+    if eta is not None and eta.window:
+        early, late = (datetime.fromisoformat(w.replace("Z", "+00:00")) for w in eta.window)
         window = [_local(early, zone), _local(late, zone)]
     code = display(order.tracking_code)
     return {
@@ -95,7 +98,7 @@ def customer_messages(
 def webhook_messages(
     subscriptions: list[Subscription],
     event_type: str,
-    data: dict[str, Any],
+    data: msgspec.Struct,
     occurrence: str,
     order_id: int | None,
 ) -> list[NewMessage]:

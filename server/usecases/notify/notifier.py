@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import jinja2
+import msgspec
 
 from geo.eta import StopEta
 from geo.model import Fix
@@ -33,8 +34,6 @@ from server.base.dbguard import bounded_connection
 from server.base.networks import parse_networks
 from server.base.settings import Settings
 from server.domain.lifecycle import CLOSED, Status
-from server.live.etas import eta_view
-from server.live.fleet import position_json
 from server.live.notices import Arriving, FreshEta, Notice
 from server.store import Conn, outbox
 from server.store import orders as order_store
@@ -42,6 +41,8 @@ from server.store.orders import Order, TimelineEntry
 from server.usecases.notify import channels, destinations
 from server.usecases.notify.events import customer_messages, order_context, webhook_messages
 from server.usecases.notify.templates import Templates
+from server.wire import notify as wire
+from server.wire.live import EtaView, eta_of
 
 log = logging.getLogger("tracker.notify")
 
@@ -60,13 +61,13 @@ SUBSCRIPTIONS_REFRESH_S = 60.0
 @dataclass(frozen=True, slots=True)
 class _Arriving:
     order_id: int
-    eta: dict[str, Any] | None
+    eta: EtaView | None
 
 
 @dataclass(frozen=True, slots=True)
 class _Delayed:
     order_id: int
-    eta: dict[str, Any]
+    eta: EtaView
     eta_at: datetime
     window_end: datetime
 
@@ -102,7 +103,7 @@ class Notifier:
         self._wake.set()
 
     async def enqueue_status(
-        self, conn: Conn, order: Order, entry: TimelineEntry, eta: dict[str, Any] | None
+        self, conn: Conn, order: Order, entry: TimelineEntry, eta: EtaView | None
     ) -> None:
         """In the caller's transaction: the messages a status change causes."""
         now = entry.at
@@ -128,7 +129,7 @@ class Notifier:
             elif isinstance(notice, Arriving):
                 self.arriving(notice.order_id, notice.eta)
 
-    def arriving(self, order_id: int, eta: dict[str, Any] | None) -> None:
+    def arriving(self, order_id: int, eta: EtaView | None) -> None:
         self._offer(_Arriving(order_id, eta))
 
     def maybe_delayed(self, order_id: int, due_by: datetime, eta: StopEta) -> None:
@@ -145,7 +146,7 @@ class Notifier:
         announced_by_order.move_to_end(order_id)
         if len(announced_by_order) > DELAY_ANNOUNCED_MAX:
             announced_by_order.popitem(last=False)
-        self._offer(_Delayed(order_id, eta_view(eta) or {}, eta_at, until))
+        self._offer(_Delayed(order_id, eta_of(eta), eta_at, until))
 
     def position(self, driver_id: int, fix: Fix) -> None:
         if not self._subscriptions:
@@ -317,7 +318,7 @@ class Notifier:
     async def _record_position(self, conn: Conn, item: _Position, now: datetime) -> None:
         fix = item.fix
         t = fix.recorded_at.timestamp()
-        data = {"driver_id": item.driver_id, **position_json(fix)}
+        data = wire.driver_position(item.driver_id, fix)
         messages = []
         for sub in self._subscriptions:
             bucket = int(t // max(sub.position_interval_s, 1.0))
@@ -327,21 +328,14 @@ class Notifier:
         await outbox.enqueue(conn, messages, now)
 
 
-def _order_data(context: dict[str, Any], entry: TimelineEntry | None) -> dict[str, Any]:
+def _order_data(context: dict[str, Any], entry: TimelineEntry | None) -> wire.OrderEvent:
     """The webhook payload for an order event."""
-    data = {
-        "order_id": context["order_id"],
-        "reference": context["reference"],
-        "tracking_code": context["tracking_code"],
-        "tracking_url": context["tracking_url"],
-        "status": context["status"],
-        "eta": context["eta_detail"],
-    }
-    if entry is not None:
-        data["timeline_entry"] = {
-            "status": entry.status.value,
-            "at": entry.at.isoformat(),
-            "actor": entry.actor,
-            "note": entry.note,
-        }
-    return data
+    return wire.OrderEvent(
+        order_id=context["order_id"],
+        reference=context["reference"],
+        tracking_code=context["tracking_code"],
+        tracking_url=context["tracking_url"],
+        status=context["status"],
+        eta=context["eta_detail"],
+        timeline_entry=msgspec.UNSET if entry is None else wire.timeline_step(entry),
+    )

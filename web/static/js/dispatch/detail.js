@@ -141,8 +141,9 @@ async function loadRun(driverId, orderIds) {
   }
 }
 
-// History from GET /api/drivers/{id}/track when the server has it; otherwise the trail is
-// what this page has seen in deltas.
+// History from GET /api/drivers/{id}/track (GeoJSON Point features, `recorded_at` in their
+// properties; docs/api.md) when the server has it; otherwise the trail is what this page has
+// seen in deltas.
 async function loadTrack(driverId) {
   const from = new Date(Date.now() - 3600_000).toISOString();
   let body;
@@ -166,7 +167,7 @@ async function loadTrack(driverId) {
       geometry.coordinates.forEach(([lon, lat], i) => coords.push([lat, lon, times[i] ?? null]));
     } else if (geometry?.type === "Point") {
       const [lon, lat] = geometry.coordinates;
-      coords.push([lat, lon, properties?.at ?? properties?.time ?? null]);
+      coords.push([lat, lon, properties?.recorded_at ?? properties?.at ?? properties?.time ?? null]);
     }
   };
   if (body.type === "FeatureCollection") body.features.forEach((f) => take(f.geometry, f.properties));

@@ -1,0 +1,237 @@
+"""Every REST route, declared once for the OpenAPI document (server/edges/rest/openapi.py):
+method, path template, summary, who may call it, the request body's type and the response
+types by status code. Types are the msgspec Structs the handlers decode and encode.
+
+Only what a route answers beyond the shared rules is listed; openapi.py adds those: 401 and
+403 for an API key (401 alone for other credentials), 408/413/422 for a JSON body, 503 when
+the database is needed, 500 everywhere. tests/server/test_openapi.py fails when a route of
+the app is missing here, or a path here is not a route of the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from server.edges.phone_apps import osmand
+from server.edges.phone_apps.routes import OwnTracksLocation, OwnTracksType
+from server.edges.rest.drivers import DriverIn
+from server.edges.rest.notifications import SubscriptionIn
+from server.edges.rest.validation import ApiKeyIn, AssignIn, OrderIn, StatusIn
+from server.wire import courier, live, notify, orders, rest
+
+
+class FixBacklog(msgspec.Struct, tag="fixes", tag_field="type"):
+    """A batch of fixes (an offline backlog); each is checked, and refused, alone."""
+
+    fixes: list[courier.FixIn]
+
+
+@dataclass(frozen=True)
+class Media:
+    """A body that is not JSON: its media type, and the type msgspec describes it by."""
+
+    type: str
+    kind: Any = str
+
+
+ERROR = rest.Error
+NO_BODY = None  # 204
+TEXT = Media("text/plain")
+EMPTY_LIST = Annotated[list[Any], msgspec.Meta(max_length=0)]
+DRIVER_TOKEN_BODY = (courier.FixMessage, FixBacklog, list[courier.FixIn])
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: Any  # a type msgspec can describe
+    description: str
+    where: str = "query"
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    auth: str | None  # "dispatcher" | "admin" (API key roles), "driver", "metrics", "owntracks"
+    responses: dict[int, Any]  # status -> type, ERROR, NO_BODY, a Media, or a tuple (any of)
+    request: Any = None  # the same: a type, a Media, or a tuple
+    params: tuple[Param, ...] = ()
+    database: bool = True  # 503 when it is unavailable
+    description: str = ""
+    deprecated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # x- extensions
+
+
+OrderStatus = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]+(,[a-z_]+)*$")]
+Limit = Annotated[int, msgspec.Meta(ge=1)]
+Id = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+
+_ORDER_QUERY = (
+    Param("status", OrderStatus, "only these statuses, comma-separated"),
+    Param("late", bool, "only late (true) or on-time (false) orders"),
+    Param("driver_id", Id, "only this driver's orders"),
+    Param("limit", Limit, "page size (at most 500; default 100)"),
+    Param("after", int, "the `next_after` of the previous page"),
+    Param("from", datetime, "only orders created at or after this (ISO 8601 with a zone)"),
+    Param("to", datetime, "only orders created at or before this (ISO 8601 with a zone)"),
+    Param("format", Literal["json", "csv"], "`csv`: every order selected, streamed as CSV"),
+)
+# Track exports (docs/api.md, "Exports"): streamed; GeoJSON Point features, GPX 1.1 or CSV.
+TRACK = (Media("application/geo+json"), Media("application/gpx+xml"), Media("text/csv"))
+CSV = Media("text/csv")
+_TRACK_FORMAT = Param("format", Literal["geojson", "gpx", "csv"], "default geojson")
+_TRACK_QUERY = (
+    Param("from", datetime, "ISO 8601 with a zone; default 24 h before `to`"),
+    Param("to", datetime, "ISO 8601 with a zone; default now"),
+    _TRACK_FORMAT,
+)
+_TRACK_SHAPES = (
+    "GeoJSON: a FeatureCollection of Point features, oldest first, with `recorded_at`, "
+    "`accuracy_m`, `speed_mps`, `heading_deg`, `altitude_m`, `battery` properties; GPX 1.1: "
+    "one trk/trkseg, speed and course in Garmin's TrackPointExtension v2; CSV: "
+    "recorded_at,lat,lon,accuracy_m,speed_mps,heading_deg,altitude_m,battery."
+)
+_OSMAND_QUERY = (
+    Param("id", str, "the driver's device_id (`deviceid` also accepted): the credential"),
+    Param("lat", float, "latitude, degrees"),
+    Param("lon", float, "longitude, degrees"),
+    Param("timestamp", str, "epoch seconds or ms, ISO 8601, or `yyyy-MM-dd HH:mm:ss`"),
+    Param("speed", float, "knots unless TRACKER_OSMAND_SPEED_UNIT says otherwise"),
+    Param("bearing", float, "degrees"),
+    Param("altitude", float, "metres"),
+    Param("accuracy", float, "metres"),
+    Param("batt", float, "battery, percent"),
+)
+
+_D, _A = "dispatcher", "admin"
+OPERATIONS: tuple[Op, ...] = (
+    # health and metrics
+    Op("GET", "/livez", "The process and its event loop answer", "health", None,
+       {200: rest.Alive}, database=False),
+    Op("GET", "/readyz", "May this replica take traffic (database, writer, bus)", "health",
+       None, {200: rest.Readiness, 503: rest.Readiness}, database=False),
+    Op("GET", "/healthz", "The older name of /readyz", "health", None,
+       {200: rest.Readiness, 503: rest.Readiness}, database=False, deprecated=True),
+    Op("GET", "/metrics", "Prometheus text exposition", "health", "metrics",
+       {200: TEXT}, database=False),
+    Op("GET", "/openapi.json", "This document", "health", None, {200: dict[str, Any]},
+       database=False),
+    # drivers
+    Op("POST", "/api/drivers", "Create a driver; its token is shown this once", "drivers", _A,
+       {201: rest.DriverView, 409: ERROR}, DriverIn,
+       description='`"device_id": "generate"` draws a long random device id.'),
+    Op("GET", "/api/drivers", "List drivers", "drivers", _D, {200: list[rest.DriverView]}),
+    Op("GET", "/api/drivers/{driver_id}", "One driver", "drivers", _D,
+       {200: rest.DriverView, 404: ERROR}),
+    Op("POST", "/api/drivers/{driver_id}/token", "A new token; the old one stops at once",
+       "drivers", _A, {200: rest.DriverView, 404: ERROR}),
+    Op("GET", "/api/drivers/{driver_id}/track", "A driver's stored fixes between two times",
+       "exports", _D, {200: TRACK, 404: ERROR, 422: ERROR}, params=_TRACK_QUERY,
+       description=_TRACK_SHAPES + " Ranges over TRACKER_TRACK_MAX_RANGE_H are 422."),
+    # courier ingest and phone apps
+    Op("POST", "/api/ingest", "A batch of fixes, answered once they are stored", "ingest",
+       "driver", {200: rest.Ingested, 400: ERROR, 413: ERROR, 503: (rest.StorageBehind, ERROR)},
+       DRIVER_TOKEN_BODY),
+    Op("GET", "/osmand", "OsmAnd protocol (Traccar Client): one fix in the query", "ingest",
+       "device", {200: TEXT, 400: ERROR, 413: ERROR, 429: ERROR}, params=_OSMAND_QUERY),
+    Op("POST", "/osmand", "OsmAnd protocol: a form, a query or JSON (Traccar Client 9+)",
+       "ingest", "device", {200: TEXT, 400: ERROR, 413: ERROR, 429: ERROR},
+       osmand._Body, params=_OSMAND_QUERY),
+    Op("PUT", "/osmand", "OsmAnd protocol, as POST", "ingest", "device",
+       {200: TEXT, 400: ERROR, 413: ERROR, 429: ERROR}, osmand._Body, params=_OSMAND_QUERY),
+    Op("POST", "/owntracks", "OwnTracks HTTP mode: a location (other messages ignored)",
+       "ingest", "owntracks", {200: EMPTY_LIST, 400: ERROR, 413: ERROR, 429: ERROR},
+       (OwnTracksLocation, OwnTracksType)),
+    # API keys
+    Op("POST", "/api/keys", "Create an API key; shown this once", "keys", _A,
+       {201: rest.KeyCreated}, ApiKeyIn),
+    Op("GET", "/api/keys", "List API keys (never the keys themselves)", "keys", _A,
+       {200: rest.Keys}),
+    Op("DELETE", "/api/keys/{key_id}", "Revoke a key, its open sockets closed", "keys", _A,
+       {204: NO_BODY, 404: ERROR}),
+    # orders
+    Op("POST", "/api/orders", "Create an order", "orders", _D,
+       {201: orders.DispatcherOrder}, OrderIn),
+    Op("GET", "/api/orders", "A page of orders, or all of them as CSV", "orders", _D,
+       {200: (orders.OrderPage, CSV), 422: ERROR}, params=_ORDER_QUERY),
+    Op("GET", "/api/orders/{order_id}/track", "The fixes of an order's last delivery attempt",
+       "exports", _D, {200: TRACK, 404: ERROR, 409: ERROR, 422: ERROR},
+       params=(_TRACK_FORMAT,),
+       description=_TRACK_SHAPES + " 409: the order never went out for delivery."),
+    Op("GET", "/api/orders/{order_id}", "One order with its timeline", "orders", _D,
+       {200: orders.DispatcherOrder, 404: ERROR}),
+    Op("POST", "/api/orders/{order_id}/status", "Move an order along its lifecycle", "orders",
+       _D, {200: orders.DispatcherOrder, 404: ERROR, 409: rest.TransitionRefused}, StatusIn,
+       description="An illegal transition is 409 naming the allowed ones."),
+    Op("POST", "/api/orders/{order_id}/assign", "Put an order on a driver's run", "orders", _D,
+       {200: orders.DispatcherOrder, 404: ERROR, 409: ERROR}, AssignIn,
+       description="`route`: a GeoJSON LineString or an encoded polyline; without one the "
+       "server makes one."),
+    Op("GET", "/api/orders/{order_id}/notifications", "What was sent about an order",
+       "notifications", _D, {200: list[notify.SentView]}),
+    Op("GET", "/api/fleet", "Every driver, position and current stop", "fleet", _D,
+       {200: live.FleetView}, database=False),
+    Op("GET", "/api/track/{code}", "The customer's view of an order", "tracking", None,
+       {200: orders.CustomerOrder, 404: ERROR, 429: ERROR},
+       description="The tracking code is the credential; lookups are rate-limited."),
+    # webhooks
+    Op("POST", "/api/webhooks", "Subscribe a URL to events", "notifications", _A,
+       {201: notify.SubscriptionView}, SubscriptionIn),
+    Op("GET", "/api/webhooks", "List subscriptions", "notifications", _A,
+       {200: list[notify.SubscriptionView]}),
+    Op("GET", "/api/webhooks/{subscription_id}", "One subscription", "notifications", _A,
+       {200: notify.SubscriptionView, 404: ERROR}),
+    Op("DELETE", "/api/webhooks/{subscription_id}", "Unsubscribe", "notifications", _A,
+       {204: NO_BODY, 404: ERROR}),
+    Op("POST", "/api/webhooks/{subscription_id}/enable", "Enable a disabled subscription",
+       "notifications", _A, {200: notify.SubscriptionView, 404: ERROR}),
+    Op("GET", "/api/webhooks/{subscription_id}/deliveries", "Recent delivery attempts",
+       "notifications", _A, {200: list[notify.DeliveryView], 404: ERROR, 422: ERROR},
+       params=(Param("limit", Limit, "at most 1000; default 100"),)),
+)  # fmt: skip
+
+# Sockets are no OpenAPI paths: listed as an extension, with their messages' schemas.
+SOCKETS: dict[str, dict[str, Any]] = {
+    "/ws/driver": {
+        "summary": "Courier socket: fixes in, acks once stored",
+        "auth": "driverToken (header, subprotocol tracker.token.<token>, or ?token=)",
+        "receives": (courier.FixMessage, FixBacklog),
+        "sends": (courier.Ack, courier.Rejected, courier.Error),
+    },
+    "/ws/track/{code}": {
+        "summary": "Customer socket: a snapshot, then positions, statuses and ETAs",
+        "auth": "the tracking code in the path",
+        "receives": (),
+        "sends": (
+            orders.CustomerSnapshot,
+            live.PositionMessage,
+            live.StatusMessage,
+            live.EtaMessage,
+            live.EtaGone,
+        ),
+    },
+    "/ws/fleet": {
+        "summary": "Dispatcher socket: a fleet snapshot, then deltas and alerts",
+        "auth": "apiKey (header, subprotocol, or ?token=)",
+        "receives": (),
+        "sends": (live.FleetSnapshot, live.Alert),
+    },
+}
+
+# Names for the components msgspec could only tell apart by module.
+COMPONENT_NAMES = {
+    "server.wire.rest.Error": "Error",
+    "server.wire.courier.Error": "SocketError",
+    "_Body": "OsmAndJson",
+    "_Location": "OsmAndLocation",
+    "_Coords": "OsmAndCoords",
+    "_Battery": "OsmAndBattery",
+    "_Activity": "OsmAndActivity",
+}

@@ -1,0 +1,223 @@
+"""Track and order exports, encoded a batch at a time (never the whole export in memory):
+each format is a head, then any number of batches, then a tail. docs/api.md describes the
+shapes; here they are produced.
+
+- GeoJSON: a FeatureCollection of Point features, oldest first, each with the fix's
+  `recorded_at` and readings as properties (the same names as the CSV columns): a point
+  layer GIS tools read as is (QGIS: "Points to path" makes the line, the Temporal
+  Controller animates it); a streamed LineString could not carry its times without a second
+  pass over the rows.
+- GPX 1.1: one `trk` with one `trkseg`; each `trkpt` has `ele` (altitude) and `time`, and
+  speed and course in Garmin's TrackPointExtension v2 (GPX 1.1 core has no speed). Accuracy
+  and battery have no GPX element: use GeoJSON or CSV for them.
+- CSV: a header row, then one row per fix (or order); text cells that a spreadsheet would
+  run as a formula are escaped (see `_cell`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+import msgspec
+
+from server.store.history import TrackPoint
+
+_encode = msgspec.json.Encoder().encode
+
+TRACK_COLUMNS = (
+    "recorded_at",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "speed_mps",
+    "heading_deg",
+    "altitude_m",
+    "battery",
+)
+FORMATS = ("geojson", "gpx", "csv")
+MEDIA_TYPES = {
+    "geojson": "application/geo+json",
+    "gpx": "application/gpx+xml",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+def iso(at: datetime) -> str:
+    """UTC, second fractions as stored, `Z` for the zone (GPX's xsd:dateTime takes it)."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
+class TrackEncoder:
+    """One export's bytes: `head()`, then `batch(points)` per batch, then `tail()`."""
+
+    def __init__(self, fmt: str, name: str) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        self.format = fmt
+        self.media_type = MEDIA_TYPES[fmt]
+        self._name = name
+        self._first = True
+
+    def head(self) -> bytes:
+        if self.format == "geojson":
+            return b'{"type":"FeatureCollection","name":' + _encode(self._name) + b',"features":['
+        if self.format == "gpx":
+            return _GPX_HEAD.format(name=escape(self._name)).encode()
+        return _csv_line(TRACK_COLUMNS)
+
+    def batch(self, points: Sequence[TrackPoint]) -> bytes:
+        if not points:
+            return b""
+        if self.format == "geojson":
+            body = ",".join(map(_feature, points))
+            separator = "" if self._first else ","
+            self._first = False
+            return (separator + body).encode()
+        row = _trkpt if self.format == "gpx" else _csv_row
+        return "".join(map(row, points)).encode()
+
+    def tail(self) -> bytes:
+        if self.format == "geojson":
+            return b"]}\n"
+        if self.format == "gpx":
+            return b"</trkseg></trk></gpx>\n"
+        return b""
+
+
+# Rows are formatted directly (30,000 fixes a driver-day): numbers by repr(), which is
+# the shortest round-trip decimal and valid JSON (stored readings are never NaN or infinite;
+# ingest refuses them); no text of a fix needs escaping or CSV quoting.
+
+
+def _json(value: float | None) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _text(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _feature(p: TrackPoint) -> str:
+    return (
+        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{p.lon!r},{p.lat!r}]}},'
+        f'"properties":{{"recorded_at":"{iso(p.recorded_at)}",'
+        f'"accuracy_m":{_json(p.accuracy_m)},"speed_mps":{_json(p.speed_mps)},'
+        f'"heading_deg":{_json(p.heading_deg)},"altitude_m":{_json(p.altitude_m)},'
+        f'"battery":{_json(p.battery)}}}}}'
+    )
+
+
+def _csv_row(p: TrackPoint) -> str:
+    return (
+        f"{iso(p.recorded_at)},{p.lat!r},{p.lon!r},{_text(p.accuracy_m)},{_text(p.speed_mps)},"
+        f"{_text(p.heading_deg)},{_text(p.altitude_m)},{_text(p.battery)}\r\n"
+    )
+
+
+_GPX_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<gpx version="1.1" creator="tracker" xmlns="http://www.topografix.com/GPX/1/1"'
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    ' xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v2"'
+    ' xsi:schemaLocation="http://www.topografix.com/GPX/1/1'
+    ' http://www.topografix.com/GPX/1/1/gpx.xsd">\n'
+    "<trk><name>{name}</name><trkseg>\n"
+)
+
+
+_TPX_OPEN, _TPX_CLOSE = "<gpxtpx:TrackPointExtension>", "</gpxtpx:TrackPointExtension>"
+
+
+def _trkpt(p: TrackPoint) -> str:
+    # wptType's order: ele, time, …, extensions; in the extension: speed, then course.
+    ele = "" if p.altitude_m is None else f"<ele>{p.altitude_m!r}</ele>"
+    extra = ""
+    if p.speed_mps is not None:
+        extra += f"<gpxtpx:speed>{p.speed_mps!r}</gpxtpx:speed>"
+    if p.heading_deg is not None:
+        extra += f"<gpxtpx:course>{p.heading_deg!r}</gpxtpx:course>"
+    if extra:
+        extra = f"<extensions>{_TPX_OPEN}{extra}{_TPX_CLOSE}</extensions>"
+    return (
+        f'<trkpt lat="{p.lat!r}" lon="{p.lon!r}">{ele}<time>{iso(p.recorded_at)}</time>{extra}'
+        "</trkpt>\n"
+    )
+
+
+# A cell starting with one of these runs as a formula in Excel, LibreOffice or Sheets
+# (OWASP "CSV injection"); a leading apostrophe makes it text. A plain signed number (an
+# E.164 phone number) computes nothing and is left alone.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-][0-9]+(\.[0-9]+)?")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: None is empty; text that would run as a formula gets a leading `'`.
+
+    >>> [_cell(v) for v in ("=HYPERLINK(1)", "@SUM(A1)", "-2+3", "+351912345678", -8.5, None)]
+    ["'=HYPERLINK(1)", "'@SUM(A1)", "'-2+3", '+351912345678', -8.5, '']
+    """
+    if value is None:
+        return ""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def _csv_lines(rows: Iterable[Sequence[object]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return out.getvalue().encode()
+
+
+def _csv_line(row: Sequence[object]) -> bytes:
+    return _csv_lines([row])
+
+
+ORDER_COLUMNS = (
+    "id",
+    "reference",
+    "tracking_code",
+    "status",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "address",
+    "lat",
+    "lon",
+    "promised_by",
+    "window_start",
+    "window_end",
+    "driver_id",
+    "stop_index",
+    "late",
+    "eta",
+    "created_at",
+    "updated_at",
+    "closed_at",
+)
+
+
+def orders_csv_head() -> bytes:
+    return _csv_line(ORDER_COLUMNS)
+
+
+def orders_csv(rows: Iterable[Sequence[object]]) -> bytes:
+    """Rows in ORDER_COLUMNS' order; instants become ISO 8601, booleans true/false."""
+    return _csv_lines(
+        [
+            iso(v) if isinstance(v, datetime) else str(v).lower() if isinstance(v, bool) else v
+            for v in row
+        ]
+        for row in rows
+    )

@@ -1,0 +1,154 @@
+"""Live messages: what customers' and dispatchers' sockets receive as things move.
+
+Customers (`WS /ws/track/{code}`): `position` (the courier and the ETA), `status`, `eta`;
+dispatchers (`WS /ws/fleet`): `snapshot` of the fleet, then `delta`s, and `alert`s. Field
+names and order are the contract in docs/api.md; each message is encoded once per publish.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from geo.eta import StopEta
+from geo.model import Fix
+
+encode = msgspec.json.Encoder().encode
+
+
+class Position(msgspec.Struct):
+    """Where a courier is, as its watchers see it."""
+
+    lat: float
+    lon: float
+    at: datetime
+    speed: float | None
+    heading: float | None
+    accuracy: float | None
+
+
+def position_of(fix: Fix) -> Position:
+    return Position(fix.lat, fix.lon, fix.recorded_at, fix.speed_mps, fix.heading_deg,
+                    fix.accuracy_m)  # fmt: skip
+
+
+class EtaView(msgspec.Struct):
+    """A stop's ETA without its stop id (the contract's ETA fields). `remaining_m` is None
+    where the road distance left would tell where another stop is."""
+
+    eta: str
+    eta_s: int
+    remaining_m: int | None
+    window: list[str]
+    confidence: str
+    reason: str | None
+
+
+def eta_view(eta: StopEta | None) -> EtaView | None:
+    """An ETA as customers and dispatchers get it (None stays None)."""
+    return None if eta is None else eta_of(eta)
+
+
+def eta_of(eta: StopEta) -> EtaView:
+    """The contract's ETA fields of a stop's ETA (geo/eta.py rounds and formats them)."""
+    j = eta.to_json()
+    return EtaView(
+        j["eta"], j["eta_s"], j["remaining_m"], j["window"], j["confidence"], j["reason"]
+    )
+
+
+def without_distance(eta: EtaView) -> EtaView:
+    return msgspec.structs.replace(eta, remaining_m=None)
+
+
+# Customers' messages ---------------------------------------------------------------
+class PositionMessage(msgspec.Struct, tag="position", tag_field="type"):
+    courier: Position | None
+    eta: EtaView | None
+
+
+class StatusMessage(msgspec.Struct, tag="status", tag_field="type"):
+    status: str
+    at: datetime
+    note: str | None
+    courier: Position | None
+
+
+# How every encoded StatusMessage starts (the tag comes first): a customer's subscriber
+# spots one without decoding the others (server/edges/sockets/watch.py).
+STATUS_PREFIX = b'{"type":"status",'
+
+
+class EtaMessage(EtaView, tag="eta", tag_field="type"):
+    pass
+
+
+class EtaGone(msgspec.Struct, tag="eta", tag_field="type"):
+    """An ETA change that leaves the customer no ETA to show."""
+
+
+def eta_message(eta: EtaView | None) -> EtaMessage | EtaGone:
+    if eta is None:
+        return EtaGone()
+    return EtaMessage(*msgspec.structs.astuple(eta))
+
+
+# Dispatchers' messages -------------------------------------------------------------
+class Alert(msgspec.Struct, tag="alert", tag_field="type"):
+    kind: str
+    driver_id: int
+    order_id: int | None
+    at: datetime
+    detail: str | None
+
+
+class CurrentStop(msgspec.Struct):
+    order_id: int
+    reference: str | None
+    status: str
+    eta: EtaView | None
+
+
+class FleetOrder(msgspec.Struct):
+    id: int
+    reference: str | None
+    status: str
+    stop_index: int | None
+    eta: datetime | None
+    late: bool
+
+
+class FleetEntry(msgspec.Struct):
+    """One driver on the dispatchers' map."""
+
+    id: int
+    name: str
+    vehicle: str | None
+    online: bool
+    state: str  # offline | delivering | idle
+    position: Position | None
+    current_stop: CurrentStop | None
+    orders: list[FleetOrder]
+
+
+class FleetView(msgspec.Struct):
+    """`GET /api/fleet`."""
+
+    drivers: list[FleetEntry]
+    at: datetime
+
+
+class FleetSnapshot(msgspec.Struct, tag="snapshot", tag_field="type"):
+    drivers: list[FleetEntry]
+    at: datetime
+
+
+def delta_header(at: datetime) -> bytes:
+    """The start of a `delta`; its entries are encoded once each and shared by every
+    dispatcher that sees them (`delta`)."""
+    return b'{"type":"delta","at":' + encode(at) + b',"drivers":['
+
+
+def delta(header: bytes, entries: list[bytes]) -> bytes:
+    return header + b",".join(entries) + b"]}"

@@ -1,0 +1,166 @@
+"""Orders as dispatchers see them (REST) and the narrower view a customer gets (the
+tracking lookup and the first message on the tracking socket).
+
+Only shaping: what a customer may see (the courier, the route, the ETA) is decided by the
+caller (server/usecases/order_views.py) and handed in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from server.domain.codes import display
+from server.store.orders import Order, TimelineEntry
+from server.wire.live import EtaView, Position
+
+
+class Customer(msgspec.Struct):
+    name: str
+    email: str | None
+    phone: str | None
+
+
+class Destination(msgspec.Struct):
+    lat: float
+    lon: float
+    address: str | None
+
+
+class Window(msgspec.Struct):
+    start: datetime
+    end: datetime
+
+
+class Step(msgspec.Struct):
+    """A timeline entry for dispatchers: who did it, too."""
+
+    status: str
+    at: datetime
+    actor: str
+    note: str | None
+
+
+class DispatcherOrder(msgspec.Struct):
+    id: int
+    reference: str | None
+    tracking_code: str
+    tracking_url: str
+    status: str
+    customer: Customer
+    destination: Destination
+    promised_by: datetime | None
+    window: Window | None
+    driver_id: int | None
+    stop_index: int | None
+    route: Any  # GeoJSON, or an encoded polyline, as assigned
+    late: bool
+    eta: EtaView | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    timeline: list[Step] | msgspec.UnsetType = msgspec.UNSET  # single orders only
+
+
+class OrderPage(msgspec.Struct):
+    """`GET /api/orders`: a page, and the `after` that reads the next one."""
+
+    orders: list[DispatcherOrder]
+    next_after: int | None
+
+
+class CustomerStep(msgspec.Struct):
+    status: str
+    at: datetime
+    note: str | None
+
+
+class CustomerOrder(msgspec.Struct):
+    """No driver identity, no other stops, no actors."""
+
+    tracking_code: str
+    reference: str | None
+    status: str
+    timeline: list[CustomerStep]
+    destination: Destination
+    promised_by: datetime | None
+    window: Window | None
+    courier: Position | None
+    route: dict[str, Any] | None
+    eta: EtaView | None
+    expires_at: datetime | None
+
+
+class CustomerSnapshot(CustomerOrder, tag="snapshot", tag_field="type"):
+    """The first message on a customer's socket."""
+
+
+def _destination(order: Order) -> Destination:
+    return Destination(order.destination[1], order.destination[0], order.address)
+
+
+def _window(order: Order) -> Window | None:
+    if order.window_start is None or order.window_end is None:
+        return None
+    return Window(order.window_start, order.window_end)
+
+
+def dispatcher_order(
+    order: Order,
+    tracking_url: str,
+    route: Any,
+    late: bool,
+    eta: EtaView | None,
+    timeline: list[TimelineEntry] | None = None,
+) -> DispatcherOrder:
+    return DispatcherOrder(
+        id=order.id,
+        reference=order.reference,
+        tracking_code=display(order.tracking_code),
+        tracking_url=tracking_url,
+        status=order.status.value,
+        customer=Customer(order.customer_name, order.customer_email, order.customer_phone),
+        destination=_destination(order),
+        promised_by=order.promised_by,
+        window=_window(order),
+        driver_id=order.driver_id,
+        stop_index=order.stop_index,
+        route=route,
+        late=late,
+        eta=eta,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        closed_at=order.closed_at,
+        timeline=msgspec.UNSET
+        if timeline is None
+        else [Step(e.status.value, e.at, e.actor, e.note) for e in timeline],
+    )
+
+
+def customer_order(
+    order: Order,
+    timeline: list[TimelineEntry],
+    courier: Position | None,
+    route: dict[str, Any] | None,
+    eta: EtaView | None,
+    expires_at: datetime | None,
+) -> CustomerOrder:
+    return CustomerOrder(
+        tracking_code=display(order.tracking_code),
+        reference=order.reference,
+        status=order.status.value,
+        timeline=[CustomerStep(e.status.value, e.at, e.note) for e in timeline],
+        destination=_destination(order),
+        promised_by=order.promised_by,
+        window=_window(order),
+        courier=courier,
+        route=route,
+        eta=eta,
+        expires_at=expires_at,
+    )
+
+
+def customer_snapshot(view: CustomerOrder) -> bytes:
+    return msgspec.json.encode(CustomerSnapshot(*msgspec.structs.astuple(view)))
