@@ -49,14 +49,13 @@ class ExpectedTimes:
         self.has_durations = route.durations_s is not None
         n = max(1, math.ceil(line.length_m / PIECE_M))
         self.piece_m = line.length_m / n
-        mids = [(k + 0.5) * self.piece_m for k in range(n)]
-        xs, ys, headings = [], [], []
-        for along in mids:
-            x, y = line.point_at(along)
-            dx, dy = line.direction_at(along)
-            xs.append(x)
-            ys.append(y)
-            headings.append(math.degrees(math.atan2(dx, dy)) % 360.0)
+        mid_m = (np.arange(n, dtype=np.float64) + 0.5) * self.piece_m
+        mids: list[float] = mid_m.tolist()
+        xs, ys, dxs, dys = line.points_at(mid_m)
+        headings = [
+            math.degrees(math.atan2(dx, dy)) % 360.0
+            for dx, dy in zip(dxs.tolist(), dys.tolist(), strict=True)
+        ]
         lons, lats = line.frame.to_lonlat_many(xs, ys)
         self._epsg = utm_epsg(float(np.median(lons)), float(np.median(lats)))
         utm_x, utm_y = to_utm_many(self._epsg, lons, lats)

@@ -13,6 +13,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -91,19 +92,33 @@ class MetricLine:
         self._grid = self._build_grid()
 
     def _build_grid(self) -> dict[tuple[int, int], tuple[int, ...]]:
-        grid: dict[tuple[int, int], list[int]] = {}
-        for i, seg_m in enumerate(self._seg_m):
-            x0, y0 = self.xs[i], self.ys[i]
-            steps = max(1, math.ceil(seg_m / _SAMPLE_M))
-            cells = set()
-            for k in range(steps + 1):
-                f = k / steps
-                x = x0 + (self.xs[i + 1] - x0) * f
-                y = y0 + (self.ys[i + 1] - y0) * f
-                cells.add((math.floor(x / CELL_M), math.floor(y / CELL_M)))
-            for cell in cells:
-                grid.setdefault(cell, []).append(i)
-        return {cell: tuple(segments) for cell, segments in grid.items()}
+        """Each cell's segments, ascending: a segment is in every cell one of its samples
+        (`_SAMPLE_M` apart, both ends included) falls in. Computed for all samples at once
+        (the same float operations, in the same order, as sample by sample), then grouped."""
+        if not self._seg_m:
+            return {}
+        xs, ys = np.asarray(self.xs), np.asarray(self.ys)
+        steps = np.maximum(np.ceil(np.asarray(self._seg_m) / _SAMPLE_M), 1.0).astype(np.int64)
+        counts = steps + 1
+        seg = np.repeat(np.arange(len(steps)), counts)
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        f = (np.arange(len(seg)) - first) / steps[seg]
+        x0, y0 = xs[seg], ys[seg]
+        cx = np.floor((x0 + (xs[seg + 1] - x0) * f) / CELL_M).astype(np.int64)
+        cy = np.floor((y0 + (ys[seg + 1] - y0) * f) / CELL_M).astype(np.int64)
+        order = np.lexsort((seg, cy, cx))
+        cx, cy, seg = cx[order], cy[order], seg[order]
+        new_cell = np.ones(len(seg), bool)
+        new_cell[1:] = (cx[1:] != cx[:-1]) | (cy[1:] != cy[:-1])
+        keep = new_cell.copy()
+        keep[1:] |= seg[1:] != seg[:-1]  # a segment once per cell
+        cx, cy, seg, new_cell = cx[keep], cy[keep], seg[keep], new_cell[keep]
+        starts = np.flatnonzero(new_cell)
+        bounds = [*starts.tolist(), len(seg)]
+        segments = seg.tolist()
+        cells = zip(cx[starts].tolist(), cy[starts].tolist(), strict=True)
+        spans = pairwise(bounds)
+        return {cell: tuple(segments[a:b]) for cell, (a, b) in zip(cells, spans, strict=True)}
 
     def to_xy(self, lon: float, lat: float) -> tuple[float, float]:
         return self.frame.to_xy(lon, lat)
@@ -113,6 +128,18 @@ class MetricLine:
         i = min(max(bisect_right(self.cum_m, along_m) - 1, 0), len(self._seg_m) - 1)
         t = min(max((along_m - self.cum_m[i]) / self.length_scale, 0.0), self._seg_m[i])
         return self.xs[i] + self._ux[i] * t, self.ys[i] + self._uy[i] * t
+
+    def points_at(
+        self, along_m: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """`point_at` and `direction_at` for many places at once: x, y, ux, uy (the same
+        float operations as one by one)."""
+        cum = np.asarray(self.cum_m)
+        i = np.clip(np.searchsorted(cum, along_m, side="right") - 1, 0, len(self._seg_m) - 1)
+        seg = np.asarray(self._seg_m)[i]
+        t = np.minimum(np.maximum((along_m - cum[i]) / self.length_scale, 0.0), seg)
+        ux, uy = np.asarray(self._ux)[i], np.asarray(self._uy)[i]
+        return np.asarray(self.xs)[i] + ux * t, np.asarray(self.ys)[i] + uy * t, ux, uy
 
     def direction_at(self, along_m: float) -> tuple[float, float]:
         """Unit vector of travel at `along_m`."""

@@ -176,10 +176,10 @@ def _read_coordinates(raw: object) -> tuple[tuple[float, float], ...]:
     coords = []
     for i, position in enumerate(raw):
         if (
-            not isinstance(position, Sequence)
-            or isinstance(position, str)
+            # list and float first: a long run's legs are parsed by the thousand per change
+            not (type(position) is list or _is_sequence(position))
             or len(position) not in (2, 3)
-            or not all(_is_number(v) for v in position)
+            or not all(type(v) is float or _is_number(v) for v in position)
         ):
             raise RouteError(f"coordinates[{i}] must be [lon, lat] numbers, got {position!r}")
         coords.append((float(position[0]), float(position[1])))
@@ -224,6 +224,10 @@ def _check_durations(durations: Sequence[float], n: int) -> None:
         if d < previous:
             raise RouteError(f"durations_s must not decrease: [{i}] = {d} < {previous}")
         previous = d
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)
 
 
 def _is_number(value: object) -> bool:

@@ -86,14 +86,18 @@ def run_from_legs(legs: Sequence[tuple[Route, Stop]]) -> Run:
     route = concat_routes([leg for leg, _ in legs])
     line = MetricLine(route.coords, length_scale=route.detour_factor)
     placed: list[PlacedStop] = []
-    vertex = -1
-    for i, (leg, stop) in enumerate(legs):
+    for _, stop in legs:
         _check_stop(stop)
+    # Projected all at once: one call into pyproj per stop was a sixth of a long run's build.
+    stop_xs, stop_ys = line.frame.to_xy_many([s.lon for _, s in legs], [s.lat for _, s in legs])
+    vertex = -1
+    for i, ((leg, stop), x, y) in enumerate(
+        zip(legs, stop_xs.tolist(), stop_ys.tolist(), strict=True)
+    ):
         # concat_routes drops a leg's first vertex when it repeats the previous leg's end.
         joined = i > 0 and leg.coords[0] == legs[i - 1][0].coords[-1]
         vertex += len(leg.coords) - (1 if joined else 0)
         along_m = line.cum_m[vertex]
-        x, y = line.to_xy(stop.lon, stop.lat)
         end_x, end_y = line.xs[vertex], line.ys[vertex]
         placed.append(PlacedStop(stop, along_m, math.hypot(x - end_x, y - end_y), x, y))
     return Run(route, line, tuple(placed))

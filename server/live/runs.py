@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from server.domain.lifecycle import COURIER_VISIBLE, OFF_RUN, Status
@@ -43,6 +44,7 @@ class _Ordered:
 
 
 _EMPTY = _Ordered((), (), frozenset())
+_STOP_ORDER = itemgetter(3, 0)  # (stop_index, order_id) of a RunStop, without a call per stop
 
 
 class Runs:
@@ -134,7 +136,7 @@ class Runs:
         stops = self._stops.get(driver_id)
         if stops is None:
             return _EMPTY
-        in_order = tuple(sorted(stops.values(), key=lambda s: (s.stop_index, s.order_id)))
+        in_order = tuple(sorted(stops.values(), key=_STOP_ORDER))
         out = [s.order_id for s in in_order if s.status is COURIER_VISIBLE]
         visible = tuple(out[:1] if self._next_stop_only else out)
         ordered = self._ordered[driver_id] = _Ordered(in_order, visible, frozenset(visible))
@@ -146,6 +148,10 @@ class Runs:
 
     def driver_of(self, order_id: int) -> int | None:
         return self._driver_of.get(order_id)
+
+    def on_runs(self, order_ids: set[int]) -> set[int]:
+        """Those of `order_ids` that are on some driver's run."""
+        return order_ids & self._driver_of.keys()
 
     def current_stop(self, driver_id: int) -> RunStop | None:
         """The stop the courier is heading to: the first one out for delivery."""
