@@ -135,7 +135,7 @@ class Runs:
         if stops is None:
             return _EMPTY
         in_order = tuple(sorted(stops.values(), key=lambda s: (s.stop_index, s.order_id)))
-        out = [s.order_id for s in in_order if s.status is COURIER_VISIBLE]
+        out = [s.order_id for s in in_order if s.status in COURIER_VISIBLE]
         visible = tuple(out[:1] if self._next_stop_only else out)
         ordered = self._ordered[driver_id] = _Ordered(in_order, visible, frozenset(visible))
         return ordered
@@ -148,9 +148,10 @@ class Runs:
         return self._driver_of.get(order_id)
 
     def current_stop(self, driver_id: int) -> RunStop | None:
-        """The stop the courier is heading to: the first one out for delivery."""
+        """The stop the courier is heading to (or at): the first one out for delivery or
+        arrived."""
         for stop in self._run(driver_id).stops:
-            if stop.status is COURIER_VISIBLE:
+            if stop.status in COURIER_VISIBLE:
                 return stop
         return None
 

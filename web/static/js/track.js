@@ -31,8 +31,9 @@ function announce(text) {
   });
 }
 
+// "arrived" (the courier at the door) is still out for delivery: the map stays.
 function outForDelivery() {
-  return state.view?.status === "out_for_delivery";
+  return ["out_for_delivery", "arrived"].includes(state.view?.status);
 }
 
 // --- text --------------------------------------------------------------------------------
@@ -51,7 +52,8 @@ function renderTimeline() {
       entry.note ? el("span", { className: "step-note" }, entry.note) : null,
     );
   });
-  const index = MAIN_PATH.indexOf(view.status);
+  // "arrived" is an optional step: what is still to come is what follows out_for_delivery.
+  const index = MAIN_PATH.indexOf(view.status === "arrived" ? "out_for_delivery" : view.status);
   if (index >= 0) {
     for (const status of MAIN_PATH.slice(index + 1)) {
       items.push(
