@@ -11,6 +11,7 @@ from starlette.responses import Response
 from server.base.auth import presented_token
 from server.edges.responses import UNAUTHORIZED_HEADERS, error_response
 from server.edges.services import Caller, Services
+from server.store.queries import Driver
 
 ROLES = ("dispatcher", "admin")  # each may do what the ones before it may
 
@@ -45,6 +46,34 @@ def guarded(role: str) -> Callable[[GuardedHandler], Callable[[Request], Awaitab
             if isinstance(caller, Response):
                 return caller
             return await handler(request, caller, request.app.state.services)
+
+        return endpoint
+
+    return wrap
+
+
+DriverHandler = Callable[[Request, Driver, Services], Awaitable[Response]]
+
+
+def guarded_or_driver(
+    role: str, for_driver: DriverHandler
+) -> Callable[[GuardedHandler], Callable[[Request], Awaitable[Response]]]:
+    """As `guarded`, except that a driver's token goes to `for_driver` (which decides what
+    a courier may do there) instead of being refused."""
+
+    def wrap(handler: GuardedHandler) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            services: Services = request.app.state.services
+            key = presented_token(request.headers)
+            if key is not None and await services.caller_for_key(key) is None:
+                driver = await services.driver_for_token(key)
+                if driver is not None:
+                    return await for_driver(request, driver, services)
+            caller = await require_role(request, role)  # the 401/403, or the API key's caller
+            if isinstance(caller, Response):
+                return caller
+            return await handler(request, caller, services)
 
         return endpoint
 

@@ -31,6 +31,7 @@ class RunStop(NamedTuple):
     destination: tuple[float, float]
     route: Any
     due_by: datetime | None
+    order: Order  # as last applied: for what the courier's run shows (its stop_index may lag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Runs:
                 order.destination,
                 order.route,
                 order.due_by,
+                order,
             )
             self._stops.setdefault(order.driver_id, {})[order.id] = stop
             self._driver_of[order.id] = order.driver_id
@@ -117,6 +119,7 @@ class Runs:
                     stop.destination,
                     stop.route,
                     stop.due_by,
+                    stop.order,
                 )
                 moved = True
         if not moved:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from geo.events import EventKind
 from geo.model import Fix
 from server.live.clearance import Clearance
 from server.live.cluster import Cluster, DriverFacts, OrderChanged
+from server.live.courier_runs import CourierRuns
 from server.live.etas import DriverUpdate, Etas
 from server.live.fleet import Fleet
 from server.live.notices import Arriving, FreshEta, Listener, Notice
@@ -66,6 +68,7 @@ class Live:
         self.etas = etas
         self._listener = listener  # the notifier (app.py), for notices off the fix path
         self.clearance = Clearance(runs, etas, clearance_m)
+        self.courier_runs = CourierRuns(hub, runs, etas)  # each courier's run, to their socket
         # Per driver, so bounded by the drivers table (as fleet.drivers is):
         self._last_fix: dict[int, Fix] = {}
         self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
@@ -104,6 +107,18 @@ class Live:
         if update.tracked is not None:
             self._publish_events(update.driver_id, update.tracked)
 
+    def last_fix(self, driver_id: int) -> Fix | None:
+        """The driver's newest fix known here (from any process), however old."""
+        return self._last_fix.get(driver_id)
+
+    def alert(
+        self, kind: str, driver_id: int, order_id: int | None, at: datetime, detail: str | None
+    ) -> None:
+        """A dispatcher alert raised off the tracker (e.g. a courier action far away)."""
+        self.hub.publish(
+            ALERTS_TOPIC, wire.encode(wire.Alert(kind, driver_id, order_id, at, detail))
+        )
+
     def _recent_fix(self, driver_id: int) -> Fix | None:
         """The driver's last fix if it still says where the courier is (not stale)."""
         fix = self._last_fix.get(driver_id)
@@ -136,6 +151,8 @@ class Live:
             self.fleet.changed_here.add(driver_id)
         else:  # its new ETAs come from the process tracking it
             self.etas.run_changed(driver_id, None)
+        if here:  # the courier's socket hears of it once, from where it was committed
+            self.courier_runs.changed(driver_id)
 
     def _tracker_built(self, driver_id: int) -> None:
         """A tracker built on the worker thread is in place: the ETAs from the newest fix,
@@ -149,6 +166,7 @@ class Live:
             self._tell(driver_id, update)
         self.fleet.changed_here.add(driver_id)
         self.fleet.run_changed(driver_id)
+        self.courier_runs.changed(driver_id)  # its stops now have ETAs
 
     async def run_forever(self) -> None:
         """Every fleet interval: announce what changed here, then the dispatchers' deltas,
@@ -163,6 +181,7 @@ class Live:
             pass
 
     def _flush_slices(self, slice_drivers: int) -> Iterator[None]:
+        self.courier_runs.flush()
         yield from self.cluster.announce_slices(False, slice_drivers)
         yield from self.fleet.flush_slices(slice_drivers)
 
@@ -187,10 +206,13 @@ class Live:
         return notices
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
-        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts."""
+        """Material ETA changes to the order's watchers (and the courier's run); the rest to
+        dispatchers' alerts."""
+        moved = False
         for event in update.events:
             order_id = None if event.stop_id is None else int(event.stop_id)
             if event.kind is EventKind.ETA_CHANGED:
+                moved = True
                 if order_id is not None and self.runs.courier_visible(order_id):
                     shown = self._customer_eta(
                         wire.eta_view(update.etas.get(order_id)), self.withheld(order_id)
@@ -198,10 +220,9 @@ class Live:
                     message = wire.encode(wire.eta_message(shown))
                     self.hub.publish(order_topic(order_id), message, ETA_KEY)
                 continue
-            alert = wire.Alert(
-                event.kind.value, driver_id, order_id, event.at, event.detail or None
-            )
-            self.hub.publish(ALERTS_TOPIC, wire.encode(alert))
+            self.alert(event.kind.value, driver_id, order_id, event.at, event.detail or None)
+        if moved:
+            self.courier_runs.etas_moved(driver_id)
 
     def customer_eta(self, order_id: int) -> wire.EtaView | None:
         """The order's ETA as its customer may see it (see `_customer_eta`)."""

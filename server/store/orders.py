@@ -42,12 +42,24 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a courier's action happened: their newest recent fix (None: none recent), the
+    distance from there to the destination, and whether that is too far."""
+
+    position: tuple[float, float] | None  # (lon, lat)
+    distance_m: float | None
+    far: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineEntry:
     status: Status
     at: datetime
     actor: str
     note: str | None
     id: int = 0
+    reason: str | None = None  # a failed delivery's reason code (courier actions)
+    place: Place | None = None  # courier actions only
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,18 +135,30 @@ async def create_order(
 
 
 async def _add_event(
-    conn: Conn, order_id: int, status: Status, actor: str, note: str | None, at: datetime
+    conn: Conn,
+    order_id: int,
+    status: Status,
+    actor: str,
+    note: str | None,
+    at: datetime,
+    reason: str | None = None,
+    place: Place | None = None,
 ) -> TimelineEntry:
     entry_id = await conn.fetchval(
-        """INSERT INTO order_events (order_id, at, status, actor, note)
-           VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+        """INSERT INTO order_events (order_id, at, status, actor, note, reason, position,
+               distance_m, far)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
         order_id,
         at,
         status.value,
         actor,
         note,
+        reason,
+        None if place is None else place.position,
+        None if place is None else place.distance_m,
+        place is not None and place.far,
     )
-    return TimelineEntry(status, at, actor, note, int(entry_id))
+    return TimelineEntry(status, at, actor, note, int(entry_id), reason, place)
 
 
 async def get_order(conn: Conn, order_id: int) -> Order | None:
@@ -149,11 +173,23 @@ async def order_by_code(conn: Conn, code: str) -> Order | None:
 
 async def timeline(conn: Conn, order_id: int) -> list[TimelineEntry]:
     rows = await conn.fetch(
-        "SELECT id, status, at, actor, note FROM order_events WHERE order_id = $1 ORDER BY at, id",
+        """SELECT id, status, at, actor, note, reason, position, distance_m, far
+           FROM order_events WHERE order_id = $1 ORDER BY at, id""",
         order_id,
     )
     return [
-        TimelineEntry(Status(r["status"]), r["at"], r["actor"], r["note"], r["id"]) for r in rows
+        TimelineEntry(
+            Status(r["status"]),
+            r["at"],
+            r["actor"],
+            r["note"],
+            r["id"],
+            r["reason"],
+            None
+            if r["position"] is None and r["distance_m"] is None and not r["far"]
+            else Place(r["position"], r["distance_m"], r["far"]),
+        )
+        for r in rows
     ]
 
 
@@ -203,7 +239,14 @@ async def list_orders(
 
 
 async def change_status(
-    conn: Conn, order_id: int, wanted: Status, actor: str, note: str | None, at: datetime
+    conn: Conn,
+    order_id: int,
+    wanted: Status,
+    actor: str,
+    note: str | None,
+    at: datetime,
+    reason: str | None = None,
+    place: Place | None = None,
 ) -> tuple[Order, Order, TimelineEntry] | None:
     """Apply a transition with its timeline entry in one transaction.
 
@@ -236,7 +279,7 @@ async def change_status(
             closed_at,
             status in OFF_RUN,
         )
-        entry = await _add_event(conn, order_id, status, actor, note, at)
+        entry = await _add_event(conn, order_id, status, actor, note, at, reason, place)
     assert row is not None
     return before, _order(row), entry
 

@@ -4,8 +4,9 @@
 offers the already-encoded bytes to the local subscribers at once and sends the same bytes
 once to Redis, and each other process offers them to its own subscribers.
 
-Topics: `order:{id}` (customers watching one order), `fleet:alerts` (dispatchers; the
-fleet's deltas are built by each process from its own picture, see fleet.py).
+Topics: `order:{id}` (customers watching one order), `driver:{id}` (the courier's own
+socket: their run), `fleet:alerts` (dispatchers; the fleet's deltas are built by each
+process from its own picture, see fleet.py).
 Besides topics, processes exchange their live state (`broadcast`, see cluster.py): a
 message never comes back to the process that sent it.
 """
@@ -20,6 +21,11 @@ ALERTS_TOPIC = "fleet:alerts"
 # Conflation keys of the messages that show the courier on an order's topic.
 POSITION_KEY = "position"  # one conflatable position per order topic
 ETA_KEY = "eta"  # a newer ETA supersedes the one still waiting
+RUN_KEY = "run"  # a courier's newer run supersedes the one still waiting
+
+
+def driver_topic(driver_id: int) -> str:
+    return f"driver:{driver_id}"
 
 
 def order_topic(order_id: int) -> str:

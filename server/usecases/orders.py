@@ -68,7 +68,7 @@ async def create(
             except store.DuplicateTrackingCode:
                 continue
         timeline = await store.timeline(conn, order.id)
-    _committed(services, None, order, entry)
+    committed(services, None, order, entry)
     return order, timeline
 
 
@@ -84,18 +84,37 @@ async def change_status(
     IllegalTransition (server/domain/lifecycle.py) when the lifecycle does not allow it."""
     async with services.db() as conn:
         async with conn.transaction():  # status, timeline entry and messages together
-            changed = await store.change_status(conn, order_id, wanted, actor, note, now)
-            if changed is None:
-                raise NoSuchOrder(order_id)
-            before, after, entry = changed
-            eta = services.live.etas.view(order_id)
-            await services.notifier.enqueue_status(conn, after, entry, eta)
+            before, after, entry = await change_status_in(
+                services, conn, order_id, wanted, actor, note, now
+            )
         timeline = await store.timeline(conn, order_id)
-    _committed(services, before, after, entry)
+    committed(services, before, after, entry)
     return after, timeline
 
 
-def _committed(
+async def change_status_in(
+    services: OrderServices,
+    conn: PoolConnectionProxy,
+    order_id: int,
+    wanted: Status,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    reason: str | None = None,
+    place: store.Place | None = None,
+) -> tuple[Order, Order, TimelineEntry]:
+    """Step 1 inside the caller's transaction (which may hold more, e.g. a courier's
+    idempotency key): the status, its timeline entry and its messages. The caller calls
+    `committed` once the transaction has committed. Raises as `change_status`."""
+    changed = await store.change_status(conn, order_id, wanted, actor, note, now, reason, place)
+    if changed is None:
+        raise NoSuchOrder(order_id)
+    before, after, entry = changed
+    await services.notifier.enqueue_status(conn, after, entry, services.live.etas.view(order_id))
+    return before, after, entry
+
+
+def committed(
     services: OrderServices, before: Order | None, after: Order, entry: TimelineEntry
 ) -> None:
     """Steps 2 and 3, once a status change is committed: wake the notifier for its new

@@ -11,9 +11,10 @@ from starlette.responses import Response
 
 from geo.route import RouteError, parse_route
 from server.domain.lifecycle import IllegalTransition, parse_status
-from server.edges.guards import client_address, guarded, path_id
+from server.edges.guards import client_address, guarded, guarded_or_driver, path_id
 from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest import validation
+from server.edges.rest.courier_actions import courier_status
 from server.edges.rest.params import query_int
 from server.edges.services import Caller, Services
 from server.store import orders as store
@@ -116,7 +117,7 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
     )
 
 
-@guarded("dispatcher")
+@guarded_or_driver("dispatcher", courier_status)  # a courier: their own orders, some statuses
 async def change_status(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     if order_id is None:
