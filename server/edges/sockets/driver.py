@@ -31,6 +31,7 @@ from server.transport.hub import driver_topic
 from server.transport.subscriber import Subscriber
 from server.usecases import courier_actions
 from server.wire import courier as wire
+from server.wire import jsonin
 from server.wire.courier_actions import ActionMessage, ActionResult
 from server.wire.courier_actions import encode as encode_action
 
@@ -171,6 +172,11 @@ class DriverSession:
 
     async def _perform(self, message: ActionMessage) -> ActionResult:
         """The action done (once per id), or why not."""
+        bad = jsonin.control_char_path(message)
+        if bad is not None:
+            return ActionResult(
+                message.id, False, code=422, error=f"{bad} holds a control character"
+            )
         try:
             action = courier_actions.check(
                 message.order_id, message.status, message.reason, message.note
