@@ -143,9 +143,7 @@ def dispatcher_order(
         created_at=order.created_at,
         updated_at=order.updated_at,
         closed_at=order.closed_at,
-        timeline=msgspec.UNSET
-        if timeline is None
-        else [_step(e) for e in timeline],
+        timeline=msgspec.UNSET if timeline is None else [_step(e) for e in timeline],
     )
 
 
