@@ -23,6 +23,7 @@ PATHS: dict[Status, list[Status]] = {
     S.PACKED: [S.PACKED],
     S.SHIPPED: [S.SHIPPED],
     S.OUT_FOR_DELIVERY: [S.OUT_FOR_DELIVERY],
+    S.ARRIVED: [S.OUT_FOR_DELIVERY, S.ARRIVED],
     S.DELIVERED: [S.OUT_FOR_DELIVERY, S.DELIVERED],
     S.FAILED: [S.SHIPPED, S.FAILED],
     S.CANCELLED: [S.CANCELLED],
@@ -45,6 +46,7 @@ STATED: list[tuple[timedelta | None, timedelta | None, Status, timedelta | None,
     (None, None, S.OUT_FOR_DELIVERY, 2 * H, False),  # no promise: never late
     (-H, None, S.CONFIRMED, None, True),  # promise passed
     (-H, None, S.FAILED, None, True),  # a failed attempt is still open
+    (-H, None, S.ARRIVED, None, True),  # at the door, not yet delivered: still open
     (timedelta(0), None, S.SHIPPED, None, False),  # due exactly now: not yet
     (H, None, S.OUT_FOR_DELIVERY, 2 * H, True),  # expected after the promise
     (H, None, S.OUT_FOR_DELIVERY, H, False),  # expected exactly at it

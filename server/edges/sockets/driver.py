@@ -181,8 +181,12 @@ class DriverSession:
             action = courier_actions.check(
                 message.order_id, message.status, message.reason, message.note
             )
-            done = await courier_actions.perform(
-                self._services, self._driver, message.id, action, datetime.now(UTC)
+            # Shielded: a socket closing mid-action must not part its commit from telling
+            # live state (the action completes; the courier's resend finds it stored).
+            done = await asyncio.shield(
+                courier_actions.perform(
+                    self._services, self._driver, message.id, action, datetime.now(UTC)
+                )
             )
         except courier_actions.Refused as exc:
             return ActionResult(
@@ -248,6 +252,7 @@ async def driver_socket(ws: WebSocket) -> None:
         sock.listen(session.on_frame)
         await sock.closed()
     finally:
+        runs.on_ready = None  # it holds the session (and the socket): no cycle outlives it
         runs.close()
         live.hub.unsubscribe(topic, runs)
         session.stop()
