@@ -372,3 +372,5 @@ class Live:
                 changed |= self.runs.reindex(order.driver_id, change.shifted)
         for driver_id in changed:
             self.run_changed(driver_id, here=False)
+            if reset is not None:  # changes may have been missed by everyone: tell couriers
+                self.courier_runs.changed(driver_id)

@@ -41,11 +41,30 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403  # a valid credential that may not do this (HTTP's 403)
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN = 1013  # the run feed fell behind: reconnect for a fresh run
 # Replies the client has not read, beyond what the kernel took: past this it is not
 # reading them, and everything it sends only adds to them.
 MAX_UNREAD_REPLY_BYTES = 1 << 20
 MAX_ACTIONS_WAITING = 32  # beyond: answered "resend later", not queued
+
+
+class RunSubscriber(Subscriber):
+    """The courier's run feed. Runs conflate (one key), so it cannot fall behind; a gap
+    (the bus between processes was down) is mended by sending the run afresh, not by
+    closing the courier's socket, which carries their fixes."""
+
+    __slots__ = ("stale",)
+
+    def __init__(self, max_pending: int) -> None:
+        super().__init__(max_pending)
+        self.stale = False
+
+    def interrupt(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.stale = True
+        self.take_nowait()
+        if self.on_ready is not None:
+            self.on_ready()
 
 
 class DriverSession:
@@ -85,10 +104,13 @@ class DriverSession:
         if sock.send_now(data) and sock.unsent_bytes > MAX_UNREAD_REPLY_BYTES:
             sock.close_now(CLOSE_POLICY, "replies are not being read")
 
-    def forward(self, subscriber: Subscriber) -> None:
-        """What the driver's topic collected (their run, the newest only) to the socket."""
-        if subscriber.overflowed:
-            self._sock.close_now(CLOSE_TRY_AGAIN, subscriber.reason)
+    def forward(self, subscriber: RunSubscriber) -> None:
+        """What the driver's topic collected (their run, the newest only) to the socket; the
+        run afresh from live state when the feed may have missed some."""
+        if subscriber.stale:
+            subscriber.stale = False
+            subscriber.take_nowait()
+            self.send_encoded(self._services.live.courier_runs.message(self._driver.id))
             return
         for data in subscriber.take_nowait():
             self.send_encoded(data)
@@ -242,7 +264,7 @@ async def driver_socket(ws: WebSocket) -> None:
     fleet.connected(driver.id, +1)
     # The run: subscribed first, so no change falls between the first run and the next.
     topic = driver_topic(driver.id)
-    runs = Subscriber(services.settings.subscriber_max_pending)
+    runs = RunSubscriber(services.settings.subscriber_max_pending)
     live.hub.subscribe(topic, runs)
     try:
         await live.hub.ready(topic)  # changes committed on other processes reach us too
