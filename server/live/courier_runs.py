@@ -12,6 +12,7 @@ for the next flush). Subscribers conflate runs by key: a slow socket gets the ne
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from server.live.etas import Etas
 from server.live.runs import Runs
@@ -23,8 +24,16 @@ MIN_INTERVAL_S = 10.0  # between ETA-only updates of one courier's run
 
 
 class CourierRuns:
-    def __init__(self, hub: Hub, runs: Runs, etas: Etas, min_interval_s: float = MIN_INTERVAL_S):
+    def __init__(
+        self,
+        hub: Hub,
+        runs: Runs,
+        etas: Etas,
+        min_interval_s: float = MIN_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._hub = hub
+        self._clock = clock
         self._runs = runs
         self._etas = etas
         self._min_interval_s = min_interval_s
@@ -59,12 +68,12 @@ class CourierRuns:
     def changed(self, driver_id: int) -> None:
         """The run changed (or its ETAs were rebuilt): send it now."""
         self._waiting.discard(driver_id)
-        self._sent_m[driver_id] = time.monotonic()
+        self._sent_m[driver_id] = self._clock()
         self._hub.publish(driver_topic(driver_id), self.message(driver_id), RUN_KEY)
 
     def etas_moved(self, driver_id: int) -> None:
         """A published ETA of the run moved materially: send, or wait out the interval."""
-        if time.monotonic() - self._sent_m.get(driver_id, -1e18) >= self._min_interval_s:
+        if self._clock() - self._sent_m.get(driver_id, -1e18) >= self._min_interval_s:
             self.changed(driver_id)
         else:
             self._waiting.add(driver_id)
@@ -73,7 +82,7 @@ class CourierRuns:
         """Send the runs whose ETAs moved and whose interval has passed."""
         if not self._waiting:
             return
-        now_m = time.monotonic()
+        now_m = self._clock()
         due = [d for d in self._waiting if now_m - self._sent_m[d] >= self._min_interval_s]
         for driver_id in due:
             self.changed(driver_id)
