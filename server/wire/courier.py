@@ -124,28 +124,30 @@ def _rejected_fix(
     data: bytes | str | msgspec.Raw, kind: str | None, exc: Exception
 ) -> Rejected | None:
     """If `data` is a fix-shaped object with a usable seq, a rejection naming it."""
-    if not isinstance(exc, msgspec.ValidationError):
-        return None
-    try:
-        probe = _probe_decoder.decode(data)
-    except msgspec.DecodeError:
-        return None
-    if probe.seq is None or (kind is not None and probe.type != kind):
+    probe = _probe(data, exc)
+    if probe is None or probe.seq is None or (kind is not None and probe.type != kind):
         return None
     return Rejected(probe.seq, f"invalid fix: {exc}")
 
 
 def _bad_action(data: bytes | str, exc: Exception) -> tuple[str, str] | None:
     """An action-shaped object with a usable id: (id, what is wrong)."""
+    probe = _probe(data, exc)
+    if probe is None or probe.type != "action" or not isinstance(probe.id, str):
+        return None
+    if not 0 < len(probe.id) <= 200:
+        return None
+    return probe.id, f"invalid action: {exc}"
+
+
+def _probe(data: bytes | str | msgspec.Raw, exc: Exception) -> _Probe | None:
+    """Enough of an object that failed validation (not one that is not JSON) to name it."""
     if not isinstance(exc, msgspec.ValidationError):
         return None
     try:
-        probe = _probe_decoder.decode(data)
+        return _probe_decoder.decode(data)
     except msgspec.DecodeError:
         return None
-    if probe.type != "action" or not isinstance(probe.id, str) or not 0 < len(probe.id) <= 200:
-        return None
-    return probe.id, f"invalid action: {exc}"
 
 
 def _frame_reason(exc: msgspec.DecodeError) -> str:

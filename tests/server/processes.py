@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import listening_socket
+from tests.server.tcp_proxy import TcpProxy
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 STARTUP_TIMEOUT_S = 60.0
@@ -35,6 +36,20 @@ async def require_redis(url: str = TEST_REDIS_URL) -> None:
         pytest.skip(f"no Redis at {url} ({exc!r}): start redis-server or set TEST_REDIS_URL")
     finally:
         await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def redis_proxy(url: str = TEST_REDIS_URL) -> AsyncIterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the test Redis that a test can cut and restore, and the bus URL
+    that goes through it."""
+    host, _, rest = url.removeprefix("redis://").partition(":")
+    port, _, database = rest.partition("/")
+    proxy = TcpProxy(host, int(port))
+    await proxy.start()
+    try:
+        yield proxy, f"redis://127.0.0.1:{proxy.port}/{database or 0}"
+    finally:
+        await proxy.stop()
 
 
 def bus_prefix() -> str:

@@ -9,8 +9,7 @@ import asyncpg
 import httpx
 
 from server.base.settings import Settings
-from tests.server.processes import TEST_REDIS_URL, require_redis, server_processes
-from tests.server.tcp_proxy import TcpProxy
+from tests.server.processes import redis_proxy, require_redis, server_processes
 from tests.server.test_courier_actions import run_ids
 from tests.server.test_scale_out import DESTINATION, bus_env, order_out
 from tests.server.watcher import Watcher
@@ -45,25 +44,18 @@ async def test_after_a_bus_outage_the_courier_stays_connected_and_gets_the_run(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
     await require_redis()
-    host, _, rest = TEST_REDIS_URL.removeprefix("redis://").partition(":")
-    port, _, database = rest.partition("/")
-    proxy = TcpProxy(host, int(port))
-    await proxy.start()
-    env = bus_env(f"redis://127.0.0.1:{proxy.port}/{database or 0}")
-    try:
-        async with server_processes(settings, ["A", "B"], env) as (a, b):
-            driver_id, token = await a.create_driver("Ana")
-            first = await order_out(a, driver_id)
-            async with Watcher(f"{a.ws_url}/ws/driver?token={token}") as socket:
-                assert run_ids(socket.messages[0]) == [first["id"]]
-                proxy.cut()
-                since = socket.mark()
-                missed = await order_out(b, driver_id, DESTINATION)  # A cannot hear of it
-                proxy.restore()
-                # A catches up from PostGIS and sends the run afresh; the socket stays.
-                await socket.next_of(
-                    "run", lambda m: run_ids(m) == [first["id"], missed["id"]], since
-                )
-                assert socket.close_code is None
-    finally:
-        await proxy.stop()
+    async with (
+        redis_proxy() as (proxy, bus_url),
+        server_processes(settings, ["A", "B"], bus_env(bus_url)) as (a, b),
+    ):
+        driver_id, token = await a.create_driver("Ana")
+        first = await order_out(a, driver_id)
+        async with Watcher(f"{a.ws_url}/ws/driver?token={token}") as socket:
+            assert run_ids(socket.messages[0]) == [first["id"]]
+            proxy.cut()
+            since = socket.mark()
+            missed = await order_out(b, driver_id, DESTINATION)  # A cannot hear of it
+            proxy.restore()
+            # A catches up from PostGIS and sends the run afresh; the socket stays.
+            await socket.next_of("run", lambda m: run_ids(m) == [first["id"], missed["id"]], since)
+            assert socket.close_code is None
