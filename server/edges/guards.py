@@ -20,11 +20,14 @@ async def require_role(request: Request, role: str) -> Caller | Response:
     """The caller when its API key has `role` (or above), else the 401/403 to answer with."""
     services: Services = request.app.state.services
     key = presented_token(request.headers)
+    return _with_role(None if key is None else await services.caller_for_key(key), key, role)
+
+
+def _with_role(caller: Caller | None, key: str | None, role: str) -> Caller | Response:
     if key is None:
         return error_response(
             401, "missing API key (Authorization: Bearer …)", UNAUTHORIZED_HEADERS
         )
-    caller = await services.caller_for_key(key)
     if caller is None:
         return error_response(401, "unknown API key", UNAUTHORIZED_HEADERS)
     if ROLES.index(caller.role) < ROLES.index(role):
@@ -66,11 +69,12 @@ def guarded_or_driver(
         async def endpoint(request: Request) -> Response:
             services: Services = request.app.state.services
             key = presented_token(request.headers)
-            if key is not None and await services.caller_for_key(key) is None:
+            found = None if key is None else await services.caller_for_key(key)
+            if key is not None and found is None:
                 driver = await services.driver_for_token(key)
                 if driver is not None:
                     return await for_driver(request, driver, services)
-            caller = await require_role(request, role)  # the 401/403, or the API key's caller
+            caller = _with_role(found, key, role)  # the 401/403, or the API key's caller
             if isinstance(caller, Response):
                 return caller
             return await handler(request, caller, services)
