@@ -2,11 +2,13 @@
 driver's topic (`driver:{id}`), so it reaches the courier's socket on whichever process it
 is connected to.
 
-Encoded once per change. A change of the run itself (a stop added, removed, moved, or its
-status) goes out at once, from the process that committed it; its ETAs, from the process
-tracking the driver, when a published ETA moved materially (geo/eta.py: a minute, or a
-tenth of the time left), at most once per `min_interval_s` per courier (a later move waits
-for the next flush). Subscribers conflate runs by key: a slow socket gets the newest.
+Encoded once per change, and not at all when one process runs and the courier's socket is
+not open. A change of the run itself (a stop added, removed, moved, or its status) goes out
+at once, from the process that committed it; its ETAs, from the process tracking the
+driver, when a published ETA moved materially (geo/eta.py: a minute, or a tenth of the time
+left) or the tracker was rebuilt, at most once per `min_interval_s` per courier (a later
+move waits for the next flush). Subscribers conflate runs by key: a slow socket gets the
+newest.
 """
 
 from __future__ import annotations
@@ -66,10 +68,13 @@ class CourierRuns:
         return encode(RunMessage(stops))
 
     def changed(self, driver_id: int) -> None:
-        """The run changed (or its ETAs were rebuilt): send it now."""
+        """The run changed: send it now (if anyone may be listening)."""
         self._waiting.discard(driver_id)
         self._sent_m[driver_id] = self._clock()
-        self._hub.publish(driver_topic(driver_id), self.message(driver_id), RUN_KEY)
+        topic = driver_topic(driver_id)
+        if not self._hub.clustered and not self._hub.subscribers(topic):
+            return  # one process, and the courier's socket is not open: nobody to tell
+        self._hub.publish(topic, self.message(driver_id), RUN_KEY)
 
     def etas_moved(self, driver_id: int) -> None:
         """A published ETA of the run moved materially: send, or wait out the interval."""

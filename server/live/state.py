@@ -166,7 +166,7 @@ class Live:
             self._tell(driver_id, update)
         self.fleet.changed_here.add(driver_id)
         self.fleet.run_changed(driver_id)
-        self.courier_runs.changed(driver_id)  # its stops now have ETAs
+        self.courier_runs.etas_moved(driver_id)  # its stops have ETAs now (paced)
 
     async def run_forever(self) -> None:
         """Every fleet interval: announce what changed here, then the dispatchers' deltas,
