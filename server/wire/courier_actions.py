@@ -12,6 +12,7 @@ from typing import Annotated
 
 import msgspec
 
+from server.wire import jsonin
 from server.wire.live import EtaView
 from server.wire.orders import Destination, Window
 
@@ -87,4 +88,5 @@ class ActionResult(msgspec.Struct, tag="action_result", tag_field="type", omit_d
 
 
 encode = msgspec.json.Encoder().encode
-decode_done = msgspec.json.Decoder(ActionDone).decode
+# Our own stored answers (server/store/idempotency.py), through the guard all the same.
+decode_done = jsonin.Decoder(msgspec.json.Decoder(ActionDone)).decode

@@ -31,7 +31,7 @@ function announce(text) {
   });
 }
 
-// "arrived" (the courier at the door) is still out for delivery: the map stays.
+// The courier at the door ("arrived") is still out for delivery: map, ETA, what is to come.
 function outForDelivery() {
   return ["out_for_delivery", "arrived"].includes(state.view?.status);
 }
@@ -52,7 +52,6 @@ function renderTimeline() {
       entry.note ? el("span", { className: "step-note" }, entry.note) : null,
     );
   });
-  // "arrived" is an optional step: what is still to come is what follows out_for_delivery.
   const index = MAIN_PATH.indexOf(view.status === "arrived" ? "out_for_delivery" : view.status);
   if (index >= 0) {
     for (const status of MAIN_PATH.slice(index + 1)) {
