@@ -20,7 +20,8 @@ ADMIN_TOKEN = "test-admin-token"
 async def empty_tables(conn: asyncpg.Connection) -> None:
     await conn.execute(
         "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys,"
-        " outbox, webhook_subscriptions, webhook_deliveries, eta_models, alerts, driver_messages"
+        " outbox, webhook_subscriptions, webhook_deliveries, eta_models, alerts, driver_messages,"
+        " idempotency_keys"
         " RESTART IDENTITY CASCADE"
     )
 

@@ -156,6 +156,9 @@ class Settings:
     # Stops one driver's run may hold (assigning beyond it is a 422). A change to a run costs
     # the server time in proportion to its stops (its tracker is rebuilt): this bounds it.
     max_stops_per_run: int = 1_000
+    # A courier's action (arrived/delivered/failed) further than this from the destination
+    # is flagged on the timeline and raises a dispatcher alert.
+    action_far_m: float = 150.0
 
     # Proof of delivery (POST /api/orders/{id}/proof, multipart): each image at most this
     # many bytes and pixels (decompression bombs are refused before decoding), the form at

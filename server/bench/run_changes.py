@@ -81,7 +81,9 @@ async def _seed(database_url: str, stops: int) -> tuple[str, str]:
 
 
 class Probe:
-    """Pings a socket back to back and keeps every round trip, in seconds."""
+    """Pings a socket back to back and keeps every round trip, in seconds. It reads (and
+    drops) what the socket is sent meanwhile (the courier's run after each change), as a
+    courier app does: unread, it would stop the client reading pongs too."""
 
     def __init__(self, ws: websockets.ClientConnection) -> None:
         self._ws = ws
@@ -89,6 +91,15 @@ class Probe:
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._drain())
+            await self._ping()
+
+    async def _drain(self) -> None:
+        async for _ in self._ws:
+            pass
+
+    async def _ping(self) -> None:
         while True:
             started = time.perf_counter()
             await (await self._ws.ping())

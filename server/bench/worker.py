@@ -134,6 +134,8 @@ async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
             counts["rejected"] += 1
             if message.seq is not None:
                 sent_at[i].pop(message.seq, None)
+        elif message.type == "run":
+            pass  # the courier's run, sent on connect: not a reply
         else:
             counts["errors"] += 1
 

@@ -4,7 +4,8 @@ An order is late when it is open (not delivered, cancelled or returned: `SETTLED
 promise (its window's end, else `promised_by`: `due_by`), and that promise has passed
 (`due_by < now`) or its ETA lies beyond it (`eta_at > due_by`). Both comparisons are strict:
 an order due exactly now, or expected exactly at its promise, is on time. No promise, never
-late. A failed attempt is still open, so it can be late.
+late. A failed attempt is still open, so it can be late; so is an order whose courier has
+arrived but not yet delivered.
 
 The fleet view and the order views call `is_late`; the `late=` filter runs in SQL
 (server/store/orders.py), with `SETTLED` from here and the ETAs held in memory passed in;

@@ -1,6 +1,8 @@
 """The order lifecycle: the one place that says which status may follow which.
 
 Main line: confirmed -> processing -> packed -> shipped -> out_for_delivery -> delivered.
+A courier at the door may say so first (`arrived`, still out for delivery as far as the
+customer and the run are concerned) before delivering or failing.
 Shops often skip preparation steps, so before dispatch an order may jump forward along the
 main line (confirmed -> shipped is fine); delivered needs out_for_delivery. Off the main
 line: cancelled (before it ships), failed (a delivery attempt that did not work; another
@@ -18,6 +20,7 @@ class Status(StrEnum):
     PACKED = "packed"
     SHIPPED = "shipped"
     OUT_FOR_DELIVERY = "out_for_delivery"
+    ARRIVED = "arrived"
     DELIVERED = "delivered"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -31,7 +34,8 @@ NEXT: dict[Status, tuple[Status, ...]] = {
     S.PROCESSING: (S.PACKED, S.SHIPPED, S.OUT_FOR_DELIVERY, S.CANCELLED),
     S.PACKED: (S.SHIPPED, S.OUT_FOR_DELIVERY, S.CANCELLED),
     S.SHIPPED: (S.OUT_FOR_DELIVERY, S.FAILED, S.RETURNED),
-    S.OUT_FOR_DELIVERY: (S.DELIVERED, S.FAILED),
+    S.OUT_FOR_DELIVERY: (S.ARRIVED, S.DELIVERED, S.FAILED),
+    S.ARRIVED: (S.DELIVERED, S.FAILED),
     S.FAILED: (S.OUT_FOR_DELIVERY, S.RETURNED),
     S.DELIVERED: (S.RETURNED,),
     S.CANCELLED: (),
@@ -43,8 +47,11 @@ CLOSED = frozenset({S.DELIVERED, S.CANCELLED, S.RETURNED})
 # Statuses that take an order off its driver's run (a failed attempt frees the stop; a new
 # attempt puts the order back at the end of the run).
 OFF_RUN = CLOSED | {S.FAILED}
-# The only status in which a customer may see the courier.
-COURIER_VISIBLE = S.OUT_FOR_DELIVERY
+# The statuses in which a customer may see the courier: on the way, and at the door.
+COURIER_VISIBLE = frozenset({S.OUT_FOR_DELIVERY, S.ARRIVED})
+# What a courier may set on an order of their own run (a driver token); the rest is
+# dispatch's.
+COURIER_SETS = frozenset({S.ARRIVED, S.DELIVERED, S.FAILED})
 
 
 class IllegalTransition(ValueError):

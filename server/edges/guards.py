@@ -11,6 +11,7 @@ from starlette.responses import Response
 from server.base.auth import presented_token
 from server.edges.responses import UNAUTHORIZED_HEADERS, error_response
 from server.edges.services import Caller, Services
+from server.store.queries import Driver
 
 ROLES = ("dispatcher", "admin")  # each may do what the ones before it may
 
@@ -19,11 +20,14 @@ async def require_role(request: Request, role: str) -> Caller | Response:
     """The caller when its API key has `role` (or above), else the 401/403 to answer with."""
     services: Services = request.app.state.services
     key = presented_token(request.headers)
+    return _with_role(None if key is None else await services.caller_for_key(key), key, role)
+
+
+def _with_role(caller: Caller | None, key: str | None, role: str) -> Caller | Response:
     if key is None:
         return error_response(
             401, "missing API key (Authorization: Bearer …)", UNAUTHORIZED_HEADERS
         )
-    caller = await services.caller_for_key(key)
     if caller is None:
         return error_response(401, "unknown API key", UNAUTHORIZED_HEADERS)
     if ROLES.index(caller.role) < ROLES.index(role):
@@ -45,6 +49,35 @@ def guarded(role: str) -> Callable[[GuardedHandler], Callable[[Request], Awaitab
             if isinstance(caller, Response):
                 return caller
             return await handler(request, caller, request.app.state.services)
+
+        return endpoint
+
+    return wrap
+
+
+DriverHandler = Callable[[Request, Driver, Services], Awaitable[Response]]
+
+
+def guarded_or_driver(
+    role: str, for_driver: DriverHandler
+) -> Callable[[GuardedHandler], Callable[[Request], Awaitable[Response]]]:
+    """As `guarded`, except that a driver's token goes to `for_driver` (which decides what
+    a courier may do there) instead of being refused."""
+
+    def wrap(handler: GuardedHandler) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            services: Services = request.app.state.services
+            key = presented_token(request.headers)
+            found = None if key is None else await services.caller_for_key(key)
+            if key is not None and found is None:
+                driver = await services.driver_for_token(key)
+                if driver is not None:
+                    return await for_driver(request, driver, services)
+            caller = _with_role(found, key, role)  # the 401/403, or the API key's caller
+            if isinstance(caller, Response):
+                return caller
+            return await handler(request, caller, services)
 
         return endpoint
 

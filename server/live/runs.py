@@ -32,6 +32,7 @@ class RunStop(NamedTuple):
     destination: tuple[float, float]
     route: Any
     due_by: datetime | None
+    order: Order  # as last applied: for what the courier's run shows (its stop_index may lag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class Runs:
                 order.destination,
                 order.route,
                 order.due_by,
+                order,
             )
             self._stops.setdefault(order.driver_id, {})[order.id] = stop
             self._driver_of[order.id] = order.driver_id
@@ -119,6 +121,7 @@ class Runs:
                     stop.destination,
                     stop.route,
                     stop.due_by,
+                    stop.order,
                 )
                 moved = True
         if not moved:
@@ -137,7 +140,7 @@ class Runs:
         if stops is None:
             return _EMPTY
         in_order = tuple(sorted(stops.values(), key=_STOP_ORDER))
-        out = [s.order_id for s in in_order if s.status is COURIER_VISIBLE]
+        out = [s.order_id for s in in_order if s.status in COURIER_VISIBLE]
         visible = tuple(out[:1] if self._next_stop_only else out)
         ordered = self._ordered[driver_id] = _Ordered(in_order, visible, frozenset(visible))
         return ordered
@@ -154,9 +157,10 @@ class Runs:
         return order_ids & self._driver_of.keys()
 
     def current_stop(self, driver_id: int) -> RunStop | None:
-        """The stop the courier is heading to: the first one out for delivery."""
+        """The stop the courier is heading to (or at): the first one out for delivery or
+        arrived."""
         for stop in self._run(driver_id).stops:
-            if stop.status is COURIER_VISIBLE:
+            if stop.status in COURIER_VISIBLE:
                 return stop
         return None
 

@@ -24,6 +24,7 @@ from geo.model import Fix
 from server.live.alerting import STORED_EVENTS, Alerting
 from server.live.clearance import Clearance
 from server.live.cluster import Cluster, DriverFacts, OrderChanged
+from server.live.courier_runs import CourierRuns
 from server.live.etas import DriverUpdate, Etas
 from server.live.fleet import Fleet
 from server.live.notices import AlertListener, Arriving, FreshEta, Listener, Notice
@@ -73,6 +74,7 @@ class Live:
         self.clearance = Clearance(runs, etas, clearance_m)
         self.alerting = Alerting(runs, fleet, alerts, offline_alert_s)  # the stored alerts
         self._silent_check_s = min(SILENT_CHECK_S, offline_alert_s / 4)
+        self.courier_runs = CourierRuns(hub, runs, etas)  # each courier's run, to their socket
         # Per driver, so bounded by the drivers table (as fleet.drivers is):
         self._last_fix: dict[int, Fix] = {}
         self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
@@ -113,6 +115,10 @@ class Live:
         if update.tracked is not None:
             self._publish_events(update.driver_id, update.tracked)
 
+    def last_fix(self, driver_id: int) -> Fix | None:
+        """The driver's newest fix known here (from any process), however old."""
+        return self._last_fix.get(driver_id)
+
     def _recent_fix(self, driver_id: int) -> Fix | None:
         """The driver's last fix if it still says where the courier is (not stale)."""
         fix = self._last_fix.get(driver_id)
@@ -145,6 +151,8 @@ class Live:
             self.fleet.changed_here.add(driver_id)
         else:  # its new ETAs come from the process tracking it
             self.etas.run_changed(driver_id, None)
+        if here:  # the courier's socket hears of it once, from where it was committed
+            self.courier_runs.changed(driver_id)
 
     def _tracker_built(self, driver_id: int) -> None:
         """A tracker built on the worker thread is in place: the ETAs from the newest fix,
@@ -158,6 +166,7 @@ class Live:
             self._tell(driver_id, update)
         self.fleet.changed_here.add(driver_id)
         self.fleet.run_changed(driver_id)
+        self.courier_runs.etas_moved(driver_id)  # its stops have ETAs now (paced)
 
     async def run_forever(self) -> None:
         """Every fleet interval: announce what changed here, then the dispatchers' deltas,
@@ -181,6 +190,7 @@ class Live:
             pass
 
     def _flush_slices(self, slice_drivers: int) -> Iterator[None]:
+        self.courier_runs.flush()
         yield from self.cluster.announce_slices(False, slice_drivers)
         yield from self.fleet.flush_slices(slice_drivers)
 
@@ -205,11 +215,13 @@ class Live:
         return notices
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
-        """Material ETA changes to the order's watchers; the rest to dispatchers' alerts,
-        those stored (alerting.py) once stored, with their id."""
+        """Material ETA changes to the order's watchers (and the courier's run); the rest to
+        dispatchers' alerts, those stored (alerting.py) once stored, with their id."""
+        moved = False
         for event in update.events:
             order_id = None if event.stop_id is None else int(event.stop_id)
             if event.kind is EventKind.ETA_CHANGED:
+                moved = True
                 if order_id is not None and self.runs.courier_visible(order_id):
                     shown = self._customer_eta(
                         wire.eta_view(update.etas.get(order_id)), self.withheld(order_id)
@@ -224,6 +236,8 @@ class Live:
             )
             self.hub.publish(ALERTS_TOPIC, wire.encode(alert))
         self.alerting.tracker_news(driver_id, update)
+        if moved:
+            self.courier_runs.etas_moved(driver_id)
 
     def customer_eta(self, order_id: int) -> wire.EtaView | None:
         """The order's ETA as its customer may see it (see `_customer_eta`)."""
@@ -376,3 +390,5 @@ class Live:
                 changed |= self.runs.reindex(order.driver_id, change.shifted)
         for driver_id in changed:
             self.run_changed(driver_id, here=False)
+            if reset is not None:  # changes may have been missed by everyone: tell couriers
+                self.courier_runs.changed(driver_id)

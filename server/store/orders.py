@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,12 +42,24 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a courier's action happened: their newest recent fix (None: none recent), the
+    distance from there to the destination, and whether that is too far."""
+
+    position: tuple[float, float] | None  # (lon, lat)
+    distance_m: float | None
+    far: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineEntry:
     status: Status
     at: datetime
     actor: str
     note: str | None
     id: int = 0
+    reason: str | None = None  # a failed delivery's reason code (courier actions)
+    place: Place | None = None  # courier actions only
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +77,12 @@ class NewOrder:
     customer_time_zone: str | None = None
 
 
-_COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
+ORDER_COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
     destination, address, promised_by, window_start, window_end, status, driver_id,
     stop_index, route, created_at, updated_at, closed_at, customer_time_zone"""
 
 
-def _order(row: asyncpg.Record) -> Order:
+def order_of_row(row: asyncpg.Record) -> Order:
     values = dict(row)
     values["status"] = Status(values["status"])
     return Order(**values)
@@ -101,7 +112,7 @@ async def create_order(
                     customer_phone, destination, address, promised_by, window_start, window_end,
                     status, created_at, updated_at, customer_time_zone)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
-                RETURNING {_COLUMNS}""",
+                RETURNING {ORDER_COLUMNS}""",
                 new.reference,
                 new.tracking_code,
                 new.customer_name,
@@ -120,126 +131,77 @@ async def create_order(
             raise DuplicateTrackingCode(new.tracking_code) from None
         assert row is not None
         entry = await _add_event(conn, row["id"], Status.CONFIRMED, actor, None, at)
-    return _order(row), entry
+    return order_of_row(row), entry
 
 
 async def _add_event(
-    conn: Conn, order_id: int, status: Status, actor: str, note: str | None, at: datetime
+    conn: Conn,
+    order_id: int,
+    status: Status,
+    actor: str,
+    note: str | None,
+    at: datetime,
+    reason: str | None = None,
+    place: Place | None = None,
 ) -> TimelineEntry:
     entry_id = await conn.fetchval(
-        """INSERT INTO order_events (order_id, at, status, actor, note)
-           VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+        """INSERT INTO order_events (order_id, at, status, actor, note, reason, position,
+               distance_m, far)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
         order_id,
         at,
         status.value,
         actor,
         note,
+        reason,
+        None if place is None else place.position,
+        None if place is None else place.distance_m,
+        place is not None and place.far,
     )
-    return TimelineEntry(status, at, actor, note, int(entry_id))
+    return TimelineEntry(status, at, actor, note, int(entry_id), reason, place)
 
 
 async def get_order(conn: Conn, order_id: int) -> Order | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM orders WHERE id = $1", order_id)
-    return None if row is None else _order(row)
+    row = await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1", order_id)
+    return None if row is None else order_of_row(row)
 
 
 async def order_by_code(conn: Conn, code: str) -> Order | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM orders WHERE tracking_code = $1", code)
-    return None if row is None else _order(row)
+    row = await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM orders WHERE tracking_code = $1", code)
+    return None if row is None else order_of_row(row)
 
 
 async def timeline(conn: Conn, order_id: int) -> list[TimelineEntry]:
     rows = await conn.fetch(
-        "SELECT id, status, at, actor, note FROM order_events WHERE order_id = $1 ORDER BY at, id",
+        """SELECT id, status, at, actor, note, reason, position, distance_m, far
+           FROM order_events WHERE order_id = $1 ORDER BY at, id""",
         order_id,
     )
     return [
-        TimelineEntry(Status(r["status"]), r["at"], r["actor"], r["note"], r["id"]) for r in rows
+        TimelineEntry(
+            Status(r["status"]),
+            r["at"],
+            r["actor"],
+            r["note"],
+            r["id"],
+            r["reason"],
+            None
+            if r["position"] is None and r["distance_m"] is None and not r["far"]
+            else Place(r["position"], r["distance_m"], r["far"]),
+        )
+        for r in rows
     ]
 
 
-# lateness.is_late in SQL ($6 now, e.eta_at the order's ETA or NULL, $9 the settled
-# statuses); never NULL, so that `late=false` is its exact complement.
-_LATE = """(o.status <> ALL($9::text[])
-    AND coalesce(o.window_end, o.promised_by) IS NOT NULL
-    AND (coalesce(o.window_end, o.promised_by) < $6
-         OR coalesce(e.eta_at > coalesce(o.window_end, o.promised_by), false)))"""
-
-
-_LIST_SQL = f"""
-    SELECT {_COLUMNS} FROM orders o
-    LEFT JOIN unnest($7::bigint[], $8::timestamptz[]) AS e(order_id, eta_at)
-        ON e.order_id = o.id
-    WHERE o.id > $1
-      AND ($2::text[] IS NULL OR o.status = ANY($2))
-      AND ($3::bigint IS NULL OR o.driver_id = $3)
-      AND ($4::boolean IS NULL OR $4 = {_LATE})
-      AND ($10::timestamptz IS NULL OR o.created_at >= $10)
-      AND ($11::timestamptz IS NULL OR o.created_at <= $11)
-    ORDER BY o.id LIMIT $5"""
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    """Which orders a list or an export holds. `late`: only the orders that are (True) or
-    are not (False) late at `now`, by the rule in server/domain/lateness.py, given the ETAs
-    known in memory (`eta_at`, by order id); None: either. `created_from`/`created_to`:
-    bounds (inclusive) on `created_at`; None: open."""
-
-    statuses: list[str] | None
-    driver_id: int | None
-    late: bool | None
-    now: datetime
-    eta_at: dict[int, datetime]
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-
-    def args(self, after_id: int, limit: int | None) -> tuple[object, ...]:
-        return (
-            after_id,
-            self.statuses,
-            self.driver_id,
-            self.late,
-            limit,
-            self.now,
-            list(self.eta_at),
-            list(self.eta_at.values()),
-            sorted(s.value for s in lateness.SETTLED),
-            self.created_from,
-            self.created_to,
-        )
-
-
-async def list_orders(
-    conn: Conn,
-    *,
-    statuses: list[str] | None,
-    driver_id: int | None,
-    late: bool | None,
-    now: datetime,
-    eta_at: dict[int, datetime],
-    limit: int,
-    after_id: int,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-) -> list[Order]:
-    """A page of orders by id, after `after_id` (OrderFilter says which)."""
-    which = OrderFilter(statuses, driver_id, late, now, eta_at, created_from, created_to)
-    return [_order(r) for r in await conn.fetch(_LIST_SQL, *which.args(after_id, limit))]
-
-
-async def export_orders(
-    conn: Conn, which: OrderFilter, batch_rows: int = 1_000
-) -> AsyncIterator[list[Order]]:
-    """Every order `which` holds, by id, in batches through a server-side cursor (never
-    all in memory). Must run inside a transaction, which the caller owns."""
-    cursor = await conn.cursor(_LIST_SQL, *which.args(0, None))
-    while rows := await cursor.fetch(batch_rows):
-        yield [_order(r) for r in rows]
-
-
 async def change_status(
-    conn: Conn, order_id: int, wanted: Status, actor: str, note: str | None, at: datetime
+    conn: Conn,
+    order_id: int,
+    wanted: Status,
+    actor: str,
+    note: str | None,
+    at: datetime,
+    reason: str | None = None,
+    place: Place | None = None,
 ) -> tuple[Order, Order, TimelineEntry] | None:
     """Apply a transition with its timeline entry in one transaction.
 
@@ -247,11 +209,11 @@ async def change_status(
     """
     async with conn.transaction():
         row = await conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE", order_id
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE", order_id
         )
         if row is None:
             return None
-        before = _order(row)
+        before = order_of_row(row)
         status = transition(before.status, wanted)
         # Closed once, closed for good (no status leaves CLOSED): the first closing time
         # stays, so `delivered -> returned` never extends the tracking link.
@@ -265,16 +227,16 @@ async def change_status(
                         SELECT coalesce(max(stop_index) + 1, 0) FROM orders
                         WHERE driver_id = o.driver_id)
                     ELSE o.stop_index END
-            WHERE id = $1 RETURNING {_COLUMNS}""",
+            WHERE id = $1 RETURNING {ORDER_COLUMNS}""",
             order_id,
             status.value,
             at,
             closed_at,
             status in OFF_RUN,
         )
-        entry = await _add_event(conn, order_id, status, actor, note, at)
+        entry = await _add_event(conn, order_id, status, actor, note, at, reason, place)
     assert row is not None
-    return before, _order(row), entry
+    return before, order_of_row(row), entry
 
 
 async def assign(
@@ -330,27 +292,27 @@ async def assign(
         row = await conn.fetchrow(
             f"""
             UPDATE orders SET driver_id = $2, route = $3, stop_index = $4, updated_at = $5
-            WHERE id = $1 RETURNING {_COLUMNS}""",
+            WHERE id = $1 RETURNING {ORDER_COLUMNS}""",
             order_id,
             driver_id,
             route,
             stop_index,
             at,
         )
-    return None if row is None else (_order(row), shifted)
+    return None if row is None else (order_of_row(row), shifted)
 
 
 async def orders_on_runs(conn: Conn, driver_id: int | None = None) -> list[Order]:
     """Every assigned order that still needs its courier (of one driver, if given), in stop
     order per driver."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM orders
+        f"""SELECT {ORDER_COLUMNS} FROM orders
             WHERE driver_id IS NOT NULL AND stop_index IS NOT NULL
               AND ($1::bigint IS NULL OR driver_id = $1)
             ORDER BY driver_id, stop_index""",
         driver_id,
     )
-    return [_order(r) for r in rows]
+    return [order_of_row(r) for r in rows]
 
 
 async def announce_delay(conn: Conn, order_id: int, eta_at: datetime, window_end: datetime) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -131,7 +132,29 @@ order_events = Table(
     Column("status", Text, nullable=False),
     Column("actor", Text, nullable=False),
     Column("note", Text),
+    # Courier actions (arrived/delivered/failed): the failure's reason code, where the
+    # courier was (their newest fix, if recent), how far from the destination, and whether
+    # that is beyond TRACKER_ACTION_FAR_M.
+    Column("reason", Text),
+    Column("position", _point()),
+    Column("distance_m", REAL),
+    Column("far", Boolean, nullable=False, server_default="false"),
     Index("order_events_order", "order_id", "at"),
+)
+
+# A courier's actions by idempotency key: a resend is answered with the first answer
+# (kept 24 h, and at most so many per driver: server/store/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("driver_id", BigInteger, ForeignKey("drivers.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("driver_id", "key", name="idempotency_keys_pkey"),
+    Index("idempotency_keys_age", "driver_id", "created_at"),
 )
 
 webhook_subscriptions = Table(

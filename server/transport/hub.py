@@ -4,9 +4,10 @@
 offers the already-encoded bytes to the local subscribers at once and sends the same bytes
 once to Redis, and each other process offers them to its own subscribers.
 
-Topics: `order:{id}` (customers watching one order), `fleet:alerts` (dispatchers; the
-fleet's deltas are built by each process from its own picture, see fleet.py), `driver:{id}`
-(the courier's own socket: messages from dispatch).
+Topics: `order:{id}` (customers watching one order), `driver:{id}` (the courier's own
+socket: their run), `driver:{id}:messages` (the courier's own socket: messages from
+dispatch), `fleet:alerts` (dispatchers; the fleet's deltas are built by each process from
+its own picture, see fleet.py).
 Besides topics, processes exchange their live state (`broadcast`, see cluster.py): a
 message never comes back to the process that sent it.
 """
@@ -21,6 +22,7 @@ ALERTS_TOPIC = "fleet:alerts"
 # Conflation keys of the messages that show the courier on an order's topic.
 POSITION_KEY = "position"  # one conflatable position per order topic
 ETA_KEY = "eta"  # a newer ETA supersedes the one still waiting
+RUN_KEY = "run"  # a courier's newer run supersedes the one still waiting
 
 
 def order_topic(order_id: int) -> str:
@@ -28,8 +30,14 @@ def order_topic(order_id: int) -> str:
 
 
 def driver_topic(driver_id: int) -> str:
-    """The topic of what goes to one courier's socket (on whichever process it is)."""
+    """The topic of one courier's run, to their socket (on whichever process it is)."""
     return f"driver:{driver_id}"
+
+
+def messages_topic(driver_id: int) -> str:
+    """The topic of messages from dispatch to one courier's socket (its own topic: the run
+    conflates, messages never do)."""
+    return f"driver:{driver_id}:messages"
 
 
 def order_of_topic(topic: str) -> int | None:
@@ -73,6 +81,10 @@ class Hub(Protocol):
     def broadcast(self, data: bytes, key: str | None = None) -> None:
         """Send live state to the other processes (none: nothing happens). Never blocks;
         a newer message with the same `key` replaces one still waiting."""
+        ...
+
+    def subscribers(self, topic: str) -> tuple[Subscriber, ...]:
+        """This process's subscribers of `topic`."""
         ...
 
     def attach(self, peer: Peer) -> None: ...

@@ -12,7 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from server.live.state import Live
 from server.store import messages as store
-from server.transport.hub import driver_topic
+from server.transport.hub import messages_topic
 from server.wire import alerts as wire
 
 
@@ -32,5 +32,5 @@ async def send(
         message = await store.add_message(conn, driver_id, text, actor, now)
     if message is not None:
         data = wire.encode(wire.courier_message(message))
-        services.live.hub.publish(driver_topic(driver_id), data)
+        services.live.hub.publish(messages_topic(driver_id), data)
     return message

@@ -25,8 +25,8 @@ from server.base.settings import Settings
 from server.domain import codes
 from server.domain.lifecycle import Status
 from server.live.state import Live
+from server.store import order_lists, proofs, queries
 from server.store import orders as store
-from server.store import proofs, queries
 from server.store.orders import NewOrder, Order, TimelineEntry
 from server.usecases import proof
 from server.usecases.notify.notifier import Notifier
@@ -72,7 +72,7 @@ async def create(
             except store.DuplicateTrackingCode:
                 continue
         timeline = await store.timeline(conn, order.id)
-    _committed(services, None, order, entry)
+    committed(services, None, order, entry)
     return order, timeline
 
 
@@ -88,18 +88,37 @@ async def change_status(
     IllegalTransition (server/domain/lifecycle.py) when the lifecycle does not allow it."""
     async with services.db() as conn:
         async with conn.transaction():  # status, timeline entry and messages together
-            changed = await store.change_status(conn, order_id, wanted, actor, note, now)
-            if changed is None:
-                raise NoSuchOrder(order_id)
-            before, after, entry = changed
-            eta = services.live.etas.view(order_id)
-            await services.notifier.enqueue_status(conn, after, entry, eta)
+            before, after, entry = await change_status_in(
+                services, conn, order_id, wanted, actor, note, now
+            )
         timeline = await store.timeline(conn, order_id)
-    _committed(services, before, after, entry)
+    committed(services, before, after, entry)
     return after, timeline
 
 
-def _committed(
+async def change_status_in(
+    services: OrderServices,
+    conn: PoolConnectionProxy,
+    order_id: int,
+    wanted: Status,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    reason: str | None = None,
+    place: store.Place | None = None,
+) -> tuple[Order, Order, TimelineEntry]:
+    """Step 1 inside the caller's transaction (which may hold more, e.g. a courier's
+    idempotency key): the status, its timeline entry and its messages. The caller calls
+    `committed` once the transaction has committed. Raises as `change_status`."""
+    changed = await store.change_status(conn, order_id, wanted, actor, note, now, reason, place)
+    if changed is None:
+        raise NoSuchOrder(order_id)
+    before, after, entry = changed
+    await services.notifier.enqueue_status(conn, after, entry, services.live.etas.view(order_id))
+    return before, after, entry
+
+
+def committed(
     services: OrderServices, before: Order | None, after: Order, entry: TimelineEntry
 ) -> None:
     """Steps 2 and 3, once a status change is committed: wake the notifier for its new
@@ -180,7 +199,7 @@ async def find(
     the ETAs live state holds (every order on a run that has one)."""
     eta_at = etas_for_lateness(services.live, late)
     async with services.db() as conn:
-        return await store.list_orders(
+        return await order_lists.list_orders(
             conn,
             statuses=None if statuses is None else [s.value for s in statuses],
             driver_id=driver_id,

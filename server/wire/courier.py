@@ -1,21 +1,22 @@
 """Courier wire messages: typed decoding where bytes enter, encoding of replies.
 
-A frame is either one fix (`{"type":"fix",...}`) or a backlog (`{"type":"fixes",
-"fixes":[...]}`). Decoding splits a frame into good fixes and per-fix rejections, so one
-bad fix in a backlog never costs the others; a frame that is not a message at all is a
-`FrameError`.
+A frame is one fix (`{"type":"fix",...}`), a backlog (`{"type":"fixes","fixes":[...]}`)
+or a courier action (`{"type":"action",...}`, courier_actions.py). Decoding splits a
+frame into good fixes and per-fix rejections, so one bad fix in a backlog never costs the
+others; a frame that is not a message at all is a `FrameError`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from geo.model import Fix
 from server.wire import jsonin
+from server.wire.courier_actions import ActionMessage
 
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
@@ -47,6 +48,7 @@ class _Probe(msgspec.Struct):
 
     seq: Seq | None = None
     type: str | None = None
+    id: Any = None  # an action's
 
 
 class Ack(msgspec.Struct, tag="ack", tag_field="type"):
@@ -70,9 +72,12 @@ class FrameError(ValueError):
 class Decoded:
     fixes: list[tuple[int, Fix]]
     rejected: list[Rejected]
+    action: ActionMessage | None = None
+    # An action that is not well formed: (its id, what is wrong), answered as its result.
+    bad_action: tuple[str, str] | None = None
 
 
-_frame_decoder = jsonin.Decoder(msgspec.json.Decoder(FixMessage | FixesMessage))
+_frame_decoder = jsonin.Decoder(msgspec.json.Decoder(FixMessage | FixesMessage | ActionMessage))
 _fix_decoder = jsonin.Decoder(msgspec.json.Decoder(FixIn))
 _probe_decoder = jsonin.Decoder(msgspec.json.Decoder(_Probe))
 encode = msgspec.json.Encoder().encode
@@ -83,10 +88,15 @@ def decode_frame(data: bytes | str, max_fixes: int) -> Decoded:
     try:
         message = _frame_decoder.decode(data)
     except msgspec.DecodeError as exc:
+        bad_action = _bad_action(data, exc)
+        if bad_action is not None:
+            return Decoded([], [], bad_action=bad_action)
         rejected = _rejected_fix(data, "fix", exc)
         if rejected is None:
             raise FrameError(_frame_reason(exc)) from None
         return Decoded([], [rejected])
+    if isinstance(message, ActionMessage):
+        return Decoded([], [], action=message)
     if isinstance(message, FixMessage):
         return _convert([message], [])
     if len(message.fixes) > max_fixes:
@@ -114,22 +124,37 @@ def _rejected_fix(
     data: bytes | str | msgspec.Raw, kind: str | None, exc: Exception
 ) -> Rejected | None:
     """If `data` is a fix-shaped object with a usable seq, a rejection naming it."""
+    probe = _probe(data, exc)
+    if probe is None or probe.seq is None or (kind is not None and probe.type != kind):
+        return None
+    return Rejected(probe.seq, f"invalid fix: {exc}")
+
+
+def _bad_action(data: bytes | str, exc: Exception) -> tuple[str, str] | None:
+    """An action-shaped object with a usable id: (id, what is wrong)."""
+    probe = _probe(data, exc)
+    if probe is None or probe.type != "action" or not isinstance(probe.id, str):
+        return None
+    if not 0 < len(probe.id) <= 200:
+        return None
+    return probe.id, f"invalid action: {exc}"
+
+
+def _probe(data: bytes | str | msgspec.Raw, exc: Exception) -> _Probe | None:
+    """Enough of an object that failed validation (not one that is not JSON) to name it."""
     if not isinstance(exc, msgspec.ValidationError):
         return None
     try:
-        probe = _probe_decoder.decode(data)
+        return _probe_decoder.decode(data)
     except msgspec.DecodeError:
         return None
-    if probe.seq is None or (kind is not None and probe.type != kind):
-        return None
-    return Rejected(probe.seq, f"invalid fix: {exc}")
 
 
 def _frame_reason(exc: msgspec.DecodeError) -> str:
     text = str(exc)
     if isinstance(exc, msgspec.ValidationError):
         if "`$.type`" in text or "missing required field `type`" in text:
-            return 'not a courier message: "type" must be "fix" or "fixes"'
+            return 'not a courier message: "type" must be "fix", "fixes" or "action"'
         return f"not a courier message: {text}"
     return f"malformed JSON: {text}"
 

@@ -34,13 +34,23 @@ class Window(msgspec.Struct):
     end: datetime
 
 
-class Step(msgspec.Struct):
-    """A timeline entry for dispatchers: who did it, too."""
+class Where(msgspec.Struct):
+    lat: float
+    lon: float
+
+
+class Step(msgspec.Struct, omit_defaults=True):
+    """A timeline entry for dispatchers: who did it, too; for a courier's action, the
+    failure's reason and where it happened (`far`: beyond TRACKER_ACTION_FAR_M)."""
 
     status: str
     at: datetime
     actor: str
     note: str | None
+    reason: str | None = None
+    position: Where | None = None
+    distance_m: float | None = None
+    far: bool = False
 
 
 class DispatcherOrder(msgspec.Struct):
@@ -136,9 +146,24 @@ def dispatcher_order(
         created_at=order.created_at,
         updated_at=order.updated_at,
         closed_at=order.closed_at,
-        timeline=msgspec.UNSET
-        if timeline is None
-        else [Step(e.status.value, e.at, e.actor, e.note) for e in timeline],
+        timeline=msgspec.UNSET if timeline is None else [_step(e) for e in timeline],
+    )
+
+
+def _step(entry: TimelineEntry) -> Step:
+    place = entry.place
+    if place is None:
+        return Step(entry.status.value, entry.at, entry.actor, entry.note, entry.reason)
+    position = None if place.position is None else Where(place.position[1], place.position[0])
+    return Step(
+        entry.status.value,
+        entry.at,
+        entry.actor,
+        entry.note,
+        entry.reason,
+        position,
+        place.distance_m,
+        place.far,
     )
 
 

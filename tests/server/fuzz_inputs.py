@@ -60,8 +60,23 @@ def fix_like(draw: st.DrawFn) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if k not in drop}
 
 
+@st.composite
+def action_like(draw: st.DrawFn) -> dict[str, Any]:
+    """A courier action with any field replaced by something hostile, or left out."""
+    fields: dict[str, Any] = {
+        "id": draw(st.one_of(hostile_text, json_values)),
+        "order_id": draw(st.one_of(hostile_number, scalars)),
+        "status": draw(st.one_of(st.sampled_from(["arrived", "delivered", "failed"]), scalars)),
+        "reason": draw(st.one_of(st.sampled_from(["not_home", "other"]), json_values)),
+        "note": draw(st.one_of(hostile_text, json_values)),
+    }
+    drop = draw(st.sets(st.sampled_from(list(fields))))
+    return {k: v for k, v in fields.items() if k not in drop}
+
+
 frames = st.one_of(
     raw_bodies,
+    action_like().map(lambda a: json.dumps({"type": "action", **a}).encode()),
     fix_like().map(lambda f: json.dumps({"type": "fix", **f}).encode()),
     st.lists(st.one_of(fix_like(), json_values), max_size=5).map(
         lambda fs: json.dumps({"type": "fixes", "fixes": fs}).encode()

@@ -40,9 +40,10 @@ async def require_redis(url: str = TEST_REDIS_URL) -> None:
 
 
 @contextlib.asynccontextmanager
-async def redis_through_proxy() -> AsyncIterator[tuple[TcpProxy, str]]:
-    """TEST_REDIS_URL's Redis behind a TCP proxy a test can cut and restore; its URL."""
-    host, _, rest = TEST_REDIS_URL.removeprefix("redis://").partition(":")
+async def redis_proxy(url: str = TEST_REDIS_URL) -> AsyncIterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the test Redis that a test can cut and restore, and the bus URL
+    that goes through it."""
+    host, _, rest = url.removeprefix("redis://").partition(":")
     port, _, database = rest.partition("/")
     proxy = TcpProxy(host, int(port))
     await proxy.start()

@@ -92,6 +92,53 @@ async def test_rest_bodies_never_500(shared: Shared, request: tuple[str, bytes])
         assert after == before, (answer.status_code, answer.text[:300])
 
 
+COURIER_BODY = {"status": "failed", "reason": "other", "note": "n"}
+
+
+@SERVER
+@given(
+    body=st.one_of(
+        raw_bodies,
+        st.builds(
+            lambda key, value: json.dumps({**COURIER_BODY, key: value}).encode(),
+            st.one_of(st.sampled_from(sorted(COURIER_BODY)), hostile_text),
+            json_values,
+        ),
+    ),
+    # What HTTP can carry in a header: printable ASCII, no surrounding space (h11 refuses it).
+    key=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=250).filter(
+        lambda k: k == k.strip()
+    ),
+)
+async def test_courier_action_bodies_never_500(shared: Shared, body: bytes, key: str) -> None:
+    """A courier's status change (driver token, Idempotency-Key): refused or done, never a
+    500; a refusal stores nothing (an order on no run: every body is refused)."""
+    order = await shared.db.fetchval("SELECT max(id) FROM orders")
+    if order is None:
+        created = await shared.http.post("/api/orders", json=REST_BODIES["/api/orders"])
+        order = created.json()["id"]
+    token = await _courier_token(shared)
+    before = await shared.counts()
+    answer = await shared.http.post(
+        f"/api/orders/{order}/status",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+    )  # fmt: skip
+    assert answer.status_code < 500, (answer.status_code, answer.text[:300])
+    assert_client_error(answer)
+    assert await shared.counts() == before, (answer.status_code, answer.text[:300])
+
+
+_courier_tokens: dict[int, str] = {}
+
+
+async def _courier_token(shared: Shared) -> str:
+    """The token of the driver "Fuzz actions", created once per server (no orders)."""
+    if id(shared) not in _courier_tokens:
+        _, _courier_tokens[id(shared)] = await shared.server.create_driver("Fuzz actions")
+    return _courier_tokens[id(shared)]
+
+
 @SERVER
 @given(
     query=st.dictionaries(
@@ -239,7 +286,9 @@ async def test_socket_frames_get_replies_and_the_connection_stays(
     before = await shared.db.fetchval(count, driver_id)
     replies = await socket.exchange(frame, next(PROBE_SEQS))  # raises if the socket closed
     acked = {s for r in replies if r["type"] == "ack" for s in r["seqs"]}
-    assert all(r["type"] in ("ack", "rejected", "error") for r in replies), replies
+    # Actions are answered when done (perhaps after the probe's ack), and may change the run.
+    kinds = ("ack", "rejected", "error", "action_result", "run")
+    assert all(r["type"] in kinds for r in replies), replies
     # Stored: the probe, and at most the frame's acked fixes (a repeated seq is acked
     # again, stored once); nothing that was refused.
     assert before + 1 <= await shared.db.fetchval(count, driver_id) <= before + len(acked)

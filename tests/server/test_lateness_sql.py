@@ -10,6 +10,7 @@ import asyncpg
 
 from server.domain import lateness
 from server.domain.lifecycle import Status
+from server.store import order_lists
 from server.store import orders as store
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -23,6 +24,7 @@ PATHS: dict[Status, list[Status]] = {
     S.PACKED: [S.PACKED],
     S.SHIPPED: [S.SHIPPED],
     S.OUT_FOR_DELIVERY: [S.OUT_FOR_DELIVERY],
+    S.ARRIVED: [S.OUT_FOR_DELIVERY, S.ARRIVED],
     S.DELIVERED: [S.OUT_FOR_DELIVERY, S.DELIVERED],
     S.FAILED: [S.SHIPPED, S.FAILED],
     S.CANCELLED: [S.CANCELLED],
@@ -45,6 +47,7 @@ STATED: list[tuple[timedelta | None, timedelta | None, Status, timedelta | None,
     (None, None, S.OUT_FOR_DELIVERY, 2 * H, False),  # no promise: never late
     (-H, None, S.CONFIRMED, None, True),  # promise passed
     (-H, None, S.FAILED, None, True),  # a failed attempt is still open
+    (-H, None, S.ARRIVED, None, True),  # at the door, not yet delivered: still open
     (timedelta(0), None, S.SHIPPED, None, False),  # due exactly now: not yet
     (H, None, S.OUT_FOR_DELIVERY, 2 * H, True),  # expected after the promise
     (H, None, S.OUT_FOR_DELIVERY, H, False),  # expected exactly at it
@@ -92,7 +95,7 @@ async def _order(
 async def _sql_late(db: asyncpg.Connection, eta_at: dict[int, datetime]) -> dict[int, bool]:
     found: dict[int, bool] = {}
     for late in (True, False):
-        for order in await store.list_orders(
+        for order in await order_lists.list_orders(
             db,
             statuses=None,
             driver_id=None,

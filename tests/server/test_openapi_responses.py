@@ -97,10 +97,31 @@ async def _orders(
                        headers=headers), assign)  # 404  # fmt: skip
     check(await c.post(f"/api/orders/{order_id}/status", json={"status": "out_for_delivery"},
                        headers=headers), status)  # fmt: skip
+    return str(created.json()["tracking_code"])
+
+
+async def _courier(c: httpx.AsyncClient, check: ResponseChecker, order_id: int, token: str) -> None:
+    """A courier's actions on the order out for delivery on their run."""
+    status = "/api/orders/{order_id}/status"
+    driver = {"Authorization": f"Bearer {token}"}
+    path = f"/api/orders/{order_id}/status"
+    arrived = {"status": "arrived"}
+    check(await c.post(path, json=arrived, headers={**driver, "Idempotency-Key": "o1"}), status)
+    check(await c.post(path, json=arrived, headers=driver), status)  # 400: no key
+    check(await c.post(path, json=arrived, headers={**driver, "Idempotency-Key": "o2"}),
+          status)  # 409: arrived already  # fmt: skip
+    check(await c.post(path, json={"status": "failed", "reason": "x"},
+                       headers={**driver, "Idempotency-Key": "o3"}), status)  # 422  # fmt: skip
+    check(await c.post("/api/orders/999999/status", json=arrived,
+                       headers={**driver, "Idempotency-Key": "o4"}), status)  # 403  # fmt: skip
+
+
+async def _notifications(
+    c: httpx.AsyncClient, check: ResponseChecker, order_id: int, headers: dict[str, str]
+) -> None:
     log = "/api/orders/{order_id}/notifications"
     check(await c.get(f"/api/orders/{order_id}/notifications", headers=headers), log)
     check(await c.get(f"/api/orders/{order_id}/notifications"), log)  # 401
-    return str(created.json()["tracking_code"])
 
 
 async def _exports(
@@ -249,6 +270,10 @@ async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
         driver_id, token, dispatcher = await _drivers_and_keys(c, check)
         code = await _orders(c, check, driver_id, dispatcher)
         await _exports(c, check, driver_id, dispatcher)
+        found = (await c.get("/api/orders?status=out_for_delivery", headers=dispatcher)).json()
+        order_id = found["orders"][0]["id"]
+        await _notifications(c, check, order_id, dispatcher)
+        await _courier(c, check, order_id, token)
         await _webhooks(c, check, dispatcher)
         await _ingest(c, check, token)
         await _track_fleet_health(c, check, code, dispatcher)

@@ -24,7 +24,7 @@ from tests.server.processes import (
     TEST_REDIS_URL,
     ServerProcess,
     bus_prefix,
-    redis_through_proxy,
+    redis_proxy,
     require_redis,
     server_processes,
 )
@@ -247,7 +247,7 @@ async def view_showing(server: ServerProcess, order_id: int, remaining_m: float)
 
 async def test_redis_cut_and_restored(settings: Settings, db: asyncpg.Connection) -> None:
     await require_redis()
-    async with redis_through_proxy() as (proxy, redis_url):
+    async with redis_proxy() as (proxy, redis_url):
         async with server_processes(settings, ["A", "B"], bus_env(redis_url)) as (a, b):
             driver_id, token = await a.create_driver("Ana")
             order = await order_out(a, driver_id)
@@ -359,7 +359,7 @@ async def test_a_message_sent_while_redis_is_away_reaches_the_courier_after(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
     await require_redis()
-    async with redis_through_proxy() as (proxy, redis_url):
+    async with redis_proxy() as (proxy, redis_url):
         async with server_processes(settings, ["A", "B"], bus_env(redis_url)) as (a, b):
             driver_id, token = await a.create_driver("Ana")
             async with Courier(a.ws_url, token) as courier:

@@ -162,3 +162,33 @@ async def test_portal_forgives_format_and_explains_wrong_numbers(
 
             await page.goto(f"{server.base_url}/t/0000-0000-0000-0000")
             await expect(page.locator("#problem")).to_contain_text("cannot find")
+
+
+async def test_the_courier_at_the_door_stays_on_the_map(
+    settings: Settings, db: asyncpg.Connection, browser: Browser
+) -> None:
+    async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver()
+        order = await dispatch.order(lon=DESTINATION[0], lat=DESTINATION[1])
+        await dispatch.out_for_delivery(order["id"], driver_id, route=ROUTE)
+        near_door = DESTINATION[0] - 0.01 * DEG_PER_KM  # 10 m short of it
+        async with Courier(server.ws_url, token) as courier, browsing(browser) as b:
+            await courier.send(fix(1, now() - timedelta(seconds=5), near_door, DESTINATION[1]))
+            await courier.wait_acked({1})
+            page = b.page
+            await page.goto(f"{server.base_url}/t/{order['tracking_code']}")
+            await expect(page.locator("#status-text")).to_have_text("Out for delivery")
+            # The courier says so from their own token (a courier action).
+            response = await dispatch.client.post(
+                f"/api/orders/{order['id']}/status",
+                json={"status": "arrived"},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "at-door"},
+            )
+            assert response.status_code == 200, response.text
+            await expect(page.locator("#status-text")).to_have_text("Courier has arrived")
+            await expect(page.locator("#timeline li.current")).to_contain_text(
+                "Courier has arrived"
+            )
+            await expect(page.locator("#timeline li.upcoming")).to_contain_text("Delivered")
+            await expect(page.locator(".courier-marker")).to_have_count(1)
+            await expect(page.locator("#map-section")).to_be_visible()

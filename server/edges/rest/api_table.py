@@ -22,7 +22,7 @@ from server.edges.rest.alerts import MessageIn
 from server.edges.rest.drivers import DriverIn
 from server.edges.rest.notifications import SubscriptionIn
 from server.edges.rest.validation import ApiKeyIn, AssignIn, OrderIn, StatusIn
-from server.wire import alerts, courier, live, notify, orders, proof, rest
+from server.wire import alerts, courier, courier_actions, live, notify, orders, proof, rest
 
 
 class FixBacklog(msgspec.Struct, tag="fixes", tag_field="type"):
@@ -69,6 +69,7 @@ class Op:
     description: str = ""
     deprecated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # x- extensions
+    also_driver: bool = False  # a driver's token is accepted too (for what `description` says)
 
 
 OrderStatus = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]+(,[a-z_]+)*$")]
@@ -184,8 +185,18 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/orders/{order_id}", "One order with its timeline", "orders", _D,
        {200: orders.DispatcherOrder, 404: ERROR}),
     Op("POST", "/api/orders/{order_id}/status", "Move an order along its lifecycle", "orders",
-       _D, {200: orders.DispatcherOrder, 404: ERROR, 409: rest.TransitionRefused}, StatusIn,
-       description="An illegal transition is 409 naming the allowed ones."),
+       _D, {200: (orders.DispatcherOrder, courier_actions.ActionDone), 400: ERROR, 404: ERROR,
+            409: rest.TransitionRefused}, (StatusIn, courier_actions.ActionIn),
+       params=(Param("Idempotency-Key", str, "a courier's action: required, at most 200 "
+                     "characters; the same key with the same body answers as the first time",
+                     "header"),),
+       also_driver=True,
+       description="An illegal transition is 409 naming the allowed ones. With a driver's "
+       "token (a courier action, docs/api.md \"Courier actions\"): only `arrived`, "
+       "`delivered`, `failed` (`reason` one of not_home, refused, address_not_found, "
+       "no_access, damaged, other; `note` required with other), only on the caller's run "
+       "(otherwise 403), with an `Idempotency-Key` header (missing: 400; reused for a "
+       "different action: 422); answers ActionDone."),
     Op("POST", "/api/orders/{order_id}/assign", "Put an order on a driver's run", "orders", _D,
        {200: orders.DispatcherOrder, 404: ERROR, 409: ERROR}, AssignIn,
        description="`route`: a GeoJSON LineString or an encoded polyline; without one the "
@@ -238,10 +249,18 @@ OPERATIONS: tuple[Op, ...] = (
 # Sockets are no OpenAPI paths: listed as an extension, with their messages' schemas.
 SOCKETS: dict[str, dict[str, Any]] = {
     "/ws/driver": {
-        "summary": "Courier socket: fixes in, acks once stored; messages from dispatch",
+        "summary": "Courier socket: fixes and actions in; acks once stored, action results, "
+        "the courier's run on connect and on every change; messages from dispatch",
         "auth": "driverToken (header, subprotocol tracker.token.<token>, or ?token=)",
-        "receives": (courier.FixMessage, FixBacklog),
-        "sends": (courier.Ack, courier.Rejected, courier.Error, alerts.CourierMessage),
+        "receives": (courier.FixMessage, FixBacklog, courier_actions.ActionMessage),
+        "sends": (
+            courier.Ack,
+            courier.Rejected,
+            courier.Error,
+            courier_actions.RunMessage,
+            courier_actions.ActionResult,
+            alerts.CourierMessage,
+        ),
     },
     "/ws/track/{code}": {
         "summary": "Customer socket: a snapshot, then positions, statuses and ETAs",

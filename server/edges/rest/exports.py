@@ -26,7 +26,7 @@ from server.edges.responses import error_response
 from server.edges.rest.params import query_time
 from server.edges.services import Caller, Services
 from server.edges.streams import ExportResponse
-from server.store import Conn, history, queries
+from server.store import Conn, history, order_lists, queries
 from server.store import orders as order_store
 from server.usecases.order_views import is_late
 from server.wire import exports
@@ -110,7 +110,7 @@ async def order_track(request: Request, caller: Caller, services: Services) -> R
     )
 
 
-def orders_csv(services: Services, which: order_store.OrderFilter) -> Response:
+def orders_csv(services: Services, which: order_lists.OrderFilter) -> Response:
     """Every order `which` selects, oldest id first, ORDER_COLUMNS (docs/api.md); `late`
     and `eta` as the JSON list has them."""
     live = services.live
@@ -129,7 +129,7 @@ def orders_csv(services: Services, which: order_store.OrderFilter) -> Response:
 
     async def produce(conn: Conn) -> AsyncIterator[bytes]:
         yield exports.orders_csv_head()
-        async for found in order_store.export_orders(conn, which):
+        async for found in order_lists.export_orders(conn, which):
             yield exports.orders_csv(row(o) for o in found)
 
     return ExportResponse(

@@ -210,7 +210,9 @@ def _operation(op: Op, schemas: _Schemas) -> dict[str, Any]:
         operation["description"] = op.description
     if op.deprecated:
         operation["deprecated"] = True
-    operation["security"] = SECURITY.get(op.auth or "", [])
+    operation["security"] = SECURITY.get(op.auth or "", []) + (
+        SECURITY["driver"] if op.also_driver else []
+    )
     if op.auth in ("dispatcher", "admin"):
         operation["x-role"] = op.auth
     parameters = _parameters(op, schemas)

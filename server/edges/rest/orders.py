@@ -11,11 +11,13 @@ from starlette.responses import Response
 
 from geo.route import RouteError, parse_route
 from server.domain.lifecycle import IllegalTransition, parse_status
-from server.edges.guards import client_address, guarded, path_id
+from server.edges.guards import client_address, guarded, guarded_or_driver, path_id
 from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest import exports, validation
+from server.edges.rest.courier_actions import courier_status
 from server.edges.rest.params import query_int, query_time
 from server.edges.services import Caller, Services
+from server.store import order_lists
 from server.store import orders as store
 from server.usecases import orders, proof
 from server.usecases.order_views import customer_view, dispatcher_view
@@ -110,7 +112,7 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
     now = _now()
     late_filter = None if late == "" else late in ("true", "1")
     if fmt == "csv":
-        which = store.OrderFilter(
+        which = order_lists.OrderFilter(
             None if statuses is None else [s.value for s in statuses],
             driver_id,
             late_filter,
@@ -139,7 +141,7 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
     )
 
 
-@guarded("dispatcher")
+@guarded_or_driver("dispatcher", courier_status)  # a courier: their own orders, some statuses
 async def change_status(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     if order_id is None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from server.edges.net.ws_direct import DirectSocket
 from server.edges.services import Services
 from server.store import messages as store
-from server.transport.hub import driver_topic
+from server.transport.hub import messages_topic
 from server.transport.subscriber import Subscriber
 from server.wire import alerts as wire
 
@@ -41,7 +41,7 @@ class CourierFeed:
         self._sock = sock
         self._driver_id = driver_id
         self._services = services
-        self._topic = driver_topic(driver_id)
+        self._topic = messages_topic(driver_id)
         self._subscriber = Subscriber(services.settings.subscriber_max_pending)
         self._sent: set[int] = set()  # messages sent on this socket: not again
         self._delivered: list[int] = []  # written, delivered_at not stored yet

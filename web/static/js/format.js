@@ -55,6 +55,7 @@ export const STATUS_LABELS = {
   packed: "Packed",
   shipped: "Shipped",
   out_for_delivery: "Out for delivery",
+  arrived: "Courier has arrived",
   delivered: "Delivered",
   failed: "Delivery attempt failed",
   cancelled: "Cancelled",

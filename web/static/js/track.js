@@ -31,8 +31,9 @@ function announce(text) {
   });
 }
 
+// The courier at the door ("arrived") is still out for delivery: map, ETA, what is to come.
 function outForDelivery() {
-  return state.view?.status === "out_for_delivery";
+  return ["out_for_delivery", "arrived"].includes(state.view?.status);
 }
 
 // --- text --------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ function renderTimeline() {
       entry.note ? el("span", { className: "step-note" }, entry.note) : null,
     );
   });
-  const index = MAIN_PATH.indexOf(view.status);
+  const index = MAIN_PATH.indexOf(view.status === "arrived" ? "out_for_delivery" : view.status);
   if (index >= 0) {
     for (const status of MAIN_PATH.slice(index + 1)) {
       items.push(

@@ -1,0 +1,93 @@
+"""Each courier's run as their socket shows it: `{"type":"run","stops":[…]}` on the
+driver's topic (`driver:{id}`), so it reaches the courier's socket on whichever process it
+is connected to.
+
+Encoded once per change, and not at all when one process runs and the courier's socket is
+not open. A change of the run itself (a stop added, removed, moved, or its status) goes out
+at once, from the process that committed it; its ETAs, from the process tracking the
+driver, when a published ETA moved materially (geo/eta.py: a minute, or a tenth of the time
+left) or the tracker was rebuilt, at most once per `min_interval_s` per courier (a later
+move waits for the next flush). Subscribers conflate runs by key: a slow socket gets the
+newest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from server.live.etas import Etas
+from server.live.runs import Runs
+from server.transport.hub import RUN_KEY, Hub, driver_topic
+from server.wire.courier_actions import RunMessage, RunStop, encode
+from server.wire.orders import Destination, Window
+
+MIN_INTERVAL_S = 10.0  # between ETA-only updates of one courier's run
+
+
+class CourierRuns:
+    def __init__(
+        self,
+        hub: Hub,
+        runs: Runs,
+        etas: Etas,
+        min_interval_s: float = MIN_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._hub = hub
+        self._clock = clock
+        self._runs = runs
+        self._etas = etas
+        self._min_interval_s = min_interval_s
+        # Per driver, so bounded by the drivers table:
+        self._sent_m: dict[int, float] = {}
+        self._waiting: set[int] = set()  # ETAs moved too soon after the last send
+
+    def message(self, driver_id: int) -> bytes:
+        """The driver's run as their socket gets it, encoded."""
+        stops = []
+        for stop in self._runs.stops(driver_id):
+            order = stop.order
+            window = None
+            if order.window_start is not None and order.window_end is not None:
+                window = Window(order.window_start, order.window_end)
+            stops.append(
+                RunStop(
+                    order_id=stop.order_id,
+                    reference=stop.reference,
+                    status=stop.status.value,
+                    destination=Destination(
+                        stop.destination[1], stop.destination[0], order.address
+                    ),
+                    customer_name=order.customer_name,
+                    eta=self._etas.view(stop.order_id),
+                    promised_by=order.promised_by,
+                    window=window,
+                )
+            )
+        return encode(RunMessage(stops))
+
+    def changed(self, driver_id: int) -> None:
+        """The run changed: send it now (if anyone may be listening)."""
+        self._waiting.discard(driver_id)
+        self._sent_m[driver_id] = self._clock()
+        topic = driver_topic(driver_id)
+        if not self._hub.clustered and not self._hub.subscribers(topic):
+            return  # one process, and the courier's socket is not open: nobody to tell
+        self._hub.publish(topic, self.message(driver_id), RUN_KEY)
+
+    def etas_moved(self, driver_id: int) -> None:
+        """A published ETA of the run moved materially: send, or wait out the interval."""
+        if self._clock() - self._sent_m.get(driver_id, -1e18) >= self._min_interval_s:
+            self.changed(driver_id)
+        else:
+            self._waiting.add(driver_id)
+
+    def flush(self) -> None:
+        """Send the runs whose ETAs moved and whose interval has passed."""
+        if not self._waiting:
+            return
+        now_m = self._clock()
+        due = [d for d in self._waiting if now_m - self._sent_m[d] >= self._min_interval_s]
+        for driver_id in due:
+            self.changed(driver_id)
