@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from server.base import heap
+from server.base import gc_freeze
 from server.base.dbguard import RETRY_AFTER_S, UNAVAILABLE, DatabaseUnavailable
 from server.base.metrics import Metrics, watch_loop_lag
 from server.base.ratelimit import RateLimiter
@@ -94,7 +94,7 @@ async def _load_live(
         runs,
         settings.stop_service_s,
         settings.detour_factor,
-        heap.freeze_built if settings.gc_freeze_interval_s > 0 else None,
+        gc_freeze.freeze_built if settings.gc_freeze_interval_s > 0 else None,
     )
     fleet = Fleet(runs, etas, settings.fleet_interval_ms / 1000.0, settings.offline_after_s)
     async with pool.acquire() as conn:
@@ -170,7 +170,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
             asyncio.create_task(live.run_forever()),
             asyncio.create_task(watch_loop_lag(metrics)),
-            asyncio.create_task(heap.run_forever(settings, metrics)),
+            asyncio.create_task(gc_freeze.run_forever(settings, metrics)),
             asyncio.create_task(eta_learning.run_forever(pool, settings, leader, live.etas)),
             asyncio.create_task(RevocationListener(settings, sockets).run_forever()),
             asyncio.create_task(alerts.run()),

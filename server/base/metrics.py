@@ -93,7 +93,7 @@ class Metrics:
         )
         self.gc_thaw_seconds = Histogram(
             "tracker_gc_thaw_seconds",
-            "Pauses of the periodic full garbage collection (server/base/heap.py)",
+            "Pauses of the periodic full garbage collection (server/base/gc_freeze.py)",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=r,
         )

@@ -235,7 +235,7 @@ class Settings:
     bus_retry_max_s: float = 5.0  # longest wait between reconnection attempts
     bus_presence_ttl_s: float = 30.0  # another process's "courier connected" lasts this long
 
-    # The cyclic garbage collector (server/base/heap.py): long-lived objects are frozen every
+    # The cyclic garbage collector (server/base/gc_freeze.py): long-lived objects are frozen every
     # freeze interval; everything is collected once per thaw interval (0: never freeze),
     # or sooner once the frozen objects grew by this fraction since the last thaw (0: never).
     gc_freeze_interval_s: float = 1.0

@@ -1,8 +1,8 @@
 """`tracker bench --churn`: does a closed connection leave memory behind in the server?
 
 It starts the server as `tracker bench` does (default settings: the collector-freeze policy
-of server/base/heap.py on), then runs cycles. In each, for every kind in turn, N connections are
-opened together, held until the server has taken them in, and closed:
+of server/base/gc_freeze.py on), then runs cycles. In each, for every kind in turn, N
+connections are opened together, held until the server has taken them in, and closed:
 
 - courier: an accepted `/ws/driver` (its own driver), which sends a fix and waits for the ack;
 - customer: an accepted `/ws/track/{code}`, which waits for the snapshot;

@@ -298,7 +298,7 @@ async def _run(role: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _quiet_collector() -> None:
-    """Freeze what lives on, every second, as the server does (server/base/heap.py): this
+    """Freeze what lives on, every second, as the server does (server/base/gc_freeze.py): this
     process's own collector pauses would otherwise count as the server's latency."""
     while True:
         await asyncio.sleep(1.0)

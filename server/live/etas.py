@@ -45,7 +45,7 @@ log = logging.getLogger("tracker.etas")
 BUILD_ON_LOOP_MAX_STOPS = 32
 BUILD_SWITCH_INTERVAL_S = 0.001
 # A build on the thread takes a step this many stops long: then it looks whether it is still
-# wanted, and freezes what it built so far (server/base/heap.py, freeze_built).
+# wanted, and freezes what it built so far (server/base/gc_freeze.py, freeze_built).
 BUILD_STEP_STOPS = 50
 
 
@@ -83,7 +83,7 @@ class Etas:
         freeze_built: Callable[[], None] | None = None,
     ) -> None:
         self._runs = runs
-        self._freeze_built = freeze_built  # server/base/heap.py, when its freeze policy is on
+        self._freeze_built = freeze_built  # server/base/gc_freeze.py, when its freeze policy is on
         self._service_s = service_s
         self._detour_factor = detour_factor
         self.models = EtaModels()
@@ -242,7 +242,7 @@ class Etas:
             if not wanted():  # the run changed again: building on would only take the
                 raise _Superseded  # interpreter from the event loop
             if self._freeze_built is not None:
-                self._freeze_built()  # see server/base/heap.py, freeze_built
+                self._freeze_built()  # see server/base/gc_freeze.py, freeze_built
 
         def build() -> _Built | None:
             tracker, legs = self._build(tuple(stops), start, self.models, step)

@@ -1,6 +1,6 @@
 """A closed connection leaves nothing for the cyclic collector, whatever its kind.
 
-server/base/heap.py freezes what is alive every second, and a reference cycle among frozen
+server/base/gc_freeze.py freezes what is alive every second, and a reference cycle among frozen
 objects waits for the hourly thaw; every connection lives long enough to be frozen, so a
 cycle per closed connection was memory kept for up to an hour (6 to 7 MB per 1,500). Here
 the collector is off while connections of every kind open and close (to them the same as

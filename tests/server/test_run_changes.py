@@ -19,7 +19,7 @@ import redis.asyncio as redis
 
 from geo.model import Fix
 from geo.tracker import Tracker, TrackUpdate
-from server.base import heap
+from server.base import gc_freeze
 from server.base.settings import Settings
 from server.live.etas import BUILD_ON_LOOP_MAX_STOPS
 from server.live.state import Live
@@ -157,7 +157,7 @@ async def test_a_long_run_is_rebuilt_off_the_loop_and_its_etas_follow_the_databa
     stops = BUILD_ON_LOOP_MAX_STOPS + 8
     frozen_on: list[str] = []  # what a build on the thread hides from the collector, by step
     monkeypatch.setattr(
-        heap, "freeze_built", lambda: frozen_on.append(threading.current_thread().name)
+        gc_freeze, "freeze_built", lambda: frozen_on.append(threading.current_thread().name)
     )
     async with run_server(settings) as server, Dispatch(server) as dispatch:
         live: Live = server.services.live

@@ -15,7 +15,7 @@ for each request's head, and nothing left behind for the cyclic collector on upg
   browser's speculative preconnect) is closed silently, as an idle keep-alive one is.
 - Upgrade: uvicorn hands the transport to the WebSocket protocol and drops this object,
   but its parser's callbacks are this object's bound methods: a reference cycle that only
-  the collector frees, and server/base/heap.py keeps it out of the collector's sight while the
+  the collector frees, and server/base/gc_freeze.py keeps it out of the collector's sight while the
   socket is open. Broken at the handover, the object goes at once.
 """
 

@@ -1,4 +1,4 @@
-"""The collector policy (server/base/heap.py): frozen objects are out of the collector's sight
+"""The collector policy (server/base/gc_freeze.py): frozen objects are out of the collector's sight
 until a thaw, which frees the cycles among them; the job freezes on schedule and leaves
 the collector as it found it when stopped."""
 
@@ -10,7 +10,7 @@ import functools
 import gc
 import weakref
 
-from server.base import heap
+from server.base import gc_freeze
 from server.base.metrics import Metrics
 from server.base.settings import Settings
 from tests.server.waiting import eventually
@@ -38,11 +38,11 @@ def test_a_cycle_frozen_then_dropped_waits_for_the_thaw() -> None:
     node = Node()
     ref = weakref.ref(node)
     try:
-        heap.freeze()
+        gc_freeze.freeze()
         del node
         gc.collect()  # a full pass does not see frozen objects
         assert ref() is not None
-        assert heap.thaw(metrics) >= 1
+        assert gc_freeze.thaw(metrics) >= 1
         assert ref() is None
         assert thaw_count(metrics) == 1
     finally:
@@ -52,7 +52,7 @@ def test_a_cycle_frozen_then_dropped_waits_for_the_thaw() -> None:
 async def test_the_job_freezes_on_schedule_thaws_and_unfreezes_when_stopped() -> None:
     metrics = Metrics()
     fast = dataclasses.replace(SETTINGS, gc_freeze_interval_s=0.01, gc_thaw_interval_s=0.05)
-    job = asyncio.create_task(heap.run_forever(fast, metrics))
+    job = asyncio.create_task(gc_freeze.run_forever(fast, metrics))
     try:
         await eventually(lambda: gc.get_freeze_count() > 0, what="objects frozen")
         await eventually(lambda: thaw_count(metrics) >= 2, what="two thaws")
@@ -67,7 +67,7 @@ async def test_a_thaw_comes_early_once_frozen_garbage_piles_up() -> None:
     hourly = dataclasses.replace(
         SETTINGS, gc_freeze_interval_s=0.01, gc_thaw_interval_s=3600, gc_thaw_growth=0.5
     )
-    job = asyncio.create_task(heap.run_forever(hourly, metrics))
+    job = asyncio.create_task(gc_freeze.run_forever(hourly, metrics))
     try:
         await eventually(lambda: gc.get_freeze_count() > 0, what="objects frozen")
         first: weakref.ref[Node] | None = None
@@ -87,12 +87,12 @@ async def test_a_thaw_comes_early_once_frozen_garbage_piles_up() -> None:
 
 
 def test_growth_is_measured_from_the_last_thaw() -> None:
-    assert not heap.grown(150, 100, 0.5)
-    assert heap.grown(151, 100, 0.5)
-    assert not heap.grown(10**9, 100, 0.0)  # 0: only on schedule
+    assert not gc_freeze.grown(150, 100, 0.5)
+    assert gc_freeze.grown(151, 100, 0.5)
+    assert not gc_freeze.grown(10**9, 100, 0.0)  # 0: only on schedule
 
 
 async def test_an_interval_of_zero_freezes_nothing() -> None:
     off = dataclasses.replace(SETTINGS, gc_freeze_interval_s=0.0)
-    await asyncio.wait_for(heap.run_forever(off, Metrics()), 1.0)
+    await asyncio.wait_for(gc_freeze.run_forever(off, Metrics()), 1.0)
     assert gc.get_freeze_count() == 0

@@ -47,7 +47,7 @@ import time
 from server.base.metrics import Metrics
 from server.base.settings import Settings
 
-log = logging.getLogger("tracker.heap")
+log = logging.getLogger("tracker.gc")
 
 # The frozen objects are counted at most every this many freezes (10 s at the default
 # interval): a thaw for growth comes at most that much later.
