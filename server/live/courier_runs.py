@@ -9,6 +9,11 @@ driver, when a published ETA moved materially (geo/eta.py: a minute, or a tenth 
 left) or the tracker was rebuilt, at most once per `min_interval_s` per courier (a later
 move waits for the next flush). Subscribers conflate runs by key: a slow socket gets the
 newest.
+
+With `defer` (the event loop's `call_soon`, as the app wires it) a run's message is built
+on a loop turn of its own, once however many changes came before it: at 1,000 stops it
+costs several milliseconds, which must not add to the stall of the change that caused it
+(the hardening issue's bound on a run change).
 """
 
 from __future__ import annotations
@@ -33,8 +38,11 @@ class CourierRuns:
         etas: Etas,
         min_interval_s: float = MIN_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self._hub = hub
+        self._defer = defer
+        self._due: set[int] = set()  # deferred, not built yet (bounded by the drivers)
         self._clock = clock
         self._runs = runs
         self._etas = etas
@@ -68,9 +76,18 @@ class CourierRuns:
         return encode(RunMessage(stops))
 
     def changed(self, driver_id: int) -> None:
-        """The run changed: send it now (if anyone may be listening)."""
+        """The run changed: send it (if anyone may be listening), now or on the next loop
+        turn (`defer`)."""
         self._waiting.discard(driver_id)
         self._sent_m[driver_id] = self._clock()
+        if self._defer is None:
+            self._send(driver_id)
+        elif driver_id not in self._due:
+            self._due.add(driver_id)
+            self._defer(lambda: self._send(driver_id))
+
+    def _send(self, driver_id: int) -> None:
+        self._due.discard(driver_id)
         topic = driver_topic(driver_id)
         if not self._hub.clustered and not self._hub.subscribers(topic):
             return  # one process, and the courier's socket is not open: nobody to tell

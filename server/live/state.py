@@ -74,7 +74,13 @@ class Live:
         self.clearance = Clearance(runs, etas, clearance_m)
         self.alerting = Alerting(runs, fleet, alerts, offline_alert_s)  # the stored alerts
         self._silent_check_s = min(SILENT_CHECK_S, offline_alert_s / 4)
-        self.courier_runs = CourierRuns(hub, runs, etas)  # each courier's run, to their socket
+        try:  # a run's message built on a loop turn of its own (courier_runs.py)
+            defer: Callable[[Callable[[], None]], object] | None = (
+                asyncio.get_running_loop().call_soon
+            )
+        except RuntimeError:  # no loop (pure tests): at once
+            defer = None
+        self.courier_runs = CourierRuns(hub, runs, etas, defer=defer)  # to their socket
         # Per driver, so bounded by the drivers table (as fleet.drivers is):
         self._last_fix: dict[int, Fix] = {}
         self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
