@@ -172,3 +172,7 @@ def configure(level: str = "info", log_format: str = "text", stream: TextIO | No
         logger.propagate = True
         # alembic's INFO is set-up chatter on import: `tracker migrate -v` asks for it
         logger.setLevel(max(numeric, logging.WARNING) if name == "alembic" else numeric)
+    # httpx logs every request it makes at INFO (webhook sends, the bench's and simulator's
+    # calls): a line per request of ours is the access log's job; theirs only from warnings.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
