@@ -48,6 +48,7 @@ from server.usecases import maintenance
 from server.usecases.alerts import Alerts
 from server.usecases.ingest import Pipeline
 from server.usecases.leader import Leadership
+from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier, measure_outbox_forever
 from server.usecases.revocation import OpenSockets, RevocationListener
 
@@ -160,6 +161,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         app.state.services = Services(
             settings, metrics, pool, writer, pipeline, live, limiter, notifier,
             DeviceGuard(settings), sockets, alerts,
+            RecentMessages(pool, settings.db_request_timeout_s),
             proof_slots=asyncio.Semaphore(settings.proof_concurrency),
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)

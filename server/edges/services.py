@@ -20,6 +20,7 @@ from server.store import credentials, queries
 from server.store.writer import BatchWriter
 from server.usecases.alerts import Alerts
 from server.usecases.ingest import Pipeline
+from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier
 from server.usecases.revocation import OpenSockets
 
@@ -46,6 +47,7 @@ class Services:
     devices: DeviceGuard  # phone-app device look-ups: throttled failures, uniform answers
     sockets: OpenSockets  # open sockets by credential, closed when it is revoked
     alerts: Alerts  # dispatchers' stored alerts: raised, acknowledged
+    recent_messages: RecentMessages  # couriers' recent messages, read in batches on connect
     # Proof uploads decoding at once (TRACKER_PROOF_CONCURRENCY; app.py sizes it).
     proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 

@@ -39,19 +39,24 @@ async def add_message(
 
 
 async def recent_messages(
-    conn: Conn, driver_id: int, since: timedelta, limit: int, now: datetime
-) -> list[DriverMessage]:
-    """The driver's newest `limit` messages of the last `since`, oldest first."""
+    conn: Conn, driver_ids: Sequence[int], since: timedelta, limit: int, now: datetime
+) -> dict[int, list[DriverMessage]]:
+    """Each driver's newest `limit` messages of the last `since`, oldest first (drivers
+    with none are left out): one query for however many couriers connect at once."""
     rows = await conn.fetch(
-        f"""SELECT * FROM (
-                SELECT {_COLUMNS} FROM driver_messages
-                WHERE driver_id = $1 AND at > $2 ORDER BY at DESC, id DESC LIMIT $3
-            ) newest ORDER BY at, id""",
-        driver_id,
+        f"""SELECT {_COLUMNS} FROM (
+                SELECT {_COLUMNS}, row_number() OVER (
+                    PARTITION BY driver_id ORDER BY at DESC, id DESC) AS newest
+                FROM driver_messages WHERE driver_id = ANY($1) AND at > $2
+            ) recent WHERE newest <= $3 ORDER BY driver_id, at, id""",
+        list(driver_ids),
         now - since,
         limit,
     )
-    return [DriverMessage(**dict(r)) for r in rows]
+    found: dict[int, list[DriverMessage]] = {}
+    for row in rows:
+        found.setdefault(row["driver_id"], []).append(DriverMessage(**dict(row)))
+    return found
 
 
 async def mark_delivered(conn: Conn, message_ids: Sequence[int], now: datetime) -> None:

@@ -3,8 +3,9 @@ dispatch, on whichever process they were sent), and on connect the recent messag
 courier who was offline when one was sent still gets it.
 
 On connect: subscribe first, then read the recent messages (the last `RECENT`, at most
-`RECENT_MAX`), so that nothing falls between; a message both read and published meanwhile
-is sent once. The page may see a message again after a reconnect: it keeps them by `id`.
+`RECENT_MAX`, usecases/messages.py: read in batches), so that nothing falls between; a
+message both read and published meanwhile is sent once. The page may see a message again
+after a reconnect: it keeps them by `id`.
 `delivered_at` is set the first time a message is written to a courier socket.
 
 The courier's socket carries its fixes and acks: it is never closed for the feed's sake.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from server.edges.net.ws_direct import DirectSocket
 from server.edges.services import Services
@@ -28,8 +29,6 @@ from server.wire import alerts as wire
 
 log = logging.getLogger("tracker.ingest")
 
-RECENT = timedelta(hours=24)
-RECENT_MAX = 50
 MAX_REMEMBERED = 1_000  # ids of messages sent on one socket; past it, forgotten (resent)
 
 
@@ -55,9 +54,7 @@ class CourierFeed:
         hub = services.live.hub
         hub.subscribe(self._topic, self._subscriber)
         await hub.ready(self._topic)
-        now = datetime.now(UTC)
-        async with services.db() as conn:
-            recent = await store.recent_messages(conn, self._driver_id, RECENT, RECENT_MAX, now)
+        recent = await services.recent_messages.of(self._driver_id)
         for message in recent:
             if message.id not in self._sent:
                 data = wire.encode(wire.courier_message(message))
