@@ -25,7 +25,7 @@ const ALERT_TEXT = {
   late: (a) => `${what(a)} (${who(a)}) is late`,
   offline: (a) => `${who(a)} is offline with stops to do`,
   failed: (a) => `${who(a)} failed to deliver ${what(a)}`,
-  far_from_address: (a) => `${who(a)} acted on ${what(a)} far from the address`,
+  far_from_address: (a) => `${who(a)} acted on ${what(a)} away from its door`,
   pin_locked: (a) => `Delivery PIN locked for ${what(a)} (${who(a)})`,
 };
 const BAD_ALERTS = new Set(["off_route", "passed", "late", "offline", "failed", "far_from_address", "pin_locked"]);

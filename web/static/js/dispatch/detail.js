@@ -116,17 +116,21 @@ function drawDetailLayers(d) {
     ui.detailSignature = signature;
     ui.detailLayers.clearLayers();
     ui.detailLayers.addLayer(d.trailLine);
-    loadRun(d.entry.id, d.entry.orders.map((o) => o.id));
+    const inOrder = [...d.entry.orders].sort((a, b) => (a.stop_index ?? 0) - (b.stop_index ?? 0));
+    loadRun(d.entry.id, inOrder.map((o) => o.id));
   } else if (!ui.detailLayers.hasLayer(d.trailLine)) {
     ui.detailLayers.addLayer(d.trailLine);
   }
 }
 
+// `orderIds` in run order: stop markers are numbered by it (stop indexes may have gaps).
 async function loadRun(driverId, orderIds) {
   if (!orderIds.length) return;
   let orders;
   try {
-    const response = await api(`/api/orders?driver_id=${driverId}&limit=500`);
+    // Open statuses only: a driver's finished orders would crowd the run out of the page.
+    const open = "confirmed,processing,packed,shipped,out_for_delivery,arrived";
+    const response = await api(`/api/orders?driver_id=${driverId}&status=${open}&limit=500`);
     if (!response.ok) return;
     orders = (await response.json()).orders;
   } catch {
@@ -134,14 +138,14 @@ async function loadRun(driverId, orderIds) {
   }
   if (ui.selected !== driverId) return;
   const L = leaflet();
-  const wanted = new Set(orderIds);
+  const wanted = new Map(orderIds.map((id, i) => [id, i]));
   for (const order of orders.filter((o) => wanted.has(o.id))) {
     const line = lineLatLngs(order.route);
     if (line.length) {
       ui.detailLayers.addLayer(L.polyline(line, { className: "route-line", weight: 4, interactive: false }));
     }
     const d = order.destination;
-    const label = String((order.stop_index ?? 0) + 1);
+    const label = String(wanted.get(order.id) + 1);
     ui.detailLayers.addLayer(
       L.marker([d.lat, d.lon], {
         icon: divIcon("stop-marker", label, 22),
