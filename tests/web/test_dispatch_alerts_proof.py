@@ -132,6 +132,11 @@ async def test_a_delivery_proof_uploaded_by_the_courier_is_shown_with_its_far_fl
             since = courier.mark()
             await courier.send(fix(1, now(), LON + 0.02, LAT, acc=8.0))  # 1.4 km from the door
             await courier.next_of("ack", lambda m: 1 in m["seqs"], since)
+            page = a.page
+            await sign_in(page, server.base_url)
+            await open_driver(page, ana, "Ana")
+            finished = page.locator("#detail-finished")
+            await expect(finished).to_have_text("Nothing yet.")
             files = {
                 "photo": ("door.jpg", images.phone_photo(), "image/jpeg"),
                 "signature": ("sig.png", images.signature_png(), "image/png"),
@@ -147,15 +152,8 @@ async def test_a_delivery_proof_uploaded_by_the_courier_is_shown_with_its_far_fl
                 server, token, f"/api/orders/{p1}/status", json={"status": "delivered"}
             )
             assert done["far"] is True
-
-            page = a.page
-            await sign_in(page, server.base_url)
-            await open_driver(page, ana, "Ana")
-            await (
-                page.locator("#detail-finished")
-                .get_by_role("button", name="P-1: Delivered")
-                .click()
-            )
+            # The delivery left Ana's run: her finished list, open on the page, shows it.
+            await finished.get_by_role("button", name="P-1: Delivered").click()
             await expect(page.locator("#order-heading")).to_have_text("Order P-1")
             shown = page.locator("#order-proof")
             await expect(shown).to_contain_text("Dora")

@@ -33,15 +33,20 @@ export async function loadCourier(driverId, onLoaded) {
   $("messages-sent").replaceChildren();
   showProblem($("message-problem"), null);
   $("detail-finished").replaceChildren(el("li", { className: "muted" }, "Loading…"));
-  const from = new Date(Date.now() - DAY_MS).toISOString();
-  const [info, finished] = await Promise.all([
-    call("GET", `/api/drivers/${driverId}`),
-    call("GET", `/api/orders?driver_id=${driverId}&status=${FINISHED}&from=${encodeURIComponent(from)}&limit=500`),
-  ]);
+  const [info] = await Promise.all([call("GET", `/api/drivers/${driverId}`), refreshFinished(driverId)]);
   if (ui.selected !== driverId) return;
   if (info.ok) courierInfo = info.body;
-  showFinished(finished);
   onLoaded();
+}
+
+// The finished list again (detail.js calls it when the run changes: a stop may have left it).
+export async function refreshFinished(driverId) {
+  const from = new Date(Date.now() - DAY_MS).toISOString();
+  const finished = await call(
+    "GET",
+    `/api/orders?driver_id=${driverId}&status=${FINISHED}&from=${encodeURIComponent(from)}&limit=500`,
+  );
+  if (ui.selected === driverId) showFinished(finished);
 }
 
 function showFinished(result) {

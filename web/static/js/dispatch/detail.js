@@ -6,7 +6,7 @@
 import { ago, clockTime, dateTime, el, parseTime } from "../format.js";
 import { divIcon, leaflet, lineLatLngs } from "../map.js";
 import { api } from "./api.js";
-import { APP_NAMES, courierInfo, initCourier, loadCourier } from "./courier.js";
+import { APP_NAMES, courierInfo, initCourier, loadCourier, refreshFinished } from "./courier.js";
 import { refreshIcon } from "./fleetmap.js";
 import { renderList } from "./list.js";
 import { scheduleRender } from "./render.js";
@@ -113,6 +113,7 @@ function drawDetailLayers(d) {
   d.trailLine.setLatLngs(d.trail.map(([lat, lon]) => [lat, lon]));
   const signature = JSON.stringify(d.entry.orders.map((o) => [o.id, o.status, o.stop_index]));
   if (signature !== ui.detailSignature) {
+    if (ui.detailSignature) refreshFinished(d.entry.id); // a stop may have left the run
     ui.detailSignature = signature;
     ui.detailLayers.clearLayers();
     ui.detailLayers.addLayer(d.trailLine);
