@@ -168,6 +168,19 @@ async def test_statuses_with_notes_cancelling_and_refusals_shown_plainly(
             await expect(phone).to_have_attribute("aria-invalid", "true")
             await expect(phone).to_be_focused()
             assert await db.fetchval("SELECT count(*) FROM orders") == 1
+            # Corrected: created at the typed coordinates, the mark and the problem gone.
+            await phone.fill("+351 912 345 678")
+            await page.get_by_role("button", name="Create order").click()
+            await expect(page.locator("#order-form-done")).to_contain_text("created (tracking")
+            await expect(problem).to_be_hidden()
+            await expect(phone).not_to_have_attribute("aria-invalid", "true")
+            typed = await db.fetchrow(
+                "SELECT customer_phone, ST_X(destination::geometry) AS lon,"
+                " ST_Y(destination::geometry) AS lat"
+                " FROM orders WHERE customer_name = 'Eve'"
+            )
+            assert (typed["lon"], typed["lat"]) == (11.92, 50.31)
+            assert typed["customer_phone"] == "+351912345678"
 
             # The order panel: a 409 says which statuses are allowed.
             await stop(page, r1).get_by_role("button", name="R-1: Order confirmed").click()

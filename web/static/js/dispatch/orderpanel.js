@@ -43,6 +43,7 @@ export function initOrderPanel() {
 }
 
 // What the fleet says of the order: its driver, status and place; "off" when on no run.
+// (Drawn frames come with deltas, about once a second: a scan of the runs is cheap.)
 function fleetKey(orderId) {
   for (const { entry } of drivers.values()) {
     const o = entry.orders.find((x) => x.id === orderId);
@@ -68,6 +69,8 @@ export function closeOrder() {
 
 async function loadOrder(orderId) {
   loading = true;
+  // Taken before asking: a change the fleet shows while the answer is on its way reloads
+  // again, so the panel is never older than what the fleet showed.
   const key = fleetKey(orderId);
   try {
     const result = await call("GET", `/api/orders/${orderId}`);

@@ -9,6 +9,8 @@ import { apiKey, call, problemText } from "./api.js";
 import { ui } from "./state.js";
 
 async function imageData(path) {
+  // The key goes to this server only, whatever a URL in an answer says.
+  if (new URL(path, location.href).origin !== location.origin) throw new Error("not on this server");
   const response = await fetch(path, { headers: { Authorization: `Bearer ${apiKey()}` } });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   const blob = await response.blob();
