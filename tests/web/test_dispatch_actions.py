@@ -222,3 +222,7 @@ async def test_statuses_with_notes_cancelling_and_refusals_shown_plainly(
             await expect(page.locator("#order-done")).to_have_text("Status is now: Cancelled.")
             assert await db.fetchval("SELECT status FROM orders WHERE id = $1", r1) == "cancelled"
             await expect(page.get_by_role("button", name="Cancel order…")).to_be_hidden()
+            # Nothing follows a cancellation: no assigning, no status form.
+            await expect(page.locator("#assign-form")).to_be_hidden()
+            await expect(page.locator("#status-form")).to_be_hidden()
+            await a.shot("dispatch-order")
