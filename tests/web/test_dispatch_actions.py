@@ -157,11 +157,15 @@ async def test_statuses_with_notes_cancelling_and_refusals_shown_plainly(
             # A 422 names the field, which is marked and focused; nothing is created.
             await page.locator("#new-order summary").click()
             await page.get_by_label("Customer name").fill("Eve")
-            await page.get_by_label("Latitude").fill("50.31")
+            await page.get_by_label("Latitude").fill("50,31")  # a decimal comma is fine
+            await page.get_by_label("Longitude").fill("11.92x")  # this is not
+            await page.get_by_role("button", name="Create order").click()
+            problem = page.locator("#order-form-problem")
+            await expect(problem).to_contain_text("decimal degrees")
+            await expect(page.get_by_label("Longitude")).to_be_focused()
             await page.get_by_label("Longitude").fill("11.92")
             await page.get_by_label("Customer phone (optional)").fill("12")
             await page.get_by_role("button", name="Create order").click()
-            problem = page.locator("#order-form-problem")
             await expect(problem).to_contain_text("Not accepted (422)")
             await expect(problem).to_contain_text("customer.phone")
             phone = page.get_by_label("Customer phone (optional)")

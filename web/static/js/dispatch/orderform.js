@@ -55,9 +55,16 @@ export function resetOrderForm() {
   $("order-form-done").textContent = "";
 }
 
+// A typed degree value: "50.31", or "50,31" with a decimal comma; anything else ("50.3x",
+// "1e3", "0x10") is NaN, never the number a prefix of it makes, as parseFloat would.
+function degrees(text) {
+  const t = text.trim();
+  return /^[-+]?\d+([.,]\d+)?$/.test(t) ? Number(t.replace(",", ".")) : Number.NaN;
+}
+
 function coordinates() {
-  const lat = Number.parseFloat($("order-lat").value);
-  const lon = Number.parseFloat($("order-lon").value);
+  const lat = degrees($("order-lat").value);
+  const lon = degrees($("order-lon").value);
   return { lat, lon, ok: Number.isFinite(lat) && Number.isFinite(lon) };
 }
 
@@ -120,7 +127,9 @@ async function createOrder() {
   clearMarks();
   $("order-form-problem").hidden = true;
   if (!coordinates().ok) {
-    refuse("Not accepted: the destination needs a latitude and a longitude (click the map, or type them)", "order-lat");
+    const which = Number.isFinite(coordinates().lat) ? "order-lon" : "order-lat";
+    refuse("Not accepted: the destination needs a latitude and a longitude in decimal degrees, " +
+      "like 41.1496 and -8.6109 (click the map, or type them)", which);
     return;
   }
   if (!$("order-customer").value.trim()) {
