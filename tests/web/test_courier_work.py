@@ -15,7 +15,7 @@ from server.base.settings import Settings
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
 from tests.server.images import phone_photo
-from tests.web.conftest import browsing, web_settings
+from tests.web.conftest import WAIT_MS, browsing, web_settings
 from tests.web.test_driver_page import until
 
 LAT, LON = 41.1500, -8.6100
@@ -53,7 +53,9 @@ async def sign(page: Page) -> None:
 async def test_a_courier_works_their_run_with_proof_failure_and_messages(
     settings: Settings, db: asyncpg.Connection, browser: Browser
 ) -> None:
-    async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
+    # Email configured (to a closed port), so customers' messages land in the outbox.
+    mail = {"smtp_host": "127.0.0.1", "smtp_port": 9, "smtp_security": "none"}
+    async with run_server(web_settings(settings, **mail)) as server, Dispatch(server) as dispatch:
         driver_id, token = await server.create_driver("Ana")
         first = await new_stop(dispatch, driver_id, "A-1", delivery_pin=True)
         second = await new_stop(dispatch, driver_id, "B-2")
@@ -142,6 +144,16 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
             assert entry["reason"] == "no_access" and entry["note"] == "Gate locked"
             await expect(page.locator("#run-empty")).to_be_visible()
 
+            # The customers heard of each outcome once.
+            for order_id, event in ((first, "delivered"), (second, "failed")):
+                sent = await db.fetchval(
+                    "SELECT count(*) FROM outbox WHERE order_id = $1 AND event = $2"
+                    " AND channel = 'email'",
+                    order_id,
+                    event,
+                )
+                assert sent == 1, (order_id, event, sent)
+
             # A message from dispatch: listed newest first and announced.
             for text in ("Parcel 3 goes to the back door", "Call me when free"):
                 sent = await dispatch.client.post(
@@ -171,8 +183,10 @@ async def test_offline_the_page_opens_and_work_is_sent_once_when_back(
             await page.get_by_label("Your driver token").fill(token)
             await page.get_by_role("button", name="Sign in").click()
             await expect(page.locator("#run > li")).to_have_count(1)
-            # The service worker has the shell once it is active.
-            await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+            # The service worker has the whole shell once it controls the page.
+            await page.wait_for_function(
+                "() => navigator.serviceWorker.controller !== null", timeout=WAIT_MS
+            )
 
             await b.context.set_offline(True)
             await page.reload()

@@ -106,7 +106,12 @@ function stopItem(stop, index) {
   return item;
 }
 
+let drawn = ""; // what the list shows, to skip redrawing the same (a tap may be under way)
+
 export function renderRun() {
+  const shown = JSON.stringify([app.stops, app.runAt, app.queued.map((e) => [e.key, e.orderId])]);
+  if (shown === drawn) return;
+  drawn = shown;
   const list = $("run");
   // Redrawn whole (runs are short); the focused button keeps the focus.
   const focused = list.contains(document.activeElement) ? document.activeElement : null;
