@@ -55,7 +55,8 @@ function accepted(entry, body) {
 function refused(entry, status, error, dropped) {
   const at = new Date().toISOString();
   for (const gone of dropped.filter((e) => e.key !== entry.key)) {
-    app.refusals.unshift({ at, text: `${gone.label}: not sent, because ${entry.label} was not accepted` });
+    const text = `${gone.label}: not sent, because ${entry.label} was not accepted`;
+    app.refusals.unshift({ at, text });
   }
   app.refusals.unshift({ at, text: `${entry.label}: not accepted (${status}): ${error}` });
   app.refusals.length = Math.min(app.refusals.length, 20);
@@ -65,8 +66,10 @@ function refused(entry, status, error, dropped) {
   if (entry.kind === "proof" && stop) openProof(stop, error);
 }
 
-actions.arrived = (stop) =>
-  queue([{ kind: "status", orderId: stop.order_id, label: `Arrived · ${stopName(stop)}`, body: { status: "arrived" } }]);
+actions.arrived = (stop) => {
+  const label = `Arrived · ${stopName(stop)}`;
+  return queue([{ kind: "status", orderId: stop.order_id, label, body: { status: "arrived" } }]);
+};
 actions.delivered = (stop) => openProof(stop);
 actions.failed = (stop) => openFailed(stop);
 

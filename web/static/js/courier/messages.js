@@ -28,18 +28,20 @@ function render() {
 export function onMessage(message) {
   if (typeof message.id !== "number" || typeof message.text !== "string") return;
   if (messages.has(message.id)) return;
-  messages.set(message.id, { id: message.id, text: message.text, from: message.from, at: message.at });
+  const { id, text, from, at } = message;
+  messages.set(id, { id, text, from, at });
   const ids = [...messages.keys()].sort((a, b) => a - b);
   for (const id of ids.slice(0, Math.max(0, ids.length - KEEP))) messages.delete(id);
   save();
   render();
-  $("message-news").textContent = `Message from dispatch at ${clockTime(message.at)}: ${message.text}`;
+  $("message-news").textContent = `Message from dispatch at ${clockTime(at)}: ${text}`;
 }
 
 export function loadMessages() {
   messages.clear();
   try {
-    for (const m of JSON.parse(localStorage.getItem(MESSAGES_STORAGE) ?? "[]")) messages.set(m.id, m);
+    const saved = JSON.parse(localStorage.getItem(MESSAGES_STORAGE) ?? "[]");
+    for (const m of saved) messages.set(m.id, m);
   } catch {
     localStorage.removeItem(MESSAGES_STORAGE);
   }

@@ -9,6 +9,18 @@
 
 import { done, OUTBOX, request } from "./idb.js";
 
+// crypto.randomUUID exists only in secure contexts (HTTPS, localhost); a courier page served
+// over plain HTTP gets the same kind of key (a version-4 UUID) from getRandomValues.
+export function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const cuts = [[0, 8], [8, 12], [12, 16], [16, 20], [20, 32]];
+  return cuts.map(([from, to]) => hex.slice(from, to)).join("-");
+}
+
 export class Outbox {
   constructor(db) {
     this.db = db;
@@ -16,13 +28,13 @@ export class Outbox {
 
   // Queue entries (one tap) atomically: all of them or none.
   async add(entries) {
-    const group = crypto.randomUUID();
+    const group = newKey();
     const queuedAt = new Date().toISOString();
     const tx = this.db.transaction(OUTBOX, "readwrite");
     const store = tx.objectStore(OUTBOX);
     const added = entries.map((entry) => ({
       ...entry,
-      key: crypto.randomUUID(),
+      key: newKey(),
       group,
       queuedAt,
       attempts: 0,

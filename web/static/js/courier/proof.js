@@ -22,7 +22,8 @@ async function signaturePad() {
     });
   } catch (error) {
     form.padFailed = true;
-    $("signature-state").textContent = `The signature pad cannot load here (${error.message}); a photo is enough.`;
+    $("signature-state").textContent =
+      `The signature pad cannot load here (${error.message}); a photo is enough.`;
   }
   return form.pad;
 }
@@ -100,7 +101,12 @@ async function submit(event) {
   };
   await queue([
     { kind: "proof", orderId: stop.order_id, label: `Proof of delivery · ${name}`, body },
-    { kind: "status", orderId: stop.order_id, label: `Delivered · ${name}`, body: { status: "delivered" } },
+    {
+      kind: "status",
+      orderId: stop.order_id,
+      label: `Delivered · ${name}`,
+      body: { status: "delivered" },
+    },
   ]);
   $("proof-dialog").close();
 }

@@ -28,7 +28,8 @@ export function renderQueue() {
   $("outbox-empty").hidden = app.queued.length > 0;
   $("refusals").replaceChildren(
     ...app.refusals.map((r) =>
-      el("li", { className: "problem" }, r.text, el("span", { className: "muted" }, ` (${clockTime(r.at)})`)),
+      el("li", { className: "problem" }, r.text,
+        el("span", { className: "muted" }, ` (${clockTime(r.at)})`)),
     ),
   );
 }

@@ -6,7 +6,12 @@ import { clockTime, distance, duration, el } from "../format.js";
 import { $, app } from "./state.js";
 
 // The status as the courier says it (format.js's labels speak to customers).
-const STATUS = { out_for_delivery: "On the way", arrived: "Arrived", delivered: "Delivered", failed: "Failed" };
+const STATUS = {
+  out_for_delivery: "On the way",
+  arrived: "Arrived",
+  delivered: "Delivered",
+  failed: "Failed",
+};
 
 export const actions = { arrived: () => {}, delivered: () => {}, failed: () => {} };
 
@@ -32,7 +37,10 @@ function etaText(stop) {
   const eta = stop.eta;
   if (!eta?.eta) return null;
   const parts = [`ETA ${clockTime(eta.eta)}`];
-  const detail = [eta.eta_s != null ? `in ${duration(eta.eta_s)}` : null, distance(eta.remaining_m)];
+  const detail = [
+    eta.eta_s != null ? `in ${duration(eta.eta_s)}` : null,
+    distance(eta.remaining_m),
+  ];
   if (detail.some(Boolean)) parts.push(`(${detail.filter(Boolean).join(", ")})`);
   if (Array.isArray(eta.window)) {
     parts.push(`· expected ${clockTime(eta.window[0])}–${clockTime(eta.window[1])}`);
@@ -41,7 +49,9 @@ function etaText(stop) {
 }
 
 function promiseText(stop) {
-  if (stop.window) return `Customer's window ${clockTime(stop.window.start)}–${clockTime(stop.window.end)}`;
+  if (stop.window) {
+    return `Customer's window ${clockTime(stop.window.start)}–${clockTime(stop.window.end)}`;
+  }
   if (stop.promised_by) return `Promised by ${clockTime(stop.promised_by)}`;
   return null;
 }
@@ -63,6 +73,7 @@ function stopItem(stop, index) {
   const arriving = queued.some((e) => e.kind === "status" && e.body.status === "arrived");
   const status = closing ? closing.body.status : arriving ? "arrived" : stop.status;
   const current = index === 0;
+  const { lat, lon } = stop.destination;
   const item = el(
     "li",
     { className: `stop-card${current ? " current" : ""}`, dataset: { order: stop.order_id } },
@@ -75,9 +86,11 @@ function stopItem(stop, index) {
     ),
     el("p", { className: `stop-status ${status}` }, STATUS[status] ?? status,
       queued.length ? " (waiting to send)" : ""),
-    el("p", { className: "address" }, stop.destination.address || `${stop.destination.lat}, ${stop.destination.lon}`),
+    el("p", { className: "address" }, stop.destination.address || `${lat}, ${lon}`),
     stop.customer_name ? el("p", {}, `For ${stop.customer_name}`) : null,
-    stop.instructions ? el("p", { className: "instructions" }, `Instructions: ${stop.instructions}`) : null,
+    stop.instructions
+      ? el("p", { className: "instructions" }, `Instructions: ${stop.instructions}`)
+      : null,
     etaText(stop) ? el("p", { className: "eta" }, etaText(stop)) : null,
     promiseText(stop) ? el("p", { className: "muted" }, promiseText(stop)) : null,
   );
@@ -124,6 +137,6 @@ export function renderRun() {
   }
   const count = app.stops.length;
   $("run-empty").hidden = count > 0;
-  $("run-summary").textContent =
-    count === 0 ? "" : `${count} stop${count === 1 ? "" : "s"}${app.runAt ? `, as of ${clockTime(app.runAt)}` : ""}`;
+  const asOf = app.runAt ? `, as of ${clockTime(app.runAt)}` : "";
+  $("run-summary").textContent = count === 0 ? "" : `${count} stop${count === 1 ? "" : "s"}${asOf}`;
 }

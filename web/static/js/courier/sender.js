@@ -10,7 +10,8 @@ const TIMEOUT_MS = { status: 30000, proof: 120000 };
 const RETRYABLE = new Set([401, 408, 429]);
 
 export function definitive(status) {
-  return (status >= 200 && status < 300) || (status >= 400 && status < 500 && !RETRYABLE.has(status));
+  if (status >= 200 && status < 300) return true;
+  return status >= 400 && status < 500 && !RETRYABLE.has(status);
 }
 
 function backoffMs(attempts) {
@@ -20,7 +21,8 @@ function backoffMs(attempts) {
 
 function retryAfterMs(response) {
   const seconds = Number(response.headers.get("Retry-After"));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, 10 * MAX_DELAY_MS) : null;
+  if (!Number.isFinite(seconds) || seconds <= 0) return null;
+  return Math.min(seconds * 1000, 10 * MAX_DELAY_MS);
 }
 
 function request(entry, token) {
@@ -37,7 +39,8 @@ function request(entry, token) {
   if (signature) form.append("signature", signature, "signature.png");
   if (recipientName) form.append("recipient_name", recipientName);
   if (pin) form.append("pin", pin);
-  return fetch(`/api/orders/${entry.orderId}/proof`, { method: "POST", headers, body: form, signal });
+  const url = `/api/orders/${entry.orderId}/proof`;
+  return fetch(url, { method: "POST", headers, body: form, signal });
 }
 
 async function errorText(response) {
@@ -109,7 +112,8 @@ export class Sender {
     try {
       response = await request(entry, token);
     } catch (error) {
-      return this.retry(entry, `no answer (${error.name === "TimeoutError" ? "timed out" : "no connection"})`);
+      const why = error.name === "TimeoutError" ? "timed out" : "no connection";
+      return this.retry(entry, `no answer (${why})`);
     } finally {
       this.sending = null;
     }

@@ -17,7 +17,8 @@ async function onPosition(position) {
     lon: c.longitude,
     acc: finite(c.accuracy),
     speed: finite(c.speed) !== undefined && c.speed >= 0 ? c.speed : undefined,
-    heading: finite(c.heading) !== undefined && c.heading >= 0 && c.heading < 360 ? c.heading : undefined,
+    heading:
+      finite(c.heading) !== undefined && c.heading >= 0 && c.heading < 360 ? c.heading : undefined,
     alt: finite(c.altitude),
     battery: app.battery ? finite(app.battery.level) : undefined,
   };

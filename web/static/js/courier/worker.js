@@ -24,9 +24,8 @@ self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches
       .keys()
-      .then((keys) =>
-        Promise.all(keys.filter((k) => k.startsWith("courier-shell-") && k !== CACHE).map((k) => caches.delete(k))),
-      )
+      .then((keys) => keys.filter((k) => k.startsWith("courier-shell-") && k !== CACHE))
+      .then((old) => Promise.all(old.map((k) => caches.delete(k))))
       .then(() => self.clients.claim()),
   );
 });
