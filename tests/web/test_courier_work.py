@@ -62,7 +62,9 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
         pin = await db.fetchval("SELECT pin FROM delivery_pins WHERE order_id = $1", first)
         wrong = "0000" if pin != "0000" else "1111"
 
-        async with browsing(browser) as b:
+        # The courier ~500 m south of the stops, on shift: the run gains ETAs.
+        here = {"latitude": LAT - 0.0045, "longitude": LON, "accuracy": 8}
+        async with browsing(browser, geolocation=here, permissions=["geolocation"]) as b:
             page = b.page
             await page.goto(f"{server.base_url}/driver")
             await page.get_by_label("Your driver token").fill(token)
@@ -78,6 +80,14 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
             await expect(one).to_contain_text("For Cleo")
             await expect(one.locator(".stop-status")).to_have_text("On the way")
             await expect(two.get_by_role("heading")).to_contain_text("B-2")
+            await page.get_by_role("button", name="Start shift").click()
+            await expect(page.locator("#acked")).to_have_text("1")
+            # The run carries ETAs once one moves materially (server/live/courier_runs.py):
+            # 110 m closer, at the provisional route's pace, is more than a tenth of the time.
+            await b.context.set_geolocation({**here, "latitude": LAT - 0.0035})
+            await expect(page.locator("#acked")).to_have_text("2")
+            await expect(one.locator(".eta")).to_contain_text("ETA")
+            await expect(one.locator(".eta")).to_contain_text("m)")  # the distance left
             geo = f"geo:{LAT},{LON}?q={LAT},{LON}(Rua%20das%20Flores%20A-1%2C%20Porto)"
             await expect(one.get_by_role("link", name="Maps app")).to_have_attribute("href", geo)
             google = one.get_by_role("link", name="Google Maps")
@@ -219,3 +229,47 @@ async def test_offline_the_page_opens_and_work_is_sent_once_when_back(
             assert len(keys) == 2 and keys[0] == keys[1] and keys[0], keys
             assert (await statuses(dispatch, order_id)).count("arrived") == 1
             await expect(card.locator(".stop-status")).to_have_text("Arrived")
+
+
+async def test_a_server_error_is_retried_and_a_refusal_shown_and_dropped(
+    settings: Settings, db: asyncpg.Connection, browser: Browser
+) -> None:
+    async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver("Ana")
+        other_id, _ = await server.create_driver("Bo")
+        order_id = await new_stop(dispatch, driver_id, "D-4")
+
+        async with browsing(browser) as b:
+            page = b.page
+            await page.goto(f"{server.base_url}/driver")
+            await page.get_by_label("Your driver token").fill(token)
+            await page.get_by_role("button", name="Sign in").click()
+            card = page.locator("#run > li").first
+            await expect(card.get_by_role("heading")).to_contain_text("D-4")
+
+            # Tapped without signal; meanwhile dispatch gives the stop to another courier.
+            await b.context.set_offline(True)
+            await card.get_by_role("button", name="Arrived").click()
+            await expect(page.locator("#outbox-count")).to_have_text("1")
+            await dispatch.assign(order_id, other_id)
+
+            # The first answer is a 503 (retried, same key), the second the server's 403:
+            # shown in its words, and the action leaves the outbox.
+            keys: list[str | None] = []
+
+            async def unavailable_once(route: Route, request: Request) -> None:
+                keys.append(await request.header_value("idempotency-key"))
+                if len(keys) == 1:
+                    await route.fulfill(status=503, json={"error": "storage unavailable"})
+                else:
+                    await route.continue_()
+
+            await page.route(f"**/api/orders/{order_id}/status", unavailable_once)
+            await b.context.set_offline(False)
+            refusal = "Arrived · D-4: not accepted (403): this order is not on your run"
+            await expect(page.locator("#refusals")).to_contain_text(refusal)
+            await expect(page.locator("#outbox-count")).to_have_text("0")
+            assert len(keys) == 2 and keys[0] == keys[1], keys
+            assert "arrived" not in await statuses(dispatch, order_id)
+            await expect(page.locator("#run > li")).to_have_count(0)  # the run moved on
+            await b.shot("courier-refused")
