@@ -38,6 +38,12 @@ async def new_stop(dispatch: Dispatch, driver_id: int, reference: str, **fields:
     return int(order["id"])
 
 
+async def sign_in(page: Page, base_url: str, token: str) -> None:
+    await page.goto(f"{base_url}/driver")
+    await page.get_by_label("Your driver token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+
+
 async def sign(page: Page) -> None:
     """Draw a signature on the pad with the mouse, as a finger would."""
     box = await page.locator("#signature").bounding_box()
@@ -66,9 +72,7 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
         here = {"latitude": LAT - 0.0045, "longitude": LON, "accuracy": 8}
         async with browsing(browser, geolocation=here, permissions=["geolocation"]) as b:
             page = b.page
-            await page.goto(f"{server.base_url}/driver")
-            await page.get_by_label("Your driver token").fill(token)
-            await page.get_by_role("button", name="Sign in").click()
+            await sign_in(page, server.base_url, token)
 
             # The run, in order, the first stop current, with its navigation hand-offs.
             cards = page.locator("#run > li")
@@ -189,9 +193,7 @@ async def test_offline_the_page_opens_and_work_is_sent_once_when_back(
 
         async with browsing(browser) as b:
             page = b.page
-            await page.goto(f"{server.base_url}/driver")
-            await page.get_by_label("Your driver token").fill(token)
-            await page.get_by_role("button", name="Sign in").click()
+            await sign_in(page, server.base_url, token)
             await expect(page.locator("#run > li")).to_have_count(1)
             # The service worker has the whole shell once it controls the page.
             await page.wait_for_function(
@@ -241,9 +243,7 @@ async def test_a_server_error_is_retried_and_a_refusal_shown_and_dropped(
 
         async with browsing(browser) as b:
             page = b.page
-            await page.goto(f"{server.base_url}/driver")
-            await page.get_by_label("Your driver token").fill(token)
-            await page.get_by_role("button", name="Sign in").click()
+            await sign_in(page, server.base_url, token)
             card = page.locator("#run > li").first
             await expect(card.get_by_role("heading")).to_contain_text("D-4")
 

@@ -21,7 +21,7 @@ export function openFailed(stop) {
   current = stop;
   $("failed-stop").textContent = stopName(stop);
   $("failed-error").hidden = true;
-  $("failed-dialog").showModal();
+  if (!$("failed-dialog").open) $("failed-dialog").showModal();
 }
 
 async function submit(event) {

@@ -62,8 +62,11 @@ function refused(entry, status, error, dropped) {
   app.refusals.length = Math.min(app.refusals.length, 20);
   announceRefusal(`${entry.label} was not accepted: ${error}`);
   const stop = app.stops.find((s) => s.order_id === entry.orderId);
-  // A refused proof (wrong PIN, bad photo) reopens its dialog, with everything kept.
-  if (entry.kind === "proof" && stop) openProof(stop, error);
+  // A refused proof (wrong PIN, bad photo) reopens its dialog, with everything kept;
+  // unless the courier is busy in a dialog: then the list and the alert say it.
+  if (entry.kind === "proof" && stop && !document.querySelector("dialog[open]")) {
+    openProof(stop, error);
+  }
 }
 
 actions.arrived = (stop) => {

@@ -65,7 +65,7 @@ export async function openProof(stop, problem = "") {
   $("proof-stop").textContent = stopName(stop);
   $("proof-pin-field").hidden = stop.pin_required === false; // unknown: ask, it is optional
   showError(problem);
-  $("proof-dialog").showModal();
+  if (!$("proof-dialog").open) $("proof-dialog").showModal();
   await signaturePad();
   fitCanvas();
 }

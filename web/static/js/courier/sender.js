@@ -94,7 +94,8 @@ export class Sender {
       const token = this.hooks.token();
       if (!token || navigator.onLine === false) return; // the "online" event kicks again
       const waitMs = entry.retryAt ? Date.parse(entry.retryAt) - Date.now() : 0;
-      if (waitMs > 0 && !this.skipWait) {
+      // A tap or the network coming back cuts a backoff short, never a server's Retry-After.
+      if (waitMs > 0 && (!this.skipWait || entry.rateLimited)) {
         clearTimeout(this.timer);
         this.timer = setTimeout(() => this.kick(), waitMs);
         return;
@@ -119,7 +120,8 @@ export class Sender {
     }
     if (!definitive(response.status)) {
       const text = await errorText(response);
-      return this.retry(entry, text, response.status === 429 ? retryAfterMs(response) : null);
+      const limited = response.status === 429;
+      return this.retry(entry, text, limited ? retryAfterMs(response) : null, limited);
     }
     if (response.ok) {
       const body = await response.json().catch(() => null);
@@ -134,11 +136,11 @@ export class Sender {
     return true;
   }
 
-  async retry(entry, error, delayMs = null) {
+  async retry(entry, error, delayMs = null, rateLimited = false) {
     const attempts = entry.attempts + 1;
     const waitMs = delayMs ?? backoffMs(attempts);
     const retryAt = new Date(Date.now() + waitMs).toISOString();
-    await this.outbox.update({ ...entry, attempts, error, retryAt });
+    await this.outbox.update({ ...entry, attempts, error, retryAt, rateLimited });
     this.hooks.changed();
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.kick(), waitMs);
