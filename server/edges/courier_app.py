@@ -6,8 +6,8 @@ under its own URL (without a `Service-Worker-Allowed` header), and `/driver` is 
 `/static/`. It is `web/static/js/courier/worker.js` behind two generated lines: the list of
 files that make the page's shell, and a version that is a hash of their contents. Any
 change to the shell changes the worker's bytes, so browsers install the new one and drop
-the old cache; a list kept here, beside the files, cannot drift from what the page loads
-without the offline page test noticing.
+the old cache. tests/web/test_courier_app.py checks the list against every module the page
+imports.
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ def shell_files(web_dir: Path, vendor: dict[str, Path]) -> dict[str, Path | None
     files: dict[str, Path | None] = {
         SCOPE: web_dir / "pages" / "driver.html",
         MANIFEST_URL: None,
-        "/static/config.js": None,
         "/static/app.css": web_dir / "static" / "app.css",
         "/static/courier.css": web_dir / "static" / "courier.css",
     }
@@ -81,18 +80,18 @@ def version(files: dict[str, Path | None], generated: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def worker_script(web_dir: Path, vendor: dict[str, Path], config_js: str) -> str:
+def worker_script(web_dir: Path, vendor: dict[str, Path]) -> str:
     files = shell_files(web_dir, vendor)
     body = (web_dir / WORKER_SOURCE).read_text(encoding="utf-8")
-    tag = version(files, [config_js, json.dumps(manifest()), body])
+    tag = version(files, [json.dumps(manifest()), body])
     head = f"const VERSION = {json.dumps(tag)};\nconst SHELL = {json.dumps(list(files))};\n"
     return head + body
 
 
-def courier_app_routes(web_dir: Path, vendor: dict[str, Path], config_js: str) -> list[BaseRoute]:
+def courier_app_routes(web_dir: Path, vendor: dict[str, Path]) -> list[BaseRoute]:
     """Built once at start-up: the worker's text and version (files read here, not per
     request, so the event loop never waits on the disk for them)."""
-    worker = worker_script(web_dir, vendor, config_js)
+    worker = worker_script(web_dir, vendor)
     manifest_json = json.dumps(manifest(), indent=1)
 
     async def service_worker(request: Request) -> Response:

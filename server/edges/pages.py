@@ -140,7 +140,7 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     routes: list[BaseRoute] = [page(url, filename) for url, filename in PAGES.items()]
     routes.append(Route("/static/config.js", config, methods=["GET", "HEAD"]))
     served = {name: folder for name, folder in VENDOR.items() if name not in missing}
-    routes.extend(courier_app_routes(WEB_DIR, served, config_js))
+    routes.extend(courier_app_routes(WEB_DIR, served))
     for name, folder in VENDOR.items():
         if name not in missing:
             routes.append(Mount(f"/static/vendor/{name}", StaticFiles(directory=folder)))

@@ -253,23 +253,26 @@ async def test_a_server_error_is_retried_and_a_refusal_shown_and_dropped(
             await expect(page.locator("#outbox-count")).to_have_text("1")
             await dispatch.assign(order_id, other_id)
 
-            # The first answer is a 503 (retried, same key), the second the server's 403:
+            # The first answers are a 503 and a 429 (retried, same key), then the server's 403:
             # shown in its words, and the action leaves the outbox.
             keys: list[str | None] = []
 
-            async def unavailable_once(route: Route, request: Request) -> None:
+            async def unavailable_then_busy(route: Route, request: Request) -> None:
                 keys.append(await request.header_value("idempotency-key"))
                 if len(keys) == 1:
                     await route.fulfill(status=503, json={"error": "storage unavailable"})
+                elif len(keys) == 2:
+                    busy = {"error": "too many requests"}
+                    await route.fulfill(status=429, json=busy, headers={"Retry-After": "1"})
                 else:
                     await route.continue_()
 
-            await page.route(f"**/api/orders/{order_id}/status", unavailable_once)
+            await page.route(f"**/api/orders/{order_id}/status", unavailable_then_busy)
             await b.context.set_offline(False)
             refusal = "Arrived · D-4: not accepted (403): this order is not on your run"
             await expect(page.locator("#refusals")).to_contain_text(refusal)
             await expect(page.locator("#outbox-count")).to_have_text("0")
-            assert len(keys) == 2 and keys[0] == keys[1], keys
+            assert len(keys) == 3 and keys[0] == keys[1] == keys[2], keys
             assert "arrived" not in await statuses(dispatch, order_id)
             await expect(page.locator("#run > li")).to_have_count(0)  # the run moved on
             await b.shot("courier-refused")
