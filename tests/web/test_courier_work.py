@@ -133,6 +133,7 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
             await dialog.get_by_role("button", name="Confirm delivery").click()
             await until(lambda: _has(dispatch, first, "delivered"), "the delivery stored")
             await expect(page.locator("#outbox-count")).to_have_text("0")
+            await expect(page.locator("#refusals > li")).to_have_count(0)  # settled now
             await expect(cards).to_have_count(1)
 
             proof = (await dispatch.client.get(f"/api/orders/{first}/proof")).json()

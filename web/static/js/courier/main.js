@@ -41,6 +41,8 @@ async function queue(entries) {
 
 // The server accepted an action: show it before the run message confirms it.
 function accepted(entry, body) {
+  // What was refused for this stop before is settled now.
+  app.refusals = app.refusals.filter((r) => r.orderId !== entry.orderId);
   if (entry.kind === "proof") {
     proofAccepted(entry.orderId);
     return;
@@ -56,9 +58,10 @@ function refused(entry, status, error, dropped) {
   const at = new Date().toISOString();
   for (const gone of dropped.filter((e) => e.key !== entry.key)) {
     const text = `${gone.label}: not sent, because ${entry.label} was not accepted`;
-    app.refusals.unshift({ at, text });
+    app.refusals.unshift({ at, text, orderId: gone.orderId });
   }
-  app.refusals.unshift({ at, text: `${entry.label}: not accepted (${status}): ${error}` });
+  const text = `${entry.label}: not accepted (${status}): ${error}`;
+  app.refusals.unshift({ at, text, orderId: entry.orderId });
   app.refusals.length = Math.min(app.refusals.length, 20);
   announceRefusal(`${entry.label} was not accepted: ${error}`);
   const stop = app.stops.find((s) => s.order_id === entry.orderId);
