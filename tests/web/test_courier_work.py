@@ -191,11 +191,12 @@ async def test_offline_the_page_opens_and_work_is_sent_once_when_back(
     async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
         driver_id, token = await server.create_driver("Ana")
         order_id = await new_stop(dispatch, driver_id, "C-3")
+        later_id = await new_stop(dispatch, driver_id, "E-5")
 
         async with browsing(browser) as b:
             page = b.page
             await sign_in(page, server.base_url, token)
-            await expect(page.locator("#run > li")).to_have_count(1)
+            await expect(page.locator("#run > li")).to_have_count(2)
             # The service worker has the whole shell once it controls the page.
             await page.wait_for_function(
                 "() => navigator.serviceWorker.controller !== null", timeout=WAIT_MS
@@ -212,7 +213,24 @@ async def test_offline_the_page_opens_and_work_is_sent_once_when_back(
             await expect(page.locator("#outbox")).to_contain_text("Waiting for signal")
             await expect(card.locator(".stop-status")).to_contain_text("waiting to send")
             await b.shot("courier-offline-queued")
+
+            # A delivery with its proof, offline too (the signature pad from the cache)...
+            later = page.locator("#run > li").nth(1)
+            await later.get_by_role("button", name="Delivered").click()
+            dialog = page.get_by_role("dialog", name="Delivered: E-5")
+            await dialog.get_by_label("Photo of the parcel").set_input_files(
+                {"name": "door.jpg", "mimeType": "image/jpeg", "buffer": phone_photo()}
+            )
+            await sign(page)
+            await expect(page.locator("#signature-state")).to_have_text("Signed.")
+            await dialog.get_by_role("button", name="Confirm delivery").click()
+            await expect(page.locator("#outbox-count")).to_have_text("3")
+            # ...and the phone closes the page: all of it, photo included, waits on it.
+            await page.reload()
+            await expect(page.locator("#outbox-count")).to_have_text("3")
+            await expect(later.locator(".stop-status")).to_have_text("Delivered (waiting to send)")
             assert "arrived" not in await statuses(dispatch, order_id)
+            assert "delivered" not in await statuses(dispatch, later_id)
 
             # Back online, the first answer is lost on the way back: the page sends again,
             # with the same key, and the server stores the arrival once.
@@ -231,7 +249,10 @@ async def test_offline_the_page_opens_and_work_is_sent_once_when_back(
             await expect(page.locator("#outbox-count")).to_have_text("0")
             assert len(keys) == 2 and keys[0] == keys[1] and keys[0], keys
             assert (await statuses(dispatch, order_id)).count("arrived") == 1
+            assert (await statuses(dispatch, later_id)).count("delivered") == 1
             await expect(card.locator(".stop-status")).to_have_text("Arrived")
+            proof = (await dispatch.client.get(f"/api/orders/{later_id}/proof")).json()
+            assert proof["photo"]["media_type"] == "image/jpeg" and proof["signature"]
 
 
 async def test_a_server_error_is_retried_and_a_refusal_shown_and_dropped(
