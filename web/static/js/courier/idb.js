@@ -34,5 +34,8 @@ export async function openDatabase() {
     }
     if (event.oldVersion < 2) db.createObjectStore(OUTBOX, { keyPath: "n", autoIncrement: true });
   };
-  return request(open);
+  const db = await request(open);
+  // A newer page (another tab, after an update) upgrading the schema must not wait on us.
+  db.onversionchange = () => db.close();
+  return db;
 }
