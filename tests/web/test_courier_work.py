@@ -38,6 +38,19 @@ async def new_stop(dispatch: Dispatch, driver_id: int, reference: str, **fields:
     return int(order["id"])
 
 
+SMALL_TARGETS = """(root) => [...document.querySelector(root).querySelectorAll(
+    "button, a, input, select, textarea")]
+  .filter((e) => e.getClientRects().length > 0)
+  .map((e) => [e.id || e.textContent.trim(), e.getBoundingClientRect()])
+  .filter(([, box]) => box.height < 44 || box.width < 44)
+  .map(([name, box]) => `${name}: ${box.width}x${box.height}`)"""
+
+
+async def small_targets(page: Page, root: str) -> list[str]:
+    """Visible controls under `root` smaller than 44 by 44 CSS px (docs/pages.md)."""
+    return list(await page.evaluate(SMALL_TARGETS, root))
+
+
 async def sign_in(page: Page, base_url: str, token: str) -> None:
     await page.goto(f"{base_url}/driver")
     await page.get_by_label("Your driver token").fill(token)
@@ -99,6 +112,7 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
                 "href", f"https://www.google.com/maps/dir/?api=1&destination={LAT},{LON}"
             )
             await b.shot("courier-run")
+            assert not await small_targets(page, "#app")
 
             # Arrived: stored, and the stop says so (from the run the server sends back).
             await one.get_by_role("button", name="Arrived").click()
@@ -116,6 +130,7 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
             await expect(dialog.get_by_role("img", name="The photo you took")).to_be_visible()
             await sign(page)
             await expect(page.locator("#signature-state")).to_have_text("Signed.")
+            assert not await small_targets(page, "#proof-dialog")
             await dialog.get_by_label("Recipient's name").fill("Dora")
             await dialog.get_by_label("Delivery PIN").fill(wrong)
             await dialog.get_by_role("button", name="Confirm delivery").click()
