@@ -50,6 +50,7 @@ class CourierRuns:
         # Per driver, so bounded by the drivers table:
         self._sent_m: dict[int, float] = {}
         self._waiting: set[int] = set()  # ETAs moved too soon after the last send
+        self._without_etas: set[int] = set()  # last sent with stops but not one ETA
 
     def message(self, driver_id: int) -> bytes:
         """The driver's run as their socket gets it, encoded."""
@@ -73,6 +74,10 @@ class CourierRuns:
                     window=window,
                 )
             )
+        if stops and all(stop.eta is None for stop in stops):
+            self._without_etas.add(driver_id)
+        else:
+            self._without_etas.discard(driver_id)
         return encode(RunMessage(stops))
 
     def changed(self, driver_id: int) -> None:
@@ -92,6 +97,14 @@ class CourierRuns:
         if not self._hub.clustered and not self._hub.subscribers(topic):
             return  # one process, and the courier's socket is not open: nobody to tell
         self._hub.publish(topic, self.message(driver_id), RUN_KEY)
+
+    def tracked(self, driver_id: int) -> None:
+        """The driver's tracker has ETAs. A run last sent before any stop had an ETA gets
+        them at once: a first ETA is no "move" (geo/eta.py), so nothing else would send it,
+        and the courier should not wait out the interval for it."""
+        if driver_id in self._without_etas:
+            self._without_etas.discard(driver_id)  # at most once per run sent without
+            self.changed(driver_id)
 
     def etas_moved(self, driver_id: int) -> None:
         """A published ETA of the run moved materially: send, or wait out the interval."""

@@ -244,6 +244,8 @@ class Live:
         self.alerting.tracker_news(driver_id, update)
         if moved:
             self.courier_runs.etas_moved(driver_id)
+        elif update.etas:
+            self.courier_runs.tracked(driver_id)
 
     def customer_eta(self, order_id: int) -> wire.EtaView | None:
         """The order's ETA as its customer may see it (see `_customer_eta`)."""

@@ -291,3 +291,21 @@ async def test_the_run_message_on_connect_and_after_assign_reorder_cancel(
             await dispatch.status(first["id"], "cancelled")
             assert run_ids(await socket.next_of("run", since=since)) == [second["id"]]
         assert other.of_type("run") == other.messages[:1]  # nothing of Ana's run
+
+
+async def test_the_first_etas_reach_the_run_without_waiting_for_a_move(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """A first ETA is no "move" (geo/eta.py publishes moves only): the run the courier got
+    before any ETA must still be sent again once there are some, not at the next move."""
+    async with run_server(with_mail(settings)) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver("Ana")
+        order = await dispatch.order(LON, LAT, reference="A-1")
+        await dispatch.out_for_delivery(order["id"], driver_id)
+        async with courier_socket(server, token) as socket:
+            [stop] = socket.messages[0]["stops"]
+            assert stop["eta"] is None  # no fix yet
+            since = socket.mark()
+            await be_at(socket, 1, LON - 0.015, LAT)  # 1 km west, standing there
+            run = await socket.next_of("run", lambda m: m["stops"][0]["eta"], since)
+            assert run["stops"][0]["eta"]["remaining_m"] > 900
