@@ -98,11 +98,13 @@ class CourierRuns:
             return  # one process, and the courier's socket is not open: nobody to tell
         self._hub.publish(topic, self.message(driver_id), RUN_KEY)
 
-    def tracked(self, driver_id: int) -> None:
-        """The driver's tracker has ETAs. A run last sent before any stop had an ETA gets
-        them at once: a first ETA is no "move" (geo/eta.py), so nothing else would send it,
-        and the courier should not wait out the interval for it."""
-        if driver_id in self._without_etas:
+    def tracker_news(self, driver_id: int, *, moved: bool, has_etas: bool) -> None:
+        """The driver's tracker updated. Moved ETAs are sent paced (`etas_moved`). A run
+        last sent before any stop had an ETA gets its first ones at once: a first ETA is
+        no "move" (geo/eta.py), so nothing else would send it."""
+        if moved:
+            self.etas_moved(driver_id)
+        elif has_etas and driver_id in self._without_etas:
             self._without_etas.discard(driver_id)  # at most once per run sent without
             self.changed(driver_id)
 

@@ -242,10 +242,7 @@ class Live:
             )
             self.hub.publish(ALERTS_TOPIC, wire.encode(alert))
         self.alerting.tracker_news(driver_id, update)
-        if moved:
-            self.courier_runs.etas_moved(driver_id)
-        elif update.etas:
-            self.courier_runs.tracked(driver_id)
+        self.courier_runs.tracker_news(driver_id, moved=moved, has_etas=bool(update.etas))
 
     def customer_eta(self, order_id: int) -> wire.EtaView | None:
         """The order's ETA as its customer may see it (see `_customer_eta`)."""
