@@ -26,11 +26,12 @@ class TrackerParams:
     # A place further ahead than jump_ahead_m plus jump_speed_mps since the last located fix
     # is a jump: while the fix also fits near the progress (a later part of the route passing
     # close by), the courier stays near, unless the far part fits better for jump_s and
-    # jump_fixes fixes in a row.
+    # jump_fixes fixes in a row while the courier moves jump_moved_m along it.
     jump_ahead_m: float = 100.0
     jump_speed_mps: float = 25.0
     jump_s: float = 20.0
     jump_fixes: int = 3
+    jump_moved_m: float = 50.0
 
     # Stopped: slower than stop_speed_mps, measured over at least speed_span_s.
     stop_speed_mps: float = 1.5

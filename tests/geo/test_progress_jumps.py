@@ -73,3 +73,15 @@ def test_the_jump_check_keeps_fixes_on_a_straight_road_exact() -> None:
     for t in range(0, 300, 3):
         x, y = point_along(path, 10.0 * t)
         assert feed(locator, t, x, y + 4.0) == pytest.approx(min(10.0 * t, 3000.0), abs=1.0)
+
+
+def test_a_first_fix_where_a_later_pass_nears_the_start_follows_that_pass_once_clear() -> None:
+    # The way back passes 40 m south of the start. A courier already on it (a run rebuilt
+    # mid-way) is taken for one at the start while that fits, then placed on the pass as
+    # soon as a fix fits only there: not after an off-route detour.
+    locator = locator_for([(0, 0), (0, 200), (250, 200), (250, -40), (-400, -40)])
+    pass_start_m = 200.0 + 250.0 + 240.0 + 250.0  # x = 0 on the way back
+    assert feed(locator, 0, 10.0, -40.0) < 60.0
+    assert feed(locator, 5, -40.0, -40.0) < 60.0
+    assert feed(locator, 10, -90.0, -40.0) == pytest.approx(pass_start_m + 90.0, abs=5.0)
+    assert not locator.off_route
