@@ -6,12 +6,10 @@ courier is on the way and near, not come 1.4 km out from the rebuilt run's first
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
 from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -20,18 +18,12 @@ from tests.geo.test_progress_jumps import DROP, LOOP_BACK
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
-from tests.server.receivers import MailBox, smtp_server
+from tests.server.receivers import MailBox
 from tests.server.test_notifications import settled
 from tests.server.watcher import Watcher
 
 NEXT_EMAIL = "dora@example.com"
 SPEED_MPS = 10.0
-
-
-@pytest.fixture
-async def mailbox() -> AsyncIterator[MailBox]:
-    async with smtp_server() as box:
-        yield box
 
 
 def line(points: list[tuple[float, float]]) -> dict[str, Any]:

@@ -5,17 +5,15 @@ it; and "running late" waits until the order is out for delivery."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import pytest
 
 from server.base.settings import Settings
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
-from tests.server.receivers import HttpReceiver, MailBox, http_receiver, smtp_server
+from tests.server.receivers import HttpReceiver, MailBox
 from tests.server.test_notifications import (
     DEG_PER_KM,
     DESTINATION,
@@ -25,18 +23,6 @@ from tests.server.test_notifications import (
     settled,
 )
 from tests.server.watcher import Watcher
-
-
-@pytest.fixture
-async def mailbox() -> AsyncIterator[MailBox]:
-    async with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[HttpReceiver]:
-    async with http_receiver() as r:
-        yield r
 
 
 def parse(at: str) -> datetime:
