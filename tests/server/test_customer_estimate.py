@@ -119,3 +119,28 @@ async def test_running_late_is_not_told_before_out_for_delivery(
         await settled(db)
     assert while_shipped == 0
     assert len(mailbox.to(EMAIL, "running late")) == 1
+
+
+async def test_a_stop_not_yet_next_gets_an_estimate_and_no_courier(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    settings = dataclasses.replace(settings, courier_next_stop_only=True)
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver()
+        first = await dispatch.order(lon=11.90 + DEG_PER_KM, lat=50.30)
+        second = await dispatch.order(lon=DESTINATION[0], lat=DESTINATION[1])
+        await dispatch.out_for_delivery(first["id"], driver_id)
+        await dispatch.out_for_delivery(second["id"], driver_id)
+        async with Courier(server.ws_url, token) as courier, server.http() as client:
+            await courier.send(fix(0, now(), 11.90, 50.30, speed=8.0))
+            await courier.wait_acked({0})
+            views = [
+                (await client.get(f"/api/track/{o['tracking_code']}")).json()
+                for o in (first, second)
+            ]
+    next_stop, later = views
+    assert next_stop["courier"] is not None and "estimate" not in next_stop["eta"]
+    assert later["status"] == "out_for_delivery"
+    assert later["courier"] is None and later["route"] is None
+    assert later["eta"]["estimate"] is True and later["eta"]["remaining_m"] is None
+    assert parse(later["eta"]["eta"]) > parse(next_stop["eta"]["eta"])
