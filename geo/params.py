@@ -23,6 +23,15 @@ class TrackerParams:
     window_back_m: float = 50.0
     window_ahead_m: float = 250.0
     max_speed_mps: float = 40.0
+    # A place further ahead than jump_ahead_m plus jump_speed_mps since the last located fix
+    # is a jump: while the fix also fits near the progress (a later part of the route passing
+    # close by), the courier stays near, unless the far part fits better for jump_s and
+    # jump_fixes fixes in a row while the courier moves jump_moved_m along it.
+    jump_ahead_m: float = 100.0
+    jump_speed_mps: float = 25.0
+    jump_s: float = 20.0
+    jump_fixes: int = 3
+    jump_moved_m: float = 50.0
 
     # Stopped: slower than stop_speed_mps, measured over at least speed_span_s.
     stop_speed_mps: float = 1.5
@@ -31,9 +40,12 @@ class TrackerParams:
     # ETA; beyond it the ETA grows with the stop.
     light_grace_s: float = 90.0
 
-    # Arriving: ETA under arriving_s or closer than arriving_m along the route.
+    # Arriving: ETA under arriving_s or closer than arriving_m along the route...
     arriving_s: float = 120.0
     arriving_m: float = 300.0
+    # ...but only within arriving_near_m of the stop, both in a straight line and along the
+    # route (two minutes at 45 km/h), and the ETA alone counts only while moving.
+    arriving_near_m: float = 1500.0
     # Arrived: within arrived_radius_m of the stop, slower than arrived_speed_mps, for
     # arrived_dwell_s. A pass at speed is not an arrival.
     arrived_radius_m: float = 50.0

@@ -20,7 +20,7 @@ from geo.model import Fix
 from geo.motion import Motion
 from geo.params import TrackerParams
 from geo.progress import Locator, Progress, Transition
-from geo.run import Run
+from geo.run import PlacedStop, Run
 from geo.speed_profile import SpeedProfile, hour_of_week
 
 # Windows for estimates the history did not cover (straight-line guesses) are this much wider.
@@ -284,13 +284,32 @@ class Tracker:
             if (
                 first
                 and not state.arriving_sent
-                and (eta_s <= p.arriving_s or remaining_m <= p.arriving_m)
+                and self._arriving(x, y, placed, eta_s, remaining_m, stopped_s)
             ):
                 state.arriving_sent = True
                 events.append(Event(EventKind.ARRIVING, now, placed.stop.id))
             first = False
             carry_s += placed.stop.service_s
         return tuple(etas)
+
+    def _arriving(
+        self,
+        x: float,
+        y: float,
+        placed: PlacedStop,
+        eta_s: float,
+        remaining_m: float,
+        stopped_s: float,
+    ) -> bool:
+        """Near the stop (straight and along the route, so a misplaced progress cannot say
+        so alone), and either close along the route or due soon while moving: standing
+        still, the published time holds and the ETA runs out without the courier nearing."""
+        p = self.params
+        if remaining_m > p.arriving_near_m:
+            return False
+        if math.hypot(x - placed.x_m, y - placed.y_m) > p.arriving_near_m:
+            return False
+        return remaining_m <= p.arriving_m or (eta_s <= p.arriving_s and stopped_s == 0.0)
 
     def _stops_expected(self, hour: int) -> tuple[float, ...]:
         """Expected seconds from the run's start to each stop in one hour of the week (the

@@ -29,6 +29,10 @@ from server.domain.lifecycle import CLOSED, Status
 
 # Statuses in which an order is never late: it has arrived, or never will.
 SETTLED = CLOSED
+# The only status in which a customer is told of a delay ("running late"): before it the
+# order is not on its way yet (a `shipped` order waits for its run), and from `arrived` on
+# the courier is at the door. Dispatchers see lateness in every open status.
+ANNOUNCED = frozenset({Status.OUT_FOR_DELIVERY})
 
 
 def due_by(promised_by: datetime | None, window_end: datetime | None) -> datetime | None:
@@ -43,3 +47,12 @@ def is_late(
     if due_by is None or status in SETTLED:
         return False
     return due_by < now or (eta_at is not None and eta_at > due_by)
+
+
+def announces_delay(status: Status) -> bool:
+    """Whether a late ETA is told to the customer in this status (`ANNOUNCED`).
+
+    >>> announces_delay(Status.SHIPPED), announces_delay(Status.OUT_FOR_DELIVERY)
+    (False, True)
+    """
+    return status in ANNOUNCED

@@ -18,16 +18,19 @@ from datetime import datetime
 from typing import Protocol
 
 from geo.eta import StopEta
+from server.domain.lifecycle import Status
 from server.wire.live import EtaView
 
 
 @dataclass(frozen=True, slots=True)
 class FreshEta:
-    """A fresh ETA of an order with a promise: the notifier judges whether it is delayed."""
+    """A fresh ETA of an order with a promise: the notifier judges whether it is delayed
+    (only while it is out for delivery: server/domain/lateness.py, `announces_delay`)."""
 
     order_id: int
     due_by: datetime
     eta: StopEta
+    status: Status  # the order's, as the run has it
 
 
 @dataclass(frozen=True, slots=True)

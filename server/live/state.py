@@ -213,7 +213,7 @@ class Live:
         for stop in self.runs.stops(driver_id):
             eta = update.etas.get(stop.order_id)
             if eta is not None and stop.due_by is not None:
-                notices.append(FreshEta(stop.order_id, stop.due_by, eta))
+                notices.append(FreshEta(stop.order_id, stop.due_by, eta, stop.status))
         for event in update.events:
             if event.kind is EventKind.ARRIVING and event.stop_id is not None:
                 order_id = int(event.stop_id)

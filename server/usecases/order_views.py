@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from server.base.settings import Settings
 from server.domain import lateness
 from server.domain.codes import display
+from server.domain.lifecycle import OFF_RUN
 from server.live.state import Live
 from server.store.orders import Order, TimelineEntry
+from server.wire.live import EtaView, as_estimate
 from server.wire.orders import CustomerOrder, DispatcherOrder, customer_order, dispatcher_order
 
 
@@ -60,6 +62,7 @@ def customer_view(
 
     While the courier is visible to this order: its position (withheld near another stop),
     the ETA, and the route clear of other stops and ahead of the courier (clearance.py).
+    Before that, once on a run: the expected time only, marked as an estimate.
     """
     visible = live.runs.courier_visible(order.id)
     return customer_order(
@@ -67,7 +70,16 @@ def customer_view(
         timeline,
         live.courier_for(order.id) if visible else None,
         live.customer_route(order.id) if visible else None,
-        live.customer_eta(order.id) if visible else None,
+        live.customer_eta(order.id) if visible else estimate_before_dispatch(order, live),
         link_expires_at(order, settings),
         proof_photo_url,
     )
+
+
+def estimate_before_dispatch(order: Order, live: Live) -> EtaView | None:
+    """The order's expected time while it waits on a run (assigned, not yet out for
+    delivery), from its courier's run as dispatchers see it; None off a run or unknown."""
+    if order.status in OFF_RUN or live.runs.driver_of(order.id) is None:
+        return None
+    eta = live.etas.view(order.id)
+    return None if eta is None else as_estimate(eta)

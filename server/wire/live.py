@@ -33,9 +33,10 @@ def position_of(fix: Fix) -> Position:
                     fix.accuracy_m)  # fmt: skip
 
 
-class EtaView(msgspec.Struct):
+class EtaView(msgspec.Struct, omit_defaults=True):
     """A stop's ETA without its stop id (the contract's ETA fields). `remaining_m` is None
-    where the road distance left would tell where another stop is."""
+    where the road distance left would tell where another stop is. `estimate` (sent only
+    when true) marks what a customer is shown before the order is out for delivery."""
 
     eta: str
     eta_s: int
@@ -43,6 +44,7 @@ class EtaView(msgspec.Struct):
     window: list[str]
     confidence: str
     reason: str | None
+    estimate: bool = False
 
 
 def eta_view(eta: StopEta | None) -> EtaView | None:
@@ -60,6 +62,12 @@ def eta_of(eta: StopEta) -> EtaView:
 
 def without_distance(eta: EtaView) -> EtaView:
     return msgspec.structs.replace(eta, remaining_m=None)
+
+
+def as_estimate(eta: EtaView) -> EtaView:
+    """The expected time before dispatch: when and how sure, nothing of where the courier
+    is or what it is doing (no distance left, no reason for a change)."""
+    return msgspec.structs.replace(eta, remaining_m=None, reason=None, estimate=True)
 
 
 # Customers' messages ---------------------------------------------------------------

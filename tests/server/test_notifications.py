@@ -6,12 +6,10 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from server.base.settings import Settings
 from server.usecases.notify.signing import (
@@ -23,24 +21,12 @@ from server.usecases.notify.signing import (
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
-from tests.server.receivers import HttpReceiver, MailBox, http_receiver, smtp_server
+from tests.server.receivers import HttpReceiver, MailBox
 
 EMAIL, PHONE = "cleo@example.com", "+351912345678"
 DEG_PER_KM = 0.01407  # of longitude at lat 50.30
 ROUTE = {"type": "LineString", "coordinates": [[11.90, 50.30], [11.90 + 2 * DEG_PER_KM, 50.30]]}
 DESTINATION = (11.90 + 2 * DEG_PER_KM, 50.30)
-
-
-@pytest.fixture
-async def mailbox() -> AsyncIterator[MailBox]:
-    async with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[HttpReceiver]:
-    async with http_receiver() as r:
-        yield r
 
 
 def notifying(

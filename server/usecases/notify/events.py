@@ -10,7 +10,7 @@ and `order.delayed`, and of `driver.position` at their chosen rate.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,20 +35,47 @@ WEBHOOK_EVENTS = frozenset(
 )
 
 
-def _local(at: datetime | None, zone: ZoneInfo) -> str | None:
-    return None if at is None else at.astimezone(zone).strftime("%H:%M")
+def local_time(at: datetime, zone: ZoneInfo, today: date, name_zone: bool) -> str:
+    """HH:MM in `zone`, with the date when it is not `today` there, and the zone's name
+    when the customer's own zone is not known.
+
+    >>> at = datetime(2026, 12, 2, 16, 5, tzinfo=UTC)
+    >>> local_time(at, ZoneInfo("Europe/Lisbon"), date(2026, 12, 2), False)
+    '16:05'
+    >>> local_time(at, ZoneInfo("UTC"), date(2026, 12, 1), True)
+    'Wed 2 Dec 16:05 UTC'
+    """
+    local = at.astimezone(zone)
+    text = f"{local:%H:%M}" if local.date() == today else f"{local:%a} {local.day} {local:%b %H:%M}"
+    return f"{text} {local.tzname()}" if name_zone else text
+
+
+def _parse(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def order_context(
-    order: Order, settings: Settings, eta: EtaView | None, note: str | None = None
+    order: Order,
+    settings: Settings,
+    eta: EtaView | None,
+    note: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """What templates and webhook payloads may use. Times are the customer's local HH:MM."""
+    """What templates and webhook payloads may use. Times are the customer's local HH:MM
+    (`local_time`: dated when not today at `now`); `window` only when its ends differ as
+    written (else "between 17:00 and 17:00"): then `eta` says it alone."""
     zone = ZoneInfo(order.customer_time_zone or settings.default_time_zone)
-    eta_at = None if eta is None else datetime.fromisoformat(eta.eta.replace("Z", "+00:00"))
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    name_zone = order.customer_time_zone is None
+
+    def written(at: datetime) -> str:
+        return local_time(at, zone, today, name_zone)
+
+    eta_at = None if eta is None else written(_parse(eta.eta))
     window = None
     if eta is not None and eta.window:
-        early, late = (datetime.fromisoformat(w.replace("Z", "+00:00")) for w in eta.window)
-        window = [_local(early, zone), _local(late, zone)]
+        early, late = (written(_parse(w)) for w in eta.window)
+        window = [early, late] if early != late else None
     code = display(order.tracking_code)
     return {
         "order_id": order.id,
@@ -58,7 +85,7 @@ def order_context(
         "customer_name": order.customer_name,
         "status": order.status.value,
         "note": note,
-        "eta": _local(eta_at, zone),
+        "eta": eta_at,
         "window": window,
         "eta_detail": eta,
         "promised_by": None if order.promised_by is None else order.promised_by.isoformat(),

@@ -34,6 +34,7 @@ from server.base.dbguard import bounded_connection
 from server.base.metrics import Metrics
 from server.base.networks import parse_networks
 from server.base.settings import Settings
+from server.domain import lateness
 from server.domain.lifecycle import CLOSED, Status
 from server.live.notices import Arriving, FreshEta, Notice
 from server.store import Conn, outbox, proofs
@@ -113,7 +114,7 @@ class Notifier:
     ) -> None:
         """In the caller's transaction: the messages a status change causes."""
         now = entry.at
-        context = order_context(order, self._settings, eta, entry.note)
+        context = order_context(order, self._settings, eta, entry.note, now)
         if entry.status is Status.OUT_FOR_DELIVERY:  # the PIN goes to the customer only
             pin = await proofs.pin_of(conn, order.id)
             context["delivery_pin"] = None if pin is None else pin.pin
@@ -134,16 +135,20 @@ class Notifier:
         """What live state found (server/live/notices.py), in the order it was found."""
         for notice in notices:
             if isinstance(notice, FreshEta):
-                self.maybe_delayed(notice.order_id, notice.due_by, notice.eta)
+                self.maybe_delayed(notice.order_id, notice.due_by, notice.eta, notice.status)
             elif isinstance(notice, Arriving):
                 self.arriving(notice.order_id, notice.eta)
 
     def arriving(self, order_id: int, eta: EtaView | None) -> None:
         self._offer(_Arriving(order_id, eta))
 
-    def maybe_delayed(self, order_id: int, due_by: datetime, eta: StopEta) -> None:
-        """Called with every fresh ETA of an order on its way; cheap unless newly late."""
+    def maybe_delayed(self, order_id: int, due_by: datetime, eta: StopEta, status: Status) -> None:
+        """Called with every fresh ETA of an order on a run; cheap unless newly late. Only
+        out for delivery is a delay announced (lateness.ANNOUNCED): nothing is remembered
+        before, so the first late ETA after dispatch is told."""
         eta_at = eta.eta_at
+        if not lateness.announces_delay(status):
+            return
         if eta_at <= due_by + timedelta(seconds=self._settings.delay_margin_s):
             return
         announced = self._delay_announced.get(order_id)
@@ -316,10 +321,12 @@ class Notifier:
         if isinstance(item, _Arriving):
             event, occurrence, eta = "arriving", "", item.eta
         else:
+            if not lateness.announces_delay(order.status):  # it changed since the ETA
+                return
             if not await order_store.announce_delay(conn, order.id, item.eta_at, item.window_end):
                 return
             event, occurrence, eta = "delayed", f"@{item.window_end.isoformat()}", item.eta
-        context = order_context(order, self._settings, eta)
+        context = order_context(order, self._settings, eta, None, now)
         messages = customer_messages(order, event, context, self._settings, now, occurrence)
         messages += webhook_messages(
             self._subscriptions, f"order.{event}", _order_data(context, None),
