@@ -102,9 +102,9 @@ function renderEta() {
     $("eta-confidence").textContent = "";
   } else {
     $("eta-time").textContent = clockTime(eta.eta);
-    const [earliest, latest] = eta.window || [];
-    $("eta-window").textContent =
-      earliest && latest ? `Between ${clockTime(earliest)} and ${clockTime(latest)}` : "";
+    const [earliest, latest] = (eta.window || []).map((end) => end && clockTime(end));
+    $("eta-window").textContent = // near arrival both ends can read the same minute
+      earliest && latest && earliest !== latest ? `Between ${earliest} and ${latest}` : "";
     $("eta-confidence").textContent =
       eta.confidence === "low"
         ? state.route?.properties?.provisional
