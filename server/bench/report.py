@@ -43,7 +43,19 @@ def row(s: Step) -> str:
 
 
 def table(report: dict[str, Any]) -> str:
+    from server.bench.phone_run import PHONE_HEADER, PhoneStep, phone_row
+
     lines = []
+    if "phones" in report:
+        phones = report["phones"]
+        lines += ["-- phone apps over HTTP (OwnTracks and OsmAnd), 1 server process", PHONE_HEADER]
+        lines += [phone_row(PhoneStep(**s)) for s in phones["steps"]]
+        lines.append(
+            f"answered fixes checked in the database: {phones['answered_fixes_checked']:,}, "
+            f"missing: {phones['missing_answered_fixes']}"
+        )
+    if "runs" not in report:
+        return "\n".join(lines)
     for run in report["runs"]:
         lines += [f"-- {run['server_processes']} server process(es)", HEADER]
         lines += [row(Step(**s)) for s in run["steps"]]

@@ -29,6 +29,10 @@ class Fleet:
     driver_ids: list[int]
     starts: list[list[float]]
 
+    def device_id(self, i: int) -> str:
+        """Courier i's phone-app device id (OsmAnd `id`, OwnTracks user)."""
+        return bench_sql.device_id(self.driver_ids[i])
+
 
 def _start(i: int) -> list[float]:
     return [HOF[0] + (i % 100) * 0.01, HOF[1] + (i // 100) * 0.005]
