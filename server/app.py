@@ -46,6 +46,7 @@ from server.transport.redis_hub import RedisHub
 from server.usecases import learning as eta_learning
 from server.usecases import maintenance
 from server.usecases.alerts import Alerts
+from server.usecases.driver_cache import DriverCache
 from server.usecases.ingest import Pipeline
 from server.usecases.leader import Leadership
 from server.usecases.messages import RecentMessages
@@ -158,11 +159,12 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         pipeline = Pipeline(settings, pool, writer, live, notifier, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
+        drivers = DriverCache()  # forgotten entries: RevocationListener, driver_cache.py
         app.state.services = Services(
             settings, metrics, pool, writer, pipeline, live, limiter, notifier,
             DeviceGuard(settings), sockets, alerts,
             RecentMessages(pool, settings.db_request_timeout_s),
-            proof_slots=asyncio.Semaphore(settings.proof_concurrency),
+            proof_slots=asyncio.Semaphore(settings.proof_concurrency), drivers=drivers,
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)
         writer.start()
@@ -174,7 +176,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             asyncio.create_task(watch_loop_lag(metrics)),
             asyncio.create_task(gc_freeze.run_forever(settings, metrics)),
             asyncio.create_task(eta_learning.run_forever(pool, settings, leader, live.etas)),
-            asyncio.create_task(RevocationListener(settings, sockets).run_forever()),
+            asyncio.create_task(RevocationListener(settings, sockets, drivers).run_forever()),
             asyncio.create_task(alerts.run()),
             asyncio.create_task(measure_outbox_forever(pool, metrics)),
         ]

@@ -109,18 +109,18 @@ async def osmand(request: Request) -> Response:
     retry_after_s = services.devices.retry_after_s(client)
     if retry_after_s > 0:  # the same for every device id: see device_guard.py
         return _too_many(retry_after_s)
+    started_m = time.monotonic()  # known and unknown ids: both answer times count from here
     try:
-        async with services.db() as conn:
-            driver = await queries.driver_by_device_id(conn, device_id)
+        driver = await services.drivers.by_device_id(services.db, device_id)  # known: no query
     except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
         raise  # the app's 503
     if driver is None:
         # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
-        await asyncio.sleep(services.devices.decoy_wait_s())
+        spent_s = time.monotonic() - started_m  # the look-up a known id (in memory) skips
+        await asyncio.sleep(max(0.0, services.devices.decoy_wait_s() - spent_s))
         return PlainTextResponse("", 200)
     services.devices.found(client)
-    started_m = time.monotonic()
     headers = await _store(services, driver, app_fixes, "traccar_client")
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
@@ -218,6 +218,22 @@ def _owntracks_fix(body: bytes) -> AppFix:
     return AppFix(fix, jsonin.storable_attributes(attributes))
 
 
+async def _owntracks_driver(
+    services: Services, candidates: list[str], password: str | None
+) -> queries.Driver | None:
+    """The driver a request identifies: the token's, when one of the names is its device
+    id; without a password (behind a trusted proxy), the first name that is a device id.
+    A wrong token is answered without looking any name up: how long that takes cannot
+    tell which device ids exist. Known tokens and ids come from memory (driver_cache.py)."""
+    if password is not None:
+        driver = await services.drivers.by_token_hash(services.db, hash_token(password))
+        return driver if driver is not None and driver.device_id in candidates else None
+    for device_id in candidates:
+        if (driver := await services.drivers.by_device_id(services.db, device_id)) is not None:
+            return driver
+    return None
+
+
 async def owntracks(request: Request) -> Response:
     services: Services = request.app.state.services
     body = await read_body(request.stream(), OWNTRACKS_MAX_BODY_BYTES)
@@ -247,22 +263,12 @@ async def owntracks(request: Request) -> Response:
     if retry_after_s > 0:
         return _too_many(retry_after_s)
     try:
-        async with services.db() as conn:
-            driver = None
-            for device_id in candidates:
-                driver = await queries.driver_by_device_id(conn, device_id)
-                if driver is not None:
-                    break
-            by_token = (
-                None
-                if password is None
-                else await queries.driver_by_token_hash(conn, hash_token(password))
-            )
+        driver = await _owntracks_driver(services, candidates, password)
     except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
         raise  # the app's 503
     # An unknown device and a wrong password get the same answer: device ids stay unknown.
-    if driver is None or (password is not None and (by_token is None or by_token.id != driver.id)):
+    if driver is None:
         return error_response(
             401, "unknown device or wrong password (use the driver's token)", BASIC_CHALLENGE
         )
