@@ -37,6 +37,7 @@ class PhoneStep:
     ok: int = 0  # answered 200, nothing rejected
     rejected: int = 0
     errors: int = 0  # other answers, no answer, or not sent: the device fell too far behind
+    error_kinds: dict[str, int] = field(default_factory=dict)  # status or exception: count
     stored: int = 0  # of `ok`, found in the database afterwards
     stored_per_s: float = 0.0
     latency_ms: dict[str, Any] = field(default_factory=dict)  # from when each request was due
@@ -120,6 +121,11 @@ async def phone_step(
     step.ok = sum(r["ok"] for r in results)
     step.rejected = sum(r["rejected"] for r in results)
     step.errors = sum(r["errors"] for r in results) + due - step.sent
+    for r in results:
+        for kind, count in r["error_kinds"].items():
+            step.error_kinds[kind] = step.error_kinds.get(kind, 0) + count
+    if due > step.sent:
+        step.error_kinds["unsent"] = due - step.sent
     ok_times: dict[int, list[int]] = {}
     for r in results:
         for driver, times in r["ok_times"].items():

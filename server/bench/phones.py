@@ -46,9 +46,14 @@ class Tally:
     ok: int = 0  # answered 200 with nothing rejected
     rejected: int = 0  # answered 200 with X-Tracker-Rejected (OwnTracks only says it)
     errors: int = 0  # any other status, or no answer
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "503", "timeout", ...
     latencies_ms: list[float] = field(default_factory=list)
     last_answer_at: float = 0.0  # epoch s
     ok_times: dict[int, list[int]] = field(default_factory=dict)  # driver -> epoch ms
+
+    def error(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
 
 def owntracks_request(host: str, device: Device, t_ms: int, lon: float, lat: float) -> bytes:
@@ -109,8 +114,8 @@ async def run_device(
     host = parts.netloc
     try:
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    except OSError:
-        tally.errors += 1
+    except OSError as exc:
+        tally.error(type(exc).__name__)
         return
     t0, end_at, measure_from = spec["t0"], spec["end_at"], spec["measure_from"]
     interval_s = 1.0 / rate_hz
@@ -137,15 +142,15 @@ async def run_device(
             tally.sent += 1
             try:
                 status, rejected = await asyncio.wait_for(read_answer(reader), ANSWER_TIMEOUT_S)
-            except (TimeoutError, ValueError, asyncio.IncompleteReadError, OSError):
-                tally.errors += 1
+            except (TimeoutError, ValueError, asyncio.IncompleteReadError, OSError) as exc:
+                tally.error(type(exc).__name__)
                 return  # this connection's state is unknown: the device stops
             answered_at = time.time()
             tally.last_answer_at = max(tally.last_answer_at, answered_at)
             if due >= measure_from:
                 tally.latencies_ms.append((answered_at - due) * 1000)
             if status != 200:
-                tally.errors += 1
+                tally.error(str(status))
             elif rejected:
                 tally.rejected += 1
             else:
@@ -176,6 +181,7 @@ async def phones(spec: dict[str, Any]) -> dict[str, Any]:
         "ok": tally.ok,
         "rejected": tally.rejected,
         "errors": tally.errors,
+        "error_kinds": tally.error_kinds,
         "latencies_ms": [round(v, 3) for v in tally.latencies_ms],
         "ok_times": tally.ok_times,
     }

@@ -57,6 +57,11 @@ class DriverCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def trusted(self) -> bool:
+        """Changes are being heard: entries are served and kept."""
+        return self._trusted
+
     # Invalidation
 
     def listening(self) -> None:

@@ -113,7 +113,7 @@ class RevocationListener:
     ) -> None:
         self._settings = settings
         self._sockets = sockets
-        self._drivers = drivers or DriverCache()  # told what changed, and when it is deaf
+        self._drivers = DriverCache() if drivers is None else drivers  # told of changes
 
     def _on_notify(self, conn: Conn, pid: int, channel: str, payload: object) -> None:
         self._sockets.heard += 1
