@@ -50,7 +50,7 @@ class Profile:
     phone_latency_bound_ms: float = 100.0
 
 
-QUICK = Profile([40, 120], 4.0, 1, 300, 50_000, 2.0, 20, phones=10, phone_rates=(100, 300))
+QUICK = Profile([40, 120], 4.0, 1, 300, 50_000, 2.0, 20, phones=10, phone_rates=(50, 150))
 FULL = Profile(
     [1_000, 2_500, 5_000, 7_500, 10_000], 20.0, 1, 10_000, 500_000, 5.0, 50, server_processes=(1, 2)
 )

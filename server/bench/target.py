@@ -80,6 +80,9 @@ async def start_server(
         "TRACKER_TRACK_LOOKUPS_PER_MIN": "1000000",
         "TRACKER_SUBSCRIBER_MAX_PENDING": "4096",
         "TRACKER_MAX_CONNECTIONS_PER_ADDRESS": "1000000",  # all the load comes from 127.0.0.1
+        # A phone-app request holds a failed-look-up token while its device is looked up
+        # (device_guard.py): a whole fleet behind one address starting at once would spend them.
+        "TRACKER_DEVICE_LOOKUP_FAILURE_BURST": "1000000",
         "TRACKER_BUS": bus,
         "TRACKER_BUS_PREFIX": bus_prefix,
     }
