@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import psutil
 
+from server.bench.report import PHONE_HEADER, PhoneStep, phone_row
 from server.bench.spawn import worker
-from server.bench.target import Fleet, rss_mib, seed, start_server
+from server.bench.target import Fleet, rss_mib, seed, start_server, verify
 from server.bench.worker import percentiles
-from server.store import bench as bench_sql
 
 if TYPE_CHECKING:
     from server.bench.run import Profile
@@ -25,42 +24,6 @@ if TYPE_CHECKING:
 WARMUP_S = 3.0  # per step, before latencies count (connections open, trackers are built)
 START_DELAY_S = 1.0  # for the workers to start and connect before the first fix is due
 SATURATED_P99_MS = 2000.0
-
-
-@dataclass
-class PhoneStep:
-    rate_per_s: int  # the step's offered rate, all devices together
-    phones: int
-    due: int = 0  # requests due in the step (open loop: whatever the server answered)
-    offered_per_s: float = 0.0  # `due` per second of the step
-    sent: int = 0
-    ok: int = 0  # answered 200, nothing rejected
-    rejected: int = 0
-    errors: int = 0  # other answers, no answer, or not sent: the device fell too far behind
-    error_kinds: dict[str, int] = field(default_factory=dict)  # status or exception: count
-    stored: int = 0  # of `ok`, found in the database afterwards
-    stored_per_s: float = 0.0
-    latency_ms: dict[str, Any] = field(default_factory=dict)  # from when each request was due
-    server_cpu_pct: float = 0.0
-    server_rss_mib: float = 0.0
-
-
-PHONE_HEADER = (
-    f"{'phones':>6} {'rate/s':>7} {'offered/s':>9} {'stored/s':>9} {'p50 ms':>8} "
-    f"{'p99 ms':>8} {'cpu %':>6} {'rss MiB':>8} {'errors':>6} {'missing':>7}"
-)
-
-
-def phone_row(s: PhoneStep) -> str:
-    def ms(k: str) -> str:
-        value = s.latency_ms.get(k)
-        return "-" if value is None else f"{value:.1f}"
-
-    return (
-        f"{s.phones:>6} {s.rate_per_s:>7} {s.offered_per_s:>9.0f} {s.stored_per_s:>9.0f} "
-        f"{ms('p50'):>8} {ms('p99'):>8} {s.server_cpu_pct:>6.1f} {s.server_rss_mib:>8.1f} "
-        f"{s.errors + s.rejected:>6} {s.ok - s.stored:>7}"
-    )
 
 
 def devices(fleet: Fleet, indices: list[int]) -> list[dict[str, Any]]:
@@ -74,15 +37,6 @@ def devices(fleet: Fleet, indices: list[int]) -> list[dict[str, Any]]:
         }
         for i in indices
     ]
-
-
-async def stored_count(database_url: str, ok_times: dict[int, list[int]]) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        stored = await bench_sql.stored_times(conn, list(ok_times))
-    finally:
-        await conn.close()
-    return sum(len(set(times) & stored.get(d, set())) for d, times in ok_times.items())
 
 
 async def phone_step(
@@ -130,7 +84,7 @@ async def phone_step(
     for r in results:
         for driver, times in r["ok_times"].items():
             ok_times.setdefault(int(driver), []).extend(times)
-    step.stored = await stored_count(database_url, ok_times)
+    step.stored = step.ok - await verify(database_url, {d: set(t) for d, t in ok_times.items()})
     step.stored_per_s = round(step.stored / max(duration_s, last_answer_at - start_at), 1)
     step.latency_ms = percentiles([v for r in results for v in r["latencies_ms"]])
     return step

@@ -16,15 +16,13 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import asyncpg
 import psutil
 
 from server.bench.ceilings import copy_ceiling, ws_ceiling
 from server.bench.phone_run import phone_ramp
 from server.bench.report import HEADER, Step, row
 from server.bench.spawn import worker
-from server.bench.target import Fleet, rss_mib, seed, start_server
-from server.store import bench as bench_sql
+from server.bench.target import Fleet, rss_mib, seed, start_server, verify
 from server.store import migrate
 
 WARMUP_S = 3.0  # per step, before latencies count
@@ -143,16 +141,6 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Percentiles of several processes: the worst of each (conservative)."""
     keys = ("p50", "p99", "max")
     return {k: max((p[k] for p in parts if p.get(k) is not None), default=None) for k in keys}
-
-
-async def verify(database_url: str, acked: dict[int, set[int]]) -> int:
-    """How many acked fixes are missing from the database (must be 0)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        stored = await bench_sql.stored_times(conn, list(acked))
-    finally:
-        await conn.close()
-    return sum(len(times - stored.get(driver, set())) for driver, times in acked.items())
 
 
 async def bench(profile: Profile, database_url: str) -> dict[str, Any]:

@@ -108,3 +108,13 @@ async def start_server(
 def rss_mib(proc: psutil.Process) -> float:
     rss: int = proc.memory_info().rss
     return rss / 2**20
+
+
+async def verify(database_url: str, acked: dict[int, set[int]]) -> int:
+    """How many acked fixes are missing from the database (must be 0)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await bench_sql.stored_times(conn, list(acked))
+    finally:
+        await conn.close()
+    return sum(len(times - stored.get(driver, set())) for driver, times in acked.items())

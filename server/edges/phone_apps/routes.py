@@ -11,7 +11,8 @@ OsmAnd requests carry no password, so the device id is the secret: an unknown id
 same answer as a known one, and failed look-ups are throttled per client address
 (device_guard.py). OwnTracks requests must carry the driver's token as the Basic-auth
 password; `X-Limit-U`/`X-Limit-D` alone identify only behind an authenticating proxy
-(`TRACKER_OWNTRACKS_TRUST_PROXY_IDENTITY`).
+(`TRACKER_OWNTRACKS_TRUST_PROXY_IDENTITY`). Known device ids and tokens are resolved from
+memory (usecases/driver_cache.py); unknown ones still cost a query each.
 """
 
 from __future__ import annotations
