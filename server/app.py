@@ -160,6 +160,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
         drivers = DriverCache()  # forgotten entries: RevocationListener, driver_cache.py
+        metrics.driver_cache_hits.set_function(lambda: drivers.hits)
+        metrics.driver_cache_misses.set_function(lambda: drivers.misses)
         app.state.services = Services(
             settings, metrics, pool, writer, pipeline, live, limiter, notifier,
             DeviceGuard(settings), sockets, alerts,
