@@ -21,6 +21,8 @@ VENDORED = [
     "node_modules/swagger-ui-dist/swagger-ui.css",
     "node_modules/swagger-ui-dist/LICENSE",
     "node_modules/swagger-ui-dist/NOTICE",
+    "node_modules/signature_pad/dist/signature_pad.js",
+    "node_modules/signature_pad/LICENSE",
 ]
 
 

@@ -189,6 +189,11 @@ async def test_an_installed_wheel_serves_the_pages_outside_the_checkout(
                 "/static/vendor/leaflet.markercluster/leaflet.markercluster.js",
                 "/docs",
                 "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                "/driver",
+                "/driver-sw.js",
+                "/driver.webmanifest",
+                "/static/js/courier/main.js",
+                "/static/vendor/signature_pad/signature_pad.js",
                 "/openapi.json",
                 "/livez",
             ):

@@ -23,6 +23,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from server.base.stage_times import StageTimes
+
 SOCKET_KINDS = ("courier", "customer", "fleet")
 NOTIFY_CHANNELS = ("email", "sms", "webhook")
 NOTIFY_OUTCOMES = ("sent", "retry", "failed")
@@ -52,6 +54,7 @@ class Metrics:
         ProcessCollector(registry=r)  # process_*: CPU, memory, file descriptors
         PlatformCollector(registry=r)  # python_info
         GCCollector(registry=r)  # python_gc_*
+        self.stages = StageTimes(r)  # tracker_fix_stage_seconds_total{stage}
         self.fixes_received = Counter(
             "tracker_fixes_received", "Fixes received from couriers (before validation)", registry=r
         )

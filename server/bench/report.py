@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.bench import stages
+
 
 @dataclass
 class Step:
@@ -22,6 +24,7 @@ class Step:
     server_cpu_pct: float = 0.0
     server_rss_mib: float = 0.0
     watchers_closed: int = 0
+    stage_us: dict[str, float] = field(default_factory=dict)  # per fix, server/bench/stages.py
 
 
 HEADER = (
@@ -90,7 +93,8 @@ def table(report: dict[str, Any]) -> str:
         return "\n".join(lines)
     for run in report["runs"]:
         lines += [f"-- {run['server_processes']} server process(es)", HEADER]
-        lines += [row(Step(**s)) for s in run["steps"]]
+        for s in run["steps"]:
+            lines += [row(Step(**s)), stages.line(s.get("stage_us", {}))]
         lines.append(
             f"idle socket: {run['idle_bytes_per_socket']:,} B of server memory; acked fixes "
             f"checked in the database: {run['acked_fixes_checked']:,}, "

@@ -18,6 +18,7 @@ from typing import Any
 
 import psutil
 
+from server.bench import stages
 from server.bench.ceilings import copy_ceiling, ws_ceiling
 from server.bench.phone_run import phone_ramp
 from server.bench.report import HEADER, Step, row
@@ -88,6 +89,7 @@ async def run_step(
     measure_from = time.time() + warmup_s + n / 500
     await watchers.send({"measure_from": measure_from})
     shares = [list(range(p, n, profile.load_processes)) for p in range(profile.load_processes)]
+    stages_before = await stages.sample(urls, admin_token)
     cpu_before = [p.cpu_times() for p in procs]
     wall_before = time.perf_counter()
     couriers = [
@@ -110,6 +112,7 @@ async def run_step(
     results = [await c.result() for c in couriers]
     cpu_after = [p.cpu_times() for p in procs]
     wall = time.perf_counter() - wall_before
+    stages_after = await stages.sample(urls, admin_token)
     rss = sum(rss_mib(p) for p in procs)
     seen = await watchers.finish()
     step = Step(couriers=n)
@@ -129,6 +132,7 @@ async def run_step(
         for a, b in zip(cpu_after, cpu_before, strict=True)
     )
     step.server_cpu_pct = round(100 * used / wall, 1)
+    step.stage_us = stages.per_fix_us(stages_before, stages_after, used)
     step.server_rss_mib = round(rss, 1)
     acked_times: dict[int, list[int]] = {}
     for r in results:
@@ -199,7 +203,7 @@ async def ramp(
             steps.append(step)
             for driver, values in times.items():
                 acked.setdefault(driver, set()).update(values)
-            print(row(step), file=sys.stderr, flush=True)
+            print(f"{row(step)}\n{stages.line(step.stage_us)}", file=sys.stderr, flush=True)
             if _overloaded(step):
                 break  # the ramp goes on past the latency bound, up to saturation
         run["steps"] = [asdict(s) for s in steps]

@@ -3,10 +3,12 @@ map (`/dispatch`), the courier page (`/driver`), the API reference (`/docs`), an
 static assets.
 
 The pages are plain HTML and JS modules from `web/` (in a wheel, `server/web`); Leaflet and
-its marker-clustering plugin, and Swagger UI for `/docs`, come from `web/node_modules` (pinned
+its marker-clustering plugin, Swagger UI for `/docs` and signature_pad for the courier's
+proof of delivery come from `web/node_modules` (pinned
 in `web/package.json`, installed by `npm ci`), served under `/static/vendor/`. The one page
 setting, the map tile URL, reaches the pages as a tiny JS module, `/static/config.js`. The
-pages speak only the public API and sockets (docs/api.md).
+pages speak only the public API and sockets (docs/api.md). The courier page's manifest and
+service worker: courier_app.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from server.base.settings import Settings
+from server.edges.courier_app import courier_app_routes
 
 log = logging.getLogger("tracker.pages")
 
@@ -42,6 +45,7 @@ VENDOR = {  # URL name -> the package's folder of ready-to-serve files
     "leaflet": WEB_DIR / "node_modules" / "leaflet" / "dist",
     "leaflet.markercluster": WEB_DIR / "node_modules" / "leaflet.markercluster" / "dist",
     "swagger-ui": WEB_DIR / "node_modules" / "swagger-ui-dist",  # /docs; the package is its dist
+    "signature_pad": WEB_DIR / "node_modules" / "signature_pad" / "dist",  # the courier's proof
 }
 PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
@@ -68,15 +72,18 @@ def tile_source(tile_url: str) -> str:
 
 
 def page_headers(tile_url: str) -> dict[str, str]:
-    """Pages load scripts only from here, connect only here, and images from here and
-    the tile server. Inline styles stay allowed: Leaflet positions everything with them."""
+    """Pages load scripts, workers and manifests only from here, connect only here, and
+    images from here, the tile server and `blob:` (the courier's photo preview, a local
+    object URL). Inline styles stay allowed: Leaflet positions everything with them."""
     csp = "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self' 'unsafe-inline'",
-            f"img-src 'self' data: {tile_source(tile_url)}",
+            f"img-src 'self' data: blob: {tile_source(tile_url)}",
             "connect-src 'self'",
+            "worker-src 'self'",
+            "manifest-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
             "frame-ancestors 'none'",
@@ -108,8 +115,8 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         log.warning(
-            "web/node_modules lacks %s: the pages will work without it (no map, or no /docs). "
-            "Run `npm ci` in web/ (./scripts/run.sh and test.sh do it).",
+            "web/node_modules lacks %s: the pages will work without it (no map, no /docs, "
+            "or no signature pad). Run `npm ci` in web/ (./scripts/run.sh and test.sh do it).",
             ", ".join(missing),
         )
 
@@ -132,6 +139,8 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
 
     routes: list[BaseRoute] = [page(url, filename) for url, filename in PAGES.items()]
     routes.append(Route("/static/config.js", config, methods=["GET", "HEAD"]))
+    served = {name: folder for name, folder in VENDOR.items() if name not in missing}
+    routes.extend(courier_app_routes(WEB_DIR, served))
     for name, folder in VENDOR.items():
         if name not in missing:
             routes.append(Mount(f"/static/vendor/{name}", StaticFiles(directory=folder)))

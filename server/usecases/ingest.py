@@ -22,12 +22,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from time import perf_counter
 from typing import Any
 
 import asyncpg
 
 from geo.model import Fix
 from geo.plausibility import DriverFilter, Limits
+from server.base import stage_times
 from server.base.dbguard import bounded_connection
 from server.base.metrics import Metrics
 from server.base.settings import Settings
@@ -131,17 +133,26 @@ class Pipeline:
         """Stages 2-6 for one frame's fixes (decoded: stage 1); returns the rejections and
         the records for the writer."""
         self._metrics.fixes_received.inc(len(fixes))
+        spent = self._metrics.stages.seconds
+        started = perf_counter()
         received_at = self._clock()
         latest_before = driver_filter.latest
         rejected, items = self._plausible(
             driver.id, driver_filter, fixes, sink, attributes, received_at
         )
         newest = driver_filter.latest  # 3. per-driver state: late fixes do not move it
+        validated = perf_counter()
+        spent[stage_times.VALIDATE] += validated - started
         if newest is not None and newest is not latest_before:
             update = self._live.on_fix(driver, newest, app)  # 4. live state
+            tracked = perf_counter()
             self._live.publish(update)  # 5. publish
+            published = perf_counter()
             self._notifier.live_notices(update.notices)  # 6. notifier
             self._notifier.position(driver.id, newest)
+            spent[stage_times.TRACK] += tracked - validated
+            spent[stage_times.PUBLISH] += published - tracked
+            spent[stage_times.NOTIFY] += perf_counter() - published
         return rejected, items
 
     def _plausible(

@@ -121,3 +121,28 @@ async def ready(client: httpx.AsyncClient) -> None:
         # No event to wait on from outside: poll.
         while (await client.get("/readyz")).status_code != 200:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+async def test_try_again_later_to_a_client_that_already_left_is_quiet() -> None:
+    """The client gave up while its socket waited on the database: the 1013 close finds
+    the transport gone. That is nothing to report (it used to escape as an ASGI error)."""
+    from starlette.websockets import WebSocket
+
+    from server.edges.net.socket_dispatch import _close_try_again_later
+
+    sent: list[object] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+        if message["type"] == "websocket.close":
+            raise OSError("the peer closed the connection")
+
+    async def receive() -> dict[str, str]:
+        return {"type": "websocket.connect"}
+
+    ws = WebSocket({"type": "websocket", "path": "/ws/fleet", "headers": []}, receive, send)
+    await ws.accept()
+    await _close_try_again_later(ws)
+    assert sent[1:] == [
+        {"type": "websocket.close", "code": 1013, "reason": "database unavailable, retry later"}
+    ]

@@ -83,3 +83,28 @@ async def test_a_client_gone_before_its_handler_runs_is_no_error(
         async with Watcher(f"{server.ws_url}/ws/track/{order['tracking_code']}") as customer:
             await customer.next_of("snapshot", since=0)  # and the next one is served
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_open_socket_keeps_no_handshake_headers(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """A customer's socket lives for hours: once it listens, neither the scope nor
+    websockets' parser (whose generator keeps the handshake request in a local) holds the
+    request's headers (~3 KB of server memory per socket), and the socket still works."""
+    marker = "probe-4f1c2a"
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver("Ana")
+        order = await dispatch.order()
+        await dispatch.out_for_delivery(order["id"], driver_id)
+        customer = Watcher(f"{server.ws_url}/ws/track/{order['tracking_code']}")
+        await customer.connect(additional_headers={"X-Probe": marker})
+        try:
+            (sock,) = [o for o in gc.get_objects() if isinstance(o, DirectSocket) and o.open]
+            assert sock.scope["headers"] == []
+            request = sock.conn.parser.gi_frame.f_locals["request"]  # websockets' parse()
+            assert request.headers.get("X-Probe") is None
+            async with Courier(server.ws_url, token) as courier:
+                await courier.send(fix(1, now(), 11.9, 50.3))
+                await customer.next_of("position", since=0)
+        finally:
+            await customer.close()

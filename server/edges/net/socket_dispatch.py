@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.base import logs
 from server.base.dbguard import UNAVAILABLE, DatabaseUnavailable
@@ -121,5 +121,7 @@ async def _close_try_again_later(ws: WebSocket) -> None:
     """A close frame with 1013, whichever lane the handler had switched the socket to."""
     if ws.application_state is WebSocketState.DISCONNECTED:
         return
-    with contextlib.suppress(OSError):  # the client left meanwhile: nothing to tell
+    # The client may have left meanwhile (it waited as long as we did): nothing to tell.
+    # Starlette reports that as WebSocketDisconnect, the transport as OSError.
+    with contextlib.suppress(OSError, WebSocketDisconnect):
         await ws.close(CLOSE_TRY_AGAIN_LATER, UNAVAILABLE)

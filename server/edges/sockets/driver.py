@@ -20,9 +20,11 @@ import asyncio
 import logging
 from collections import deque
 from datetime import UTC, datetime
+from time import perf_counter
 
 from starlette.websockets import WebSocket
 
+from server.base import stage_times
 from server.base.auth import accepted_subprotocol, hash_token, presented_token
 from server.base.dbguard import DatabaseUnavailable
 from server.edges.net.ws_direct import DirectSocket, direct_socket
@@ -95,7 +97,9 @@ class DriverSession:
 
     # StoreSink
     def stored(self, seqs: list[int]) -> None:
+        started = perf_counter()
         self._send(wire.Ack(seqs))
+        self._services.metrics.stages.seconds[stage_times.ACK] += perf_counter() - started
 
     def failed(self, seq: int, reason: str) -> None:
         self._send(wire.Rejected(seq, reason))
@@ -121,6 +125,7 @@ class DriverSession:
 
     def on_frame(self, data: bytes) -> None:
         services = self._services
+        started = perf_counter()
         try:
             decoded = wire.decode_frame(data, services.settings.max_fixes_per_message)
         except wire.FrameError as exc:
@@ -132,6 +137,7 @@ class DriverSession:
             services.metrics.frames_invalid.inc()
             self._send(wire.Error("frame could not be read; fix it or drop it"))
             return
+        services.metrics.stages.seconds[stage_times.DECODE] += perf_counter() - started
         if decoded.action is not None or decoded.bad_action is not None:
             self._on_action(decoded)
             return

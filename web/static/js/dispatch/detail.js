@@ -1,17 +1,26 @@
-// A driver's detail, for the one selected from the list or the map: facts, stops with
-// ETAs, and on the map the run's routes and stops (GET /api/orders) and the recent trail
-// (GET /api/drivers/{id}/track when the server has it, else what this page has seen).
+// A driver's detail, for the one selected from the list or the map: facts (phone, battery,
+// app, last fix age), stops with ETAs (reorderable: runedit.js), a message to the courier
+// (courier.js), and on the map the run's routes and stops (GET /api/orders) and the recent
+// trail (GET /api/drivers/{id}/track when the server has it, else what this page has seen).
 
-import { clockTime, dateTime, el, parseTime, statusLabel } from "../format.js";
+import { ago, clockTime, dateTime, el, parseTime } from "../format.js";
 import { divIcon, leaflet, lineLatLngs } from "../map.js";
 import { api } from "./api.js";
+import { APP_NAMES, courierInfo, initCourier, loadCourier, refreshFinished } from "./courier.js";
 import { refreshIcon } from "./fleetmap.js";
 import { renderList } from "./list.js";
 import { scheduleRender } from "./render.js";
+import { forgetStops, renderStops } from "./runedit.js";
 import { $, drivers, TRAIL_MAX, ui } from "./state.js";
+
+const AGE_TICK_MS = 5000; // "last fix 12 s ago" kept current between deltas
 
 export function initDetail() {
   $("detail-close").addEventListener("click", closeDetail);
+  initCourier();
+  setInterval(() => {
+    if (ui.selected !== null) renderFacts(drivers.get(ui.selected));
+  }, AGE_TICK_MS);
 }
 
 export function select(id) {
@@ -25,7 +34,9 @@ export function select(id) {
     }
   }
   ui.detailSignature = "";
+  forgetStops();
   $("detail").hidden = false;
+  loadCourier(id, () => renderFacts(drivers.get(id)));
   const d = drivers.get(id);
   if (ui.map && d?.marker && ui.cluster.zoomToShowLayer) {
     ui.cluster.zoomToShowLayer(d.marker); // out of its cluster, so the selection shows
@@ -53,18 +64,23 @@ function fact(term, value) {
   return [el("dt", {}, term), el("dd", {}, value || "–")];
 }
 
-export function renderDetail() {
-  const d = drivers.get(ui.selected);
+function renderFacts(d) {
   if (!d) return;
   const e = d.entry;
   const p = e.position;
-  $("detail-heading").textContent = e.name;
+  const info = courierInfo?.id === e.id ? courierInfo : null;
   const stop = e.current_stop;
   const window_ = stop?.eta?.window;
+  const battery = e.battery ?? info?.battery;
+  const app = e.app ?? info?.app;
+  const fixAt = p?.at ?? info?.last_fix_at;
   $("detail-facts").replaceChildren(
     ...fact("Vehicle", e.vehicle),
+    ...fact("Phone", info?.phone ?? (info ? "not given" : "")),
     ...fact("State", `${e.state}${d.offRoute ? ", off route" : ""}`),
-    ...fact("Last fix", p ? dateTime(p.at) : "none yet"),
+    ...fact("App", app ? (APP_NAMES[app] ?? app) : "none yet"),
+    ...fact("Battery", battery != null ? `${Math.round(battery * 100)} %` : "not reported"),
+    ...fact("Last fix", fixAt ? `${ago(fixAt)} (${dateTime(fixAt)})` : "none yet"),
     ...fact("Speed", p?.speed != null ? `${Math.round(p.speed * 3.6)} km/h` : ""),
     ...fact(
       "Current stop",
@@ -74,19 +90,14 @@ export function renderDetail() {
         : "",
     ),
   );
-  const stops = [...e.orders].sort((a, b) => (a.stop_index ?? 0) - (b.stop_index ?? 0));
-  $("detail-stops").replaceChildren(
-    ...stops.map((o) =>
-      el(
-        "li",
-        { className: o.late ? "problem" : "" },
-        `${o.reference ?? `#${o.id}`}: ${statusLabel(o.status)}`,
-        o.eta ? `, ETA ${clockTime(o.eta)}` : "",
-        o.late ? " (late)" : "",
-      ),
-    ),
-  );
-  if (!stops.length) $("detail-stops").replaceChildren(el("li", {}, "No stops on the run."));
+}
+
+export function renderDetail() {
+  const d = drivers.get(ui.selected);
+  if (!d) return;
+  $("detail-heading").textContent = d.entry.name;
+  renderFacts(d);
+  renderStops(d);
   const first = d.trail[0];
   $("detail-trail").textContent = d.trail.length
     ? `Trail on the map: ${d.trail.length} position${d.trail.length === 1 ? "" : "s"} since ${clockTime(first[2])}.`
@@ -102,20 +113,25 @@ function drawDetailLayers(d) {
   d.trailLine.setLatLngs(d.trail.map(([lat, lon]) => [lat, lon]));
   const signature = JSON.stringify(d.entry.orders.map((o) => [o.id, o.status, o.stop_index]));
   if (signature !== ui.detailSignature) {
+    if (ui.detailSignature) refreshFinished(d.entry.id); // a stop may have left the run
     ui.detailSignature = signature;
     ui.detailLayers.clearLayers();
     ui.detailLayers.addLayer(d.trailLine);
-    loadRun(d.entry.id, d.entry.orders.map((o) => o.id));
+    const inOrder = [...d.entry.orders].sort((a, b) => (a.stop_index ?? 0) - (b.stop_index ?? 0));
+    loadRun(d.entry.id, inOrder.map((o) => o.id));
   } else if (!ui.detailLayers.hasLayer(d.trailLine)) {
     ui.detailLayers.addLayer(d.trailLine);
   }
 }
 
+// `orderIds` in run order: stop markers are numbered by it (stop indexes may have gaps).
 async function loadRun(driverId, orderIds) {
   if (!orderIds.length) return;
   let orders;
   try {
-    const response = await api(`/api/orders?driver_id=${driverId}&limit=500`);
+    // Open statuses only: a driver's finished orders would crowd the run out of the page.
+    const open = "confirmed,processing,packed,shipped,out_for_delivery,arrived";
+    const response = await api(`/api/orders?driver_id=${driverId}&status=${open}&limit=500`);
     if (!response.ok) return;
     orders = (await response.json()).orders;
   } catch {
@@ -123,14 +139,14 @@ async function loadRun(driverId, orderIds) {
   }
   if (ui.selected !== driverId) return;
   const L = leaflet();
-  const wanted = new Set(orderIds);
+  const wanted = new Map(orderIds.map((id, i) => [id, i]));
   for (const order of orders.filter((o) => wanted.has(o.id))) {
     const line = lineLatLngs(order.route);
     if (line.length) {
       ui.detailLayers.addLayer(L.polyline(line, { className: "route-line", weight: 4, interactive: false }));
     }
     const d = order.destination;
-    const label = String((order.stop_index ?? 0) + 1);
+    const label = String(wanted.get(order.id) + 1);
     ui.detailLayers.addLayer(
       L.marker([d.lat, d.lon], {
         icon: divIcon("stop-marker", label, 22),

@@ -3,7 +3,7 @@
 // the page (offline, back online, an order late) are added to the alerts feed.
 
 import { leaflet } from "../map.js";
-import { addAlert, showAlert } from "./alerts.js";
+import { addAlert, loadOpenAlerts, onAck, showAlert } from "./alerts.js";
 import { closeDetail, select } from "./detail.js";
 import { fitFleet, iconFor, inBbox, refreshIcon } from "./fleetmap.js";
 import { scheduleRender } from "./render.js";
@@ -14,12 +14,18 @@ const BULK_MOVE = 200; // more moved markers than this: remove + re-add in bulk
 export function onMessage(message) {
   if (message.type === "snapshot") {
     ui.socket.connected();
+    if (ui.alertsDue) {
+      ui.alertsDue = false; // each (re)connect: what was raised or acknowledged meanwhile
+      loadOpenAlerts();
+    }
     apply(message.drivers, true);
     fitFleet();
   } else if (message.type === "delta") {
     apply(message.drivers, false);
   } else if (message.type === "alert") {
     onAlert(message);
+  } else if (message.type === "alert_ack") {
+    onAck(message);
   } else if (message.type === "error") {
     console.warn("fleet socket:", message.reason);
   }

@@ -6,6 +6,12 @@ import { $, drivers, isLate, ui } from "./state.js";
 
 const icons = new Map();
 let viewportTimer = 0;
+let clicked = () => {};
+
+// What a click on the map's background does (main.js: place a new order).
+export function onMapClick(handler) {
+  clicked = handler;
+}
 
 export function ensureMap() {
   const L = leaflet();
@@ -24,6 +30,7 @@ export function ensureMap() {
     : L.layerGroup(); // the plugin failed to load: plain markers still work
   ui.cluster.addTo(ui.map);
   ui.detailLayers = L.layerGroup().addTo(ui.map);
+  ui.map.on("click", (event) => clicked(event));
   ui.map.on("moveend", () => {
     clearTimeout(viewportTimer);
     viewportTimer = setTimeout(sendViewport, 250);

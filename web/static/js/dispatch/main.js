@@ -1,29 +1,54 @@
 // The dispatcher's page, /dispatch: every driver live on one map (clustered), a filterable
-// list beside it, a driver's detail (route, stops with ETAs, recent trail) and an alerts
-// feed. Data: WS /ws/fleet (snapshot, then a delta per second, alerts at once), limited to
-// the map's view with {"type":"viewport"}; a driver's orders from GET /api/orders.
-// Thousands of drivers: markers are updated in place, a delta touches the DOM once
-// (list rendering is coalesced into one animation frame, and capped).
+// list beside it, a driver's detail (route, stops with ETAs, recent trail), open alerts and
+// an activity feed; and acting: creating orders, assigning and reordering runs, changing
+// statuses, messaging couriers, acknowledging alerts. Data: WS /ws/fleet (snapshot, then a
+// delta per second, alerts at once), limited to the map's view with {"type":"viewport"};
+// orders, drivers and alerts over REST. Thousands of drivers: markers are updated in place,
+// a delta touches the DOM once (list rendering is coalesced into one animation frame, and
+// capped).
 //
 // The modules, from the top down: session (sign-in, the socket), fleet (snapshots, deltas,
-// alerts), detail (the selected driver), list, fleetmap, alerts (the feed), api (the key,
-// REST), render (the frame), state (drivers and the board). Lower modules call back up only
-// through the handlers wired here.
+// alerts), detail (the selected driver), courier (phone, messages, finished orders), runedit
+// (the stops, reordering), orderform (a new order), orderpanel (one order and its actions),
+// proof, list, fleetmap, alerts (open alerts and the feed), roster (every driver, for
+// selects), api (the key, REST), render (the frame), state (drivers and the board). Lower
+// modules call back up only through the handlers wired here.
+import { initAlerts } from "./alerts.js";
 import { apiKey, whenKeyRejected } from "./api.js";
 import { initDetail, renderDetail, select } from "./detail.js";
+import { onMapClick } from "./fleetmap.js";
 import { initList, renderList } from "./list.js";
+import { initOrderForm, pickDestination, resetOrderForm } from "./orderform.js";
+import { closeOrder, initOrderPanel, openOrder, refreshOrder } from "./orderpanel.js";
 import { setRender } from "./render.js";
+import { forgetRoster } from "./roster.js";
 import { initSession, showSignin, signOut, startBoard } from "./session.js";
-import { ui } from "./state.js";
+import { drivers, ui } from "./state.js";
 
 setRender(() => {
   renderList();
   if (ui.selected !== null) renderDetail();
+  refreshOrder();
 });
 whenKeyRejected(signOut); // a REST call answered 401: the key was revoked
-initSession();
+initSession({
+  onSignOut() {
+    closeOrder();
+    resetOrderForm();
+    forgetRoster();
+  },
+});
 initList({ onSelect: select }); // a row click selects; selecting redraws the list
 initDetail();
+initOrderForm();
+initOrderPanel();
+onMapClick(pickDestination);
+initAlerts({
+  onOpen(driverId, orderId) {
+    if (driverId != null && drivers.has(driverId)) select(driverId);
+    if (orderId != null) openOrder(orderId);
+  },
+});
 
 const stored = apiKey();
 if (stored) startBoard(stored);

@@ -2,12 +2,17 @@
 // signed in, and signing out (by the user, or when the server refuses the key).
 
 import { tokenSocket } from "../socket.js";
+import { clearAlerts } from "./alerts.js";
 import { forgetKey, keepKey } from "./api.js";
 import { onMessage } from "./fleet.js";
 import { ensureMap } from "./fleetmap.js";
 import { $, drivers, ui } from "./state.js";
 
-export function initSession() {
+let forgetPanels = () => {};
+
+// `onSignOut` clears what other modules show (the order panel, the new-order form).
+export function initSession({ onSignOut } = {}) {
+  if (onSignOut) forgetPanels = onSignOut;
   $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const key = $("api-key").value.trim();
@@ -40,7 +45,8 @@ export function signOut(error) {
   ui.selected = null;
   ui.fitted = false;
   $("detail").hidden = true;
-  $("alerts").replaceChildren();
+  clearAlerts();
+  forgetPanels();
   setConnection("stopped", "Signed out");
   showSignin(error);
 }
@@ -58,6 +64,7 @@ export function startBoard(key) {
   ui.socket = tokenSocket("/ws/fleet", key, {
     onOpen(socket) {
       if (ui.viewport) socket.send({ type: "viewport", bbox: ui.viewport });
+      ui.alertsDue = true; // read the open alerts once this connection is accepted
     },
     onMessage,
     onState(info) {

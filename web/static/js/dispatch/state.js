@@ -17,6 +17,8 @@ export const ui = {
   viewport: null,
   fitted: false,
   trackApi: true, // GET /api/drivers/{id}/track answers (until it says 404)
+  order: null, // the order open in the order panel: its id
+  alertsDue: false, // a new socket connection: read the open alerts at its snapshot
 };
 
 export function isLate(entry) {

@@ -2,35 +2,9 @@
 // `seq` counter: a fix keeps its seq until the server acks or rejects it, across
 // reconnects and page reloads, and seqs keep increasing across reloads.
 
-const DB_NAME = "tracker-courier";
-const FIXES = "fixes";
-const META = "meta";
-
-function request(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function done(tx) {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error ?? new Error("transaction aborted"));
-  });
-}
+import { done, FIXES, META, request } from "./idb.js";
 
 export class FixQueue {
-  static async open() {
-    const open = indexedDB.open(DB_NAME, 1);
-    open.onupgradeneeded = () => {
-      open.result.createObjectStore(FIXES, { keyPath: "seq" });
-      open.result.createObjectStore(META);
-    };
-    return new FixQueue(await request(open));
-  }
-
   constructor(db) {
     this.db = db;
   }
