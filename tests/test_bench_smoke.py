@@ -47,6 +47,8 @@ def test_quick_bench_completes_and_reconciles() -> None:
         assert step["errors"] == step["rejected"] == 0 and step["error_kinds"] == {}
         assert step["stored"] == step["ok"] == step["sent"]  # each found in the database
         assert step["latency_ms"]["p50"] is not None and step["server_cpu_pct"] > 0
+        stage_us = step["stage_us"]  # the HTTP path times its decoding too; no ack stage
+        assert all(stage_us[s] > 0 for s in ("decode", "validate", "track", "publish"))
     assert phones["answered_fixes_checked"] == sum(s["ok"] for s in phones["steps"])
     assert phones["missing_answered_fixes"] == 0
     assert "phone apps over HTTP" in result.stderr

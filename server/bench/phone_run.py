@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from server.bench import stages
 from server.bench.report import PHONE_HEADER, PhoneStep, phone_row
 from server.bench.spawn import worker
 from server.bench.target import Fleet, rss_mib, seed, start_server, verify
@@ -41,6 +42,7 @@ def devices(fleet: Fleet, indices: list[int]) -> list[dict[str, Any]]:
 
 async def phone_step(
     database_url: str,
+    admin_token: str,
     url: str,
     proc: psutil.Process,
     fleet: Fleet,
@@ -54,6 +56,7 @@ async def phone_step(
     measure_from = start_at + WARMUP_S
     end_at = measure_from + profile.step_seconds
     shares = [list(range(p, n, profile.load_processes)) for p in range(profile.load_processes)]
+    stages_before = await stages.sample([url], admin_token)
     cpu_before = proc.cpu_times()
     wall_before = time.perf_counter()
     spec = {"url": url, "rate_hz": rate / n, "t0": t0, "start_at": start_at,
@@ -62,11 +65,11 @@ async def phone_step(
     results = [await w.result() for w in load]
     cpu_after = proc.cpu_times()
     wall_s = time.perf_counter() - wall_before
+    used_s = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    stages_after = await stages.sample([url], admin_token)
+    step.stage_us = stages.per_fix_us(stages_before, stages_after, used_s)
     step.server_rss_mib = round(rss_mib(proc), 1)
-    step.server_cpu_pct = round(
-        100 * ((cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system))
-        / wall_s, 1,
-    )  # fmt: skip
+    step.server_cpu_pct = round(100 * used_s / wall_s, 1)
     duration_s = end_at - start_at
     last_answer_at = max([r["last_answer_at"] for r in results if r["last_answer_at"]] or [end_at])
     step.due = due = sum(r["due"] for r in results)
@@ -105,9 +108,9 @@ async def phone_ramp(profile: Profile, database_url: str, admin_token: str) -> d
     t0 = time.time()
     try:
         for rate in profile.phone_rates:
-            step = await phone_step(database_url, url, proc, fleet, rate, profile, t0)
+            step = await phone_step(database_url, admin_token, url, proc, fleet, rate, profile, t0)
             steps.append(step)
-            print(phone_row(step), file=sys.stderr, flush=True)
+            print(f"{phone_row(step)}\n{stages.line(step.stage_us)}", file=sys.stderr, flush=True)
             if saturated(step):
                 break
     finally:

@@ -63,6 +63,7 @@ class PhoneStep:
     latency_ms: dict[str, Any] = field(default_factory=dict)  # from when each request was due
     server_cpu_pct: float = 0.0
     server_rss_mib: float = 0.0
+    stage_us: dict[str, float] = field(default_factory=dict)  # per fix, server/bench/stages.py
 
 
 PHONE_HEADER = (
@@ -84,7 +85,8 @@ def table(report: dict[str, Any]) -> str:
     if "phones" in report:
         phones = report["phones"]
         lines += ["-- phone apps over HTTP (OwnTracks and OsmAnd), 1 server process", PHONE_HEADER]
-        lines += [phone_row(PhoneStep(**s)) for s in phones["steps"]]
+        for s in phones["steps"]:
+            lines += [phone_row(PhoneStep(**s)), stages.line(s.get("stage_us", {}))]
         lines.append(
             f"answered fixes checked in the database: {phones['answered_fixes_checked']:,}, "
             f"missing: {phones['missing_answered_fixes']}"

@@ -23,6 +23,7 @@ import functools
 import logging
 import time
 from datetime import UTC, datetime
+from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from geo.model import Fix
+from server.base import stage_times
 from server.base.auth import hash_token
 from server.base.dbguard import DatabaseUnavailable
 from server.edges.commit_wait import store_and_wait
@@ -92,6 +94,7 @@ async def osmand(request: Request) -> Response:
         return error_response(413, f"body over {settings.max_frame_bytes} bytes")
     zone = _zone(settings.naive_time_zone)
     is_json = "json" in request.headers.get("content-type", "")
+    decoding = perf_counter()
     try:
         if is_json:
             device_id, app_fixes = decode_json(
@@ -106,6 +109,7 @@ async def osmand(request: Request) -> Response:
     except ProtocolError as exc:
         services.metrics.frames_invalid.inc()
         return error_response(exc.status, str(exc))
+    services.metrics.stages.seconds[stage_times.DECODE] += perf_counter() - decoding
     client = client_address(request)
     retry_after_s = services.devices.retry_after_s(client)
     if retry_after_s > 0:  # the same for every device id: see device_guard.py
@@ -242,6 +246,7 @@ async def owntracks(request: Request) -> Response:
         return error_response(413, f"body over {OWNTRACKS_MAX_BODY_BYTES} bytes")
     if not body.strip():
         return json_response([])
+    decoding = perf_counter()
     try:
         kind = jsonin.decode(body, OwnTracksType).type
     except msgspec.DecodeError as exc:
@@ -252,6 +257,7 @@ async def owntracks(request: Request) -> Response:
         app_fix = _owntracks_fix(body)
     except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
         return error_response(400, f"invalid location: {exc}")
+    services.metrics.stages.seconds[stage_times.DECODE] += perf_counter() - decoding
     candidates, password = _owntracks_identity(
         request, services.settings.owntracks_trust_proxy_identity
     )
