@@ -199,6 +199,11 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             await _bounded("database pool", pool.close())
 
     routes = [
+        # The phone apps' paths first: Starlette tries routes in order, a regex each, and
+        # these take a request per fix (no other route's path can match theirs).
+        Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
+        Route("/owntracks", apps.owntracks, methods=["POST"]),
+        Route("/api/ingest", http.ingest, methods=["POST"]),
         Route("/livez", health.livez),
         Route("/readyz", health.readyz),
         Route("/healthz", health.readyz),  # the older name, kept for existing probes
@@ -212,9 +217,6 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
         Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
         Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),
-        Route("/api/ingest", http.ingest, methods=["POST"]),
-        Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
-        Route("/owntracks", apps.owntracks, methods=["POST"]),
         Route("/api/keys", keys.create_api_key, methods=["POST"]),
         Route("/api/keys", keys.list_api_keys, methods=["GET"]),
         Route("/api/keys/{key_id}", keys.revoke_api_key, methods=["DELETE"]),
