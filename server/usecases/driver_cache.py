@@ -12,12 +12,14 @@ An entry is right only while every change to a driver's credentials reaches it:
   very next request on this process sees the new state;
 - on every other process, the revocation listener (revocation.py) forgets the driver a
   notification names, and tells `listening` / `deaf` as its connection comes and goes.
+  The database sends one with every commit that changes a driver's token hash or device
+  id or deletes it (triggers, migration 0009), whoever wrote it, SQL by hand included.
   While deaf a notification could be missed: nothing is served from memory or kept, and
   hearing again starts from empty;
 - a look-up that an invalidation overtook is not kept (`_generation`): it may have read
   the row as it was before;
-- an entry expires after ENTRY_TTL_S: a change made behind the server's back (SQL by
-  hand, without the NOTIFY) lasts at most that long.
+- an entry expires after ENTRY_TTL_S: what the triggers cannot see (a TRUNCATE, which
+  the bench and tests use) lasts at most that long.
 """
 
 from __future__ import annotations

@@ -145,3 +145,34 @@ async def test_rotation_is_heard_by_every_process(
     stored = await stored_at(db, driver_id)
     assert {t for _, t in accepted} <= stored
     assert not {t for _, t in [*refused_on_b, refused_on_a]} & stored
+
+
+async def test_changes_made_by_hand_are_heard(settings: Settings, db: asyncpg.Connection) -> None:
+    """A device id changed or a driver deleted by plain SQL (an operator's, a future
+    feature's) notifies the servers too (migration 0009): they forget what they held."""
+    async with run_server(settings) as server, server.http() as client:
+        await listening(server)
+        cache = server.services.drivers
+        ana_id, _ = await server.create_driver(device_id="ana")
+        _, bob_token = await server.create_driver("Bob")
+        assert (await Phone(client, "ana").osmand())[0] == 200
+        no_fix = await client.post(  # looks the token up (kept), then refuses the body
+            "/api/ingest", content=b"{", headers={"Authorization": f"Bearer {bob_token}"}
+        )
+        assert no_fix.status_code == 400 and cache.peek("token", hash_token(bob_token))
+        await db.execute("UPDATE drivers SET device_id = 'ana-2' WHERE id = $1", ana_id)
+        await db.execute("DELETE FROM drivers WHERE name = 'Bob'")
+        await eventually(
+            lambda: (
+                cache.peek("device", "ana") is None
+                and cache.peek("token", hash_token(bob_token)) is None
+            ),
+            NOTIFY_WAIT_S,
+            "the server to forget the changed and the deleted driver",
+        )
+        _, old_id_at = await Phone(client, "ana").osmand()  # answered as known: stores nothing
+        status, new_id_at = await Phone(client, "ana-2").osmand()
+        deleted, _ = await Phone(client, "bob").ingest(bob_token)
+    assert status == 200 and deleted == 401
+    stored = await stored_at(db, ana_id)
+    assert new_id_at in stored and old_id_at not in stored
