@@ -107,7 +107,8 @@ async def test_a_deaf_cache_serves_and_keeps_nothing(db: asyncpg.Connection) -> 
 
 
 async def test_entries_expire(db: asyncpg.Connection) -> None:
-    """A change made behind the server's back (no notification) lasts at most the TTL."""
+    """A change the cache is not told of (here no listener hears the trigger) lasts at most
+    the TTL."""
     ana = await new_driver(db, "ana")
     now_s = [0.0]
     cache = listening_cache(ttl_s=60.0, clock=lambda: now_s[0])
