@@ -46,6 +46,7 @@ from server.transport.redis_hub import RedisHub
 from server.usecases import learning as eta_learning
 from server.usecases import maintenance
 from server.usecases.alerts import Alerts
+from server.usecases.driver_cache import DriverCache
 from server.usecases.ingest import Pipeline
 from server.usecases.leader import Leadership
 from server.usecases.messages import RecentMessages
@@ -158,11 +159,14 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         pipeline = Pipeline(settings, pool, writer, live, notifier, metrics)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
+        drivers = DriverCache()  # forgotten entries: RevocationListener, driver_cache.py
+        metrics.driver_cache_hits.set_function(lambda: drivers.hits)
+        metrics.driver_cache_misses.set_function(lambda: drivers.misses)
         app.state.services = Services(
             settings, metrics, pool, writer, pipeline, live, limiter, notifier,
             DeviceGuard(settings), sockets, alerts,
             RecentMessages(pool, settings.db_request_timeout_s),
-            proof_slots=asyncio.Semaphore(settings.proof_concurrency),
+            proof_slots=asyncio.Semaphore(settings.proof_concurrency), drivers=drivers,
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)
         writer.start()
@@ -174,7 +178,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             asyncio.create_task(watch_loop_lag(metrics)),
             asyncio.create_task(gc_freeze.run_forever(settings, metrics)),
             asyncio.create_task(eta_learning.run_forever(pool, settings, leader, live.etas)),
-            asyncio.create_task(RevocationListener(settings, sockets).run_forever()),
+            asyncio.create_task(RevocationListener(settings, sockets, drivers).run_forever()),
             asyncio.create_task(alerts.run()),
             asyncio.create_task(measure_outbox_forever(pool, metrics)),
         ]
@@ -195,6 +199,11 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             await _bounded("database pool", pool.close())
 
     routes = [
+        # The phone apps' paths first: Starlette tries routes in order, a regex each, and
+        # these take a request per fix (no other route's path can match theirs).
+        Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
+        Route("/owntracks", apps.owntracks, methods=["POST"]),
+        Route("/api/ingest", http.ingest, methods=["POST"]),
         Route("/livez", health.livez),
         Route("/readyz", health.readyz),
         Route("/healthz", health.readyz),  # the older name, kept for existing probes
@@ -208,9 +217,6 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
         Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
         Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),
-        Route("/api/ingest", http.ingest, methods=["POST"]),
-        Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
-        Route("/owntracks", apps.owntracks, methods=["POST"]),
         Route("/api/keys", keys.create_api_key, methods=["POST"]),
         Route("/api/keys", keys.list_api_keys, methods=["GET"]),
         Route("/api/keys/{key_id}", keys.revoke_api_key, methods=["DELETE"]),

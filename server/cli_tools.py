@@ -103,6 +103,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         profile = replace(profile, step_seconds=args.step_seconds)
     if args.idle_sockets is not None:
         profile = replace(profile, idle_sockets=args.idle_sockets)
+    if args.scenario != "all":
+        profile = replace(profile, scenarios=(args.scenario,))
+    if args.phones:
+        profile = replace(profile, phones=args.phones)
+    if args.phone_rates:
+        profile = replace(profile, phone_rates=tuple(int(n) for n in args.phone_rates.split(",")))
     if args.processes:
         profile = replace(
             profile, server_processes=tuple(int(n) for n in args.processes.split(","))
@@ -143,6 +149,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="server processes per ramp, e.g. 1,2 (the full profile's default; >1 uses "
         "Redis at BENCH_REDIS_URL, default redis://127.0.0.1:6379/0)",
     )
+    bench.add_argument(
+        "--scenario",
+        choices=("all", "sockets", "phones"),
+        default="all",
+        help="courier/customer/dispatcher sockets, phone apps over HTTP, or both (default)",
+    )
+    bench.add_argument("--phones", type=int, help="phone-app devices (default 50; quick 10)")
+    bench.add_argument("--phone-rates", help="phone-app fixes/s per step, e.g. 500,1000,2500")
     bench.add_argument(
         "--run-changes",
         action="store_true",

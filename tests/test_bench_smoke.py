@@ -1,4 +1,5 @@
-"""`tracker bench --quick` runs to the end and its counts reconcile (no speed is asserted)."""
+"""`tracker bench --quick` runs to the end and its counts reconcile (no speed is asserted):
+the courier-socket ramp and the phone-app HTTP scenario."""
 
 from __future__ import annotations
 
@@ -39,3 +40,15 @@ def test_quick_bench_completes_and_reconciles() -> None:
     assert run["idle_bytes_per_socket"] > 0
     assert "couriers" in result.stderr  # the table
     assert "µs per fix: cpu" in result.stderr
+    phones = report["phones"]
+    assert phones["phones"] == 10 and len(phones["steps"]) == 2
+    for step in phones["steps"]:
+        assert step["due"] > 0 and step["sent"] == step["due"]  # open loop: all went out
+        assert step["errors"] == step["rejected"] == 0 and step["error_kinds"] == {}
+        assert step["stored"] == step["ok"] == step["sent"]  # each found in the database
+        assert step["latency_ms"]["p50"] is not None and step["server_cpu_pct"] > 0
+        stage_us = step["stage_us"]  # the HTTP path times its decoding too; no ack stage
+        assert all(stage_us[s] > 0 for s in ("decode", "validate", "track", "publish"))
+    assert phones["answered_fixes_checked"] == sum(s["ok"] for s in phones["steps"])
+    assert phones["missing_answered_fixes"] == 0
+    assert "phone apps over HTTP" in result.stderr

@@ -139,6 +139,16 @@ class Metrics:
             "or Redis went away with them queued",
             r,
         )
+        self.driver_cache_hits = CounterFunction(
+            "tracker_driver_cache_hits",
+            "Phone-app, HTTP-ingest and socket credentials resolved from memory",
+            r,
+        )
+        self.driver_cache_misses = CounterFunction(
+            "tracker_driver_cache_misses",
+            "Credential look-ups that went to the database (unknown ones included)",
+            r,
+        )
         self.outbox_pending = Gauge(
             "tracker_outbox_pending_messages",
             "Notifications in the outbox not yet sent nor given up (all processes')",

@@ -1,4 +1,5 @@
-"""One load step's figures, and the table `tracker bench` prints on stderr."""
+"""One load step's figures (courier sockets; phone apps over HTTP), and the table
+`tracker bench` prints on stderr."""
 
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ HEADER = (
 )
 
 
-def row(s: Step) -> str:
-    def ms(d: dict[str, Any], k: str) -> str:
-        return "-" if d.get(k) is None else f"{d[k]:.1f}"
+def ms(d: dict[str, Any], k: str) -> str:
+    return "-" if d.get(k) is None else f"{d[k]:.1f}"
 
+
+def row(s: Step) -> str:
     return (
         f"{s.couriers:>8} {s.offered_per_s:>9.0f} {s.persisted_per_s:>9.0f} "
         f"{ms(s.ack_latency_ms, 'p50'):>8} {ms(s.ack_latency_ms, 'p99'):>8} "
@@ -45,8 +47,52 @@ def row(s: Step) -> str:
     )
 
 
+@dataclass
+class PhoneStep:
+    rate_per_s: int  # the step's offered rate, all devices together
+    phones: int
+    due: int = 0  # requests due in the step (open loop: whatever the server answered)
+    offered_per_s: float = 0.0  # `due` per second of the step
+    sent: int = 0
+    ok: int = 0  # answered 200, nothing rejected
+    rejected: int = 0
+    errors: int = 0  # other answers, no answer, or not sent: the device fell too far behind
+    error_kinds: dict[str, int] = field(default_factory=dict)  # status or exception: count
+    stored: int = 0  # of `ok`, found in the database afterwards
+    stored_per_s: float = 0.0
+    latency_ms: dict[str, Any] = field(default_factory=dict)  # from when each request was due
+    server_cpu_pct: float = 0.0
+    server_rss_mib: float = 0.0
+    stage_us: dict[str, float] = field(default_factory=dict)  # per fix, server/bench/stages.py
+
+
+PHONE_HEADER = (
+    f"{'phones':>6} {'rate/s':>7} {'offered/s':>9} {'stored/s':>9} {'p50 ms':>8} "
+    f"{'p99 ms':>8} {'cpu %':>6} {'rss MiB':>8} {'errors':>6} {'missing':>7}"
+)
+
+
+def phone_row(s: PhoneStep) -> str:
+    return (
+        f"{s.phones:>6} {s.rate_per_s:>7} {s.offered_per_s:>9.0f} {s.stored_per_s:>9.0f} "
+        f"{ms(s.latency_ms, 'p50'):>8} {ms(s.latency_ms, 'p99'):>8} {s.server_cpu_pct:>6.1f} "
+        f"{s.server_rss_mib:>8.1f} {s.errors + s.rejected:>6} {s.ok - s.stored:>7}"
+    )
+
+
 def table(report: dict[str, Any]) -> str:
     lines = []
+    if "phones" in report:
+        phones = report["phones"]
+        lines += ["-- phone apps over HTTP (OwnTracks and OsmAnd), 1 server process", PHONE_HEADER]
+        for s in phones["steps"]:
+            lines += [phone_row(PhoneStep(**s)), stages.line(s.get("stage_us", {}))]
+        lines.append(
+            f"answered fixes checked in the database: {phones['answered_fixes_checked']:,}, "
+            f"missing: {phones['missing_answered_fixes']}"
+        )
+    if "runs" not in report:
+        return "\n".join(lines)
     for run in report["runs"]:
         lines += [f"-- {run['server_processes']} server process(es)", HEADER]
         for s in run["steps"]:

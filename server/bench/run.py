@@ -16,15 +16,14 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import asyncpg
 import psutil
 
 from server.bench import stages
 from server.bench.ceilings import copy_ceiling, ws_ceiling
+from server.bench.phone_run import phone_ramp
 from server.bench.report import HEADER, Step, row
 from server.bench.spawn import worker
-from server.bench.target import Fleet, rss_mib, seed, start_server
-from server.store import bench as bench_sql
+from server.bench.target import Fleet, rss_mib, seed, start_server, verify
 from server.store import migrate
 
 WARMUP_S = 3.0  # per step, before latencies count
@@ -44,9 +43,13 @@ class Profile:
     latency_bound_ms: float = 50.0
     load_processes: int = 2
     server_processes: tuple[int, ...] = (1,)  # e.g. (1, 2): the ramp again with 2 processes
+    scenarios: tuple[str, ...] = ("sockets", "phones")
+    phones: int = 50  # phone-app devices over HTTP (server/bench/phone_run.py)
+    phone_rates: tuple[int, ...] = (500, 1_000, 2_000, 2_500, 3_000, 4_000)  # fixes/s per step
+    phone_latency_bound_ms: float = 100.0
 
 
-QUICK = Profile([40, 120], 4.0, 1, 300, 50_000, 2.0, 20)
+QUICK = Profile([40, 120], 4.0, 1, 300, 50_000, 2.0, 20, phones=10, phone_rates=(50, 150))
 FULL = Profile(
     [1_000, 2_500, 5_000, 7_500, 10_000], 20.0, 1, 10_000, 500_000, 5.0, 50, server_processes=(1, 2)
 )
@@ -144,20 +147,15 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: max((p[k] for p in parts if p.get(k) is not None), default=None) for k in keys}
 
 
-async def verify(database_url: str, acked: dict[int, set[int]]) -> int:
-    """How many acked fixes are missing from the database (must be 0)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        stored = await bench_sql.stored_times(conn, list(acked))
-    finally:
-        await conn.close()
-    return sum(len(times - stored.get(driver, set())) for driver, times in acked.items())
-
-
 async def bench(profile: Profile, database_url: str) -> dict[str, Any]:
     report: dict[str, Any] = {"profile": asdict(profile), "machine": {"cpus": os.cpu_count()}}
     await migrate.prepare(database_url)
     await migrate.upgrade_async(database_url)
+    if "phones" in profile.scenarios:
+        report["phones"] = await phone_ramp(profile, database_url, secrets.token_urlsafe(24))
+    if "sockets" not in profile.scenarios:
+        report["missing_acked_fixes"] = report["phones"]["missing_answered_fixes"]
+        return report
     copy_rows_per_s = await copy_ceiling(database_url, profile.copy_rows)
     ws_msgs_per_s = await ws_ceiling(profile.ws_ceiling_seconds, profile.ws_ceiling_connections)
     report["ceilings"] = {
@@ -169,7 +167,9 @@ async def bench(profile: Profile, database_url: str) -> dict[str, Any]:
         report["runs"].append(
             await ramp(profile, database_url, processes, copy_rows_per_s, ws_msgs_per_s)
         )
-    report["missing_acked_fixes"] = sum(r["missing_acked_fixes"] for r in report["runs"])
+    report["missing_acked_fixes"] = sum(r["missing_acked_fixes"] for r in report["runs"]) + (
+        report["phones"]["missing_answered_fixes"] if "phones" in report else 0
+    )
     report["acked_fixes_checked"] = sum(r["acked_fixes_checked"] for r in report["runs"])
     return report
 

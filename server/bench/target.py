@@ -29,6 +29,10 @@ class Fleet:
     driver_ids: list[int]
     starts: list[list[float]]
 
+    def device_id(self, i: int) -> str:
+        """Courier i's phone-app device id (OsmAnd `id`, OwnTracks user)."""
+        return bench_sql.device_id(self.driver_ids[i])
+
 
 def _start(i: int) -> list[float]:
     return [HOF[0] + (i % 100) * 0.01, HOF[1] + (i // 100) * 0.005]
@@ -76,6 +80,9 @@ async def start_server(
         "TRACKER_TRACK_LOOKUPS_PER_MIN": "1000000",
         "TRACKER_SUBSCRIBER_MAX_PENDING": "4096",
         "TRACKER_MAX_CONNECTIONS_PER_ADDRESS": "1000000",  # all the load comes from 127.0.0.1
+        # A phone-app request holds a failed-look-up token while its device is looked up
+        # (device_guard.py): a whole fleet behind one address starting at once would spend them.
+        "TRACKER_DEVICE_LOOKUP_FAILURE_BURST": "1000000",
         "TRACKER_BUS": bus,
         "TRACKER_BUS_PREFIX": bus_prefix,
     }
@@ -101,3 +108,13 @@ async def start_server(
 def rss_mib(proc: psutil.Process) -> float:
     rss: int = proc.memory_info().rss
     return rss / 2**20
+
+
+async def verify(database_url: str, acked: dict[int, set[int]]) -> int:
+    """How many acked fixes are missing from the database (must be 0)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await bench_sql.stored_times(conn, list(acked))
+    finally:
+        await conn.close()
+    return sum(len(times - stored.get(driver, set())) for driver, times in acked.items())

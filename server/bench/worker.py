@@ -280,8 +280,15 @@ async def ws_blast(spec: dict[str, Any]) -> dict[str, Any]:
     return {"sent": sent, "seconds": round(elapsed, 2)}
 
 
+async def phones(spec: dict[str, Any]) -> dict[str, Any]:
+    from server.bench.phones import phones as run  # it uses this module's `position`
+
+    return await run(spec)
+
+
 ROLES = {
     "couriers": couriers,
+    "phones": phones,
     "watchers": watchers,
     "idle": idle,
     "ws_sink": ws_sink,

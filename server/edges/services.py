@@ -19,6 +19,7 @@ from server.live.state import Live
 from server.store import credentials, queries
 from server.store.writer import BatchWriter
 from server.usecases.alerts import Alerts
+from server.usecases.driver_cache import DriverCache
 from server.usecases.ingest import Pipeline
 from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier
@@ -50,6 +51,8 @@ class Services:
     recent_messages: RecentMessages  # couriers' recent messages, read in batches on connect
     # Proof uploads decoding at once (TRACKER_PROOF_CONCURRENCY; app.py sizes it).
     proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    # Drivers by device id and token hash, kept in memory while changes can be heard.
+    drivers: DriverCache = field(default_factory=DriverCache)
 
     def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:
         """A connection for a request's or socket's database work, the only way they get
@@ -66,5 +69,4 @@ class Services:
         return None if found is None else Caller(f"key:{found[1]}", found[2], found[0])
 
     async def driver_for_token(self, token: str) -> queries.Driver | None:
-        async with self.db() as conn:
-            return await queries.driver_by_token_hash(conn, hash_token(token))
+        return await self.drivers.by_token_hash(self.db, hash_token(token))

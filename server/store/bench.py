@@ -33,6 +33,11 @@ _ORDER_COLUMNS = (
 )
 
 
+def device_id(driver_id: int) -> str:
+    """The seeded driver's device id, as the bench's phone apps present it."""
+    return f"bench-phone-{driver_id}"
+
+
 async def _seed(
     conn: Conn,
     token_hashes: list[str],
@@ -42,12 +47,15 @@ async def _seed(
     now: datetime,
     driver_and_index: list[tuple[int, int]],
 ) -> None:
-    """One driver per token; order i (id i + 1) out for delivery on its route, on the run
-    and at the stop index `driver_and_index[i]` says."""
+    """One driver per token (driver i's phone-app device id is `device_id(i)`); order i
+    (id i + 1) out for delivery on its route, on the run and at the stop index
+    `driver_and_index[i]` says."""
     await conn.copy_records_to_table(
         "drivers",
-        records=[(i + 1, f"bench {i + 1}", h, now) for i, h in enumerate(token_hashes)],
-        columns=("id", "name", "token_hash", "created_at"),
+        records=[
+            (i + 1, f"bench {i + 1}", h, device_id(i + 1), now) for i, h in enumerate(token_hashes)
+        ],
+        columns=("id", "name", "token_hash", "device_id", "created_at"),
     )
     await conn.copy_records_to_table(
         "orders",

@@ -25,6 +25,7 @@ from server.base.dbguard import bounded_connection
 from server.base.settings import Settings
 from server.store import Conn, credentials
 from server.store import health as database
+from server.usecases.driver_cache import DriverCache
 from server.wire.close_codes import CLOSE_UNAUTHORIZED
 
 log = logging.getLogger("tracker.revocation")
@@ -107,9 +108,12 @@ class RevocationListener:
     """LISTENs on a dedicated connection (reconnecting with backoff) and has `sockets`
     check what each notification names."""
 
-    def __init__(self, settings: Settings, sockets: OpenSockets) -> None:
+    def __init__(
+        self, settings: Settings, sockets: OpenSockets, drivers: DriverCache | None = None
+    ) -> None:
         self._settings = settings
         self._sockets = sockets
+        self._drivers = DriverCache() if drivers is None else drivers  # told of changes
 
     def _on_notify(self, conn: Conn, pid: int, channel: str, payload: object) -> None:
         self._sockets.heard += 1
@@ -117,6 +121,7 @@ class RevocationListener:
         if not ident.isdigit():
             return
         if kind == "driver":
+            self._drivers.forget(int(ident))  # before the next request looks it up
             self._sockets.check_soon(driver_ids=[int(ident)])
         elif kind == "key":
             self._sockets.check_soon(key_ids=[int(ident)])
@@ -131,6 +136,7 @@ class RevocationListener:
                     settings.database_url, timeout=settings.db_command_timeout_s
                 )
                 await conn.add_listener(credentials.REVOCATIONS, self._on_notify)
+                self._drivers.listening()
                 self._sockets.heard += 1  # whatever was missed while not listening
                 await self._sockets.check_all()
                 delay_s = 0.1
@@ -142,6 +148,7 @@ class RevocationListener:
             except Exception as exc:
                 log.warning("revocation listener lost the database (%r); reconnecting", exc)
             finally:
+                self._drivers.deaf()  # from here on a change could go unheard
                 if conn is not None:
                     conn.terminate()  # nothing to finish on a listening session; never waits
             await asyncio.sleep(delay_s)

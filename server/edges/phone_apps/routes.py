@@ -11,7 +11,8 @@ OsmAnd requests carry no password, so the device id is the secret: an unknown id
 same answer as a known one, and failed look-ups are throttled per client address
 (device_guard.py). OwnTracks requests must carry the driver's token as the Basic-auth
 password; `X-Limit-U`/`X-Limit-D` alone identify only behind an authenticating proxy
-(`TRACKER_OWNTRACKS_TRUST_PROXY_IDENTITY`).
+(`TRACKER_OWNTRACKS_TRUST_PROXY_IDENTITY`). Known device ids and tokens are resolved from
+memory (usecases/driver_cache.py); unknown ones still cost a query each.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import functools
 import logging
 import time
 from datetime import UTC, datetime
+from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -31,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from geo.model import Fix
+from server.base import stage_times
 from server.base.auth import hash_token
 from server.base.dbguard import DatabaseUnavailable
 from server.edges.commit_wait import store_and_wait
@@ -91,6 +94,7 @@ async def osmand(request: Request) -> Response:
         return error_response(413, f"body over {settings.max_frame_bytes} bytes")
     zone = _zone(settings.naive_time_zone)
     is_json = "json" in request.headers.get("content-type", "")
+    decoding = perf_counter()
     try:
         if is_json:
             device_id, app_fixes = decode_json(
@@ -105,22 +109,23 @@ async def osmand(request: Request) -> Response:
     except ProtocolError as exc:
         services.metrics.frames_invalid.inc()
         return error_response(exc.status, str(exc))
+    services.metrics.stages.seconds[stage_times.DECODE] += perf_counter() - decoding
     client = client_address(request)
     retry_after_s = services.devices.retry_after_s(client)
     if retry_after_s > 0:  # the same for every device id: see device_guard.py
         return _too_many(retry_after_s)
+    started_m = time.monotonic()  # known and unknown ids: both answer times count from here
     try:
-        async with services.db() as conn:
-            driver = await queries.driver_by_device_id(conn, device_id)
+        driver = await services.drivers.by_device_id(services.db, device_id)  # known: no query
     except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
         raise  # the app's 503
     if driver is None:
         # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
-        await asyncio.sleep(services.devices.decoy_wait_s())
+        spent_s = time.monotonic() - started_m  # the look-up a known id (in memory) skips
+        await asyncio.sleep(max(0.0, services.devices.decoy_wait_s() - spent_s))
         return PlainTextResponse("", 200)
     services.devices.found(client)
-    started_m = time.monotonic()
     headers = await _store(services, driver, app_fixes, "traccar_client")
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
@@ -218,6 +223,22 @@ def _owntracks_fix(body: bytes) -> AppFix:
     return AppFix(fix, jsonin.storable_attributes(attributes))
 
 
+async def _owntracks_driver(
+    services: Services, candidates: list[str], password: str | None
+) -> queries.Driver | None:
+    """The driver a request identifies: the token's, when one of the names is its device
+    id; without a password (behind a trusted proxy), the first name that is a device id.
+    A wrong token is answered without looking any name up: how long that takes cannot
+    tell which device ids exist. Known tokens and ids come from memory (driver_cache.py)."""
+    if password is not None:
+        driver = await services.drivers.by_token_hash(services.db, hash_token(password))
+        return driver if driver is not None and driver.device_id in candidates else None
+    for device_id in candidates:
+        if (driver := await services.drivers.by_device_id(services.db, device_id)) is not None:
+            return driver
+    return None
+
+
 async def owntracks(request: Request) -> Response:
     services: Services = request.app.state.services
     body = await read_body(request.stream(), OWNTRACKS_MAX_BODY_BYTES)
@@ -225,6 +246,7 @@ async def owntracks(request: Request) -> Response:
         return error_response(413, f"body over {OWNTRACKS_MAX_BODY_BYTES} bytes")
     if not body.strip():
         return json_response([])
+    decoding = perf_counter()
     try:
         kind = jsonin.decode(body, OwnTracksType).type
     except msgspec.DecodeError as exc:
@@ -235,6 +257,7 @@ async def owntracks(request: Request) -> Response:
         app_fix = _owntracks_fix(body)
     except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
         return error_response(400, f"invalid location: {exc}")
+    services.metrics.stages.seconds[stage_times.DECODE] += perf_counter() - decoding
     candidates, password = _owntracks_identity(
         request, services.settings.owntracks_trust_proxy_identity
     )
@@ -247,22 +270,12 @@ async def owntracks(request: Request) -> Response:
     if retry_after_s > 0:
         return _too_many(retry_after_s)
     try:
-        async with services.db() as conn:
-            driver = None
-            for device_id in candidates:
-                driver = await queries.driver_by_device_id(conn, device_id)
-                if driver is not None:
-                    break
-            by_token = (
-                None
-                if password is None
-                else await queries.driver_by_token_hash(conn, hash_token(password))
-            )
+        driver = await _owntracks_driver(services, candidates, password)
     except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
         raise  # the app's 503
     # An unknown device and a wrong password get the same answer: device ids stay unknown.
-    if driver is None or (password is not None and (by_token is None or by_token.id != driver.id)):
+    if driver is None:
         return error_response(
             401, "unknown device or wrong password (use the driver's token)", BASIC_CHALLENGE
         )

@@ -17,7 +17,8 @@ from server.base.auth import GENERATE_DEVICE_ID, hash_token, new_device_id, new_
 from server.edges.guards import guarded, path_id
 from server.edges.responses import SECRET_HEADERS, decode_body, error_response, json_response
 from server.edges.services import Caller, Services
-from server.store import credentials, queries
+from server.store import queries
+from server.usecases import driver_cache
 from server.wire.rest import DriverView, driver_detail, driver_view
 
 MAX_BODY_BYTES = 16 * 1024
@@ -98,7 +99,9 @@ async def rotate_token(request: Request, caller: Caller, services: Services) -> 
     async with services.db() as conn:
         driver = None
         if driver_id is not None:
-            driver = await credentials.rotate_driver_token(conn, driver_id, hash_token(token))
+            driver = await driver_cache.rotate_token(
+                services.drivers, conn, driver_id, hash_token(token)
+            )
     if driver is None:
         return error_response(404, "no such driver")
     return json_response(driver_json(driver, caller, token), 200, SECRET_HEADERS)
