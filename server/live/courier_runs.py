@@ -71,6 +71,7 @@ class CourierRuns:
                     eta=self._etas.view(stop.order_id),
                     promised_by=order.promised_by,
                     window=window,
+                    delivery_instructions=order.delivery_instructions,
                 )
             )
         return encode(RunMessage(stops))
