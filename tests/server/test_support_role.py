@@ -59,7 +59,7 @@ async def test_each_api_key_route_answers_a_support_key_by_its_role(
         async with httpx.AsyncClient(
             base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}
         ) as client:
-            body = {} if op.method == "POST" else None
+            body: dict[str, object] | None = {} if op.method == "POST" else None
             answer = await client.request(op.method, concrete(op, order["id"]), json=body)
     if op.auth == "support":
         assert answer.status_code == 200, answer.text
