@@ -38,6 +38,12 @@ async def support_key(server: RunningServer) -> str:
     return str(made.json()["key"])
 
 
+async def agent(server: RunningServer) -> httpx.AsyncClient:
+    """A customer-service agent's client: a new support key in every request."""
+    key = await support_key(server)
+    return httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"})
+
+
 def concrete(op: Op, order_id: int) -> str:
     """The op's path with every parameter filled in: the order for `{order_id}`, 1 else."""
     return re.sub(r"\{[a-z_]+\}", "1", op.path.replace("{order_id}", str(order_id)))
@@ -54,11 +60,8 @@ async def test_each_api_key_route_answers_a_support_key_by_its_role(
     settings: Settings, db: asyncpg.Connection, op: Op
 ) -> None:
     async with run_server(settings) as server, Dispatch(server) as dispatch:
-        key = await support_key(server)
         order = await dispatch.order()
-        async with httpx.AsyncClient(
-            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}
-        ) as client:
+        async with await agent(server) as client:
             body: dict[str, object] | None = {} if op.method == "POST" else None
             answer = await client.request(op.method, concrete(op, order["id"]), json=body)
     if op.auth == "support":
@@ -104,11 +107,8 @@ async def test_support_reads_an_orders_notification_log(
 ) -> None:
     settings = with_mail(settings)  # to a closed port: the message stays in the log, pending
     async with run_server(settings) as server, Dispatch(server) as dispatch:
-        key = await support_key(server)
         order = await dispatch.order()
-        async with httpx.AsyncClient(
-            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}
-        ) as client:
+        async with await agent(server) as client:
             log = await client.get(f"/api/orders/{order['id']}/notifications")
     assert log.status_code == 200
     assert [(m["event"], m["target"]) for m in log.json()] == [("confirmed", "cleo@example.com")]
