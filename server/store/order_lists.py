@@ -22,7 +22,7 @@ _LATE = """(o.status <> ALL($9::text[])
 
 # Exact filters ($14 reference, $15 email as an escaped ILIKE pattern: case-insensitive,
 # $16 phone) and the search ($12 text, $13 code, $17 phone digits: ILIKE patterns,
-# domain/search.py), all served by the orders_search trigram index. The search is a
+# domain/search.py), all served by the orders_search_* trigram indexes. The search is a
 # statement of its own: a generic plan for "$12 IS NULL OR …" would scan every order.
 _SEARCH = """
       AND (o.reference ILIKE $12 OR o.customer_name ILIKE $12 OR o.customer_email ILIKE $12

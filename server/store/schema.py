@@ -89,13 +89,21 @@ api_keys = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("name", Text, nullable=False),
-    Column("role", Text, CheckConstraint("role IN ('admin', 'dispatcher', 'support')"), nullable=False),
+    Column(
+        "role", Text, CheckConstraint("role IN ('admin', 'dispatcher', 'support')"), nullable=False
+    ),
     Column("key_hash", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),  # a revoked key answers 401 everywhere
 )
 
-_SEARCHED = ("reference", "tracking_code", "customer_name", "customer_email", "customer_phone")
+_SEARCHED = {
+    "reference": "orders_search_reference",
+    "tracking_code": "orders_search_code",
+    "customer_name": "orders_search_name",
+    "customer_email": "orders_search_email",
+    "customer_phone": "orders_search_phone",
+}
 
 orders = Table(
     "orders",
@@ -125,12 +133,11 @@ orders = Table(
     Column("delivery_instructions", Text),  # the customer's, until out for delivery
     Index("orders_status", "status"),
     Index("orders_driver", "driver_id", "stop_index"),
-    # Customer-service search (trigram: substrings and exact matches), migration 0009.
-    Index(
-        "orders_search",
-        *_SEARCHED,
-        postgresql_using="gin",
-        postgresql_ops={c: "gin_trgm_ops" for c in _SEARCHED},
+    # Customer-service search (trigram: substrings and exact matches; one per column, see
+    # migration 0009).
+    *(
+        Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+        for column, name in _SEARCHED.items()
     ),
 )
 

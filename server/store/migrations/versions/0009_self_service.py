@@ -14,17 +14,25 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-# What `GET /api/orders?q=` searches (server/store/order_lists.py). One GIN trigram index
-# over the columns serves substring matches (ILIKE '%…%', three characters or more) on
-# each of them, and the exact filters (=, ILIKE without wildcards) too.
-SEARCHED = ("reference", "tracking_code", "customer_name", "customer_email", "customer_phone")
+# What `GET /api/orders?q=` searches (server/store/order_lists.py): a GIN trigram index per
+# column serves substring matches (ILIKE '%…%', three characters or more), OR-ed as one
+# bitmap, and the exact filters (=, ILIKE without wildcards) too. Not one index over the
+# five columns: the planner costs each scan of it as the whole index and picks a sequential
+# scan instead (measured at 200,000 orders: 370–560 ms against 9–12 ms).
+SEARCHED = {
+    "reference": "orders_search_reference",
+    "tracking_code": "orders_search_code",
+    "customer_name": "orders_search_name",
+    "customer_email": "orders_search_email",
+    "customer_phone": "orders_search_phone",
+}
 
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.execute("ALTER TABLE orders ADD COLUMN delivery_instructions text")
-    columns = ", ".join(f"{c} gin_trgm_ops" for c in SEARCHED)
-    op.execute(f"CREATE INDEX orders_search ON orders USING gin ({columns})")
+    for column, index in SEARCHED.items():
+        op.execute(f"CREATE INDEX {index} ON orders USING gin ({column} gin_trgm_ops)")
     op.execute(
         """
         CREATE TABLE order_issues (
@@ -61,5 +69,6 @@ def downgrade() -> None:
     )
     op.execute("DROP TABLE order_ratings")
     op.execute("DROP TABLE order_issues")
-    op.execute("DROP INDEX orders_search")
+    for index in SEARCHED.values():
+        op.execute(f"DROP INDEX {index}")
     op.execute("ALTER TABLE orders DROP COLUMN delivery_instructions")
