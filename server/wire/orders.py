@@ -110,6 +110,8 @@ class CustomerOrder(msgspec.Struct):
     # The proof-of-delivery photo, once delivered (unless TRACKER_PROOF_PHOTO_TO_CUSTOMER
     # is off): GET it like the lookup, under the tracking code.
     proof_photo_url: str | None = None
+    # Their own delivery instructions (POST /api/track/{code}/instructions), to edit them.
+    delivery_instructions: str | None = None
 
 
 class CustomerSnapshot(CustomerOrder, tag="snapshot", tag_field="type"):
@@ -207,6 +209,7 @@ def customer_order(
         eta=eta,
         expires_at=expires_at,
         proof_photo_url=proof_photo_url,
+        delivery_instructions=order.delivery_instructions,
     )
 
 

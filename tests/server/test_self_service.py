@@ -47,6 +47,8 @@ async def test_instructions_reach_the_courier_and_dispatch_until_out_for_deliver
             run = await socket.next_of("run", lambda m: run_ids(m) == [order["id"]], since)
         seen = (await dispatch.client.get(f"/api/orders/{order['id']}")).json()
         listed = (await dispatch.client.get("/api/orders")).json()["orders"]
+        async with server.http() as client:
+            public = (await client.get(f"/api/track/{code}")).json()
         await dispatch.status(order["id"], "out_for_delivery")
         late = await post(server, code, "instructions", {"text": "too late"})
         for status in ("arrived", "delivered"):
@@ -59,6 +61,7 @@ async def test_instructions_reach_the_courier_and_dispatch_until_out_for_deliver
     assert stored.headers["x-content-type-options"] == "nosniff"
     assert run["stops"][0]["delivery_instructions"] == text
     assert seen["delivery_instructions"] == text == listed[0]["delivery_instructions"]
+    assert public["delivery_instructions"] == text  # the customer's own, to edit
     assert late.status_code == 409
     assert late.json() == {
         "error": "delivery instructions can no longer be changed: the order is out_for_delivery",
