@@ -14,7 +14,9 @@ from server.base.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.server.dispatch import Dispatch
 from tests.server.harness import RunningServer, run_server
+from tests.server.processes import require_redis, server_processes
 from tests.server.test_courier_actions import courier_socket, run_ids
+from tests.server.test_scale_out import DESTINATION, bus_env
 from tests.server.watcher import Watcher
 
 ROUTES = ("instructions", "issues", "rating", "reattempt")
@@ -181,3 +183,30 @@ async def test_every_route_spends_the_lookup_budget(
     assert [b.status_code for b in blocked] == [429] * 4
     assert all(int(b.headers["retry-after"]) >= 1 for b in blocked)
     assert await db.fetchval("SELECT delivery_instructions FROM orders") is None
+
+
+async def test_instructions_reach_a_courier_connected_to_another_process(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    await require_redis()
+    async with server_processes(settings, ["A", "B"], bus_env()) as (a, b):
+        driver_id, token = await a.create_driver("Ana")
+        async with b.http() as dispatch:  # the bootstrap admin's client
+            made = await dispatch.post(
+                "/api/orders", json={"customer": {"name": "Cleo"}, "destination": DESTINATION}
+            )
+            order = made.json()
+            await dispatch.post(f"/api/orders/{order['id']}/status", json={"status": "shipped"})
+            await dispatch.post(f"/api/orders/{order['id']}/assign", json={"driver_id": driver_id})
+        async with Watcher(f"{a.ws_url}/ws/driver?token={token}") as socket:
+            await socket.next_of("run", lambda m: run_ids(m) == [order["id"]], 0)
+            since = socket.mark()
+            async with httpx.AsyncClient(base_url=b.base_url) as customer:  # on B
+                stored = await customer.post(
+                    f"/api/track/{order['tracking_code']}/instructions", json={"text": "Gate 4711"}
+                )
+            assert stored.status_code == 200, stored.text
+            run = await socket.next_of(
+                "run", lambda m: m["stops"][0]["delivery_instructions"] == "Gate 4711", since
+            )
+    assert run_ids(run) == [order["id"]]
