@@ -61,6 +61,7 @@ async def test_instructions_reach_the_courier_and_dispatch_until_out_for_deliver
     assert stored.status_code == 200, stored.text
     assert stored.json() == {"delivery_instructions": text, "status": "shipped"}
     assert stored.headers["x-content-type-options"] == "nosniff"
+    assert stored.headers["cache-control"] == "no-store"
     assert run["stops"][0]["delivery_instructions"] == text
     assert seen["delivery_instructions"] == text == listed[0]["delivery_instructions"]
     assert public["delivery_instructions"] == text  # the customer's own, to edit

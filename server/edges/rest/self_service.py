@@ -20,8 +20,9 @@ from server.usecases import orders, self_service
 from server.wire import self_service as wire
 
 MAX_BODY_BYTES = 16 * 1024  # 1,000 characters, even as \u escapes, and room to spare
-# Customer text goes back only as JSON; no sniffing it into anything else, no caching.
-HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+# Customer text goes back only as JSON (nosniff on every response: net/access.py), and no
+# shared cache keeps what one customer wrote.
+HEADERS = {"Cache-Control": "no-store"}
 
 T = TypeVar("T")
 
