@@ -3,7 +3,6 @@ tracking lookup (`/api/track/{code}`)."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -102,13 +101,13 @@ LIST_PARAMS = frozenset(
 
 
 def _customer_service(query: QueryParams) -> tuple[Search | None, order_lists.Exact]:
-    """`q=` and the exact filters (docs/api.md "Customer-service search"); ValueError."""
+    """`q=` and the exact filters (docs/api.md "Customer service"); raises ValueError."""
     q = query_text(query, "q")
     phone = query_text(query, "phone")
     exact = order_lists.Exact(
         query_text(query, "reference"),
         query_text(query, "email", 320),
-        None if phone is None else re.sub(r"[\s\-().]", "", phone),
+        None if phone is None else validation.compact_phone(phone),
     )
     return (None if q is None else search_of(q)), exact
 
