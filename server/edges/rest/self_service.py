@@ -6,6 +6,7 @@ then a body decoded strictly (server/wire/self_service.py).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -25,74 +26,63 @@ MAX_BODY_BYTES = 16 * 1024  # 1,000 characters, even as \u escapes, and room to 
 HEADERS = {"Cache-Control": "no-store"}
 
 T = TypeVar("T")
+# What a route does once the order is found and the body decoded: its answer and status.
+Act = Callable[[Services, Order, T], Awaitable[tuple[object, int]]]
 
 
-async def _order_and_body(request: Request, kind: type[T]) -> tuple[Services, Order, T] | Response:
-    """The tracked order and the decoded body, or the 404/413/422/429 to answer with."""
+async def _serve(request: Request, kind: type[T], act: Act[T]) -> Response:
+    """Look the order up, decode the body, act; the refusals answered alike on every route
+    (404/413/422/429 before acting, 409/422/429 from the use-case)."""
     services: Services = request.app.state.services
     if isinstance(order := await tracked(request, services), Response):
         return order
     if isinstance(spec := await decode_body(request, kind, MAX_BODY_BYTES, "body"), Response):
         return spec
-    return services, order, spec
-
-
-def _answer(content: object, status_code: int = 200) -> Response:
-    return json_response(content, status_code, HEADERS)
-
-
-def _wrong_state(exc: self_service.WrongState) -> Response:
-    return json_response(wire.WrongState(str(exc), exc.status.value), 409, HEADERS)
-
-
-async def instructions(request: Request) -> Response:
-    if isinstance(found := await _order_and_body(request, wire.InstructionsIn), Response):
-        return found
-    services, order, spec = found
     try:
-        after = await self_service.set_instructions(services, order, spec.text, _now())
+        content, status_code = await act(services, order, spec)
     except self_service.WrongState as exc:
-        return _wrong_state(exc)
-    except orders.NoSuchOrder:
-        return error_response(404, UNKNOWN_CODE)
-    return _answer(wire.InstructionsView(after.delivery_instructions, after.status.value))
-
-
-async def issues(request: Request) -> Response:
-    if isinstance(found := await _order_and_body(request, wire.IssueIn), Response):
-        return found
-    services, order, spec = found
-    try:
-        issue = await self_service.report_issue(services, order, spec.reason, spec.text, _now())
+        return json_response(wire.WrongState(str(exc), exc.status.value), 409, HEADERS)
     except self_service.Invalid as exc:
         return error_response(422, str(exc))
     except self_service.TooManyIssues as exc:
         return error_response(429, str(exc))
-    return _answer(wire.IssueView(issue.id, issue.reason, issue.text, issue.at), 201)
+    except orders.NoSuchOrder:  # gone since the lookup
+        return error_response(404, UNKNOWN_CODE)
+    return json_response(content, status_code, HEADERS)
+
+
+async def instructions(request: Request) -> Response:
+    async def act(
+        services: Services, order: Order, spec: wire.InstructionsIn
+    ) -> tuple[object, int]:
+        after = await self_service.set_instructions(services, order, spec.text, _now())
+        return wire.InstructionsView(after.delivery_instructions, after.status.value), 200
+
+    return await _serve(request, wire.InstructionsIn, act)
+
+
+async def issues(request: Request) -> Response:
+    async def act(services: Services, order: Order, spec: wire.IssueIn) -> tuple[object, int]:
+        issue = await self_service.report_issue(services, order, spec.reason, spec.text, _now())
+        return wire.IssueView(issue.id, issue.reason, issue.text, issue.at), 201
+
+    return await _serve(request, wire.IssueIn, act)
 
 
 async def rating(request: Request) -> Response:
-    if isinstance(found := await _order_and_body(request, wire.RatingIn), Response):
-        return found
-    services, order, spec = found
-    try:
+    async def act(services: Services, order: Order, spec: wire.RatingIn) -> tuple[object, int]:
         rated = await self_service.rate(services, order, spec.score, spec.comment, _now())
-    except self_service.WrongState as exc:
-        return _wrong_state(exc)
-    return _answer(wire.RatingView(rated.score, rated.comment, rated.at))
+        return wire.RatingView(rated.score, rated.comment, rated.at), 200
+
+    return await _serve(request, wire.RatingIn, act)
 
 
 async def reattempt(request: Request) -> Response:
-    if isinstance(found := await _order_and_body(request, wire.ReattemptIn), Response):
-        return found
-    services, order, spec = found
-    try:
+    async def act(services: Services, order: Order, spec: wire.ReattemptIn) -> tuple[object, int]:
         entry = await self_service.request_reattempt(services, order, spec.note, _now())
-    except self_service.WrongState as exc:
-        return _wrong_state(exc)
-    except orders.NoSuchOrder:
-        return error_response(404, UNKNOWN_CODE)
-    return _answer(wire.ReattemptView(entry.status.value, entry.at, entry.note))
+        return wire.ReattemptView(entry.status.value, entry.at, entry.note), 200
+
+    return await _serve(request, wire.ReattemptIn, act)
 
 
 def _now() -> datetime:
