@@ -31,6 +31,7 @@ from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
 from server.edges.rest import proof as proof_api
+from server.edges.rest import self_service as self_api
 from server.edges.services import Services
 from server.edges.sockets import driver as driver_socket
 from server.edges.sockets import watch
@@ -247,6 +248,10 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/fleet", orders_api.fleet, methods=["GET"]),
         Route("/api/track/{code}", orders_api.track, methods=["GET"]),
         Route("/api/track/{code}/proof/photo", proof_api.customer_photo, methods=["GET"]),
+        Route("/api/track/{code}/instructions", self_api.instructions, methods=["POST"]),
+        Route("/api/track/{code}/issues", self_api.issues, methods=["POST"]),
+        Route("/api/track/{code}/rating", self_api.rating, methods=["POST"]),
+        Route("/api/track/{code}/reattempt", self_api.reattempt, methods=["POST"]),
         # The same sockets as SocketDispatch serves directly (listed here for url_for/docs).
         WebSocketRoute("/ws/driver", driver_socket.driver_socket),
         WebSocketRoute("/ws/track/{code}", watch.track_socket),

@@ -77,11 +77,14 @@ def test_texts_take_their_usual_forms() -> None:
     settings = Settings.from_env(
         {
             "TRACKER_MAIL_FROM": "Shop <tracking@shop.test>",
+            "TRACKER_SUPPORT_EMAIL": "Help desk <help@shop.test>",
             "TRACKER_TILE_URL": "https://{s}.tiles.example.com/{z}/{x}/{-y}.png",
             "TRACKER_PUBLIC_BASE_URL": "https://track.example.com:8443/shop",
         }
     )
     assert settings.base_url == "https://track.example.com:8443/shop"
+    assert settings.support_email == "Help desk <help@shop.test>"
+    assert Settings.from_env({}).support_email == ""  # unset: no support email
 
 
 def test_the_log_format_is_one_word_of_two() -> None:
@@ -126,6 +129,8 @@ def test_numbers_take_plain_decimals() -> None:
         ({"TRACKER_SMTP_SECURITY": "ssl"}, "TRACKER_SMTP_SECURITY must be starttls, tls or none"),
         ({"TRACKER_MAIL_FROM": "tracking"}, "TRACKER_MAIL_FROM='tracking' is not an email"),
         ({"TRACKER_MAIL_FROM": "a@b.test\r\nBcc: x@y.test"}, "TRACKER_MAIL_FROM="),
+        ({"TRACKER_SUPPORT_EMAIL": "support"}, "TRACKER_SUPPORT_EMAIL='support' is not an email"),
+        ({"TRACKER_SUPPORT_EMAIL": "a@b.test\nBcc: x@y.test"}, "TRACKER_SUPPORT_EMAIL="),
         ({"TRACKER_TILE_URL": "https://tiles.example.com/{z}/{x}.png"}, "TRACKER_TILE_URL"),
         ({"TRACKER_TEMPLATES_DIR": "/nonexistent/templates"}, "TRACKER_TEMPLATES_DIR="),
         ({"TRACKER_NAIVE_TIME_ZONE": "Europe/Lisbn"}, "TRACKER_NAIVE_TIME_ZONE="),

@@ -194,6 +194,7 @@ class Settings:
     smtp_password: str = ""
     smtp_security: str = "starttls"  # starttls | tls | none
     mail_from: str = "tracking@localhost"
+    support_email: str = ""  # where problems customers report are emailed (none: not sent)
     sms_base_url: str = ""  # Twilio-style API root, e.g. https://api.twilio.com
     sms_account_sid: str = ""
     sms_auth_token: str = ""
@@ -355,8 +356,12 @@ class Settings:
         if not all(part in template for part in ("{z}", "{x}", "{y}")):
             raise SettingsError("TRACKER_TILE_URL must hold {z}, {x} and {y} (a tile template)")
         # "Shop <tracking@shop.example>" is fine; a line break would start another header.
-        if "@" not in self.mail_from or not self.mail_from.isprintable():
-            raise SettingsError(f"TRACKER_MAIL_FROM={self.mail_from!r} is not an email address")
+        for mail in ("mail_from", "support_email"):
+            address = getattr(self, mail)
+            if (address or mail == "mail_from") and (
+                "@" not in address or not address.isprintable()
+            ):
+                raise SettingsError(f"{variable(mail)}={address!r} is not an email address")
         if self.templates_dir and not os.path.isdir(self.templates_dir):
             raise SettingsError(f"TRACKER_TEMPLATES_DIR={self.templates_dir!r} is not a directory")
 

@@ -29,6 +29,16 @@ def display(code: str) -> str:
     return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
 
 
+def clean(text: str) -> str:
+    """What a customer typed, upper-cased, without separators, typos mended (whole code
+    or part of one).
+
+    >>> clean("7kq2-m9o")
+    '7KQ2M90'
+    """
+    return "".join(ch for ch in text.upper() if ch not in " -_\t").translate(_TYPO)
+
+
 def normalise(text: str) -> str | None:
     """The canonical form of what a customer typed, or None if it cannot be a code.
 
@@ -37,7 +47,7 @@ def normalise(text: str) -> str | None:
     >>> normalise("7KQ2-M9XD-3HVA-PR4") is None
     True
     """
-    cleaned = "".join(ch for ch in text.upper() if ch not in " -_\t").translate(_TYPO)
+    cleaned = clean(text)
     if len(cleaned) != CODE_LENGTH or not set(cleaned) <= _VALID:
         return None
     return cleaned

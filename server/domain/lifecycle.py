@@ -6,7 +6,9 @@ customer and the run are concerned) before delivering or failing.
 Shops often skip preparation steps, so before dispatch an order may jump forward along the
 main line (confirmed -> shipped is fine); delivered needs out_for_delivery. Off the main
 line: cancelled (before it ships), failed (a delivery attempt that did not work; another
-attempt may follow), returned (sent back, after failure or after delivery).
+attempt may follow: out for delivery again, or back to shipped for dispatch to plan, which
+is what a customer's reattempt asks for), returned (sent back, after failure or after
+delivery).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ NEXT: dict[Status, tuple[Status, ...]] = {
     S.SHIPPED: (S.OUT_FOR_DELIVERY, S.FAILED, S.RETURNED),
     S.OUT_FOR_DELIVERY: (S.ARRIVED, S.DELIVERED, S.FAILED),
     S.ARRIVED: (S.DELIVERED, S.FAILED),
-    S.FAILED: (S.OUT_FOR_DELIVERY, S.RETURNED),
+    S.FAILED: (S.OUT_FOR_DELIVERY, S.SHIPPED, S.RETURNED),
     S.DELIVERED: (S.RETURNED,),
     S.CANCELLED: (),
     S.RETURNED: (),
@@ -47,6 +49,12 @@ CLOSED = frozenset({S.DELIVERED, S.CANCELLED, S.RETURNED})
 # Statuses that take an order off its driver's run (a failed attempt frees the stop; a new
 # attempt puts the order back at the end of the run).
 OFF_RUN = CLOSED | {S.FAILED}
+# failed -> shipped: a new attempt to be planned. The order leaves its run (as OFF_RUN
+# does) until a dispatcher assigns it again: the courier of the failed attempt may be done
+# for the day, and a stop must not reappear on a run nobody planned.
+REPLAN = (S.FAILED, S.SHIPPED)
+# Statuses in which the customer may still change their delivery instructions.
+INSTRUCTIONS_OPEN = frozenset({S.CONFIRMED, S.PROCESSING, S.PACKED, S.SHIPPED})
 # The statuses in which a customer may see the courier: on the way, and at the door.
 COURIER_VISIBLE = frozenset({S.OUT_FOR_DELIVERY, S.ARRIVED})
 # What a courier may set on an order of their own run (a driver token); the rest is

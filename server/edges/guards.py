@@ -13,7 +13,9 @@ from server.edges.responses import UNAUTHORIZED_HEADERS, error_response
 from server.edges.services import Caller, Services
 from server.store.queries import Driver
 
-ROLES = ("dispatcher", "admin")  # each may do what the ones before it may
+# Each may do what the ones before it may. `support` (customer service) reads orders, their
+# timelines and notification logs, and changes nothing; never positions (docs/api.md).
+ROLES = ("support", "dispatcher", "admin")
 
 
 async def require_role(request: Request, role: str) -> Caller | Response:

@@ -31,7 +31,7 @@ class Caller:
     """Who is calling the dispatcher API: `actor` goes into order timelines."""
 
     actor: str
-    role: str  # "admin" or "dispatcher"
+    role: str  # "admin", "dispatcher" or "support" (guards.ROLES)
     key_id: int | None = None  # None: the bootstrap admin token (which cannot be revoked)
 
 
@@ -61,7 +61,7 @@ class Services:
         return bounded_connection(self.pool, self.settings.db_request_timeout_s)
 
     async def caller_for_key(self, key: str) -> Caller | None:
-        """The admin (bootstrap token or admin key) or dispatcher behind an API key."""
+        """The admin (bootstrap token or admin key), dispatcher or support behind an API key."""
         if is_admin(key, self.settings.admin_token):
             return Caller("admin", "admin")
         async with self.db() as conn:

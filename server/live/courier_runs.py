@@ -72,6 +72,7 @@ class CourierRuns:
                     eta=self._etas.view(stop.order_id),
                     promised_by=order.promised_by,
                     window=window,
+                    delivery_instructions=order.delivery_instructions,
                 )
             )
         if stops and all(stop.eta is None for stop in stops):

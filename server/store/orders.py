@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from server.domain import lateness
-from server.domain.lifecycle import CLOSED, OFF_RUN, Status, transition
+from server.domain.lifecycle import CLOSED, OFF_RUN, REPLAN, Status, transition
 from server.store import Conn
 
 
@@ -34,6 +34,7 @@ class Order:
     updated_at: datetime
     closed_at: datetime | None
     customer_time_zone: str | None = None
+    delivery_instructions: str | None = None  # the customer's, shown to the courier
 
     @property
     def due_by(self) -> datetime | None:
@@ -79,7 +80,8 @@ class NewOrder:
 
 ORDER_COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
     destination, address, promised_by, window_start, window_end, status, driver_id,
-    stop_index, route, created_at, updated_at, closed_at, customer_time_zone"""
+    stop_index, route, created_at, updated_at, closed_at, customer_time_zone,
+    delivery_instructions"""
 
 
 def order_of_row(row: asyncpg.Record) -> Order:
@@ -215,6 +217,7 @@ async def change_status(
             return None
         before = order_of_row(row)
         status = transition(before.status, wanted)
+        off_run = status in OFF_RUN or (before.status, status) == REPLAN
         # Closed once, closed for good (no status leaves CLOSED): the first closing time
         # stays, so `delivered -> returned` never extends the tracking link.
         closed_at = (before.closed_at or at) if status in CLOSED else None
@@ -232,7 +235,7 @@ async def change_status(
             status.value,
             at,
             closed_at,
-            status in OFF_RUN,
+            off_run,
         )
         entry = await _add_event(conn, order_id, status, actor, note, at, reason, place)
     assert row is not None

@@ -25,6 +25,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     func,
@@ -88,11 +89,21 @@ api_keys = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("name", Text, nullable=False),
-    Column("role", Text, CheckConstraint("role IN ('admin', 'dispatcher')"), nullable=False),
+    Column(
+        "role", Text, CheckConstraint("role IN ('admin', 'dispatcher', 'support')"), nullable=False
+    ),
     Column("key_hash", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),  # a revoked key answers 401 everywhere
 )
+
+_SEARCHED = {
+    "reference": "orders_search_reference",
+    "tracking_code": "orders_search_code",
+    "customer_name": "orders_search_name",
+    "customer_email": "orders_search_email",
+    "customer_phone": "orders_search_phone",
+}
 
 orders = Table(
     "orders",
@@ -119,8 +130,15 @@ orders = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("customer_time_zone", Text),  # IANA name, for quiet hours
     Column("delay_announced_until", DateTime(timezone=True)),  # end of the last "delayed" window
+    Column("delivery_instructions", Text),  # the customer's, until out for delivery
     Index("orders_status", "status"),
     Index("orders_driver", "driver_id", "stop_index"),
+    # Customer-service search (trigram: substrings and exact matches; one per column, see
+    # migration 0010).
+    *(
+        Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+        for column, name in _SEARCHED.items()
+    ),
 )
 
 order_events = Table(
@@ -337,4 +355,31 @@ driver_messages = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
     Index("driver_messages_driver", "driver_id", "at"),
+)
+
+# What customers said on their tracking link: problems reported (any number, capped per
+# order by the use-case) and one rating per order (a new one replaces it).
+order_issues = Table(
+    "order_issues",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("text", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("order_issues_order", "order_id", "at"),
+)
+
+order_ratings = Table(
+    "order_ratings",
+    metadata,
+    Column(
+        "order_id",
+        BigInteger,
+        ForeignKey("orders.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("score", SmallInteger, CheckConstraint("score BETWEEN 1 AND 5"), nullable=False),
+    Column("comment", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
 )

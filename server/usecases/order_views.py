@@ -12,6 +12,7 @@ from server.domain.codes import display
 from server.domain.lifecycle import OFF_RUN
 from server.live.state import Live
 from server.store.orders import Order, TimelineEntry
+from server.store.self_service import Issue, Rating
 from server.wire.live import EtaView, as_estimate
 from server.wire.orders import CustomerOrder, DispatcherOrder, customer_order, dispatcher_order
 
@@ -32,14 +33,19 @@ def dispatcher_view(
     now: datetime,
     live: Live,
     timeline: list[TimelineEntry] | None = None,
+    feedback: tuple[list[Issue], Rating | None] | None = None,
+    positions: bool = True,
 ) -> DispatcherOrder:
+    """`positions` False (the support role): the route as assigned, never the live leg,
+    which starts where the courier was."""
     return dispatcher_order(
         order,
         tracking_url(settings, order),
-        live.etas.leg(order.id) or order.route,
+        (live.etas.leg(order.id) if positions else None) or order.route,
         is_late(order, now, live),
         live.etas.view(order.id),
         timeline,
+        feedback,
     )
 
 

@@ -24,6 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from server.base.settings import Settings
 from server.domain import codes
 from server.domain.lifecycle import Status
+from server.domain.search import Search
 from server.live.state import Live
 from server.store import order_lists, proofs, queries
 from server.store import orders as store
@@ -194,9 +195,12 @@ async def find(
     after_id: int,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    search: Search | None = None,
+    exact: order_lists.Exact = order_lists.ANY,
 ) -> list[Order]:
     """A page of orders by id; `late` filters by server/domain/lateness.py at `now`, with
-    the ETAs live state holds (every order on a run that has one)."""
+    the ETAs live state holds (every order on a run that has one); `search` and `exact`
+    are customer service's (server/domain/search.py)."""
     eta_at = etas_for_lateness(services.live, late)
     async with services.db() as conn:
         return await order_lists.list_orders(
@@ -210,4 +214,6 @@ async def find(
             after_id=after_id,
             created_from=created_from,
             created_to=created_to,
+            search=search,
+            exact=exact,
         )

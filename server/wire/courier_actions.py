@@ -1,8 +1,8 @@
 """The courier's work on the wire: the run their socket is sent, and their actions
 (arrived, delivered, failed) in over REST or the socket, with the answers.
 
-A run stop carries what delivery needs: the customer's name and the address, never the
-customer's email or phone.
+A run stop carries what delivery needs: the customer's name, the address and their
+delivery instructions, never the customer's email or phone.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class RunStop(msgspec.Struct):
     eta: EtaView | None  # with its `window` [earliest, latest]
     promised_by: datetime | None
     window: Window | None  # the delivery window promised to the customer
+    delivery_instructions: str | None = None  # the customer's, as they wrote them
 
 
 class RunMessage(msgspec.Struct, tag="run", tag_field="type"):

@@ -26,8 +26,17 @@ def timeline_step(entry: TimelineEntry) -> TimelineStep:
     return TimelineStep(entry.status.value, entry.at.isoformat(), entry.actor, entry.note)
 
 
+class ReportedIssue(msgspec.Struct):
+    """A problem the customer reported on their tracking link (`order.issue_reported`)."""
+
+    id: int
+    reason: str
+    text: str | None
+    at: str  # ISO 8601, as timeline entries
+
+
 class OrderEvent(msgspec.Struct):
-    """`order.<status>`, `order.arriving`, `order.delayed`."""
+    """`order.<status>`, `order.arriving`, `order.delayed`, `order.issue_reported`."""
 
     order_id: int
     reference: str
@@ -36,6 +45,7 @@ class OrderEvent(msgspec.Struct):
     status: str
     eta: EtaView | None
     timeline_entry: TimelineStep | msgspec.UnsetType = msgspec.UNSET  # status changes only
+    issue: ReportedIssue | msgspec.UnsetType = msgspec.UNSET  # order.issue_reported only
 
 
 class DriverPosition(Position):

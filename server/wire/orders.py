@@ -14,7 +14,9 @@ import msgspec
 
 from server.domain.codes import display
 from server.store.orders import Order, TimelineEntry
+from server.store.self_service import Issue, Rating
 from server.wire.live import EtaView, Position
+from server.wire.self_service import IssueView, RatingView
 
 
 class Customer(msgspec.Struct):
@@ -71,7 +73,11 @@ class DispatcherOrder(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    delivery_instructions: str | None  # the customer's (self-service), shown to the courier
     timeline: list[Step] | msgspec.UnsetType = msgspec.UNSET  # single orders only
+    # Single orders only: problems the customer reported, oldest first, and their rating.
+    issues: list[IssueView] | msgspec.UnsetType = msgspec.UNSET
+    rating: RatingView | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class OrderPage(msgspec.Struct):
@@ -104,6 +110,8 @@ class CustomerOrder(msgspec.Struct):
     # The proof-of-delivery photo, once delivered (unless TRACKER_PROOF_PHOTO_TO_CUSTOMER
     # is off): GET it like the lookup, under the tracking code.
     proof_photo_url: str | None = None
+    # Their own delivery instructions (POST /api/track/{code}/instructions), to edit them.
+    delivery_instructions: str | None = None
 
 
 class CustomerSnapshot(CustomerOrder, tag="snapshot", tag_field="type"):
@@ -127,6 +135,7 @@ def dispatcher_order(
     late: bool,
     eta: EtaView | None,
     timeline: list[TimelineEntry] | None = None,
+    feedback: tuple[list[Issue], Rating | None] | None = None,
 ) -> DispatcherOrder:
     return DispatcherOrder(
         id=order.id,
@@ -146,8 +155,19 @@ def dispatcher_order(
         created_at=order.created_at,
         updated_at=order.updated_at,
         closed_at=order.closed_at,
+        delivery_instructions=order.delivery_instructions,
         timeline=msgspec.UNSET if timeline is None else [_step(e) for e in timeline],
+        issues=msgspec.UNSET if feedback is None else [_issue(i) for i in feedback[0]],
+        rating=msgspec.UNSET if feedback is None else _rating(feedback[1]),
     )
+
+
+def _issue(issue: Issue) -> IssueView:
+    return IssueView(issue.id, issue.reason, issue.text, issue.at)
+
+
+def _rating(rating: Rating | None) -> RatingView | None:
+    return None if rating is None else RatingView(rating.score, rating.comment, rating.at)
 
 
 def _step(entry: TimelineEntry) -> Step:
@@ -189,6 +209,7 @@ def customer_order(
         eta=eta,
         expires_at=expires_at,
         proof_photo_url=proof_photo_url,
+        delivery_instructions=order.delivery_instructions,
     )
 
 

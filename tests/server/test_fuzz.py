@@ -53,6 +53,11 @@ REST_BODIES = {
     "/api/keys": {"name": "k"},
     "/api/webhooks": {"url": "http://127.0.0.1:9/h", "events": ["*"]},
     "/api/drivers/{driver}/messages": {"text": "Gate code 4711"},
+    # The customer's self-service: no credential but the tracking code.
+    "/api/track/{code}/instructions": {"text": "Ring twice"},
+    "/api/track/{code}/issues": {"reason": "other", "text": "Box wet"},
+    "/api/track/{code}/rating": {"score": 5, "comment": "Quick"},
+    "/api/track/{code}/reattempt": {"note": "After 6 pm"},
 }
 
 
@@ -83,8 +88,11 @@ async def test_rest_bodies_never_500(shared: Shared, request: tuple[str, bytes])
     if driver is None:
         created = await shared.http.post("/api/drivers", json=REST_BODIES["/api/drivers"])
         driver = created.json()["id"]
+    code = await shared.db.fetchval("SELECT tracking_code FROM orders WHERE id = $1", order)
     before = await shared.counts()
-    answer = await shared.http.post(path.format(order=order, driver=driver), content=body)
+    answer = await shared.http.post(
+        path.format(order=order, driver=driver, code=code), content=body
+    )
     assert answer.status_code < 500, (answer.status_code, answer.text[:300])
     if answer.status_code >= 400:
         assert_client_error(answer)
@@ -142,7 +150,10 @@ async def _courier_token(shared: Shared) -> str:
 @SERVER
 @given(
     query=st.dictionaries(
-        st.sampled_from(["after", "driver_id", "limit", "status", "late"]), hostile_text
+        st.sampled_from(
+            ["after", "driver_id", "limit", "status", "late", "q", "reference", "email", "phone"]
+        ),
+        hostile_text,
     )
 )
 async def test_order_list_query_never_500(shared: Shared, query: dict[str, str]) -> None:

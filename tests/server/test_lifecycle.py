@@ -30,6 +30,7 @@ LEGAL = {
     ("arrived", "failed"),
     ("out_for_delivery", "failed"),
     ("failed", "out_for_delivery"),
+    ("failed", "shipped"),  # a new attempt for dispatch to plan (the customer's reattempt)
     ("failed", "returned"),
     ("delivered", "returned"),
 }

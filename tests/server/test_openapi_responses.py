@@ -208,6 +208,39 @@ async def _track_fleet_health(
     check(await c.get("/metrics"), "/metrics")  # 401
 
 
+async def _self_service(
+    c: httpx.AsyncClient, check: ResponseChecker, driver_id: int, dispatcher: dict[str, str]
+) -> None:
+    """The customer's routes under the tracking code: done, refused, and in the wrong state."""
+    order = (await c.post("/api/orders", json=ORDER, headers=dispatcher)).json()
+    order_id, code = order["id"], order["tracking_code"]
+
+    def route(what: str) -> tuple[str, str]:
+        return f"/api/track/{code}/{what}", f"/api/track/{{code}}/{what}"
+
+    async def status(*steps: str) -> None:
+        for step in steps:
+            await c.post(f"/api/orders/{order_id}/status", json={"status": step}, headers=ADMIN)
+
+    url, t = route("instructions")
+    check(await c.post(url, json={"text": "Ring twice"}), t)  # 200
+    check(await c.post(url, json={"text": 5}), t)  # 422
+    url, t = route("issues")
+    check(await c.post(url, json={"reason": "late"}), t)  # 201
+    check(await c.post("/api/track/AAAA-BBBB-CCCC-DDDD/issues", json={"reason": "late"}), t)
+    url, t = route("reattempt")
+    check(await c.post(url, json={}), t)  # 409: not failed
+    await c.post(f"/api/orders/{order_id}/assign", json={"driver_id": driver_id}, headers=ADMIN)
+    await status("shipped", "out_for_delivery")
+    check(await c.post(route("instructions")[0], json={"text": "x"}), route("instructions")[1])
+    await status("failed")
+    check(await c.post(url, json={"note": "After 6 pm"}), t)  # 200
+    url, t = route("rating")
+    check(await c.post(url, json={"score": 5}), t)  # 409: not delivered
+    await status("out_for_delivery", "delivered")
+    check(await c.post(url, json={"score": 4, "comment": "Fine"}), t)  # 200
+
+
 async def _proof(
     c: httpx.AsyncClient, check: ResponseChecker, driver_id: int, token: str,
     dispatcher: dict[str, str],
@@ -277,6 +310,7 @@ async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
         await _webhooks(c, check, dispatcher)
         await _ingest(c, check, token)
         await _track_fleet_health(c, check, code, dispatcher)
+        await _self_service(c, check, driver_id, dispatcher)
         await _proof(c, check, driver_id, token, dispatcher)
         await _alerts_messages(server, c, check, driver_id, dispatcher)
 
@@ -285,7 +319,9 @@ async def test_responses_match_the_document(settings: Settings, db: asyncpg.Conn
     doc = document()
     check = ResponseChecker(doc)
     # The webhook receiver on 127.0.0.1 is allowed; 10/8 stays refused (a 422 to check).
-    settings = dataclasses.replace(settings, webhook_allow_private="127.0.0.1/32")
+    settings = dataclasses.replace(
+        settings, webhook_allow_private="127.0.0.1/32", track_lookup_burst=1_000
+    )
     async with run_server(settings) as server:
         await _exercise(server, check)
     called = {(path, method) for path, method, _ in check.seen}

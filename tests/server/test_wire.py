@@ -17,6 +17,7 @@ from server.domain.lifecycle import Status
 from server.store.credentials import ApiKey
 from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
+from server.store.self_service import Issue, Rating
 from server.wire import courier as wire
 from server.wire import live, notify, orders, rest
 
@@ -176,12 +177,15 @@ def test_dispatcher_messages_as_documented() -> None:
 
 
 def test_order_view_as_documented() -> None:
-    view = orders.dispatcher_order(ORDER, "http://x/t/7KQ2", None, False, ETA, [STEP])
+    feedback = ([Issue(4, 7, "late", None, AT)], Rating(7, 4, "Fine", AT))
+    view = orders.dispatcher_order(ORDER, "http://x/t/7KQ2", None, False, ETA, [STEP], feedback)
     assert list(sent(view)) == documented('{"id": 7, "reference": "A-1001"')
+    assert list(sent(view)["issues"][0]) == documented('"issues": [{"id": 4')
+    assert list(sent(view)["rating"]) == documented('"rating": {"score": 4')
     step = documented('"timeline": [{"status": "confirmed", "at": "…", "actor"')
     assert list(sent(view)["timeline"][0]) == step
     listed = orders.dispatcher_order(ORDER, "http://x/t/7KQ2", None, False, None)
-    assert "timeline" not in sent(listed)
+    assert not {"timeline", "issues", "rating"} & set(sent(listed))
     assert list(sent(orders.OrderPage([listed], None))) == documented('`{"orders": […]')
 
 

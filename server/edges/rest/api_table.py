@@ -22,7 +22,17 @@ from server.edges.rest.alerts import MessageIn
 from server.edges.rest.drivers import DriverIn
 from server.edges.rest.notifications import SubscriptionIn
 from server.edges.rest.validation import ApiKeyIn, AssignIn, OrderIn, StatusIn
-from server.wire import alerts, courier, courier_actions, live, notify, orders, proof, rest
+from server.wire import (
+    alerts,
+    courier,
+    courier_actions,
+    live,
+    notify,
+    orders,
+    proof,
+    rest,
+    self_service,
+)
 
 
 class FixBacklog(msgspec.Struct, tag="fixes", tag_field="type"):
@@ -40,6 +50,7 @@ class Media:
 
 
 ERROR = rest.Error
+WRONG_STATE = self_service.WrongState  # 409 naming the order's status
 NO_BODY = None  # 204
 TEXT = Media("text/plain")
 EMPTY_LIST = Annotated[list[Any], msgspec.Meta(max_length=0)]
@@ -61,7 +72,8 @@ class Op:
     path: str
     summary: str
     tag: str
-    auth: str | None  # "dispatcher" | "admin" (API key roles), "driver", "metrics", "owntracks"
+    auth: str | None  # "support" | "dispatcher" | "admin" (API key roles, guards.ROLES),
+    # "driver", "device", "metrics", "owntracks"
     responses: dict[int, Any]  # status -> type, ERROR, NO_BODY, a Media, or a tuple (any of)
     request: Any = None  # the same: a type, a Media, or a tuple
     params: tuple[Param, ...] = ()
@@ -75,6 +87,7 @@ class Op:
 OrderStatus = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]+(,[a-z_]+)*$")]
 Limit = Annotated[int, msgspec.Meta(ge=1)]
 Id = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+SearchText = Annotated[str, msgspec.Meta(min_length=3, max_length=200)]
 
 _ORDER_QUERY = (
     Param("status", OrderStatus, "only these statuses, comma-separated"),
@@ -84,8 +97,14 @@ _ORDER_QUERY = (
     Param("after", int, "the `next_after` of the previous page"),
     Param("from", datetime, "only orders created at or after this (ISO 8601 with a zone)"),
     Param("to", datetime, "only orders created at or before this (ISO 8601 with a zone)"),
-    Param("format", Literal["json", "csv"], "`csv`: every order selected, streamed as CSV"),
-)
+    Param("format", Literal["json", "csv"], "`csv`: every order selected, streamed as CSV "
+          "(not for the support role)"),
+    Param("q", SearchText, "orders whose reference, tracking code, customer name, email or "
+          "phone contains this (3 to 200 characters, case-insensitive)"),
+    Param("reference", str, "only this reference (exact)"),
+    Param("email", str, "only this customer email (exact, case-insensitive)"),
+    Param("phone", str, "only this customer phone (exact, E.164 as stored)"),
+)  # fmt: skip
 # Track exports (docs/api.md, "Exports"): streamed; GeoJSON Point features, GPX 1.1 or CSV.
 TRACK = (Media("application/geo+json"), Media("application/gpx+xml"), Media("text/csv"))
 CSV = Media("text/csv")
@@ -118,7 +137,8 @@ _OSMAND_QUERY = (
     Param("batt", float, "battery, percent"),
 )
 
-_D, _A = "dispatcher", "admin"
+_S, _D, _A = "support", "dispatcher", "admin"
+_BY_CODE = "The tracking code is the credential; rate-limited as lookups; an expired link is 404."
 OPERATIONS: tuple[Op, ...] = (
     # health and metrics
     Op("GET", "/livez", "The process and its event loop answer", "health", None,
@@ -176,14 +196,17 @@ OPERATIONS: tuple[Op, ...] = (
     # orders
     Op("POST", "/api/orders", "Create an order", "orders", _D,
        {201: orders.DispatcherOrder}, OrderIn),
-    Op("GET", "/api/orders", "A page of orders, or all of them as CSV", "orders", _D,
-       {200: (orders.OrderPage, CSV), 422: ERROR}, params=_ORDER_QUERY),
+    Op("GET", "/api/orders", "A page of orders (or searched), or all of them as CSV", "orders",
+       _S, {200: (orders.OrderPage, CSV), 422: ERROR}, params=_ORDER_QUERY,
+       description="Unknown query parameters are 422, named. A support key may not ask "
+       "for CSV (403)."),
     Op("GET", "/api/orders/{order_id}/track", "The fixes of an order's last delivery attempt",
        "exports", _D, {200: TRACK, 404: ERROR, 409: ERROR, 422: ERROR},
        params=(_TRACK_FORMAT,),
        description=_TRACK_SHAPES + " 409: the order never went out for delivery."),
-    Op("GET", "/api/orders/{order_id}", "One order with its timeline", "orders", _D,
-       {200: orders.DispatcherOrder, 404: ERROR}),
+    Op("GET", "/api/orders/{order_id}", "One order with its timeline, issues and rating",
+       "orders", _S, {200: orders.DispatcherOrder, 404: ERROR},
+       description="A support key gets the route as assigned, never the courier's live leg."),
     Op("POST", "/api/orders/{order_id}/status", "Move an order along its lifecycle", "orders",
        _D, {200: (orders.DispatcherOrder, courier_actions.ActionDone), 400: ERROR, 404: ERROR,
             409: rest.TransitionRefused}, (StatusIn, courier_actions.ActionIn),
@@ -202,7 +225,7 @@ OPERATIONS: tuple[Op, ...] = (
        description="`route`: a GeoJSON LineString or an encoded polyline; without one the "
        "server makes one."),
     Op("GET", "/api/orders/{order_id}/notifications", "What was sent about an order",
-       "notifications", _D, {200: list[notify.SentView]}),
+       "notifications", _S, {200: list[notify.SentView]}),
     # proof of delivery
     Op("POST", "/api/orders/{order_id}/proof", "Upload proof of delivery (courier)", "proof",
        "driver", {201: proof.ProofView, 200: proof.ProofView, 400: ERROR, 403: ERROR,
@@ -230,6 +253,27 @@ OPERATIONS: tuple[Op, ...] = (
        "tracking", None, {200: IMAGE, 404: ERROR, 429: ERROR},
        description="Once delivered, while the link is valid, unless "
        "TRACKER_PROOF_PHOTO_TO_CUSTOMER is off; rate-limited as lookups."),
+    # the customer's self-service (docs/api.md "Customer self-service")
+    Op("POST", "/api/track/{code}/instructions", "Delivery instructions for the courier",
+       "tracking", None, {200: self_service.InstructionsView, 404: ERROR, 409: WRONG_STATE,
+                          429: ERROR}, self_service.InstructionsIn,
+       description="Until the order is out for delivery (then 409 naming the status); an "
+       "empty text removes them. " + _BY_CODE),
+    Op("POST", "/api/track/{code}/issues", "Report a problem", "tracking", None,
+       {201: self_service.IssueView, 404: ERROR, 429: ERROR}, self_service.IssueIn,
+       description="Stored, a dispatcher alert (`issue_reported`), the "
+       "`order.issue_reported` webhook, and an email to TRACKER_SUPPORT_EMAIL when set. At "
+       "most 20 per order (then 429). " + _BY_CODE),
+    Op("POST", "/api/track/{code}/rating", "Rate the delivery", "tracking", None,
+       {200: self_service.RatingView, 404: ERROR, 409: WRONG_STATE, 429: ERROR},
+       self_service.RatingIn,
+       description="Delivered orders only (otherwise 409); a new rating replaces the "
+       "last. " + _BY_CODE),
+    Op("POST", "/api/track/{code}/reattempt", "Ask for a new attempt after a failed one",
+       "tracking", None, {200: self_service.ReattemptView, 404: ERROR, 409: WRONG_STATE,
+                          429: ERROR}, self_service.ReattemptIn,
+       description="Failed orders only (otherwise 409): back to `shipped`, off the run, "
+       "for dispatch to plan; a timeline entry and a `reattempt_requested` alert. " + _BY_CODE),
     # webhooks
     Op("POST", "/api/webhooks", "Subscribe a URL to events", "notifications", _A,
        {201: notify.SubscriptionView}, SubscriptionIn),

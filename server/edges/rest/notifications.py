@@ -131,7 +131,7 @@ async def subscription_deliveries(request: Request, caller: Caller, services: Se
     return json_response([wire.delivery_view(d) for d in found])
 
 
-@guarded("dispatcher")
+@guarded("support")
 async def order_notifications(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     async with services.db() as conn:

@@ -15,6 +15,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.edges.guards import ROLES
 from server.edges.rest.api_table import (
     COMPONENT_NAMES,
     NO_BODY,
@@ -50,6 +51,7 @@ STATUS_TEXT = {
 
 # Who may call (the table's auth) -> the security requirement.
 SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "support": [{"apiKey": []}],
     "dispatcher": [{"apiKey": []}],
     "admin": [{"apiKey": []}],
     "driver": [{"driverToken": []}],
@@ -61,7 +63,7 @@ SECURITY_SCHEMES = {
     "apiKey": {
         "type": "http",
         "scheme": "bearer",
-        "description": "An API key (`POST /api/keys`; roles dispatcher < admin) or "
+        "description": "An API key (`POST /api/keys`; roles support < dispatcher < admin) or "
         "TRACKER_ADMIN_TOKEN. Each operation's `x-role` is the least role it needs.",
     },
     "driverToken": {
@@ -159,7 +161,7 @@ def _kinds() -> list[Any]:
 def _shared_errors(op: Op) -> dict[int, Any]:
     """The statuses every route of its kind answers with the shared error body."""
     shared: dict[int, Any] = {500: rest.Error}
-    if op.auth in ("dispatcher", "admin"):
+    if op.auth in ROLES:
         shared |= {401: rest.Error, 403: rest.Error}
     elif op.auth is not None and op.auth != "device":
         shared[401] = rest.Error
@@ -213,7 +215,7 @@ def _operation(op: Op, schemas: _Schemas) -> dict[str, Any]:
     operation["security"] = SECURITY.get(op.auth or "", []) + (
         SECURITY["driver"] if op.also_driver else []
     )
-    if op.auth in ("dispatcher", "admin"):
+    if op.auth in ROLES:
         operation["x-role"] = op.auth
     parameters = _parameters(op, schemas)
     if parameters:

@@ -6,20 +6,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
 from geo.route import RouteError, parse_route
 from server.domain.lifecycle import IllegalTransition, parse_status
+from server.domain.search import Search, search_of
 from server.edges.guards import client_address, guarded, guarded_or_driver, path_id
 from server.edges.responses import decode_body, error_response, json_response
 from server.edges.rest import exports, validation
 from server.edges.rest.courier_actions import courier_status
-from server.edges.rest.params import query_int, query_time
+from server.edges.rest.params import check_known, query_int, query_text, query_time
 from server.edges.services import Caller, Services
 from server.store import order_lists
 from server.store import orders as store
-from server.usecases import orders, proof
+from server.usecases import orders, proof, self_service
 from server.usecases.order_views import customer_view, dispatcher_view
 from server.usecases.tracking import lookup_tracked
 from server.wire.live import FleetView
@@ -75,7 +77,7 @@ async def create_order(request: Request, caller: Caller, services: Services) -> 
     )
 
 
-@guarded("dispatcher")
+@guarded("support")
 async def get_order(request: Request, caller: Caller, services: Services) -> Response:
     order_id = path_id(request, "order_id")
     if order_id is None:
@@ -84,14 +86,39 @@ async def get_order(request: Request, caller: Caller, services: Services) -> Res
         order, timeline = await orders.get(services, order_id)
     except orders.NoSuchOrder:
         return error_response(404, NO_SUCH_ORDER)
-    return json_response(dispatcher_view(order, services.settings, _now(), services.live, timeline))
+    feedback = await self_service.feedback(services, order_id)
+    view = dispatcher_view(
+        order, services.settings, _now(), services.live, timeline, feedback,
+        positions=caller.role != "support",
+    )  # fmt: skip
+    return json_response(view)
 
 
-@guarded("dispatcher")
+LIST_PARAMS = frozenset(
+    {"status", "late", "driver_id", "limit", "after", "from", "to", "format", "q", "reference",
+     "email", "phone"}
+)  # fmt: skip
+
+
+def _customer_service(query: QueryParams) -> tuple[Search | None, order_lists.Exact]:
+    """`q=` and the exact filters (docs/api.md "Customer service"); raises ValueError."""
+    q = query_text(query, "q")
+    phone = query_text(query, "phone")
+    exact = order_lists.Exact(
+        query_text(query, "reference"),
+        query_text(query, "email", 320),
+        None if phone is None else validation.compact_phone(phone),
+    )
+    return (None if q is None else search_of(q)), exact
+
+
+@guarded("support")
 async def list_orders(request: Request, caller: Caller, services: Services) -> Response:
     """A page of orders (JSON), or with `format=csv` all of them, streamed (exports.py)."""
     query = request.query_params
     try:
+        check_known(query, LIST_PARAMS)
+        search, exact = _customer_service(query)
         statuses = (
             [parse_status(s) for s in query["status"].split(",")] if query.get("status") else None
         )
@@ -109,6 +136,10 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
         return error_response(422, str(exc))
     if created_from and created_to and created_from > created_to:
         return error_response(422, "from must not be after to")
+    if fmt == "csv" and caller.role == "support":
+        return error_response(
+            403, "this key may not do that (CSV exports need the dispatcher role)"
+        )
     now = _now()
     late_filter = None if late == "" else late in ("true", "1")
     if fmt == "csv":
@@ -120,6 +151,8 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
             orders.etas_for_lateness(services.live, late_filter),
             created_from,
             created_to,
+            search,
+            exact,
         )
         return exports.orders_csv(services, which)
     found = await orders.find(
@@ -132,10 +165,16 @@ async def list_orders(request: Request, caller: Caller, services: Services) -> R
         after_id=after_id,
         created_from=created_from,
         created_to=created_to,
+        search=search,
+        exact=exact,
     )
+    positions = caller.role != "support"
     return json_response(
         OrderPage(
-            [dispatcher_view(o, services.settings, now, services.live) for o in found],
+            [
+                dispatcher_view(o, services.settings, now, services.live, positions=positions)
+                for o in found
+            ],
             found[-1].id if len(found) == limit else None,
         )
     )

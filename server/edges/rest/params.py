@@ -8,6 +8,8 @@ from typing import overload
 
 from starlette.datastructures import QueryParams
 
+from server.wire.jsonin import has_control_char
+
 BIGINT_MAX = 2**63 - 1
 
 
@@ -59,3 +61,37 @@ def query_time(query: QueryParams, name: str) -> datetime | None:
     if at.tzinfo is None:
         raise ValueError(f"{name} must give its time zone (Z or an offset such as +01:00)")
     return at.astimezone(UTC)
+
+
+def check_known(query: QueryParams, known: frozenset[str]) -> None:
+    """Raise ValueError naming the parameters not in `known`: a misspelt filter must not
+    quietly answer every order.
+
+    >>> check_known(QueryParams("limit=5&emial=a@b&x=1"), frozenset({"limit"}))
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown query parameters: emial, x (known: limit)
+    """
+    unknown = sorted({name for name in query if name not in known})
+    if unknown:
+        shown = ", ".join(name[:40] for name in unknown[:10])
+        raise ValueError(f"unknown query parameters: {shown} (known: {', '.join(sorted(known))})")
+
+
+def query_text(query: QueryParams, name: str, max_chars: int = 200) -> str | None:
+    """`?name=` as text of at most `max_chars`, without control characters; None when
+    absent or empty. Raises ValueError naming the parameter.
+
+    >>> query_text(QueryParams("q=%00"), "q")
+    Traceback (most recent call last):
+    ...
+    ValueError: q holds a control character
+    """
+    raw = query.get(name, "")
+    if not raw:
+        return None
+    if len(raw) > max_chars:
+        raise ValueError(f"{name} must be at most {max_chars} characters")
+    if has_control_char(raw):
+        raise ValueError(f"{name} holds a control character")
+    return raw

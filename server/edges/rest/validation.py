@@ -78,13 +78,18 @@ def check_time_zone(name: str) -> None:
         raise Invalid(f"customer.time_zone {name!r} is not an IANA time zone") from None
 
 
+def compact_phone(phone: str) -> str:
+    """Without the spaces, dashes, dots and brackets people write numbers with."""
+    return re.sub(r"[\s\-().]", "", phone)
+
+
 def normalise_phone(phone: str) -> str:
     """E.164, forgiving of spaces, dashes, dots and brackets.
 
     >>> normalise_phone("+351 912-345 (678)")
     '+351912345678'
     """
-    compact = re.sub(r"[\s\-().]", "", phone)
+    compact = compact_phone(phone)
     if not _E164.match(compact):
         raise Invalid(f"customer.phone {phone!r} is not an E.164 number (like +351912345678)")
     return compact

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.base.auth import accepted_subprotocol, presented_token
 from server.domain.lifecycle import CLOSED
-from server.edges.guards import client_address
+from server.edges.guards import ROLES, client_address
 from server.edges.net.ws_direct import DirectSocket, direct_socket
 from server.edges.services import Services
 from server.live.fleet import BBox, FleetClient
@@ -267,6 +267,9 @@ async def fleet_socket(ws: WebSocket) -> None:
             await ws.close(CLOSE_FORBIDDEN, "a courier's token cannot watch the fleet")
         else:
             await ws.close(CLOSE_UNAUTHORIZED, "missing or unknown dispatcher key")
+        return
+    if ROLES.index(caller.role) < ROLES.index("dispatcher"):  # support: orders, no positions
+        await ws.close(CLOSE_FORBIDDEN, "this key may not watch the fleet (needs dispatcher)")
         return
     key_id = caller.key_id  # None: the bootstrap admin token, which cannot be revoked
     fleet = services.live.fleet

@@ -3,8 +3,9 @@
 Customers hear of `confirmed`, `shipped`, `out_for_delivery`, `arriving`, `delayed`,
 `delivered`, `failed` and `cancelled`, by email and SMS when they gave an address or
 number and the channel is configured; each event at most once per order and channel.
-Webhook subscribers hear of every status change (`order.<status>`), of `order.arriving`
-and `order.delayed`, and of `driver.position` at their chosen rate.
+Webhook subscribers hear of every status change (`order.<status>`), of `order.arriving`,
+`order.delayed` and `order.issue_reported`, and of `driver.position` at their chosen rate.
+A problem a customer reports is also emailed to TRACKER_SUPPORT_EMAIL when set.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ CUSTOMER_EVENTS = frozenset(
 # Sent whatever the hour: the customer needs them now.
 URGENT = frozenset({"out_for_delivery", "arriving", "delayed", "delivered", "failed"})
 WEBHOOK_EVENTS = frozenset(
-    {f"order.{s.value}" for s in Status} | {"order.arriving", "order.delayed", "driver.position"}
+    {f"order.{s.value}" for s in Status}
+    | {"order.arriving", "order.delayed", "order.issue_reported", "driver.position"}
 )
 
 
@@ -145,6 +147,26 @@ def webhook_messages(
         for sub in subscriptions
         if sub.active and (event_type in sub.events or "*" in sub.events)
     ]
+
+
+def issue_messages(
+    order: Order,
+    issue_id: int,
+    context: dict[str, Any],
+    data: msgspec.Struct,
+    settings: Settings,
+    subscriptions: list[Subscription],
+) -> list[NewMessage]:
+    """A reported problem: an email to support (TRACKER_SUPPORT_EMAIL, with SMTP set up),
+    whatever the hour, and `order.issue_reported` to webhook subscribers; once per issue."""
+    messages = webhook_messages(
+        subscriptions, "order.issue_reported", data, str(issue_id), order.id
+    )
+    if settings.support_email and settings.smtp_host:
+        key = f"issue:{issue_id}:email"
+        target = settings.support_email
+        messages.append(NewMessage(key, order.id, "issue_reported", "email", target, context))
+    return messages
 
 
 def message_id_for(dedupe_key: str, domain: str) -> str:

@@ -40,8 +40,14 @@ from server.live.notices import Arriving, FreshEta, Notice
 from server.store import Conn, outbox, proofs
 from server.store import orders as order_store
 from server.store.orders import Order, TimelineEntry
+from server.store.self_service import Issue
 from server.usecases.notify import channels, destinations
-from server.usecases.notify.events import customer_messages, order_context, webhook_messages
+from server.usecases.notify.events import (
+    customer_messages,
+    issue_messages,
+    order_context,
+    webhook_messages,
+)
 from server.usecases.notify.templates import Templates
 from server.wire import notify as wire
 from server.wire.live import EtaView, eta_of
@@ -130,6 +136,17 @@ class Notifier:
         await outbox.enqueue(conn, messages, now)
         if entry.status in CLOSED:  # no delay to announce any more
             self._delay_announced.pop(order.id, None)
+
+    async def enqueue_issue(self, conn: Conn, order: Order, issue: Issue) -> None:
+        """In the caller's transaction: the messages a problem the customer reported causes
+        (events.issue_messages)."""
+        context = order_context(order, self._settings, None, issue.text)
+        context["issue_reason"] = issue.reason
+        data = _order_data(context, None)
+        data.issue = wire.ReportedIssue(issue.id, issue.reason, issue.text, issue.at.isoformat())
+        subscriptions = await outbox.subscriptions(conn, active_only=True)
+        messages = issue_messages(order, issue.id, context, data, self._settings, subscriptions)
+        await outbox.enqueue(conn, messages, issue.at)
 
     def live_notices(self, notices: Sequence[Notice]) -> None:
         """What live state found (server/live/notices.py), in the order it was found."""
