@@ -73,6 +73,7 @@ class CourierRuns:
                     promised_by=order.promised_by,
                     window=window,
                     delivery_instructions=order.delivery_instructions,
+                    pin_required=order.pin_required,
                 )
             )
         if stops and all(stop.eta is None for stop in stops):

@@ -35,6 +35,7 @@ class Order:
     closed_at: datetime | None
     customer_time_zone: str | None = None
     delivery_instructions: str | None = None  # the customer's, shown to the courier
+    pin_required: bool = False  # a delivery PIN was drawn (usecases/proof.py)
 
     @property
     def due_by(self) -> datetime | None:
@@ -76,12 +77,13 @@ class NewOrder:
     window_start: datetime | None
     window_end: datetime | None
     customer_time_zone: str | None = None
+    pin_required: bool = False
 
 
 ORDER_COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
     destination, address, promised_by, window_start, window_end, status, driver_id,
     stop_index, route, created_at, updated_at, closed_at, customer_time_zone,
-    delivery_instructions"""
+    delivery_instructions, pin_required"""
 
 
 def order_of_row(row: asyncpg.Record) -> Order:
@@ -112,8 +114,8 @@ async def create_order(
                 f"""
                 INSERT INTO orders (reference, tracking_code, customer_name, customer_email,
                     customer_phone, destination, address, promised_by, window_start, window_end,
-                    status, created_at, updated_at, customer_time_zone)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
+                    status, created_at, updated_at, customer_time_zone, pin_required)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)
                 RETURNING {ORDER_COLUMNS}""",
                 new.reference,
                 new.tracking_code,
@@ -128,6 +130,7 @@ async def create_order(
                 Status.CONFIRMED.value,
                 at,
                 new.customer_time_zone,
+                new.pin_required,
             )
         except asyncpg.UniqueViolationError:
             raise DuplicateTrackingCode(new.tracking_code) from None

@@ -28,6 +28,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB
@@ -131,6 +132,7 @@ orders = Table(
     Column("customer_time_zone", Text),  # IANA name, for quiet hours
     Column("delay_announced_until", DateTime(timezone=True)),  # end of the last "delayed" window
     Column("delivery_instructions", Text),  # the customer's, until out for delivery
+    Column("pin_required", Boolean, nullable=False, server_default=false()),
     Index("orders_status", "status"),
     Index("orders_driver", "driver_id", "stop_index"),
     # Customer-service search (trigram: substrings and exact matches; one per column, see

@@ -61,7 +61,9 @@ async def create(
     with its timeline, and a delivery PIN drawn for it if asked (usecases/proof.py)."""
     async with services.db() as conn:
         while True:  # a collision of 80 random bits will not happen; if it does, draw again
-            new = dataclasses.replace(new, tracking_code=codes.new_code())
+            new = dataclasses.replace(
+                new, tracking_code=codes.new_code(), pin_required=delivery_pin
+            )
             try:
                 async with conn.transaction():  # the order, its timeline and its messages
                     order, entry = await store.create_order(conn, new, actor, now)

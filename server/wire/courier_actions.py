@@ -31,6 +31,7 @@ class RunStop(msgspec.Struct):
     promised_by: datetime | None
     window: Window | None  # the delivery window promised to the customer
     delivery_instructions: str | None = None  # the customer's, as they wrote them
+    pin_required: bool = False  # the customer has a delivery PIN the courier must ask for
 
 
 class RunMessage(msgspec.Struct, tag="run", tag_field="type"):

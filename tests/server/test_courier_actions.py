@@ -242,7 +242,12 @@ async def test_an_order_with_a_delivery_pin_is_delivered_only_with_its_proof(
     async with run_server(settings) as server, Dispatch(server) as dispatch:
         driver_id, token = await server.create_driver("Ana")
         order = await dispatch.order(LON, LAT, delivery_pin=True)
-        await dispatch.out_for_delivery(order["id"], driver_id)
+        plain = await dispatch.order(NEXT_LON, LAT)
+        for each in (order, plain):
+            await dispatch.out_for_delivery(each["id"], driver_id)
+        async with courier_socket(server, token) as socket:  # the run says where to ask
+            pins = {s["order_id"]: s["pin_required"] for s in socket.messages[0]["stops"]}
+        assert pins == {order["id"]: True, plain["id"]: False}
         async with courier_http(server, token) as courier:
             url = f"/api/orders/{order['id']}/status"
             early = await courier.post(url, json={"status": "delivered"}, headers=key("d1"))

@@ -233,6 +233,7 @@ async def test_offline_the_page_opens_and_work_is_sent_once_when_back(
             later = page.locator("#run > li").nth(1)
             await later.get_by_role("button", name="Delivered").click()
             dialog = page.get_by_role("dialog", name="Delivered: E-5")
+            await expect(page.locator("#proof-pin-field")).to_be_hidden()  # E-5 has no PIN
             await dialog.get_by_label("Photo of the parcel").set_input_files(
                 {"name": "door.jpg", "mimeType": "image/jpeg", "buffer": phone_photo()}
             )

@@ -63,7 +63,7 @@ export async function openProof(stop, problem = "") {
   if (form.stop?.order_id !== stop.order_id) reset();
   form.stop = stop;
   $("proof-stop").textContent = stopName(stop);
-  $("proof-pin-field").hidden = stop.pin_required === false; // unknown: ask, it is optional
+  $("proof-pin-field").hidden = stop.pin_required !== true;
   showError(problem);
   if (!$("proof-dialog").open) $("proof-dialog").showModal();
   await signaturePad();

@@ -88,8 +88,8 @@ function stopItem(stop, index) {
       queued.length ? " (waiting to send)" : ""),
     el("p", { className: "address" }, stop.destination.address || `${lat}, ${lon}`),
     stop.customer_name ? el("p", {}, `For ${stop.customer_name}`) : null,
-    stop.instructions
-      ? el("p", { className: "instructions" }, `Instructions: ${stop.instructions}`)
+    stop.delivery_instructions
+      ? el("p", { className: "instructions" }, `Instructions: ${stop.delivery_instructions}`)
       : null,
     etaText(stop) ? el("p", { className: "eta" }, etaText(stop)) : null,
     promiseText(stop) ? el("p", { className: "muted" }, promiseText(stop)) : null,
