@@ -27,8 +27,12 @@ const ALERT_TEXT = {
   failed: (a) => `${who(a)} failed to deliver ${what(a)}`,
   far_from_address: (a) => `${who(a)} acted on ${what(a)} away from its door`,
   pin_locked: (a) => `Delivery PIN locked for ${what(a)} (${who(a)})`,
+  issue_reported: (a) => `The customer of ${what(a)} reported a problem`,
+  reattempt_requested: (a) => `The customer of ${what(a)} asks for a new attempt`,
 };
-const BAD_ALERTS = new Set(["off_route", "passed", "late", "offline", "failed", "far_from_address", "pin_locked"]);
+const BAD_ALERTS = new Set([
+  "off_route", "passed", "late", "offline", "failed", "far_from_address", "pin_locked", "issue_reported",
+]);
 
 const open = new Map(); // alert id -> {alert, item, generation}
 const acked = new Set(); // ids acknowledged while this page watched (a slow load must not revive them)

@@ -10,7 +10,7 @@
 // The modules, from the top down: session (sign-in, the socket), fleet (snapshots, deltas,
 // alerts), detail (the selected driver), courier (phone, messages, finished orders), runedit
 // (the stops, reordering), orderform (a new order), orderpanel (one order and its actions),
-// proof, list, fleetmap, alerts (open alerts and the feed), roster (every driver, for
+// proof, search (finding an order), list, fleetmap, alerts (open alerts and the feed), roster (every driver, for
 // selects), api (the key, REST), render (the frame), state (drivers and the board). Lower
 // modules call back up only through the handlers wired here.
 import { initAlerts } from "./alerts.js";
@@ -22,6 +22,7 @@ import { initOrderForm, pickDestination, resetOrderForm } from "./orderform.js";
 import { closeOrder, initOrderPanel, openOrder, refreshOrder } from "./orderpanel.js";
 import { setRender } from "./render.js";
 import { forgetRoster } from "./roster.js";
+import { initSearch } from "./search.js";
 import { initSession, showSignin, signOut, startBoard } from "./session.js";
 import { drivers, ui } from "./state.js";
 
@@ -42,6 +43,7 @@ initList({ onSelect: select }); // a row click selects; selecting redraws the li
 initDetail();
 initOrderForm();
 initOrderPanel();
+initSearch({ onOpen: openOrder });
 onMapClick(pickDestination);
 initAlerts({
   onOpen(driverId, orderId) {
