@@ -9,6 +9,7 @@ import dataclasses
 import gc
 import logging
 import weakref
+from typing import Any
 
 import asyncpg
 import pytest
@@ -101,7 +102,8 @@ async def test_an_open_socket_keeps_no_handshake_headers(
         try:
             (sock,) = [o for o in gc.get_objects() if isinstance(o, DirectSocket) and o.open]
             assert sock.scope["headers"] == []
-            request = sock.conn.parser.gi_frame.f_locals["request"]  # websockets' parse()
+            parser: Any = sock.conn.parser  # a generator: websockets' parse()
+            request = parser.gi_frame.f_locals["request"]
             assert request.headers.get("X-Probe") is None
             async with Courier(server.ws_url, token) as courier:
                 await courier.send(fix(1, now(), 11.9, 50.3))

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 from PIL import ExifTags, Image
-from playwright.async_api import Browser, Page, Request, Route, expect
+from playwright.async_api import Browser, Geolocation, Page, Request, Route, expect
 
 from server.base.settings import Settings
 from tests.server.dispatch import Dispatch
@@ -82,7 +82,7 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
         wrong = "0000" if pin != "0000" else "1111"
 
         # The courier ~500 m south of the stops, on shift: the run gains ETAs.
-        here = {"latitude": LAT - 0.0045, "longitude": LON, "accuracy": 8}
+        here: Geolocation = {"latitude": LAT - 0.0045, "longitude": LON, "accuracy": 8}
         async with browsing(browser, geolocation=here, permissions=["geolocation"]) as b:
             page = b.page
             await sign_in(page, server.base_url, token)
@@ -101,7 +101,8 @@ async def test_a_courier_works_their_run_with_proof_failure_and_messages(
             await expect(page.locator("#acked")).to_have_text("1")
             # The run carries ETAs once one moves materially (server/live/courier_runs.py):
             # 110 m closer, at the provisional route's pace, is more than a tenth of the time.
-            await b.context.set_geolocation({**here, "latitude": LAT - 0.0035})
+            closer: Geolocation = {"latitude": LAT - 0.0035, "longitude": LON, "accuracy": 8}
+            await b.context.set_geolocation(closer)
             await expect(page.locator("#acked")).to_have_text("2")
             await expect(one.locator(".eta")).to_contain_text("ETA")
             await expect(one.locator(".eta")).to_contain_text("m)")  # the distance left

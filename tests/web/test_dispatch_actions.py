@@ -183,6 +183,7 @@ async def test_statuses_with_notes_cancelling_and_refusals_shown_plainly(
                 " ST_Y(destination::geometry) AS lat"
                 " FROM orders WHERE customer_name = 'Eve'"
             )
+            assert typed is not None
             assert (typed["lon"], typed["lat"]) == (11.92, 50.31)
             assert typed["customer_phone"] == "+351912345678"
 

@@ -94,6 +94,7 @@ async def test_open_alerts_survive_reloads_open_their_order_and_acks_are_shared_
             row = await db.fetchrow(
                 "SELECT acked_by, acked_at FROM alerts WHERE id = $1", first["id"]
             )
+            assert row is not None
             assert row["acked_by"] == "admin" and row["acked_at"] is not None
             await b.page.reload()
             await expect(b.page.locator("#connection")).to_have_text("Live")
