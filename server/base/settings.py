@@ -101,9 +101,11 @@ class Settings:
     # Log lines as `text` or `json` (one object a line); the level is `serve --log-level`.
     log_format: str = "text"
 
-    # Batched writer: flush when this many fixes wait or the oldest waited this long.
+    # Batched writer (group commit): a batch holds at most this many fixes, and starts as
+    # soon as the writer is free; a linger > 0 holds a batch that is not full until its
+    # oldest fix has waited this long (fewer commits, more latency; 0: no linger).
     batch_max_rows: int = 1000
-    batch_max_wait_ms: float = 50.0
+    batch_max_wait_ms: float = 0.0
     # Fixes accepted but not yet stored; beyond this, courier sockets stop being read.
     write_queue_max_rows: int = 20_000
     db_pool_size: int = 4
