@@ -7,10 +7,10 @@ for each request's head, and nothing left behind for the cyclic collector on upg
   whatever the client sends until it hangs up (at most `REFUSAL_LINGER_S`): closing on
   unread data would reset the connection, and a reset can destroy the answer before the
   client reads it. An upgraded connection stays counted until its WebSocket closes.
-- No Nagle: every accepted TCP socket gets TCP_NODELAY. The event loop sets it only on
-  sockets it accepted from a listener it knows to be TCP, not on one passed in by `--fd`
-  (uvicorn wraps it as a Unix socket) nor, with asyncio's loop, on `sockets=[…]`; without
-  it an ack or fix written behind a not-yet-acknowledged segment waits for the peer's
+- No Nagle: every accepted TCP socket gets TCP_NODELAY. The event loop sets it only when
+  it knows the listener to be TCP: not behind `--fd` (uvicorn wraps that socket as a Unix
+  one), nor with asyncio's loop on a socket made without naming IPPROTO_TCP (the test
+  harness's). Without it a small write behind an unacknowledged one waits for the peer's
   delayed ACK (~40 ms).
 - Head deadline: uvicorn's keep-alive timeout only covers a connection idle between
   requests; a client sending a request line a byte at a time held its descriptor forever.
