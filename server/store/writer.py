@@ -1,4 +1,4 @@
-"""The batched, durable writer: a bounded queue of accepted fixes, flushed with COPY.
+"""The batched, durable writer: a bounded queue of accepted fixes, written in batches.
 
 Group commit: whenever the writer is free it writes whatever is queued (up to
 `batch_max_rows`) at once, so at low load a fix waits for one commit; fixes arriving while a
