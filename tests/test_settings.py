@@ -16,7 +16,7 @@ def test_defaults_without_environment() -> None:
     settings = Settings.from_env({})
     assert settings.database_url.startswith("postgresql://")
     assert settings.admin_token is None and settings.bus == "memory"
-    assert settings.batch_max_rows == 1000 and settings.batch_max_wait_ms == 50.0
+    assert settings.batch_max_rows == 1000 and settings.batch_max_wait_ms == 0.0
 
 
 def test_reads_documented_variables() -> None:

@@ -101,12 +101,14 @@ class Settings:
     # Log lines as `text` or `json` (one object a line); the level is `serve --log-level`.
     log_format: str = "text"
 
-    # Batched writer: flush when this many fixes wait or the oldest waited this long.
+    # Group commit: a batch (at most this many fixes) starts once the writer is free; a linger
+    # > 0 holds one that is not full until its oldest fix waited this long (fewer commits).
     batch_max_rows: int = 1000
-    batch_max_wait_ms: float = 50.0
+    batch_max_wait_ms: float = 0.0
     # Fixes accepted but not yet stored; beyond this, courier sockets stop being read.
     write_queue_max_rows: int = 20_000
-    db_pool_size: int = 4
+    # Requests, sockets' connect-time reads and the writer share it (4 was too few: bench).
+    db_pool_size: int = 10
     db_command_timeout_s: float = 10.0
     db_retry_max_s: float = 2.0
     # A request's (or socket's) database work waits at most this long, then answers 503.

@@ -57,6 +57,30 @@ async def create_staging_table(conn: Conn) -> None:
     )
 
 
+# A batch's rows from `{rows}` (the staging table, or the one statement's own rows) into the
+# history, re-sent ones skipped; and each driver's newest into driver_latest, only forward.
+_INSERT_POSITIONS = """
+    INSERT INTO positions (driver_id, recorded_at, received_at, geom, accuracy_m,
+                           speed_mps, heading_deg, altitude_m, battery, attributes)
+    SELECT driver_id, recorded_at, received_at, geom, accuracy_m,
+           speed_mps, heading_deg, altitude_m, battery, attributes
+    FROM {rows}
+    ON CONFLICT DO NOTHING"""
+_UPSERT_LATEST = """
+    INSERT INTO driver_latest AS l (driver_id, recorded_at, received_at, geom, accuracy_m,
+                                    speed_mps, heading_deg, altitude_m, battery)
+    SELECT DISTINCT ON (driver_id) driver_id, recorded_at, received_at, geom, accuracy_m,
+           speed_mps, heading_deg, altitude_m, battery
+    FROM {rows}
+    ORDER BY driver_id, recorded_at DESC
+    ON CONFLICT (driver_id) DO UPDATE SET
+        recorded_at = EXCLUDED.recorded_at, received_at = EXCLUDED.received_at,
+        geom = EXCLUDED.geom, accuracy_m = EXCLUDED.accuracy_m,
+        speed_mps = EXCLUDED.speed_mps, heading_deg = EXCLUDED.heading_deg,
+        altitude_m = EXCLUDED.altitude_m, battery = EXCLUDED.battery
+    WHERE l.recorded_at < EXCLUDED.recorded_at"""
+
+
 async def store_positions(conn: Conn, records: Sequence[PositionRecord]) -> int:
     """Store a batch; re-sent fixes are skipped. Returns how many rows were new.
 
@@ -64,31 +88,29 @@ async def store_positions(conn: Conn, records: Sequence[PositionRecord]) -> int:
     position per driver only ever moves forward in time.
     """
     await conn.copy_records_to_table("fix_stage", records=records, columns=POSITION_COLUMNS)
-    status = await conn.execute(
-        """
-        INSERT INTO positions (driver_id, recorded_at, received_at, geom, accuracy_m,
-                               speed_mps, heading_deg, altitude_m, battery, attributes)
-        SELECT driver_id, recorded_at, received_at, geom, accuracy_m,
-               speed_mps, heading_deg, altitude_m, battery, attributes
-        FROM fix_stage
-        ON CONFLICT DO NOTHING"""
-    )
-    await conn.execute(
-        """
-        INSERT INTO driver_latest AS l (driver_id, recorded_at, received_at, geom, accuracy_m,
-                                        speed_mps, heading_deg, altitude_m, battery)
-        SELECT DISTINCT ON (driver_id) driver_id, recorded_at, received_at, geom, accuracy_m,
-               speed_mps, heading_deg, altitude_m, battery
-        FROM fix_stage
-        ORDER BY driver_id, recorded_at DESC
-        ON CONFLICT (driver_id) DO UPDATE SET
-            recorded_at = EXCLUDED.recorded_at, received_at = EXCLUDED.received_at,
-            geom = EXCLUDED.geom, accuracy_m = EXCLUDED.accuracy_m,
-            speed_mps = EXCLUDED.speed_mps, heading_deg = EXCLUDED.heading_deg,
-            altitude_m = EXCLUDED.altitude_m, battery = EXCLUDED.battery
-        WHERE l.recorded_at < EXCLUDED.recorded_at"""
-    )
+    status = await conn.execute(_INSERT_POSITIONS.format(rows="fix_stage"))
+    await conn.execute(_UPSERT_LATEST.format(rows="fix_stage"))
     return int(status.rsplit(" ", 1)[1])
+
+
+async def store_positions_at_once(conn: Conn, records: Sequence[PositionRecord]) -> int:
+    """`store_positions` in one statement (its own transaction, one round trip): for small
+    batches, where BEGIN, COPY, two INSERTs and COMMIT would cost five round trips."""
+    columns = list(zip(*records, strict=True)) if records else [()] * len(POSITION_COLUMNS)
+    return int(await conn.fetchval(_STORE_AT_ONCE, *(list(column) for column in columns)))
+
+
+_STORE_AT_ONCE = f"""
+    WITH fix AS (
+        SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[],
+                             $4::geometry[], $5::real[], $6::real[], $7::real[], $8::real[],
+                             $9::real[], $10::jsonb[])
+            AS f(driver_id, recorded_at, received_at, geom, accuracy_m, speed_mps,
+                 heading_deg, altitude_m, battery, attributes)
+    ),
+    stored AS ({_INSERT_POSITIONS.format(rows="fix")} RETURNING 1),
+    latest AS ({_UPSERT_LATEST.format(rows="fix")})
+    SELECT count(*) FROM stored"""
 
 
 async def latest_fix(conn: Conn, driver_id: int) -> Fix | None:

@@ -1,6 +1,10 @@
-"""The batched, durable writer: a bounded queue of accepted fixes, flushed with COPY.
+"""The batched, durable writer: a bounded queue of accepted fixes, written in batches.
 
-Fixes are flushed when `batch_max_rows` wait or the oldest has waited `batch_max_wait_ms`.
+Group commit: whenever the writer is free it writes whatever is queued (up to
+`batch_max_rows`) at once, so at low load a fix waits for one commit; fixes arriving while a
+commit is in flight queue up and form the next batch, so batches grow only with the load.
+An optional linger (`batch_max_wait_ms`, default 0) holds a batch that is not full until its
+oldest fix has waited that long: fewer, larger commits for more latency.
 Each item carries a sink that is told once its fix is committed; that is when devices get
 their ack. When the database is unreachable the batch is retried with backoff, forever,
 and the queue fills up: `put` then blocks, so courier sockets stop being read instead of
@@ -36,6 +40,11 @@ class StoreSink(Protocol):
 
 WriteItem = tuple[queries.PositionRecord, StoreSink, int]
 
+# Batches up to this many rows are written in one statement, one round trip instead of
+# five (measured: under half the CPU and wall time per batch at 1-10 rows, even at 100);
+# beyond, COPY costs less CPU (two thirds of it at 1,000 rows).
+AT_ONCE_MAX_ROWS = 100
+
 # SQLSTATE classes worth retrying: connection, resources, operator intervention,
 # transaction rollback, system error. Also a partition missing under our feet (dropped by
 # retention in another process: "no partition of relation found for row" is 23514, as
@@ -56,7 +65,7 @@ class BatchWriter:
         self._pool = pool
         self._metrics = metrics
         self._batch_rows = settings.batch_max_rows
-        self._max_wait_s = settings.batch_max_wait_ms / 1000.0
+        self._linger_s = settings.batch_max_wait_ms / 1000.0
         self._max_rows = settings.write_queue_max_rows
         self._retry_max_s = settings.db_retry_max_s
         self._items: list[WriteItem] = []
@@ -120,19 +129,23 @@ class BatchWriter:
                 self._nonempty.clear()
                 await self._nonempty.wait()
                 continue
-            # Wait for a full batch only while the oldest fix is younger than the bound:
-            # fixes that queued up during the last write have waited already.
-            wait_s = self._oldest_at_s + self._max_wait_s - time.monotonic()
-            if len(self._items) < self._batch_rows and not self._closing and wait_s > 0:
-                self._batch_full.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._batch_full.wait(), wait_s)
+            if self._linger_s > 0:
+                await self._linger()
             batch = self._items[: self._batch_rows]
             del self._items[: self._batch_rows]
             if len(self._items) < self._max_rows:
                 self._space.set()
             await self._write(batch)
             del batch  # its sinks (courier sessions) must not outlive their sockets here
+
+    async def _linger(self) -> None:
+        """Wait for a full batch while the oldest fix is younger than the linger: fixes
+        that queued up during the last write have waited already."""
+        wait_s = self._oldest_at_s + self._linger_s - time.monotonic()
+        if len(self._items) < self._batch_rows and not self._closing and wait_s > 0:
+            self._batch_full.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._batch_full.wait(), wait_s)
 
     async def _write(self, batch: list[WriteItem]) -> None:
         delay_s = 0.05
@@ -177,8 +190,11 @@ class BatchWriter:
             if days:
                 await partitions.ensure_days(conn, days)
                 self._known_days |= days
-            async with conn.transaction():
-                new_rows = await queries.store_positions(conn, records)
+            if len(records) <= AT_ONCE_MAX_ROWS:
+                new_rows = await queries.store_positions_at_once(conn, records)
+            else:
+                async with conn.transaction():
+                    new_rows = await queries.store_positions(conn, records)
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
         self._metrics.batch_rows.observe(len(batch))
         self._metrics.fixes_stored.inc(new_rows)

@@ -7,6 +7,11 @@ for each request's head, and nothing left behind for the cyclic collector on upg
   whatever the client sends until it hangs up (at most `REFUSAL_LINGER_S`): closing on
   unread data would reset the connection, and a reset can destroy the answer before the
   client reads it. An upgraded connection stays counted until its WebSocket closes.
+- No Nagle: every accepted TCP socket gets TCP_NODELAY. The event loop sets it only when
+  it knows the listener to be TCP: not behind `--fd` (uvicorn wraps that socket as a Unix
+  one), nor with asyncio's loop on a socket made without naming IPPROTO_TCP (the test
+  harness's). Without it a small write behind an unacknowledged one waits for the peer's
+  delayed ACK (~40 ms).
 - Head deadline: uvicorn's keep-alive timeout only covers a connection idle between
   requests; a client sending a request line a byte at a time held its descriptor forever.
   The head (request line and headers) must be complete `header_timeout_s` after the
@@ -22,6 +27,8 @@ for each request's head, and nothing left behind for the cyclic collector on upg
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import Any
 
 import uvicorn
@@ -60,6 +67,7 @@ class GatedHttp(HttpToolsProtocol):
         self._linger: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        _no_delay(transport)
         super().connection_made(transport)
         connections = self._connections
         if connections is None:
@@ -136,6 +144,13 @@ class GatedHttp(HttpToolsProtocol):
         if transport.can_write_eof():
             transport.write_eof()  # the client reads the answer, then our end
         self._linger = self.loop.call_later(REFUSAL_LINGER_S, transport.close)
+
+
+def _no_delay(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # a real Unix socket has no Nagle to turn off
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _answer(status: int, phrase: str, reason: str) -> bytes:
