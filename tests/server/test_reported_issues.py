@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -17,24 +16,12 @@ from server.usecases.self_service import MAX_ISSUES_PER_ORDER
 from tests.conftest import ADMIN_TOKEN
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
-from tests.server.receivers import HttpReceiver, MailBox, http_receiver, smtp_server
+from tests.server.receivers import HttpReceiver, MailBox  # fixtures: tests/server/conftest.py
 from tests.server.test_self_service import post, roomy
 from tests.server.watcher import Watcher
 
 SUPPORT = "help@shop.test"
 HOSTILE = "It never came <script>alert(1)</script> & the box was empty"
-
-
-@pytest.fixture
-async def mailbox() -> AsyncIterator[MailBox]:
-    async with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[HttpReceiver]:
-    async with http_receiver() as r:
-        yield r
 
 
 def with_support(settings: Settings, mailbox: MailBox) -> Settings:
