@@ -74,14 +74,26 @@ async def enqueue(conn: Conn, messages: list[NewMessage], now: datetime) -> int:
 
 async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> list[Message]:
     """Take up to `limit` due messages for sending, leased for `lease_s` so that another
-    notifier (another process) skips them; a crashed sender's lease simply runs out."""
+    notifier (another process) skips them; a crashed sender's lease simply runs out.
+
+    A message waits while an earlier one about the same order to the same recipient is due
+    or being sent: batches are sent concurrently, and a customer must not hear "delivered"
+    before "out for delivery" when both came due together. So a batch holds at most one
+    message per recipient and order. One held for later (quiet hours hold what is not
+    urgent; a retry's backoff) holds nothing back."""
     rows = await conn.fetch(
         f"""
         UPDATE outbox SET claimed_until = $1 + make_interval(secs => $3), attempts = attempts + 1
         WHERE id IN (
-            SELECT id FROM outbox
+            SELECT id FROM outbox o
             WHERE status = 'pending' AND next_attempt_at <= $1
               AND (claimed_until IS NULL OR claimed_until < $1)
+              AND NOT EXISTS (  -- never ahead of an earlier one (see above)
+                  SELECT 1 FROM outbox earlier
+                  WHERE earlier.order_id = o.order_id AND earlier.id < o.id
+                    AND earlier.status = 'pending' AND earlier.next_attempt_at <= $1
+                    AND earlier.channel = o.channel
+                    AND earlier.target = o.target)
             ORDER BY next_attempt_at, id LIMIT $2
             FOR UPDATE SKIP LOCKED)
         RETURNING {_COLUMNS}""",
