@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 
 from server.base.settings import Settings
@@ -13,13 +15,19 @@ async def test_pages_assets_and_config_are_served(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
     async with run_server(web_settings(settings)) as server, server.http() as client:
-        for path in ("/track", "/t/7KQ2-M9XD-3HVA-PR4T", "/dispatch", "/driver"):
+        for path in ("/track", "/t/7KQ2-M9XD-3HVA-PR4T", "/dispatch", "/driver", "/docs"):
             page = await client.get(path)
             assert page.status_code == 200, path
             assert page.headers["content-type"].startswith("text/html")
             csp = page.headers["content-security-policy"]
             assert "script-src 'self'" in csp and "http://tiles.invalid" in csp
             assert page.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+            # Every page names its icon (browsers ask for /favicon.ico otherwise: a 404).
+            icon = re.search(r'<link rel="icon" href="([^"]+)"', page.text)
+            assert icon is not None, path
+            served = await client.get(icon.group(1))
+            assert served.status_code == 200, (path, icon.group(1))
+            assert served.headers["content-type"].startswith("image/"), path
         tracking = await client.get("/t/7KQ2-M9XD-3HVA-PR4T")
         assert tracking.headers["x-robots-tag"] == "noindex"
         config = await client.get("/static/config.js")
