@@ -92,6 +92,14 @@ def order_of_row(row: asyncpg.Record) -> Order:
     return Order(**values)
 
 
+async def locked_order(conn: Conn, order_id: int) -> Order | None:
+    """The order, locked until the caller's transaction ends; None if there is none."""
+    row = await conn.fetchrow(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE", order_id
+    )
+    return None if row is None else order_of_row(row)
+
+
 class DuplicateTrackingCode(ValueError):
     pass
 
@@ -213,12 +221,9 @@ async def change_status(
     Returns (before, after, entry), None for an unknown order; raises IllegalTransition.
     """
     async with conn.transaction():
-        row = await conn.fetchrow(
-            f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE", order_id
-        )
-        if row is None:
+        before = await locked_order(conn, order_id)
+        if before is None:
             return None
-        before = order_of_row(row)
         status = transition(before.status, wanted)
         off_run = status in OFF_RUN or (before.status, status) == REPLAN
         # Closed once, closed for good (no status leaves CLOSED): the first closing time

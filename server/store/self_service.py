@@ -9,7 +9,7 @@ from datetime import datetime
 
 from server.domain.lifecycle import Status
 from server.store import Conn
-from server.store.orders import ORDER_COLUMNS, Order, order_of_row
+from server.store.orders import ORDER_COLUMNS, Order, locked_order, order_of_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +35,9 @@ async def set_instructions(
     """Replace the order's delivery instructions while its status is one of `open_in`:
     (before, after); the status it is in otherwise; None for an unknown order."""
     async with conn.transaction():
-        row = await conn.fetchrow(
-            f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE", order_id
-        )
-        if row is None:
+        before = await locked_order(conn, order_id)
+        if before is None:
             return None
-        before = order_of_row(row)
         if before.status not in open_in:
             return before.status
         row = await conn.fetchrow(
