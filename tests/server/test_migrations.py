@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.store import migrate
-from server.store.schema import metadata
+from server.store.tables import metadata
 
 PARTITION = re.compile(r"^positions_p\d{8}$")
 NOT_OURS = {"spatial_ref_sys", "alembic_version"}

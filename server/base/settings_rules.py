@@ -1,0 +1,170 @@
+"""What the settings may hold: which are secrets, which must be positive, and the checks
+run once they are read (Settings.check)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.base.networks import parse_networks
+
+if TYPE_CHECKING:
+    from server.base.settings import Settings
+
+# Settings that carry a credential: each may also be read from a file, `<VARIABLE>_FILE`.
+SECRETS = (
+    "database_url",
+    "admin_token",
+    "metrics_token",
+    "bus",
+    "smtp_username",
+    "smtp_password",
+    "sms_account_sid",
+    "sms_auth_token",
+)
+# Read by scripts/ and tests/, not by the server: known, but no setting.
+TOOL_VARIABLES = frozenset({"TRACKER_CHROMIUM", "TRACKER_DEMO_COURIERS", "TRACKER_WEB_ARTIFACTS"})
+# Zero would mean a busy loop, an instant timeout, or nothing allowed at all.
+POSITIVE = (
+    "batch_max_rows",
+    "write_queue_max_rows",
+    "db_pool_size",
+    "max_frame_bytes",
+    "max_fixes_per_message",
+    "bus_queue_max_messages",
+    "bus_timeout_s",
+    "db_request_timeout_s",
+    "max_stops_per_run",
+    "max_connections_per_address",
+    "header_timeout_s",
+    "max_speed_mps",
+    "subscriber_max_pending",
+    "ws_send_timeout_s",
+    "fleet_interval_ms",
+    "notify_max_attempts",
+    "notify_poll_interval_s",
+    "notify_send_timeout_s",
+    "maintenance_interval_s",
+    "eta_learn_interval_s",
+    "eta_reload_interval_s",
+    "retention_days",
+    "proof_max_photo_bytes",
+    "proof_max_pixels",
+    "proof_max_parts",
+    "proof_max_field_bytes",
+    "proof_photo_max_px",
+    "proof_thumb_px",
+    "proof_concurrency",
+    "delivery_pin_max_tries",
+    "alert_offline_after_s",
+    "track_max_range_h",
+    "export_timeout_s",
+)
+# Settings taking one word of a fixed set.
+CHOICES = {"log_format": ("text", "json")}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def variable(field_name: str) -> str:
+    """The environment variable a field is read from."""
+    return "DATABASE_URL" if field_name == "database_url" else f"TRACKER_{field_name.upper()}"
+
+
+def check_settings(s: Settings) -> None:
+    """Raise SettingsError naming the variable when a value is out of its range."""
+    if not s.database_url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("DATABASE_URL must be a postgresql:// URL")
+    if s.max_fix_age_s > s.retention_days * 86_400:
+        raise SettingsError(
+            "TRACKER_MAX_FIX_AGE_S exceeds TRACKER_RETENTION_DAYS: fixes would be stored "
+            "into partitions the retention job drops"
+        )
+    if s.smtp_security not in ("starttls", "tls", "none"):
+        raise SettingsError("TRACKER_SMTP_SECURITY must be starttls, tls or none")
+    if s.quiet_hours:
+        from server.base.quiet_hours import parse_quiet_hours
+
+        try:
+            parse_quiet_hours(s.quiet_hours)
+        except ValueError as exc:
+            raise SettingsError(f"TRACKER_QUIET_HOURS: {exc}") from None
+    for list_setting in ("trusted_proxies", "webhook_allow_private"):
+        try:
+            parse_networks(getattr(s, list_setting))
+        except ValueError as exc:
+            raise SettingsError(f"TRACKER_{list_setting.upper()}: {exc}") from None
+    for zone_setting in ("naive_time_zone", "default_time_zone"):
+        try:
+            ZoneInfo(getattr(s, zone_setting))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"TRACKER_{zone_setting.upper()}={getattr(s, zone_setting)!r} is not a time zone"
+            ) from None
+    if s.bus != "memory" and not s.bus.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("TRACKER_BUS must be memory or a redis://host:port/db URL")
+    for choice_setting, choices in CHOICES.items():
+        if getattr(s, choice_setting) not in choices:
+            raise SettingsError(f"{variable(choice_setting)} must be one of {', '.join(choices)}")
+    if s.osmand_speed_unit not in ("kn", "kmh", "mps", "mph"):
+        raise SettingsError("TRACKER_OSMAND_SPEED_UNIT must be kn, kmh, mps or mph")
+    _check_numbers(s)
+    _check_texts(s)
+    if not 0.0 <= s.customer_route_clearance_m < 100_000.0:
+        raise SettingsError("TRACKER_CUSTOMER_ROUTE_CLEARANCE_M must be 0..100000 metres")
+
+
+def _check_numbers(s: Settings) -> None:
+    """No number of anything here is negative, infinite or NaN."""
+    for field in dataclasses.fields(s):
+        value = getattr(s, field.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        name = variable(field.name)
+        if not math.isfinite(value) or value < 0:
+            raise SettingsError(f"{name}={value!r} must be a finite number, 0 or more")
+        if value == 0 and field.name in POSITIVE:
+            raise SettingsError(f"{name} must be positive")
+    if s.port > 65_535 or not 0 < s.smtp_port <= 65_535:
+        raise SettingsError("TRACKER_PORT (0: any free port) and TRACKER_SMTP_PORT: 1..65535")
+    if not 4 <= s.delivery_pin_digits <= 6:
+        raise SettingsError("TRACKER_DELIVERY_PIN_DIGITS must be 4, 5 or 6")
+    if s.proof_thumb_px > s.proof_photo_max_px:
+        raise SettingsError("TRACKER_PROOF_THUMB_PX must not exceed TRACKER_PROOF_PHOTO_MAX_PX")
+    if s.detour_factor < 1.0:
+        raise SettingsError("TRACKER_DETOUR_FACTOR must be 1 or more (a route is no shorter)")
+
+
+def _check_texts(s: Settings) -> None:
+    for url_setting in ("public_base_url", "sms_base_url", "tile_url"):
+        url = getattr(s, url_setting)
+        if url and not _is_http_url(url):
+            raise SettingsError(
+                f"{variable(url_setting)}={url!r} is not an http:// or https:// URL with a host"
+            )
+    template = s.tile_url.replace("{-y}", "{y}")  # {-y}: TMS rows, counted upwards
+    if not all(part in template for part in ("{z}", "{x}", "{y}")):
+        raise SettingsError("TRACKER_TILE_URL must hold {z}, {x} and {y} (a tile template)")
+    # "Shop <tracking@shop.example>" is fine; a line break would start another header.
+    for mail in ("mail_from", "support_email"):
+        address = getattr(s, mail)
+        if (address or mail == "mail_from") and ("@" not in address or not address.isprintable()):
+            raise SettingsError(f"{variable(mail)}={address!r} is not an email address")
+    if s.templates_dir and not os.path.isdir(s.templates_dir):
+        raise SettingsError(f"TRACKER_TEMPLATES_DIR={s.templates_dir!r} is not a directory")
+
+
+def _is_http_url(raw: str) -> bool:
+    try:
+        url = urlsplit(raw)
+        url.port  # noqa: B018 (raises ValueError for a port that is not 0..65535)
+    except ValueError:
+        return False
+    clean = not any(c.isspace() for c in raw)
+    return url.scheme in ("http", "https") and bool(url.hostname) and clean
