@@ -4,7 +4,7 @@
 // server's words (a 409 names the statuses allowed). The panel reloads the order when the
 // fleet socket shows it changed (status, driver, place in the run) by anyone.
 
-import { clockTime, dateTime, distance, el, STATUS_LABELS, statusLabel } from "../format.js";
+import { clockTime, dateTime, distance, el, STATUSES, statusLabel } from "../format.js";
 import { call, problemText, showProblem } from "./api.js";
 import { showProof } from "./proof.js";
 import { fillDriverSelect, nameOf } from "./roster.js";
@@ -133,7 +133,7 @@ async function renderOrder(order) {
   $("assign-button").textContent = order.driver_id ? "Reassign" : "Assign";
   $("cancel-order").hidden = FINAL.has(order.status);
   $("cancel-confirm").hidden = true;
-  const choices = Object.keys(STATUS_LABELS).filter((s) => s !== order.status);
+  const choices = STATUSES.filter((s) => s !== order.status);
   $("status-select").replaceChildren(...choices.map((s) => el("option", { value: s }, statusLabel(s))));
   $("status-form").hidden = FINAL.has(order.status) && order.status !== "delivered";
   $("order-proof").replaceChildren(el("p", { className: "muted" }, PROOF_FROM.has(order.status) ? "Loading…" : "None yet."));
