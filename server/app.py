@@ -53,6 +53,7 @@ from server.usecases.leader import Leadership
 from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier, measure_outbox_forever
 from server.usecases.revocation import OpenSockets, RevocationListener
+from server.usecases.tracking import TrackedReads
 
 log = logging.getLogger("tracker.app")
 
@@ -167,6 +168,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             settings, metrics, pool, writer, pipeline, live, limiter, notifier,
             DeviceGuard(settings), sockets, alerts,
             RecentMessages(pool, settings.db_request_timeout_s),
+            TrackedReads(pool, settings.db_request_timeout_s),
             proof_slots=asyncio.Semaphore(settings.proof_concurrency), drivers=drivers,
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)

@@ -24,6 +24,7 @@ from server.usecases.ingest import Pipeline
 from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier
 from server.usecases.revocation import OpenSockets
+from server.usecases.tracking import TrackedReads
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Services:
     sockets: OpenSockets  # open sockets by credential, closed when it is revoked
     alerts: Alerts  # dispatchers' stored alerts: raised, acknowledged
     recent_messages: RecentMessages  # couriers' recent messages, read in batches on connect
+    tracked: TrackedReads  # customers' orders by code and snapshots, read in batches
     # Proof uploads decoding at once (TRACKER_PROOF_CONCURRENCY; app.py sizes it).
     proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     # Drivers by device id and token hash, kept in memory while changes can be heard.

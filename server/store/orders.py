@@ -179,31 +179,26 @@ async def get_order(conn: Conn, order_id: int) -> Order | None:
     return None if row is None else order_of_row(row)
 
 
-async def order_by_code(conn: Conn, code: str) -> Order | None:
-    row = await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM orders WHERE tracking_code = $1", code)
-    return None if row is None else order_of_row(row)
-
-
 async def timeline(conn: Conn, order_id: int) -> list[TimelineEntry]:
     rows = await conn.fetch(
-        """SELECT id, status, at, actor, note, reason, position, distance_m, far
-           FROM order_events WHERE order_id = $1 ORDER BY at, id""",
+        f"SELECT {TIMELINE_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY at, id",
         order_id,
     )
-    return [
-        TimelineEntry(
-            Status(r["status"]),
-            r["at"],
-            r["actor"],
-            r["note"],
-            r["id"],
-            r["reason"],
-            None
-            if r["position"] is None and r["distance_m"] is None and not r["far"]
-            else Place(r["position"], r["distance_m"], r["far"]),
-        )
-        for r in rows
-    ]
+    return [timeline_entry_of_row(r) for r in rows]
+
+
+TIMELINE_COLUMNS = "id, status, at, actor, note, reason, position, distance_m, far"
+
+
+def timeline_entry_of_row(r: asyncpg.Record) -> TimelineEntry:
+    place = (
+        None
+        if r["position"] is None and r["distance_m"] is None and not r["far"]
+        else Place(r["position"], r["distance_m"], r["far"])
+    )
+    return TimelineEntry(
+        Status(r["status"]), r["at"], r["actor"], r["note"], r["id"], r["reason"], place
+    )
 
 
 async def change_status(

@@ -129,16 +129,6 @@ async def image(conn: Conn, order_id: int, kind: str) -> Image | None:
     return None if row is None else Image(**dict(row))
 
 
-async def has_image(conn: Conn, order_id: int, kind: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM proof_images WHERE order_id = $1 AND kind = $2)",
-            order_id,
-            kind,
-        )
-    )
-
-
 # Delivery PINs -------------------------------------------------------------------------
 async def create_pin(conn: Conn, order_id: int, pin: str) -> None:
     await conn.execute("INSERT INTO delivery_pins (order_id, pin) VALUES ($1, $2)", order_id, pin)

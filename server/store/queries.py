@@ -113,11 +113,13 @@ _STORE_AT_ONCE = f"""
     SELECT count(*) FROM stored"""
 
 
-async def latest_fix(conn: Conn, driver_id: int) -> Fix | None:
-    row = await conn.fetchrow(
-        f"SELECT {_LATEST_COLUMNS} FROM driver_latest l WHERE driver_id = $1", driver_id
+async def latest_fixes(conn: Conn, driver_ids: Sequence[int]) -> dict[int, Fix]:
+    """The newest stored fix of each of these drivers (drivers with none left out)."""
+    rows = await conn.fetch(
+        f"SELECT l.driver_id, {_LATEST_COLUMNS} FROM driver_latest l WHERE driver_id = ANY($1)",
+        list(driver_ids),
     )
-    return None if row is None else _fix_from_row(row)
+    return {row["driver_id"]: _fix_from_row(row) for row in rows}
 
 
 _LATEST_COLUMNS = (

@@ -30,7 +30,7 @@ import asyncpg
 from geo.model import Fix
 from geo.plausibility import DriverFilter, Limits
 from server.base import stage_times
-from server.base.dbguard import bounded_connection
+from server.base.batched_reads import BatchedReads
 from server.base.metrics import Metrics
 from server.base.settings import Settings
 from server.live.state import Live
@@ -66,22 +66,22 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._limits = limits_from(settings)
-        self._db_timeout_s = settings.db_request_timeout_s
-        self._pool = pool
         self._writer = writer
         self._live = live
         self._notifier = notifier
         self._metrics = metrics
         self._clock = clock
         self._filters: dict[int, DriverFilter] = {}  # per driver: bounded by the drivers table
+        self._latest: BatchedReads[int, Fix | None] = BatchedReads(
+            pool, settings.db_request_timeout_s, queries.latest_fixes, None
+        )
 
     async def _filter(self, driver_id: int) -> DriverFilter:
         driver_filter = self._filters.get(driver_id)
         if driver_filter is None:
             latest: Fix | None = None
-            try:
-                async with bounded_connection(self._pool, self._db_timeout_s) as conn:
-                    latest = await queries.latest_fix(conn, driver_id)
+            try:  # read with every other driver's whose first fix came meanwhile
+                latest = await self._latest.of(driver_id)
             except Exception as exc:  # an outage must not stop ingest; judge without history
                 log.warning("latest position of driver %d unavailable: %r", driver_id, exc)
             # Another task may have filled it while we waited on the database.

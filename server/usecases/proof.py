@@ -264,10 +264,10 @@ async def customer_photo(conn: Conn, order: Order, settings: Settings) -> proofs
     return await proofs.image(conn, order.id, "photo")
 
 
-async def customer_photo_url(conn: Conn, order: Order, settings: Settings) -> str | None:
+def customer_photo_url(order: Order, has_photo: bool, settings: Settings) -> str | None:
     """Where the customer's view points for the photo (a path on this server), if shown."""
-    if not settings.proof_photo_to_customer or order.status is not Status.DELIVERED:
+    if not has_photo or not settings.proof_photo_to_customer:
         return None
-    if not await proofs.has_image(conn, order.id, "photo"):
+    if order.status is not Status.DELIVERED:
         return None
     return f"/api/track/{display(order.tracking_code)}/proof/photo"

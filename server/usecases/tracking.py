@@ -3,15 +3,16 @@ rate-limited per client, and blind to the difference between unknown and expired
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Protocol
 
-from asyncpg.pool import PoolConnectionProxy
+import asyncpg
 
+from server.base.batched_reads import BatchedReads
 from server.base.ratelimit import RateLimiter
 from server.base.settings import Settings
 from server.domain import codes
+from server.store import order_reads
 from server.store import orders as store
 from server.usecases.order_views import link_expires_at
 
@@ -23,7 +24,29 @@ class TrackingServices(Protocol):
     def settings(self) -> Settings: ...
     @property
     def track_limiter(self) -> RateLimiter: ...
-    def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]: ...
+    @property
+    def tracked(self) -> TrackedReads: ...
+
+
+class TrackedReads:
+    """Customers' reads, batched (server/base/batched_reads.py): orders by tracking code,
+    and what a snapshot needs. A read starts after the call, so a snapshot taken after
+    subscribing misses nothing."""
+
+    def __init__(self, pool: asyncpg.Pool, db_timeout_s: float) -> None:
+        self._by_code: BatchedReads[str, store.Order | None] = BatchedReads(
+            pool, db_timeout_s, order_reads.orders_by_codes, None
+        )
+        self._tracked: BatchedReads[int, order_reads.TrackedOrder | None] = BatchedReads(
+            pool, db_timeout_s, order_reads.tracked_orders, None
+        )
+
+    async def by_code(self, code: str) -> store.Order | None:
+        return await self._by_code.of(code)
+
+    async def order(self, order_id: int) -> order_reads.TrackedOrder | None:
+        """The order, its timeline and whether a proof photo is stored, read now."""
+        return await self._tracked.of(order_id)
 
 
 async def lookup_tracked(
@@ -39,8 +62,7 @@ async def lookup_tracked(
     code = codes.normalise(raw_code)
     if code is None:
         return None, 0.0
-    async with services.db() as conn:
-        order = await store.order_by_code(conn, code)
+    order = await services.tracked.by_code(code)
     if order is None:
         return None, 0.0
     expires_at = link_expires_at(order, services.settings)

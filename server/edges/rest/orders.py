@@ -253,9 +253,11 @@ async def track(request: Request) -> Response:
     services: Services = request.app.state.services
     if isinstance(order := await tracked(request, services), Response):
         return order
-    timeline = await orders.timeline(services, order.id)
-    async with services.db() as conn:
-        photo_url = await proof.customer_photo_url(conn, order, services.settings)
+    found = await services.tracked.order(order.id)
+    if found is None:  # deleted since the lookup
+        return error_response(404, UNKNOWN_CODE)
+    settings = services.settings
+    photo_url = proof.customer_photo_url(found.order, found.has_photo, settings)
     return json_response(
-        customer_view(order, timeline, services.live, services.settings, photo_url)
+        customer_view(found.order, found.timeline, services.live, settings, photo_url)
     )

@@ -225,10 +225,10 @@ async def track_socket(ws: WebSocket) -> None:
 async def _customer_snapshot(
     services: Services, order: store.Order, subscriber: _TrackSubscriber
 ) -> bytes:
-    async with services.db() as conn:
-        fresh = await store.get_order(conn, order.id) or order
-        timeline = await store.timeline(conn, order.id)
-        photo_url = await proof.customer_photo_url(conn, fresh, services.settings)
+    found = await services.tracked.order(order.id)  # read after subscribing: misses nothing
+    fresh, timeline = (order, []) if found is None else (found.order, found.timeline)
+    has_photo = found is not None and found.has_photo
+    photo_url = proof.customer_photo_url(fresh, has_photo, services.settings)
     # Closed before the subscription took (its status message missed): expire from here.
     subscriber.expires(link_expires_at(fresh, services.settings))
     return customer_snapshot(
