@@ -11,7 +11,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import asyncpg
-from playwright.async_api import Browser, Frame, Page, expect
+from playwright.async_api import Browser, Frame, Page, Response, expect
 
 from server.base.settings import Settings
 from tests.server.courier import Courier, fix, now
@@ -144,7 +144,12 @@ async def test_a_shop_not_listed_cannot_frame_the_widget(
             async with browsing(browser) as b:
                 page = b.page
                 served: list[int] = []
-                page.on("response", lambda r: r.url == src and served.append(r.status))
+
+                def record(response: Response) -> None:
+                    if response.url == src:
+                        served.append(response.status)
+
+                page.on("response", record)
                 # The same page on the listed shop: the widget is there (a control).
                 await page.goto(f"{listed.origin}/order")
                 shown = await child_frame(page)
