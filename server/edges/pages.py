@@ -19,6 +19,7 @@ service worker: courier_app.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -176,12 +177,18 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
 
         return Route(url, endpoint, methods=["GET", "HEAD"])
 
+    config_etag = f'"{hashlib.sha256(config_js.encode()).hexdigest()[:32]}"'
+    config_headers = {
+        "Cache-Control": OWN,
+        "X-Content-Type-Options": "nosniff",
+        "ETag": config_etag,
+    }
+
     async def config(request: Request) -> Response:
-        return PlainTextResponse(
-            config_js,
-            media_type="text/javascript",
-            headers={"Cache-Control": OWN, "X-Content-Type-Options": "nosniff"},
-        )
+        tags = request.headers.get("if-none-match", "")
+        if config_etag in [tag.strip().removeprefix("W/") for tag in tags.split(",")]:
+            return Response(status_code=304, headers=config_headers)
+        return PlainTextResponse(config_js, media_type="text/javascript", headers=config_headers)
 
     routes: list[BaseRoute] = [page(url, filename) for url, filename in PAGES.items()]
     routes.append(Route("/static/config.js", config, methods=["GET", "HEAD"]))

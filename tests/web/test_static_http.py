@@ -100,6 +100,8 @@ async def test_our_modules_are_compressed_and_revalidated(
             assert got.headers.get("content-encoding") == ("br" if big else None), path
         config = await get(client, "/static/config.js")
         assert config.headers["cache-control"] == "no-cache"
+        tag = config.headers["etag"]
+        assert (await get(client, "/static/config.js", **{"If-None-Match": tag})).status_code == 304
         # Nothing outside the folders, whatever the encoding.
         for private in ("/static/../package.json", "/static/%2e%2e/package.json"):
             assert (await get(client, private, **{"Accept-Encoding": "br"})).status_code == 404
