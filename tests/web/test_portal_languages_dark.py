@@ -19,9 +19,22 @@ ROUTE = {"type": "LineString", "coordinates": [[11.90, 50.30], [11.93, 50.30]]}
 async def test_the_portal_speaks_german_to_a_german_browser(
     settings: Settings, db: asyncpg.Connection, browser: Browser
 ) -> None:
-    async with run_server(web_settings(settings)) as server:
+    async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
+        order = await dispatch.order()
         async with browsing(browser, locale="de-DE") as b:
             page = b.page
+            # The widget too: the order has no locale, so the browser's language.
+            await page.goto(f"{server.base_url}/embed/{order['tracking_code']}")
+            await expect(page.locator("#status-text")).to_have_text("Bestellung bestätigt")
+            await expect(page.locator("#full-link")).to_have_text(
+                "Vollständige Sendungsverfolgung öffnen"
+            )
+            await expect(page.locator("#connection")).to_have_text("Live")
+            await page.goto(f"{server.base_url}/embed/7KQ2-M9XD-3HVA-PR4T")  # no such order
+            await expect(page.locator("#problem")).to_have_text(
+                "Diese Sendungsnummer wurde nicht gefunden, oder ihr Link ist abgelaufen."
+            )
+            await expect(page.locator("#full-link")).to_be_hidden()
             await page.goto(f"{server.base_url}/track")
             await expect(page.locator("h1")).to_have_text("Sendung verfolgen")
             await expect(page.locator("html")).to_have_attribute("lang", "de-DE")
@@ -41,6 +54,9 @@ async def test_the_portal_speaks_german_to_a_german_browser(
         async with browsing(browser, locale="en-US") as b:  # and English stays English
             await b.page.goto(f"{server.base_url}/track")
             await expect(b.page.locator("h1")).to_have_text("Track a parcel")
+            # A shop's hint (?lang=) speaks for an order without a locale.
+            await b.page.goto(f"{server.base_url}/embed/{order['tracking_code']}?lang=fr")
+            await expect(b.page.locator("#status-text")).to_have_text("Commande confirmée")
 
 
 LUMINANCE = """(selector) => {
@@ -80,6 +96,17 @@ async def test_customer_pages_follow_the_dark_system_setting(
             assert "brightness(0.65)" in dimmed, dimmed
             assert await luminance(page, "#eta-section") < 0.2
             await b.shot("embed-dark")
+
+            # The tracking page too (its own rules are app.css's: variables).
+            await page.goto(f"{server.base_url}/t/{code}")
+            await expect(page.locator("#status-text")).to_have_text("Out for delivery")
+            assert await luminance(page, "html") < 0.15
+            await expect(page.locator(".leaflet-tile-pane")).to_have_count(1)
+            dimmed = await page.locator(".leaflet-tile-pane").evaluate(
+                "(p) => getComputedStyle(p).filter"
+            )
+            assert "brightness(0.65)" in dimmed, dimmed
+            await b.shot("customer-dark")
 
             # The staff pages keep their light colours.
             await page.goto(f"{server.base_url}/dispatch")
