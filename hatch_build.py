@@ -11,7 +11,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 # What the server serves from web/: the pages, their modules and, of the npm packages
 # (web/package-lock.json), only the ready-to-serve folders, with their licences.
-SERVED = ["pages", "static"]
+SERVED = ["pages", "static", "package.json"]  # package.json: the vendor URLs' versions
 VENDORED = [
     "node_modules/leaflet/dist",
     "node_modules/leaflet/LICENSE",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from server.base.settings import SECRETS, Settings, SettingsError, variable
+from server.base.settings_rules import embed_origins
 
 
 def test_defaults_without_environment() -> None:
@@ -223,3 +224,35 @@ def test_the_readme_configuration_table_lists_exactly_the_settings() -> None:
     settings = {variable(field.name) for field in dataclasses.fields(Settings)}
     assert sorted(settings - documented) == []  # undocumented settings
     assert sorted(documented - settings) == []  # documented, but nothing reads them
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "*",
+        "https://*.shop.example",
+        "https://shop.example/orders",
+        "shop.example",
+        "javascript:alert(1)",
+        "'self'",
+        "https://shop.example; script-src *",
+        "https://shop.example https://other.example",
+        "https://shop.example:99999",
+        "ftp://shop.example",
+        "https://shop.example?x=1",
+    ],
+)
+def test_embed_origins_are_plain_origins(raw: str) -> None:
+    """Each becomes a frame-ancestors source: nothing a CSP header would read as more."""
+    with pytest.raises(SettingsError, match=r"TRACKER_EMBED_ORIGINS: .* is not an origin"):
+        Settings.from_env({"TRACKER_EMBED_ORIGINS": raw})
+
+
+def test_embed_origins_are_normalised() -> None:
+    raw = " https://Shop.example, http://127.0.0.1:8080/ ,"
+    settings = Settings.from_env({"TRACKER_EMBED_ORIGINS": raw})
+    assert embed_origins(settings.embed_origins) == [
+        "https://shop.example",
+        "http://127.0.0.1:8080",
+    ]
+    assert embed_origins(Settings.from_env({}).embed_origins) == []

@@ -201,6 +201,10 @@ class Settings:
     partitions_ahead_days: int = 3
     maintenance_interval_s: float = 3_600.0
 
+    # Embeddable tracking widget (/embed/{code}): the origins (scheme://host[:port], comma-
+    # separated) whose pages may frame it; empty: no other site may.
+    embed_origins: str = ""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from `TRACKER_*` variables plus `DATABASE_URL` (call it once, at

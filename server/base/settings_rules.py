@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -156,6 +157,10 @@ def _check_texts(s: Settings) -> None:
         address = getattr(s, mail)
         if (address or mail == "mail_from") and ("@" not in address or not address.isprintable()):
             raise SettingsError(f"{variable(mail)}={address!r} is not an email address")
+    try:
+        embed_origins(s.embed_origins)
+    except ValueError as exc:
+        raise SettingsError(f"TRACKER_EMBED_ORIGINS: {exc}") from None
     if s.templates_dir and not os.path.isdir(s.templates_dir):
         raise SettingsError(f"TRACKER_TEMPLATES_DIR={s.templates_dir!r} is not a directory")
 
@@ -168,3 +173,30 @@ def _is_http_url(raw: str) -> bool:
         return False
     clean = not any(c.isspace() for c in raw)
     return url.scheme in ("http", "https") and bool(url.hostname) and clean
+
+
+ORIGIN = re.compile(r"^(https?)://([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
+
+
+def embed_origins(raw: str) -> list[str]:
+    """The origins of TRACKER_EMBED_ORIGINS, lower-cased, each as a CSP source would
+    name it; ValueError names the first that is not `http(s)://host[:port]` (no path, no
+    wildcard, nothing a Content-Security-Policy header would read as more).
+
+    >>> embed_origins(" https://Shop.example, http://127.0.0.1:8080/ ")
+    ['https://shop.example', 'http://127.0.0.1:8080']
+    """
+    origins: list[str] = []
+    for item in raw.split(","):
+        origin = item.strip().lower().removesuffix("/")
+        if not item.strip():
+            continue
+        match = ORIGIN.match(origin)
+        port = match.group(4) if match else None
+        if match is None or (port is not None and not 0 < int(port[1:]) <= 65_535):
+            raise ValueError(
+                f"{item.strip()!r} is not an origin: write scheme://host[:port], "
+                "e.g. https://shop.example (no path, no *), comma-separated"
+            )
+        origins.append(origin)
+    return origins

@@ -25,7 +25,10 @@ WORKER_URL = "/driver-sw.js"
 MANIFEST_URL = "/driver.webmanifest"
 SCOPE = "/driver"
 WORKER_SOURCE = Path("static/js/courier/worker.js")
-SHARED_MODULES = ("socket.js", "format.js")  # web/static/js modules the courier page imports
+# web/static/js modules the courier page imports (format.js imports i18n.js, which imports
+# the English catalog: SHELL_CATALOGS).
+SHARED_MODULES = ("socket.js", "format.js", "i18n.js")
+SHELL_CATALOGS = ("en.js",)
 ICONS = {"192x192": "static/icons/courier-192.png", "512x512": "static/icons/courier-512.png"}
 
 
@@ -58,6 +61,8 @@ def shell_files(web_dir: Path, vendor: dict[str, Path]) -> dict[str, Path | None
     }
     for name in SHARED_MODULES:
         files[f"/static/js/{name}"] = web_dir / "static" / "js" / name
+    for name in SHELL_CATALOGS:
+        files[f"/static/i18n/{name}"] = web_dir / "static" / "i18n" / name
     for module in sorted((web_dir / "static" / "js" / "courier").glob("*.js")):
         if module.name != WORKER_SOURCE.name:
             files[f"/static/js/courier/{module.name}"] = module

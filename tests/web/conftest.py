@@ -95,9 +95,8 @@ class Browsing:
 
 @contextlib.asynccontextmanager
 async def browsing(browser: Browser, **context_options: Any) -> AsyncIterator[Browsing]:
-    context = await browser.new_context(
-        viewport={"width": 1280, "height": 860}, locale="en-GB", **context_options
-    )
+    defaults: dict[str, Any] = {"viewport": {"width": 1280, "height": 860}, "locale": "en-GB"}
+    context = await browser.new_context(**{**defaults, **context_options})
     outside: list[str] = []
 
     async def block(route: Route) -> None:

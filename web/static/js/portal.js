@@ -1,5 +1,7 @@
 // The tracking-number portal, /track: normalise what the customer typed, check it with
-// GET /api/track/{code}, open the tracking page, or say plainly what went wrong.
+// GET /api/track/{code}, open the tracking page, or say plainly what went wrong; in the
+// browser's language (i18n.js: en, pt, es, fr, de).
+import { t, translatePage, useLocale } from "./i18n.js";
 
 const ALPHABET = /^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{16}$/; // Crockford base32: no I, L, O, U
 const form = document.getElementById("lookup");
@@ -32,14 +34,11 @@ form.addEventListener("submit", async (event) => {
   input.removeAttribute("aria-invalid");
   const code = normalise(input.value);
   if (!code) {
-    say("Please enter your tracking number.");
+    say(t("portal.empty"));
     return;
   }
   if (!ALPHABET.test(code)) {
-    say(
-      "That does not look like a tracking number: it has 16 letters and digits, " +
-        "like 7KQ2-M9XD-3HVA-PR4T. Please check it.",
-    );
+    say(t("portal.malformed"));
     return;
   }
   const button = form.querySelector("button");
@@ -52,15 +51,14 @@ form.addEventListener("submit", async (event) => {
     }
     if (response.status === 429) {
       const wait = response.headers.get("Retry-After");
-      say(`Too many tries from this network. Please wait ${wait ? `${wait} s` : "a minute"}.`);
+      const seconds = Number(wait);
+      const pause = seconds > 0 ? t("portal.wait_seconds", { n: seconds }) : t("portal.wait_minute");
+      say(t("portal.too_many", { wait: pause }));
     } else {
-      say(
-        "We could not find that tracking number. Please check it against your confirmation " +
-          "message; links stop working some days after delivery.",
-      );
+      say(t("portal.not_found"));
     }
   } catch {
-    say("We could not reach the tracking service. Check your connection and try again.");
+    say(t("portal.unreachable"));
   } finally {
     button.disabled = false;
   }
@@ -68,3 +66,6 @@ form.addEventListener("submit", async (event) => {
 
 const fromQuery = new URLSearchParams(location.search).get("code");
 if (fromQuery) input.value = fromQuery;
+
+// No order yet: the browser's language. The form works in English while the catalog loads.
+useLocale(undefined).then(() => translatePage());
