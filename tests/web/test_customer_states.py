@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from server.base.settings import Settings
 from tests.server import images
@@ -23,7 +23,7 @@ from tests.web.conftest import ARTIFACTS, browsing, web_settings
 
 DEG_PER_KM = 0.01407  # of longitude at lat 50.30
 LAT = 50.30
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 SCRIPTS = """() => performance.getEntriesByType("resource")
   .filter((entry) => new URL(entry.name).pathname.endsWith(".js"))
