@@ -110,5 +110,10 @@ export default {
   "track.reattempt.heading": "Neuen Zustellversuch anfordern",
   "track.reattempt.label": "Wann oder wie sollen wir es erneut versuchen? (optional)",
   "track.reattempt.submit": "Neuen Versuch anfordern",
-  "track.reattempt.sent": "Erledigt: Wir planen einen neuen Zustellversuch."
+  "track.reattempt.sent": "Erledigt: Wir planen einen neuen Zustellversuch.",
+  "track.reason.off_route": "Der Zusteller hat die geplante Route verlassen.",
+  "track.reason.back_on_route": "Der Zusteller ist wieder auf der Route.",
+  "track.reason.stopped": "Der Zusteller steht seit einer Weile.",
+  "track.reason.slower": "Der Verkehr ist langsamer als üblich.",
+  "track.reason.faster": "Der Zusteller ist schneller als üblich."
 };

@@ -110,5 +110,10 @@ export default {
   "track.reattempt.heading": "Ask for a new attempt",
   "track.reattempt.label": "When or how should we try again? (optional)",
   "track.reattempt.submit": "Ask for a new attempt",
-  "track.reattempt.sent": "Done: we will plan a new delivery attempt."
+  "track.reattempt.sent": "Done: we will plan a new delivery attempt.",
+  "track.reason.off_route": "The courier left the planned route.",
+  "track.reason.back_on_route": "The courier is back on the route.",
+  "track.reason.stopped": "The courier has stopped for a while.",
+  "track.reason.slower": "Traffic is slower than usual.",
+  "track.reason.faster": "The courier is faster than usual."
 };

@@ -110,5 +110,10 @@ export default {
   "track.reattempt.heading": "Pedir un nuevo intento",
   "track.reattempt.label": "¿Cuándo o cómo lo intentamos de nuevo? (opcional)",
   "track.reattempt.submit": "Pedir un nuevo intento",
-  "track.reattempt.sent": "Hecho: planificaremos un nuevo intento de entrega."
+  "track.reattempt.sent": "Hecho: planificaremos un nuevo intento de entrega.",
+  "track.reason.off_route": "El repartidor salió de la ruta prevista.",
+  "track.reason.back_on_route": "El repartidor ha vuelto a la ruta.",
+  "track.reason.stopped": "El repartidor lleva un rato parado.",
+  "track.reason.slower": "El tráfico va más lento de lo habitual.",
+  "track.reason.faster": "El repartidor va más rápido de lo habitual."
 };

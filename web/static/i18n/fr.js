@@ -110,5 +110,10 @@ export default {
   "track.reattempt.heading": "Demander une nouvelle tentative",
   "track.reattempt.label": "Quand ou comment réessayer ? (facultatif)",
   "track.reattempt.submit": "Demander une nouvelle tentative",
-  "track.reattempt.sent": "C’est fait : nous allons prévoir une nouvelle tentative de livraison."
+  "track.reattempt.sent": "C’est fait : nous allons prévoir une nouvelle tentative de livraison.",
+  "track.reason.off_route": "Le livreur a quitté l’itinéraire prévu.",
+  "track.reason.back_on_route": "Le livreur est de retour sur l’itinéraire.",
+  "track.reason.stopped": "Le livreur est arrêté depuis un moment.",
+  "track.reason.slower": "La circulation est plus lente que d’habitude.",
+  "track.reason.faster": "Le livreur va plus vite que d’habitude."
 };

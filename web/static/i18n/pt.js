@@ -110,5 +110,10 @@ export default {
   "track.reattempt.heading": "Pedir nova tentativa",
   "track.reattempt.label": "Quando ou como devemos tentar de novo? (opcional)",
   "track.reattempt.submit": "Pedir nova tentativa",
-  "track.reattempt.sent": "Feito: vamos planear nova tentativa de entrega."
+  "track.reattempt.sent": "Feito: vamos planear nova tentativa de entrega.",
+  "track.reason.off_route": "O estafeta saiu do percurso previsto.",
+  "track.reason.back_on_route": "O estafeta voltou ao percurso.",
+  "track.reason.stopped": "O estafeta está parado há algum tempo.",
+  "track.reason.slower": "O trânsito está mais lento do que o habitual.",
+  "track.reason.faster": "O estafeta está mais rápido do que o habitual."
 };

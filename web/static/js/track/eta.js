@@ -9,6 +9,16 @@ export const NOTE_MS = 60_000;
 const ANY_MINUTE_S = 90; // closer than this, a clock time or a window says nothing more
 let noteUntil = 0;
 
+// Why it moved (geo/eta.py's words), in the page's language; other reasons say nothing
+// beyond "later" or "earlier".
+const REASONS = {
+  "off route": "track.reason.off_route",
+  "back on route": "track.reason.back_on_route",
+  stopped: "track.reason.stopped",
+  "slower than usual": "track.reason.slower",
+  "faster than usual": "track.reason.faster",
+};
+
 function secondsLeft(eta) {
   return ((parseTime(eta.eta)?.getTime() ?? Date.now()) - Date.now()) / 1000;
 }
@@ -90,10 +100,12 @@ export function etaChanged(next) {
   const shift = (now.getTime() - was.getTime()) / 1000;
   if (Math.abs(shift) < 60) return; // the same minute, give or take: nothing to say
   const note = $("eta-change");
-  note.textContent = t(shift > 0 ? "track.eta.later" : "track.eta.earlier", {
+  const moved = t(shift > 0 ? "track.eta.later" : "track.eta.earlier", {
     by: duration(Math.abs(shift)),
     was: clockTime(was),
   });
+  const why = REASONS[next.reason];
+  note.textContent = why ? `${moved} ${t(why)}` : moved;
   note.dataset.direction = shift > 0 ? "later" : "earlier";
   note.hidden = false;
   noteUntil = Date.now() + NOTE_MS;
