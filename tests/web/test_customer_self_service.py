@@ -149,6 +149,9 @@ async def test_the_page_in_portuguese_for_a_pt_pt_browser(
                 re.compile(r"^dentro de \d+ min · faltam \d+,\d km$")
             )
             await expect(page.locator("#stops-before")).to_have_text("É a próxima paragem")
+            await expect(page.locator("#updated")).to_have_text(
+                re.compile(r"^Posição do estafeta atualizada há \d+ s$")
+            )
             promise = page.locator("#promise")
             await expect(promise).to_contain_text("Prometido até")
             there = promised.astimezone(LISBON)  # not today: with its date, the Portuguese way

@@ -7,12 +7,13 @@ screenshots, for people to read: figures, not asserts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, Page, Route, ViewportSize, expect
 
 from server.base.settings import Settings
 from tests.server import images
@@ -219,3 +220,35 @@ async def test_a_failed_delivery_says_what_happens_next_without_the_old_promise(
             await expect(page.locator("#reattempt-form")).to_be_visible()
             await b.shot("customer-failed", page)
             record("failed", await scripts(page))
+
+
+async def test_the_status_and_eta_do_not_wait_for_the_map_library(
+    settings: Settings, db: asyncpg.Connection, browser: Browser
+) -> None:
+    async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
+        driver_id, token = await server.create_driver()
+        order = await dispatch.order(lon=east(1.0), lat=LAT)
+        await dispatch.out_for_delivery(order["id"], driver_id)
+        held: list[Route] = []
+        asked = asyncio.Event()
+
+        async def hold(route: Route) -> None:  # a slow network, for Leaflet only
+            held.append(route)
+            asked.set()
+
+        async with Courier(server.ws_url, token) as courier, browsing(browser) as b:
+            await courier.send(fix(1, now() - timedelta(seconds=5), east(0.2), LAT, speed=9.0))
+            await courier.wait_acked({1})
+            page = b.page
+            await page.route("**/static/vendor/leaflet/leaflet.js", hold)
+            await page.set_viewport_size(PHONE)
+            await page.goto(f"{server.base_url}/t/{order['tracking_code']}")
+            await asyncio.wait_for(asked.wait(), 20)
+            await expect(page.locator("#status-text")).to_have_text("Out for delivery")
+            await expect(page.locator("#eta-in")).to_contain_text("to go")
+            await expect(page.locator("#map-section")).to_be_visible()  # its room, kept
+            assert await page.evaluate("typeof window.L") == "undefined"
+            await expect(page.locator(".courier-marker")).to_have_count(0)
+            for route in held:
+                await route.continue_()
+            await expect(page.locator(".courier-marker")).to_have_count(1)

@@ -60,7 +60,7 @@ export default {
   "track.eta.later": "Mais tarde {by} (era {was}).",
   "track.eta.earlier": "Mais cedo {by} (era {was}).",
   "track.eta.now": "Hora de chegada agora {time}.",
-  "track.updated": "Posição do estafeta atualizada há {ago}",
+  "track.updated": "Posição do estafeta atualizada {ago}",
   "track.map.heading": "Mapa",
   "track.map.label": "Mapa do percurso do estafeta até à sua morada",
   "track.map.address": "A sua morada",
