@@ -18,7 +18,8 @@ from tests.web.conftest import browsing, web_settings
 
 DEG_PER_KM = 0.01407  # of longitude at lat 50.30
 START = (11.90, 50.30)
-ROUTE = {"type": "LineString", "coordinates": [list(START), [11.90 + 3 * DEG_PER_KM, 50.30]]}
+DESTINATION = (11.90 + 3 * DEG_PER_KM, 50.30)
+ROUTE = {"type": "LineString", "coordinates": [list(START), list(DESTINATION)]}
 NOTE_S = 60
 
 
@@ -27,7 +28,7 @@ async def test_a_later_eta_says_later_and_the_note_goes_away(
 ) -> None:
     async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
         driver_id, token = await server.create_driver()
-        order = await dispatch.order(lon=ROUTE["coordinates"][1][0], lat=START[1])
+        order = await dispatch.order(*DESTINATION)
         await dispatch.out_for_delivery(order["id"], driver_id, route=ROUTE)
         t0 = now() - timedelta(seconds=400)
         async with Courier(server.ws_url, token) as courier, browsing(browser) as b:
