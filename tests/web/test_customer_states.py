@@ -191,6 +191,11 @@ async def test_arrived_at_the_door_then_delivered_with_the_photo(
             await expect(page.locator("#map-section")).to_be_hidden()
             await expect(page.locator("#rating-form")).to_be_visible()
             await b.shot("customer-delivered-photo", page)
+            await page.reload()
+            await expect(page.locator("#proof-photo")).to_be_visible()
+            loaded = await scripts(page)
+            assert not [p for p in loaded if "leaflet" in p or "mapview" in p]
+            record("delivered", loaded)
 
 
 async def test_a_failed_delivery_says_what_happens_next_without_the_old_promise(
@@ -219,7 +224,11 @@ async def test_a_failed_delivery_says_what_happens_next_without_the_old_promise(
             await above_the_fold(page, "#state-detail")
             await expect(page.locator("#reattempt-form")).to_be_visible()
             await b.shot("customer-failed", page)
-            record("failed", await scripts(page))
+            await page.reload()  # opened after the failure: no map code at all
+            await expect(page.locator("#reattempt-form")).to_be_visible()
+            loaded = await scripts(page)
+            assert not [p for p in loaded if "leaflet" in p or "mapview" in p]
+            record("failed", loaded)
 
 
 async def test_the_status_and_eta_do_not_wait_for_the_map_library(
