@@ -85,8 +85,11 @@ function onStatus(message) {
 function onPosition(message) {
   state.courier = message.courier;
   if (message.eta) state.eta = message.eta;
-  if ("stops_before" in message) state.view.stops_before = message.stops_before;
-  renderSummary();
+  const stopsBefore = message.stops_before ?? null;
+  if (stopsBefore !== (state.view.stops_before ?? null)) {
+    state.view.stops_before = stopsBefore;
+    renderSummary(); // not on every fix: the timeline and card stay as they are
+  }
   renderEta();
   if (outForDelivery()) courierMoved();
 }
