@@ -182,6 +182,8 @@ async def test_an_installed_wheel_serves_the_pages_outside_the_checkout(
                 "/dispatch",
                 "/t/7KQ2-M9XD-3HVA-PR4T",
                 "/static/js/track.js",
+                "/static/js/track/main.js",
+                "/static/track.css",
                 "/static/js/dispatch/main.js",
                 "/static/app.css",
                 "/static/vendor/leaflet/leaflet.js",

@@ -18,8 +18,11 @@ from datetime import datetime
 from typing import Protocol
 
 from geo.eta import StopEta
+from geo.events import EventKind
 from server.domain.lifecycle import Status
-from server.wire.live import EtaView
+from server.live.etas import DriverUpdate
+from server.live.runs import RunStop
+from server.wire.live import EtaView, Position, eta_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,21 @@ class Arriving:
 Notice = FreshEta | Arriving
 
 
+def notices_of(stops: Sequence[RunStop], update: DriverUpdate) -> list[Notice]:
+    """What the notifier hears of a tracker update: every fresh ETA of an order with a
+    promise (it judges delays), then the arrivals."""
+    notices: list[Notice] = []
+    for stop in stops:
+        eta = update.etas.get(stop.order_id)
+        if eta is not None and stop.due_by is not None:
+            notices.append(FreshEta(stop.order_id, stop.due_by, eta, stop.status))
+    for event in update.events:
+        if event.kind is EventKind.ARRIVING and event.stop_id is not None:
+            order_id = int(event.stop_id)
+            notices.append(Arriving(order_id, eta_view(update.etas.get(order_id))))
+    return notices
+
+
 class Listener(Protocol):
     """Hears the notices found off the fix path, in the order they were found."""
 
@@ -65,3 +83,15 @@ class AlertListener(Protocol):
     """Takes alerts to store and publish; never blocks (a bounded queue)."""
 
     def alerts_raised(self, alerts: Sequence[Raised]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixUpdate:
+    """What a driver's newest fix changed in the live state: for `publish`, and `notices`
+    for the notifier."""
+
+    driver_id: int
+    courier: Position | None  # the position as published (None: an unknown driver)
+    shown: list[tuple[int, bool]]  # orders whose customers see the courier: (order, withheld)
+    tracked: DriverUpdate | None  # the tracker's ETAs and events (None: no run, or building)
+    notices: list[Notice]

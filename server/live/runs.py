@@ -42,9 +42,10 @@ class _Ordered:
     stops: tuple[RunStop, ...]
     visible: tuple[int, ...]
     visible_set: frozenset[int]
+    place: dict[int, int]  # order id -> how many open stops come before it
 
 
-_EMPTY = _Ordered((), (), frozenset())
+_EMPTY = _Ordered((), (), frozenset(), {})
 _STOP_ORDER = itemgetter(3, 0)  # (stop_index, order_id) of a RunStop, without a call per stop
 
 
@@ -142,7 +143,9 @@ class Runs:
         in_order = tuple(sorted(stops.values(), key=_STOP_ORDER))
         out = [s.order_id for s in in_order if s.status in COURIER_VISIBLE]
         visible = tuple(out[:1] if self._next_stop_only else out)
-        ordered = self._ordered[driver_id] = _Ordered(in_order, visible, frozenset(visible))
+        place = {s.order_id: i for i, s in enumerate(in_order)}
+        ordered = _Ordered(in_order, visible, frozenset(visible), place)
+        self._ordered[driver_id] = ordered
         return ordered
 
     def stops(self, driver_id: int) -> Sequence[RunStop]:
@@ -167,6 +170,12 @@ class Runs:
     def visible_orders(self, driver_id: int) -> Sequence[int]:
         """Orders whose customers may see this courier now."""
         return self._run(driver_id).visible
+
+    def stops_before(self, order_id: int) -> int | None:
+        """How many open stops of its run come before the order's (a count, nothing of
+        them); None off a run."""
+        driver_id = self._driver_of.get(order_id)
+        return None if driver_id is None else self._run(driver_id).place.get(order_id)
 
     def courier_visible(self, order_id: int) -> bool:
         driver_id = self._driver_of.get(order_id)

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from geo.events import EventKind
 from geo.model import Fix
+from server.domain.lifecycle import COURIER_VISIBLE
 from server.live.alerting import STORED_EVENTS, Alerting
 from server.live.clearance import Clearance
 from server.live.cluster import Cluster, DriverFacts, OrderChanged
 from server.live.courier_runs import CourierRuns
 from server.live.etas import DriverUpdate, Etas
 from server.live.fleet import Fleet
-from server.live.notices import AlertListener, Arriving, FreshEta, Listener, Notice
+from server.live.notices import AlertListener, FixUpdate, Listener, notices_of
 from server.live.runs import Runs
 from server.store.orders import Order, TimelineEntry
 from server.store.queries import Driver
@@ -38,18 +39,6 @@ from server.wire import live as wire
 FLUSH_SLICE_DRIVERS = 250
 SILENT_CHECK_S = 10.0  # how often drivers gone silent are looked for (offline alerts),
 # or four times per `offline_alert_s` if that is shorter
-
-
-@dataclass(frozen=True, slots=True)
-class FixUpdate:
-    """What a driver's newest fix changed in the live state: for `publish`, and `notices`
-    for the notifier."""
-
-    driver_id: int
-    courier: wire.Position | None  # the position as published (None: an unknown driver)
-    shown: list[tuple[int, bool]]  # orders whose customers see the courier: (order, withheld)
-    tracked: DriverUpdate | None  # the tracker's ETAs and events (None: no run, or building)
-    notices: list[Notice]
 
 
 class Live:
@@ -83,6 +72,7 @@ class Live:
         self.courier_runs = CourierRuns(hub, runs, etas, defer=defer)  # to their socket
         # Per driver, so bounded by the drivers table (as fleet.drivers is):
         self._last_fix: dict[int, Fix] = {}
+        self._arrived_at: dict[int, datetime] = {}  # order -> tracker's arrival, while visible
         self._tracked_by: dict[int, str] = {}  # driver -> the process tracking it (its fixes)
         self.cluster = Cluster(hub, self, presence_ttl_s, reload_runs)
         hub.attach(self.cluster)
@@ -110,7 +100,7 @@ class Live:
             for order_id in visible:
                 # At (or near) another customer's door: that customer's secret.
                 shown.append((order_id, bool(near) and any(o != order_id for o in near)))
-        notices = [] if tracked is None else self._notices(driver.id, tracked)
+        notices = [] if tracked is None else notices_of(self.runs.stops(driver.id), tracked)
         return FixUpdate(driver.id, courier, shown, tracked, notices)
 
     def publish(self, update: FixUpdate) -> None:
@@ -138,7 +128,8 @@ class Live:
         `withheld`: visible, but near another stop, so the position is left out (the ETA
         still goes, and the next position supersedes it)."""
         eta = self._customer_eta(self.etas.view(order_id), withheld) if courier else None
-        message = wire.PositionMessage(None if withheld else courier, eta)
+        before = self.runs.stops_before(order_id)
+        message = wire.PositionMessage(None if withheld else courier, eta, before)
         # Showing the courier conflates with the next position; hiding it never drops.
         key = POSITION_KEY if courier is not None else None
         self.hub.publish(order_topic(order_id), wire.encode(message), key)
@@ -202,23 +193,9 @@ class Live:
 
     def _tell(self, driver_id: int, update: DriverUpdate) -> None:
         """The tracker's news off the fix path: to the watchers, and to the listener."""
-        notices = self._notices(driver_id, update)
+        notices = notices_of(self.runs.stops(driver_id), update)
         self._publish_events(driver_id, update)
         self._listener.live_notices(notices)
-
-    def _notices(self, driver_id: int, update: DriverUpdate) -> list[Notice]:
-        """What the notifier hears of a tracker update: every fresh ETA of an order with a
-        promise (it judges delays), then the arrivals."""
-        notices: list[Notice] = []
-        for stop in self.runs.stops(driver_id):
-            eta = update.etas.get(stop.order_id)
-            if eta is not None and stop.due_by is not None:
-                notices.append(FreshEta(stop.order_id, stop.due_by, eta, stop.status))
-        for event in update.events:
-            if event.kind is EventKind.ARRIVING and event.stop_id is not None:
-                order_id = int(event.stop_id)
-                notices.append(Arriving(order_id, wire.eta_view(update.etas.get(order_id))))
-        return notices
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:
         """Material ETA changes to the order's watchers (and the courier's run); the rest to
@@ -232,9 +209,15 @@ class Live:
                     shown = self._customer_eta(
                         wire.eta_view(update.etas.get(order_id)), self.withheld(order_id)
                     )
-                    message = wire.encode(wire.eta_message(shown))
+                    before = self.runs.stops_before(order_id)
+                    message = wire.encode(wire.eta_message(shown, before))
                     self.hub.publish(order_topic(order_id), message, ETA_KEY)
                 continue
+            if event.kind is EventKind.ARRIVED and order_id is not None:
+                self._arrived_at[order_id] = event.at  # dropped when the order changes
+                if self.runs.courier_visible(order_id):
+                    arrived = wire.encode(wire.ArrivedMessage(event.at))
+                    self.hub.publish(order_topic(order_id), arrived)
             if event.kind in STORED_EVENTS:
                 continue
             alert = wire.Alert(
@@ -243,6 +226,10 @@ class Live:
             self.hub.publish(ALERTS_TOPIC, wire.encode(alert))
         self.alerting.tracker_news(driver_id, update)
         self.courier_runs.tracker_news(driver_id, moved=moved, has_etas=bool(update.etas))
+
+    def arrived_at(self, order_id: int) -> datetime | None:
+        """When the tracker (here) saw the courier arrive at the order's door."""
+        return self._arrived_at.get(order_id)
 
     def customer_eta(self, order_id: int) -> wire.EtaView | None:
         """The order's ETA as its customer may see it (see `_customer_eta`)."""
@@ -298,6 +285,12 @@ class Live:
         rebuilt once, whatever the number of stops.
         """
         self.cluster.order_changed(after, shifted, self._label(after.driver_id))
+        if (
+            after.status not in COURIER_VISIBLE
+            or before is None
+            or before.driver_id != after.driver_id
+        ):
+            self._arrived_at.pop(after.id, None)
         drivers = {
             d for d in (before.driver_id if before else None, after.driver_id) if d is not None
         }

@@ -79,6 +79,8 @@ def customer_view(
         live.customer_eta(order.id) if visible else estimate_before_dispatch(order, live),
         link_expires_at(order, settings),
         proof_photo_url,
+        live.runs.stops_before(order.id),
+        live.arrived_at(order.id) if visible else None,
     )
 
 

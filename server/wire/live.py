@@ -71,9 +71,19 @@ def as_estimate(eta: EtaView) -> EtaView:
 
 
 # Customers' messages ---------------------------------------------------------------
-class PositionMessage(msgspec.Struct, tag="position", tag_field="type"):
+class PositionMessage(msgspec.Struct, tag="position", tag_field="type", omit_defaults=True):
+    """`stops_before`: how many open stops of the run come before this order's (a count
+    only; absent off a run)."""
+
     courier: Position | None
     eta: EtaView | None
+    stops_before: int | None = None
+
+
+class ArrivedMessage(msgspec.Struct, tag="arrived", tag_field="type"):
+    """The tracker saw the courier arrive at this order's door (dwelt inside the radius)."""
+
+    at: datetime
 
 
 class StatusMessage(msgspec.Struct, tag="status", tag_field="type"):
@@ -89,17 +99,17 @@ STATUS_PREFIX = b'{"type":"status",'
 
 
 class EtaMessage(EtaView, tag="eta", tag_field="type"):
-    pass
+    stops_before: int | None = None
 
 
 class EtaGone(msgspec.Struct, tag="eta", tag_field="type"):
     """An ETA change that leaves the customer no ETA to show."""
 
 
-def eta_message(eta: EtaView | None) -> EtaMessage | EtaGone:
+def eta_message(eta: EtaView | None, stops_before: int | None = None) -> EtaMessage | EtaGone:
     if eta is None:
         return EtaGone()
-    return EtaMessage(*msgspec.structs.astuple(eta))
+    return EtaMessage(**msgspec.structs.asdict(eta), stops_before=stops_before)
 
 
 # Dispatchers' messages -------------------------------------------------------------

@@ -112,6 +112,10 @@ class CustomerOrder(msgspec.Struct):
     proof_photo_url: str | None = None
     # Their own delivery instructions (POST /api/track/{code}/instructions), to edit them.
     delivery_instructions: str | None = None
+    # How many open stops of the run come before this one (a count only; None off a run),
+    # and when the tracker saw the courier arrive at the door (while it is still there).
+    stops_before: int | None = None
+    arrived_at: datetime | None = None
 
 
 class CustomerSnapshot(CustomerOrder, tag="snapshot", tag_field="type"):
@@ -195,6 +199,8 @@ def customer_order(
     eta: EtaView | None,
     expires_at: datetime | None,
     proof_photo_url: str | None = None,
+    stops_before: int | None = None,
+    arrived_at: datetime | None = None,
 ) -> CustomerOrder:
     return CustomerOrder(
         tracking_code=display(order.tracking_code),
@@ -210,6 +216,8 @@ def customer_order(
         expires_at=expires_at,
         proof_photo_url=proof_photo_url,
         delivery_instructions=order.delivery_instructions,
+        stops_before=stops_before,
+        arrived_at=arrived_at,
     )
 
 

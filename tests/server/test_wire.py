@@ -142,9 +142,12 @@ def test_customer_messages_as_documented() -> None:
     assert list(sent(ETA)) == documented('{"eta": "2026-11-28T10:42:00Z"')
     assert "stop_id" not in sent(ETA)
     assert list(sent(POSITION)) == documented('"courier": {"lat": 41.149')
-    position = sent(live.PositionMessage(POSITION, ETA))
+    position = sent(live.PositionMessage(POSITION, ETA, 1))
     assert list(position) == documented('{"type":"position"')
-    assert list(sent(live.eta_message(ETA))) == documented('{"type":"eta"')
+    assert "stops_before" not in sent(live.PositionMessage(POSITION, ETA))  # off a run
+    assert list(sent(live.eta_message(ETA, 1))) == documented('{"type":"eta"')
+    assert "stops_before" not in sent(live.eta_message(ETA))
+    assert list(sent(live.ArrivedMessage(AT))) == documented('{"type":"arrived"')
     assert sent(live.eta_message(None)) == {"type": "eta"}
     status = live.StatusMessage("shipped", AT, None, None)
     assert list(sent(status)) == documented('{"type":"status"')

@@ -95,8 +95,8 @@ class Browsing:
 
 @contextlib.asynccontextmanager
 async def browsing(browser: Browser, **context_options: Any) -> AsyncIterator[Browsing]:
-    defaults: dict[str, Any] = {"viewport": {"width": 1280, "height": 860}, "locale": "en-GB"}
-    context = await browser.new_context(**{**defaults, **context_options})
+    options = {"viewport": {"width": 1280, "height": 860}, "locale": "en-GB", **context_options}
+    context = await browser.new_context(**options)
     outside: list[str] = []
 
     async def block(route: Route) -> None:

@@ -117,7 +117,10 @@ async def test_no_courier_before_dispatch_or_after_delivery(
             await expect(page.locator("#timeline li.upcoming").first).to_contain_text("Shipped")
             await expect(page.locator(".courier-marker")).to_have_count(0)
             await expect(page.locator("#map-section")).to_be_hidden()
-            await expect(page.locator("#eta-section")).to_be_hidden()
+            # On a run, not yet out: the expected time, as an estimate; no map code loaded.
+            await expect(page.locator("#eta-confidence")).to_contain_text("An estimate")
+            await expect(page.locator("#eta-in")).to_have_text("")
+            assert await page.evaluate("typeof window.L") == "undefined"
             await b.shot("customer-packed")
 
             # Out for delivery: now (and only now) the courier shows.

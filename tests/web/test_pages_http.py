@@ -35,6 +35,8 @@ async def test_pages_assets_and_config_are_served(
         assert TILE_URL in config.text
         for asset in (
             "/static/js/track.js",
+            "/static/js/track/main.js",
+            "/static/track.css",
             "/static/js/dispatch/main.js",  # the modules in a folder are served too
             "/static/app.css",
             "/static/vendor/leaflet/leaflet.js",

@@ -3,10 +3,10 @@
 // as the tracking page (WS /ws/track/{code}), so it shows nothing that page does not (less:
 // no address, no timeline, no instructions). The map library is loaded only when a map is
 // shown. Its height goes to the embedding page (embed-loader.js) to size the iframe.
-import { config } from "/static/config.js";
 import { Glide } from "./glide.js";
 import { clockTime, distance, duration, el, parseTime, statusLabel, when } from "./format.js";
 import { t, translatePage, useLocale } from "./i18n.js";
+import { loadLeaflet } from "./leaflet-loader.js";
 import { createMap, divIcon, leaflet, lineLatLngs } from "./map.js";
 import { LiveSocket, wsUrl } from "./socket.js";
 
@@ -80,24 +80,16 @@ function tick() {
 
 // --- map (Leaflet loaded on first use) ----------------------------------------------------
 
-let leafletLoading = null;
-function loadLeaflet() {
-  if (leaflet()) return Promise.resolve(true);
-  const base = config.vendor?.leaflet;
-  if (!base) return Promise.resolve(false);
-  leafletLoading ||= new Promise((resolve) => {
-    document.head.append(el("link", { rel: "stylesheet", href: `${base}/leaflet.css` }));
-    const script = el("script", { src: `${base}/leaflet.js` });
-    script.addEventListener("load", () => resolve(true));
-    script.addEventListener("error", () => resolve(false)); // the text still works
-    document.head.append(script);
-  });
-  return leafletLoading;
+function leafletReady() {
+  return loadLeaflet().then(
+    () => true,
+    () => false, // the text still works
+  );
 }
 
 async function renderMap() {
   const section = $("map-section");
-  if (!outForDelivery() || !(await loadLeaflet()) || !outForDelivery()) {
+  if (!outForDelivery() || !(await leafletReady()) || !outForDelivery()) {
     section.hidden = true;
     if (map.courier) {
       map.glide.stop();
