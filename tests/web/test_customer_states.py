@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -94,7 +95,10 @@ async def test_phone_and_desktop_show_status_eta_and_map_without_scrolling(
             await above_the_fold(page, "#map", ".courier-marker")
             await b.shot("customer-phone-stops-before", page)
             loaded = await scripts(page)
-            assert "/static/vendor/leaflet/leaflet.js" in loaded
+            # The versioned, immutable URL that /static/config.js names.
+            assert any(
+                re.fullmatch(r"/static/vendor/leaflet@[\w.]+/leaflet\.js", u) for u in loaded
+            )
             record("out_for_delivery", loaded)
 
             # The first stop done: one stop before yours, said on the next position.
@@ -249,7 +253,7 @@ async def test_the_status_and_eta_do_not_wait_for_the_map_library(
             await courier.send(fix(1, now() - timedelta(seconds=5), east(0.2), LAT, speed=9.0))
             await courier.wait_acked({1})
             page = b.page
-            await page.route("**/static/vendor/leaflet/leaflet.js", hold)
+            await page.route("**/static/vendor/leaflet*/leaflet.js", hold)
             await page.set_viewport_size(PHONE)
             await page.goto(f"{server.base_url}/t/{order['tracking_code']}")
             await asyncio.wait_for(asked.wait(), 20)

@@ -18,7 +18,7 @@ from server.edges.pages import WEB_DIR
 from tests.server.harness import run_server
 from tests.web.conftest import web_settings
 
-TRACK_JS = "/static/js/track.js"
+TRACK_JS = "/static/js/track/main.js"  # the tracking page's entry module
 LEAFLET_JS = "leaflet.js"
 SHOP = "https://shop.example"
 
@@ -52,7 +52,7 @@ async def get(client: httpx.AsyncClient, path: str, **headers: str) -> Got:
 async def test_our_modules_are_compressed_and_revalidated(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
-    source = (WEB_DIR / "static" / "js" / "track.js").read_bytes()
+    source = (WEB_DIR / "static" / "js" / "track" / "main.js").read_bytes()
     async with run_server(web_settings(settings)) as server, server.http() as client:
         plain = await get(client, TRACK_JS, **{"Accept-Encoding": "identity"})
         assert plain.status_code == 200
@@ -125,7 +125,7 @@ async def test_vendored_files_are_immutable_under_their_version(
         # Another version is not this one: nothing is served under a version we do not have.
         assert (await get(client, f"/static/vendor/leaflet@0.0.1/{LEAFLET_JS}")).status_code == 404
         # Pages are served with the versioned URLs, and say where to find them in config.js.
-        page = await get(client, "/t/7KQ2-M9XD-3HVA-PR4T", **{"Accept-Encoding": "identity"})
+        page = await get(client, "/dispatch", **{"Accept-Encoding": "identity"})
         assert f"/static/vendor/leaflet@{version}/leaflet.js" in page.text
         assert "/static/vendor/leaflet/" not in page.text
         config = (await get(client, "/static/config.js")).text

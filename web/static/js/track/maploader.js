@@ -1,13 +1,13 @@
 // Leaflet, its stylesheet and the map code load only when a map is shown (out for
 // delivery): the status and the ETA never wait for them, and states without a map load
 // no map code at all.
-import { loadLeaflet } from "../leaflet-loader.js";
 import { $, outForDelivery } from "./state.js";
 
 let loading = null;
 let view = null;
 
 async function load() {
+  const { loadLeaflet } = await import("../leaflet-loader.js");
   await loadLeaflet();
   return import("./mapview.js");
 }
