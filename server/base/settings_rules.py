@@ -149,13 +149,15 @@ def _check_texts(s: Settings) -> None:
                 f"{variable(url_setting)}={url!r} is not an http:// or https:// URL with a host"
             )
     template = s.tile_url.replace("{-y}", "{y}")  # {-y}: TMS rows, counted upwards
-    if not all(part in template for part in ("{z}", "{x}", "{y}")):
+    if s.tile_url and not all(part in template for part in ("{z}", "{x}", "{y}")):
         raise SettingsError("TRACKER_TILE_URL must hold {z}, {x} and {y} (a tile template)")
     # "Shop <tracking@shop.example>" is fine; a line break would start another header.
     for mail in ("mail_from", "support_email"):
         address = getattr(s, mail)
         if (address or mail == "mail_from") and ("@" not in address or not address.isprintable()):
             raise SettingsError(f"{variable(mail)}={address!r} is not an email address")
+    if not s.tiles_file.strip() or "\0" in s.tiles_file:
+        raise SettingsError("TRACKER_TILES_FILE must name a file (an .mbtiles path)")
     if s.templates_dir and not os.path.isdir(s.templates_dir):
         raise SettingsError(f"TRACKER_TEMPLATES_DIR={s.templates_dir!r} is not a directory")
 

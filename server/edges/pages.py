@@ -6,9 +6,12 @@ The pages are plain HTML and JS modules from `web/` (in a wheel, `server/web`); 
 its marker-clustering plugin, Swagger UI for `/docs` and signature_pad for the courier's
 proof of delivery come from `web/node_modules` (pinned
 in `web/package.json`, installed by `npm ci`), served under `/static/vendor/`. The one page
-setting, the map tile URL, reaches the pages as a tiny JS module, `/static/config.js`. The
-pages speak only the public API and sockets (docs/api.md). The courier page's manifest and
-service worker: courier_app.py.
+setting, the map's tiles, reaches the pages as a tiny JS module, `/static/config.js`:
+`TRACKER_TILE_URL` when set (raster, or vector when it ends in .pbf/.mvt), else the server's
+own vector basemap (/tiles, server/edges/tiles.py) while its file exists, else
+OpenStreetMap's raster tiles; protomaps-leaflet draws vector tiles. The pages speak only
+the public API and sockets (docs/api.md). The courier page's manifest and service worker:
+courier_app.py.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from server.base.settings import Settings
 from server.edges.courier_app import courier_app_routes
+from server.edges.tiles import TILE_PATH, Basemap
 
 log = logging.getLogger("tracker.pages")
 
@@ -40,12 +44,15 @@ def _web_dir() -> Path:
 
 WEB_DIR = _web_dir()
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
 VENDOR = {  # URL name -> the package's folder of ready-to-serve files
     "leaflet": WEB_DIR / "node_modules" / "leaflet" / "dist",
     "leaflet.markercluster": WEB_DIR / "node_modules" / "leaflet.markercluster" / "dist",
     "swagger-ui": WEB_DIR / "node_modules" / "swagger-ui-dist",  # /docs; the package is its dist
     "signature_pad": WEB_DIR / "node_modules" / "signature_pad" / "dist",  # the courier's proof
+    "protomaps-leaflet": WEB_DIR / "node_modules" / "protomaps-leaflet" / "dist",  # vector tiles
 }
 PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
@@ -71,17 +78,31 @@ def tile_source(tile_url: str) -> str:
     return f"{parts.scheme}://{host}"
 
 
+def is_vector(tile_url: str) -> bool:
+    """Whether a tile template names vector tiles (Mapbox Vector Tiles: .pbf or .mvt).
+
+    >>> is_vector("https://tiles.example.org/v1/{z}/{x}/{y}.pbf?key=k"), is_vector("/a.png")
+    (True, False)
+    """
+    path = urlsplit(tile_url).path.lower()
+    return path.endswith((".pbf", ".mvt"))
+
+
 def page_headers(tile_url: str) -> dict[str, str]:
-    """Pages load scripts, workers and manifests only from here, connect only here, and
-    images from here, the tile server and `blob:` (the courier's photo preview, a local
-    object URL). Inline styles stay allowed: Leaflet positions everything with them."""
+    """Pages load scripts, workers and manifests only from here, connect only here (and to
+    a vector tile server), and images from here, the tile server and `blob:` (the courier's
+    photo preview, a local object URL). Inline styles stay allowed: Leaflet positions
+    everything with them."""
+    source = tile_source(tile_url)
+    vector_elsewhere = is_vector(tile_url) and source != "'self'"
+    connect = "connect-src 'self'" + (f" {source}" if vector_elsewhere else "")
     csp = "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self' 'unsafe-inline'",
-            f"img-src 'self' data: blob: {tile_source(tile_url)}",
-            "connect-src 'self'",
+            f"img-src 'self' data: blob: {source}",
+            connect,
             "worker-src 'self'",
             "manifest-src 'self'",
             "object-src 'none'",
@@ -99,19 +120,45 @@ def page_headers(tile_url: str) -> dict[str, str]:
     }
 
 
-def config_module(tile_url: str) -> str:
+def config_module(tile_url: str, tilejson_url: str = "") -> str:
+    """The pages' settings. OpenStreetMap's attribution is always shown: every tile source
+    here (ours, OpenStreetMap's, an operator's) is drawn from its data."""
     config: dict[str, Any] = {
         "tileUrl": tile_url,
-        "tileAttribution": OSM_ATTRIBUTION if "openstreetmap.org" in tile_url else "",
+        "tileKind": "vector" if is_vector(tile_url) else "raster",
+        "tileJson": tilejson_url,  # ours: where the map learns the extract's bounds
+        "tileAttribution": OSM_ATTRIBUTION,
     }
     return f"export const config = Object.freeze({json.dumps(config)});\n"
 
 
-def page_routes(settings: Settings) -> list[BaseRoute]:
-    """Routes for the pages and their assets, configured from `settings.tile_url`."""
-    tile_url = settings.tile_url or DEFAULT_TILE_URL
-    headers = page_headers(tile_url)
-    config_js = config_module(tile_url)
+class PageTiles:
+    """Which tiles the pages use: the configured URL, else the server's own basemap while
+    its file is there (looked at once a second), else OpenStreetMap's."""
+
+    def __init__(self, configured: str, basemap: Basemap) -> None:
+        self.configured = configured
+        self.basemap = basemap
+        self._answers = {
+            url: (page_headers(url), config_module(url, tilejson))
+            for url, tilejson in (
+                (configured or DEFAULT_TILE_URL, ""),
+                (TILE_PATH, "/tiles/tiles.json"),
+            )
+        }
+
+    async def current(self) -> tuple[dict[str, str], str]:
+        """The pages' headers and config.js, for the tiles in use now."""
+        url = self.configured or DEFAULT_TILE_URL
+        if not self.configured and await self.basemap.tileset() is not None:
+            url = TILE_PATH
+        return self._answers[url]
+
+
+def page_routes(settings: Settings, basemap: Basemap) -> list[BaseRoute]:
+    """Routes for the pages and their assets, configured from `settings.tile_url` and the
+    basemap's file."""
+    tiles = PageTiles(settings.tile_url, basemap)
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         log.warning(
@@ -123,14 +170,16 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     def page(url: str, filename: str) -> Route:
         path = WEB_DIR / "pages" / filename
         # A tracking page is nobody's search result.
-        own = {**headers, "X-Robots-Tag": "noindex"} if "{code}" in url else headers
+        extra = {"X-Robots-Tag": "noindex"} if "{code}" in url else {}
 
         async def endpoint(request: Request) -> Response:
-            return FileResponse(path, media_type="text/html", headers=own)
+            headers, _ = await tiles.current()
+            return FileResponse(path, media_type="text/html", headers={**headers, **extra})
 
         return Route(url, endpoint, methods=["GET", "HEAD"])
 
     async def config(request: Request) -> Response:
+        _, config_js = await tiles.current()
         return PlainTextResponse(
             config_js,
             media_type="text/javascript",
