@@ -40,6 +40,25 @@ def cmd_tiles_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tiles_bench(args: argparse.Namespace) -> int:
+    from server.basemap.bench import run
+    from server.cli_tools import settings_from_env
+
+    tiles_file = Path(args.file) if args.file else Path(settings_from_env().tiles_file)
+    if not tiles_file.is_file():
+        exit_codes.fail(exit_codes.FAILURE, f"tiles bench: no tiles file at {tiles_file}")
+    result = run(args.url, tiles_file, args.requests, args.concurrency)
+    for p in result["passes"]:
+        print(
+            f"{p['pass']:>17}: {p['requests']} requests, {p['per_s']}/s, "
+            f"p50 {p['p50_ms']} ms, p95 {p['p95_ms']} ms, p99 {p['p99_ms']} ms, "
+            f"{p['mean_wire_bytes']} B/tile on the wire, statuses {p['statuses']}",
+            file=sys.stderr,
+        )
+    print(json.dumps(result))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tiles = sub.add_parser("tiles", help="the self-hosted basemap").add_subparsers(
         dest="tiles", required=True
@@ -59,3 +78,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--threads", type=int, default=0, help="tilemaker's threads (default 0: one per core)"
     )
     build.set_defaults(func=cmd_tiles_build)
+
+    bench = tiles.add_parser(
+        "bench",
+        help="ask a running server for every tile of its file (then revalidate them) and "
+        "print requests/s and latency p50/p95/p99",
+    )
+    bench.add_argument("--url", default="http://127.0.0.1:8000", help="the server")
+    bench.add_argument("--file", help="the tiles file it serves (default TRACKER_TILES_FILE)")
+    bench.add_argument("--requests", type=int, default=2000)
+    bench.add_argument("--concurrency", type=int, default=8, help="clients at once")
+    bench.set_defaults(func=cmd_tiles_bench)

@@ -88,6 +88,16 @@ def count_tiles(path: Path) -> int:
         conn.close()
 
 
+def tile_coords(path: Path) -> list[tuple[int, int, int]]:
+    """Every tile the file holds, as XYZ (z, x, y)."""
+    conn = _connect(path)
+    try:
+        rows = conn.execute("SELECT zoom_level, tile_column, tile_row FROM tiles").fetchall()
+    finally:
+        conn.close()
+    return [(int(z), int(x), (1 << int(z)) - 1 - int(row)) for z, x, row in rows]
+
+
 def _floats(raw: str | None, n: int) -> tuple[float, ...] | None:
     try:
         values = tuple(float(v) for v in (raw or "").split(","))

@@ -32,10 +32,11 @@ HIDE_OVERLAYS = """
 TILES_DRAWN = ".leaflet-tile-pane canvas.leaflet-tile-loaded"
 
 
-def local_tiles(settings: Settings, tiles_file: Path, **changes: object) -> Settings:
+def local_tiles(settings: Settings, tiles_file: Path, tile_url: str = "") -> Settings:
     """The page tests' settings, but with no TRACKER_TILE_URL: the server's own tiles."""
-    changes = {"tile_url": "", **changes}
-    return dataclasses.replace(web_settings(settings), tiles_file=str(tiles_file), **changes)
+    return dataclasses.replace(
+        web_settings(settings), tiles_file=str(tiles_file), tile_url=tile_url
+    )
 
 
 async def drawn_fraction(page: Page, name: str) -> float:
@@ -44,9 +45,13 @@ async def drawn_fraction(page: Page, name: str) -> float:
     await page.add_style_tag(content=HIDE_OVERLAYS)
     png = await page.locator("#map").screenshot(path=ARTIFACTS / f"{name}.png")
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    counts = image.getcolors(maxcolors=image.width * image.height) or []
+    counts: list[tuple[int, tuple[int, int, int]]] = list(
+        image.getcolors(maxcolors=image.width * image.height) or []  # type: ignore[arg-type]
+    )
     _, land = max(counts)
-    differ = sum(n for n, rgb in counts if max(abs(a - b) for a, b in zip(rgb, land)) > 8)  # noqa: B905
+    differ = sum(
+        n for n, rgb in counts if max(abs(a - b) for a, b in zip(rgb, land, strict=True)) > 8
+    )
     return differ / (image.width * image.height)
 
 
