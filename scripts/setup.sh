@@ -103,20 +103,24 @@ setup_tilemaker() {
     return 1
 }
 
-# The demo's basemap: built once from the Porto extract beside the checkout (when it is
-# there) into TRACKER_TILES_FILE, kept until the extract changes (a stamp of its hash).
+# The demo's basemap: built once from the Porto extract beside the checkout (or the one
+# TRACKER_DEMO_OSM_PBF names), else from the demo fleet's own streets (server/sim/data),
+# into TRACKER_TILES_FILE; kept until its source changes (a stamp of the source's hash).
 setup_basemap() {
     local pbf=${TRACKER_DEMO_OSM_PBF:-$ROOT/../shared/data/osm/porto_center.osm.pbf}
-    local out=${TRACKER_TILES_FILE:-$LOCAL_DIR/tiles/basemap.mbtiles} want
-    if [ ! -f "$pbf" ]; then
-        say "no OpenStreetMap extract at $pbf: no self-hosted tiles (the pages use TRACKER_TILE_URL or OpenStreetMap's); set TRACKER_DEMO_OSM_PBF to one"
-        return 0
-    fi
+    local out=${TRACKER_TILES_FILE:-$LOCAL_DIR/tiles/basemap.mbtiles} want from
     setup_tilemaker optional || return 0
-    want=$(sha256sum "$pbf" | cut -d' ' -f1)
+    if [ -f "$pbf" ]; then
+        from=("$pbf")
+        want=$(sha256sum "$pbf" | cut -d' ' -f1)
+    else
+        say "no OpenStreetMap extract at $pbf (set TRACKER_DEMO_OSM_PBF to one): the basemap shows the demo fleet's streets only"
+        from=(--demo-routes)
+        want="demo-routes $(sha256sum "$ROOT/server/sim/data/porto_runs.json" | cut -d' ' -f1)"
+    fi
     [ -f "$out" ] && [ "$(cat "$out.source" 2>/dev/null)" = "$want" ] && return 0
-    say "building the basemap's tiles from $pbf (tracker tiles build)"
-    "$VENV/bin/tracker" tiles build "$pbf" --out "$out" >/dev/null || die "tiles build failed (see above)"
+    say "building the basemap's tiles (tracker tiles build ${from[*]})"
+    "$VENV/bin/tracker" tiles build "${from[@]}" --out "$out" >/dev/null || die "tiles build failed (see above)"
     echo "$want" > "$out.source"
 }
 

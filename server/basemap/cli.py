@@ -11,12 +11,24 @@ from server import exit_codes
 
 
 def cmd_tiles_build(args: argparse.Namespace) -> int:
-    from server.basemap.build import BuildError, build
-    from server.cli_tools import settings_from_env
+    import tempfile
 
+    from server.basemap.build import BuildError, build
+    from server.basemap.demo_extract import write_demo_extract
+    from server.cli_tools import settings_from_env
+    from server.sim.fleet import RUNS_FILE
+
+    if (args.file is None) == (not args.demo_routes):
+        exit_codes.fail(exit_codes.USAGE, "tiles build: give FILE.osm.pbf or --demo-routes")
     out = Path(args.out) if args.out else Path(settings_from_env().tiles_file)
     try:
-        built = build(Path(args.file), out, threads=args.threads)
+        if args.demo_routes:
+            with tempfile.TemporaryDirectory(prefix="tracker-demo-extract-") as work:
+                source = Path(work) / "demo_routes.osm.pbf"
+                write_demo_extract(RUNS_FILE, source)
+                built = build(source, out, threads=args.threads)
+        else:
+            built = build(Path(args.file), out, threads=args.threads)
     except BuildError as exc:
         exit_codes.fail(exit_codes.FAILURE, f"tiles build: {exc}; {out} left as it was")
     print(
@@ -68,7 +80,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="make vector tiles (MBTiles) for an OpenStreetMap extract with tilemaker; the "
         "server serves them at /tiles/{z}/{x}/{y}.pbf and the pages draw them",
     )
-    build.add_argument("file", help="an OpenStreetMap extract, FILE.osm.pbf")
+    build.add_argument("file", nargs="?", help="an OpenStreetMap extract, FILE.osm.pbf")
+    build.add_argument(
+        "--demo-routes",
+        action="store_true",
+        help="instead of an extract: the streets the demo fleet drives (server/sim/data), "
+        "for a demo without an extract at hand",
+    )
     build.add_argument(
         "--out",
         help="the MBTiles file to write (default TRACKER_TILES_FILE, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gzip
+import json
 import os
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from server.base.settings import Settings
 from server.basemap.build import BuildError, build
 from server.cli import main
+from server.store.tiles import TileReader, file_identity
 from tests.basemap_data import OUTSIDE_Z14, PORTO_PBF, PORTO_Z14, porto_tiles
 from tests.server.harness import run_server
 
@@ -213,3 +215,41 @@ def test_build_writes_a_new_file_atomically(tmp_path: Path) -> None:
         bad = tmp_path / "x.pbf"
         bad.write_bytes(b"\x00\x00\x00\x0e\x0a\x07OSMData")
         build(bad, out)
+
+
+def test_the_demo_routes_make_a_basemap_without_an_extract(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No extract at hand: the demo fleet's streets, written as an OSM PBF file by hand,
+    are read by tilemaker like any extract."""
+    if shutil.which("tilemaker") is None:
+        pytest.skip("no tilemaker (apt-get install tilemaker)")
+    out = tmp_path / "demo.mbtiles"
+    assert main(["tiles", "build", "--demo-routes", "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tiles"] > 5 and summary["maxzoom"] == 14
+    west, south, east, north = summary["bounds"]
+    assert west < -8.61 < east and south < 41.148 < north  # the demo drives around Aliados
+    data = TileReader(out).read(file_identity(out) or (0, 0, 0), *PORTO_Z14)
+    assert data is not None
+    streets = mapbox_vector_tile.decode(gzip.decompress(data))["transportation"]["features"]
+    assert len(streets) > 10
+    assert {f["properties"]["class"] for f in streets} == {"minor"}
+    with pytest.raises(SystemExit) as usage:
+        main(["tiles", "build", str(PORTO_PBF), "--demo-routes", "--out", str(out)])
+    assert usage.value.code == 2
+
+
+async def test_an_external_vector_tile_server_is_drawn_and_allowed(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    external = "https://tiles.example.org/v1/{z}/{x}/{y}.pbf?key=k"
+    # TRACKER_TILE_URL wins over a tiles file that is there.
+    chosen = dataclasses.replace(settings, tile_url=external, tiles_file=str(porto_tiles().path))
+    async with run_server(chosen) as server, server.http() as client:
+        config = (await client.get("/static/config.js")).text
+        assert '"tileKind": "vector"' in config and "tiles.example.org" in config
+        csp = (await client.get("/t/7KQ2-M9XD-3HVA-PR4T")).headers["content-security-policy"]
+        assert "connect-src 'self' https://tiles.example.org;" in csp
+        # The server's own tiles are still served to whoever asks.
+        assert (await client.get(url(*PORTO_Z14))).status_code == 200
