@@ -85,7 +85,10 @@ def build(source: Path, out: Path, *, threads: int = 0) -> Built:
     started = time.monotonic()
     # Beside the output (the rename stays on one file system); tilemaker picks MBTiles
     # output by the .mbtiles suffix, and would merge into an existing file: a fresh name.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".mbtiles", dir=out.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".mbtiles", dir=out.parent)
+    except OSError as exc:
+        raise BuildError(f"cannot write in {out.parent}: {exc.strerror}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()
