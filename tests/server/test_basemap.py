@@ -19,6 +19,7 @@ import pytest
 from server.base.settings import Settings
 from server.basemap.build import BuildError, build
 from server.cli import main
+from server.edges.tiles import MAX_PENDING_READS, Basemap, Busy
 from server.store.tiles import TileReader, file_identity
 from tests.basemap_data import OUTSIDE_Z14, PORTO_PBF, PORTO_Z14, porto_tiles
 from tests.server.harness import run_server
@@ -253,3 +254,24 @@ async def test_an_external_vector_tile_server_is_drawn_and_allowed(
         assert "connect-src 'self' https://tiles.example.org;" in csp
         # The server's own tiles are still served to whoever asks.
         assert (await client.get(url(*PORTO_Z14))).status_code == 200
+
+
+async def test_a_flood_of_tile_reads_is_bounded() -> None:
+    """More reads at once than MAX_PENDING_READS: the rest are refused at once (503 at the
+    edge), never queued without bound behind the two reader threads."""
+    basemap = Basemap(porto_tiles().path, 60)
+    try:
+        tileset = await basemap.tileset()
+        assert tileset is not None
+        flood = MAX_PENDING_READS + 36
+        results = await asyncio.gather(
+            *(basemap.read(tileset, *PORTO_Z14, gunzip=False) for _ in range(flood)),
+            return_exceptions=True,
+        )
+        refused = [r for r in results if isinstance(r, Busy)]
+        served = [r for r in results if isinstance(r, bytes)]
+        assert len(refused) == 36 and len(served) == MAX_PENDING_READS
+        assert len(set(served)) == 1 and served[0][:2] == b"\x1f\x8b"
+        assert await basemap.read(tileset, *PORTO_Z14, gunzip=True) == gzip.decompress(served[0])
+    finally:
+        basemap.close()
