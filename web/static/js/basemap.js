@@ -11,7 +11,7 @@ const COLORS = {
   green: "#dde8d5",
   wood: "#d3e2cb",
   landuse: "#ece9e3",
-  building: "#e3dfd8",
+  building: "#e6e2dc",
   buildingEdge: "#d6d1c8",
   casing: "#d2cdc4",
   road: "#ffffff",
@@ -19,6 +19,7 @@ const COLORS = {
   path: "#cfc9bf",
   rail: "#bdb7ad",
   label: "#6b6760",
+  placeLabel: "#8a847b",
   halo: "#ffffff",
 };
 
@@ -102,16 +103,30 @@ export function basemapStyle(P) {
     });
   }
   const halo = { fill: COLORS.label, stroke: COLORS.halo, width: 2.5 };
+  // Place names thin out as the map zooms out: the city first, districts from zoom 14,
+  // neighbourhoods from 16 (earlier rules win where labels would collide).
+  const place = (fontSize, fontWeight, uppercase) =>
+    new P.CenteredTextSymbolizer({
+      ...halo,
+      fill: COLORS.placeLabel,
+      fontFamily: "sans-serif",
+      fontWeight,
+      fontSize,
+      textTransform: uppercase ? "uppercase" : undefined,
+    });
   const labelRules = [
+    { dataLayer: "place", filter: hasClass("city", "town"), symbolizer: place(15, 600, false) },
     {
       dataLayer: "place",
-      symbolizer: new P.CenteredTextSymbolizer({
-        ...halo,
-        fontFamily: "sans-serif",
-        fontWeight: 600,
-        fontSize: (z, f) => (f.props.class === "city" ? 15 : f.props.class === "town" ? 13 : 11),
-        textTransform: (z, f) => (["suburb", "quarter", "neighbourhood"].includes(f.props.class) ? "uppercase" : undefined),
-      }),
+      minzoom: 14,
+      filter: hasClass("village", "suburb"),
+      symbolizer: place(11, 600, true),
+    },
+    {
+      dataLayer: "place",
+      minzoom: 16,
+      filter: hasClass("quarter", "neighbourhood"),
+      symbolizer: place(10, 600, true),
     },
     {
       dataLayer: "transportation_name",
