@@ -68,6 +68,7 @@ class Basemap:
         self._pending = 0
         self._checked_at = -math.inf
         self._current: Tileset | None = None
+        self._unusable: tuple[int, int, int] | None = None
         self._lock = asyncio.Lock()
 
     def recheck(self) -> None:
@@ -93,10 +94,13 @@ class Basemap:
             return None
         if self._current is not None and self._current.identity == identity:
             return self._current
+        if identity == self._unusable:  # said once; looked at again when it changes
+            return None
         try:
             info = await loop.run_in_executor(self._workers, read_info, self.path)
         except TilesetError as exc:
             log.warning("basemap tiles unusable: %s (rebuild: tracker tiles build)", exc)
+            self._unusable = identity
             return None
         digest = hashlib.sha256(repr(identity).encode()).hexdigest()[:16]
         log.info("basemap tiles: %s, zoom %d-%d", self.path, info.minzoom, info.maxzoom)

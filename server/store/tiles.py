@@ -81,11 +81,15 @@ def read_info(path: Path) -> TilesetInfo:
 
 
 def count_tiles(path: Path) -> int:
-    conn = _connect(path)
+    """How many tiles the file holds; TilesetError when it is no MBTiles tileset."""
     try:
-        return int(conn.execute("SELECT count(*) FROM tiles").fetchone()[0])
-    finally:
-        conn.close()
+        conn = _connect(path)
+        try:
+            return int(conn.execute("SELECT count(*) FROM tiles").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise TilesetError(f"{path}: not an MBTiles tileset ({exc})") from None
 
 
 def tile_coords(path: Path) -> list[tuple[int, int, int]]:

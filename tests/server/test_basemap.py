@@ -275,3 +275,18 @@ async def test_a_flood_of_tile_reads_is_bounded() -> None:
         assert await basemap.read(tileset, *PORTO_Z14, gunzip=True) == gzip.decompress(served[0])
     finally:
         basemap.close()
+
+
+async def test_a_damaged_tiles_file_is_no_basemap(
+    settings: Settings, db: asyncpg.Connection, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    damaged = tmp_path / "basemap.mbtiles"
+    damaged.write_bytes(b"not sqlite at all" * 100)
+    async with run_server(tiles_settings(settings, damaged)) as server, server.http() as c:
+        for _ in range(3):
+            response = await c.get(url(*PORTO_Z14))
+            assert response.status_code == 404 and "error" in response.json()
+        config = (await c.get("/static/config.js")).text
+        assert '"tileKind": "raster"' in config  # the pages fall back to OpenStreetMap's
+    said = [r for r in caplog.records if "basemap tiles unusable" in r.getMessage()]
+    assert len(said) == 1  # said once, naming the fix
