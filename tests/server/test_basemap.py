@@ -18,11 +18,11 @@ import pytest
 
 from server.base.settings import Settings
 from server.basemap.build import BuildError, build
-from server.cli import main
 from server.edges.tiles import MAX_PENDING_READS, Basemap, Busy
 from server.store.tiles import TileReader, file_identity
 from tests.basemap_data import OUTSIDE_Z14, PORTO_PBF, PORTO_Z14, porto_tiles
 from tests.server.harness import run_server
+from tests.test_cli import tracker
 
 MVT = "application/vnd.mapbox-vector-tile"
 
@@ -173,35 +173,33 @@ async def test_a_rebuilt_file_is_picked_up_while_serving(
         assert mapbox_vector_tile.decode(response.content)["transportation"]["features"]
 
 
-def _build_fails(source: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def _build_fails(source: Path, out: Path) -> str:
     before = out.read_bytes()
     inode = out.stat().st_ino
-    with pytest.raises(SystemExit) as exit_info:
-        main(["tiles", "build", str(source), "--out", str(out)])
-    assert exit_info.value.code == 1
+    result = tracker("tiles", "build", str(source), "--out", str(out))
+    assert result.returncode == 1, result.stderr
     assert out.read_bytes() == before and out.stat().st_ino == inode  # untouched
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp left
-    return capsys.readouterr().err
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # a line, no traceback
+    return result.stderr
 
 
-def test_bad_extracts_fail_clearly_and_leave_the_old_tiles(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_extracts_fail_clearly_and_leave_the_old_tiles(tmp_path: Path) -> None:
     out = tmp_path / "tiles" / "basemap.mbtiles"
     out.parent.mkdir()
     shutil.copyfile(porto_tiles().path, out)
-    err = _build_fails(tmp_path / "missing.osm.pbf", out, capsys)
+    err = _build_fails(tmp_path / "missing.osm.pbf", out)
     assert "no such file" in err and "left as it was" in err
     truncated = tmp_path / "truncated.osm.pbf"
     truncated.write_bytes(PORTO_PBF.read_bytes()[:300_000])
-    assert "tilemaker failed" in _build_fails(truncated, out, capsys)
+    assert "tilemaker failed" in _build_fails(truncated, out)
     text = tmp_path / "extract.osm.pbf"
     text.write_text('<?xml version="1.0"?><osm version="0.6"></osm>')
-    assert "not an OpenStreetMap PBF" in _build_fails(text, out, capsys)
+    assert "not an OpenStreetMap PBF" in _build_fails(text, out)
     empty = tmp_path / "empty.osm.pbf"
     empty.write_bytes(b"")
-    assert "too short" in _build_fails(empty, out, capsys)
-    assert "directory" in _build_fails(tmp_path, out, capsys)
+    assert "too short" in _build_fails(empty, out)
+    assert "directory" in _build_fails(tmp_path, out)
 
 
 def test_build_writes_a_new_file_atomically(tmp_path: Path) -> None:
@@ -218,16 +216,15 @@ def test_build_writes_a_new_file_atomically(tmp_path: Path) -> None:
         build(bad, out)
 
 
-def test_the_demo_routes_make_a_basemap_without_an_extract(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_demo_routes_make_a_basemap_without_an_extract(tmp_path: Path) -> None:
     """No extract at hand: the demo fleet's streets, written as an OSM PBF file by hand,
     are read by tilemaker like any extract."""
     if shutil.which("tilemaker") is None:
         pytest.skip("no tilemaker (apt-get install tilemaker)")
     out = tmp_path / "demo.mbtiles"
-    assert main(["tiles", "build", "--demo-routes", "--out", str(out)]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    result = tracker("tiles", "build", "--demo-routes", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
     assert summary["tiles"] > 5 and summary["maxzoom"] == 14
     west, south, east, north = summary["bounds"]
     assert west < -8.61 < east and south < 41.148 < north  # the demo drives around Aliados
@@ -236,9 +233,8 @@ def test_the_demo_routes_make_a_basemap_without_an_extract(
     streets = mapbox_vector_tile.decode(gzip.decompress(data))["transportation"]["features"]
     assert len(streets) > 10
     assert {f["properties"]["class"] for f in streets} == {"minor"}
-    with pytest.raises(SystemExit) as usage:
-        main(["tiles", "build", str(PORTO_PBF), "--demo-routes", "--out", str(out)])
-    assert usage.value.code == 2
+    both = tracker("tiles", "build", str(PORTO_PBF), "--demo-routes", "--out", str(out))
+    assert both.returncode == 2 and "give FILE.osm.pbf or --demo-routes" in both.stderr
 
 
 async def test_an_external_vector_tile_server_is_drawn_and_allowed(
