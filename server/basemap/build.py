@@ -9,6 +9,7 @@ old tiles in place, and a running server switches to the new ones whole.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import struct
@@ -73,8 +74,9 @@ def tilemaker_path() -> str:
     return found
 
 
-def build(source: Path, out: Path, *, threads: int = 0) -> Built:
-    """Build `out` from `source`; BuildError (with `out` untouched) when it cannot."""
+def build(source: Path, out: Path, *, threads: int = 0, store: Path | None = None) -> Built:
+    """Build `out` from `source`; BuildError (with `out` untouched) when it cannot.
+    `store`: a folder for tilemaker's node and way store (less memory, for big extracts)."""
     check_pbf(source)
     tilemaker = tilemaker_path()
     out = out.absolute()
@@ -93,10 +95,18 @@ def build(source: Path, out: Path, *, threads: int = 0) -> Built:
     tmp = Path(tmp_name)
     tmp.unlink()
     try:
-        with tempfile.TemporaryDirectory(prefix="tiles-build-") as work:
+        with contextlib.ExitStack() as scratch:
+            work = scratch.enter_context(tempfile.TemporaryDirectory(prefix="tiles-build-"))
             command = [tilemaker, "--input", str(source.absolute()), "--output", str(tmp)]
             command += ["--config", str(CONFIG), "--process", str(PROCESS)]
             command += ["--threads", str(threads)]
+            if store is not None:  # a fresh folder in it, removed afterwards
+                try:
+                    store.mkdir(parents=True, exist_ok=True)
+                    mine = scratch.enter_context(tempfile.TemporaryDirectory(dir=store))
+                except OSError as exc:
+                    raise BuildError(f"cannot use --store {store}: {exc.strerror}") from None
+                command += ["--store", str(Path(mine) / "store")]
             result = subprocess.run(
                 command,
                 cwd=work,  # tilemaker may leave scratch files in its working directory

@@ -26,9 +26,9 @@ def cmd_tiles_build(args: argparse.Namespace) -> int:
             with tempfile.TemporaryDirectory(prefix="tracker-demo-extract-") as work:
                 source = Path(work) / "demo_routes.osm.pbf"
                 write_demo_extract(RUNS_FILE, source)
-                built = build(source, out, threads=args.threads)
+                built = build(source, out, threads=args.threads, store=args.store)
         else:
-            built = build(Path(args.file), out, threads=args.threads)
+            built = build(Path(args.file), out, threads=args.threads, store=args.store)
     except BuildError as exc:
         exit_codes.fail(exit_codes.FAILURE, f"tiles build: {exc}; {out} left as it was")
     print(
@@ -94,6 +94,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     build.add_argument(
         "--threads", type=int, default=0, help="tilemaker's threads (default 0: one per core)"
+    )
+    build.add_argument(
+        "--store",
+        type=Path,
+        help="a folder for tilemaker's node and way store on disk: far less memory, for "
+        "country-sized extracts (a temporary file in it, removed afterwards)",
     )
     build.set_defaults(func=cmd_tiles_build)
 

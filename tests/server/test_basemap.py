@@ -210,6 +210,9 @@ def test_build_writes_a_new_file_atomically(tmp_path: Path) -> None:
     again = build(PORTO_PBF, out)
     assert again.path.stat().st_ino != first  # a new file renamed over the old one
     assert sorted(p.name for p in out.parent.iterdir()) == ["basemap.mbtiles"]
+    store = tmp_path / "store"  # tilemaker's on-disk store: the same tiles, nothing left
+    assert build(PORTO_PBF, out, store=store).tiles == built.tiles
+    assert list(store.iterdir()) == []
     with pytest.raises(BuildError, match="OSMHeader"):
         bad = tmp_path / "x.pbf"
         bad.write_bytes(b"\x00\x00\x00\x0e\x0a\x07OSMData")
