@@ -126,7 +126,7 @@ def config_module(tile_url: str, tilejson_url: str = "") -> str:
     config: dict[str, Any] = {
         "tileUrl": tile_url,
         "tileKind": "vector" if is_vector(tile_url) else "raster",
-        "tileJson": tilejson_url,  # ours: where the map learns the extract's bounds
+        "tileJson": tilejson_url,  # ours: fetched to tell a missing basemap
         "tileAttribution": OSM_ATTRIBUTION,
     }
     return f"export const config = Object.freeze({json.dumps(config)});\n"
