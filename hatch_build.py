@@ -23,6 +23,8 @@ VENDORED = [
     "node_modules/swagger-ui-dist/NOTICE",
     "node_modules/signature_pad/dist/signature_pad.js",
     "node_modules/signature_pad/LICENSE",
+    "node_modules/protomaps-leaflet/dist/protomaps-leaflet.js",  # one file, its deps inside
+    "node_modules/protomaps-leaflet/LICENSE",
 ]
 
 

@@ -88,6 +88,42 @@ setup_chromium() {
   Until then the page tests (tests/web) are skipped."
 }
 
+# Debian's tilemaker (2.x) for the self-hosted basemap (`tracker tiles build`; issue 19).
+# $1 = required (the tests build tiles; in CI a missing tilemaker fails them) or optional.
+setup_tilemaker() {
+    command -v tilemaker >/dev/null && return 0
+    say "installing tilemaker for the basemap's vector tiles (apt: tilemaker)"
+    apt_install tilemaker && command -v tilemaker >/dev/null && return 0
+    local what="could not install tilemaker (needs root or sudo and apt).
+  Install it yourself (apt-get install tilemaker, or build it from its sources), then
+  rerun. Until then there are no self-hosted tiles: the pages use TRACKER_TILE_URL, by
+  default OpenStreetMap's tile server, and the basemap tests skip."
+    [ "${1:-optional}" = required ] && [ "${CI:-}" = true ] && die "$what"
+    say "WARNING: $what"
+    return 1
+}
+
+# The demo's basemap: built once from the Porto extract beside the checkout (or the one
+# TRACKER_DEMO_OSM_PBF names), else from the demo fleet's own streets (server/sim/data),
+# into TRACKER_TILES_FILE; kept until its source changes (a stamp of the source's hash).
+setup_basemap() {
+    local pbf=${TRACKER_DEMO_OSM_PBF:-$ROOT/../shared/data/osm/porto_center.osm.pbf}
+    local out=${TRACKER_TILES_FILE:-$LOCAL_DIR/tiles/basemap.mbtiles} want from
+    setup_tilemaker optional || return 0
+    if [ -f "$pbf" ]; then
+        from=("$pbf")
+        want=$(sha256sum "$pbf" | cut -d' ' -f1)
+    else
+        say "no OpenStreetMap extract at $pbf (set TRACKER_DEMO_OSM_PBF to one): the basemap shows the demo fleet's streets only"
+        from=(--demo-routes)
+        want="demo-routes $(sha256sum "$ROOT/server/sim/data/porto_runs.json" | cut -d' ' -f1)"
+    fi
+    [ -f "$out" ] && [ "$(cat "$out.source" 2>/dev/null)" = "$want" ] && return 0
+    say "building the basemap's tiles (tracker tiles build ${from[*]})"
+    "$VENV/bin/tracker" tiles build "${from[@]}" --out "$out" >/dev/null || die "tiles build failed (see above)"
+    echo "$want" > "$out.source"
+}
+
 # Bring the database at $1 to a migrated state, installing PostGIS when it is missing
 # from a local server. `tracker db prepare` exits 3 when the server is unreachable and
 # 4 (printing the server's major version) when PostGIS is not available.

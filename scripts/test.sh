@@ -9,6 +9,7 @@ cd "$ROOT"
 setup_python
 setup_web required
 setup_chromium
+setup_tilemaker required || true  # the basemap tests build tiles with it
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tracker_test}
 setup_database "$TEST_DATABASE_URL"
 

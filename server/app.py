@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 
 import asyncpg
 from starlette.applications import Starlette
@@ -35,6 +36,7 @@ from server.edges.rest import self_service as self_api
 from server.edges.services import Services
 from server.edges.sockets import driver as driver_socket
 from server.edges.sockets import watch
+from server.edges.tiles import Basemap, tile_routes
 from server.live.etas import Etas
 from server.live.fleet import Fleet
 from server.live.runs import Runs
@@ -148,6 +150,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
     metrics = Metrics()
     if connections is not None:
         metrics.registry.register(connections)
+    basemap = Basemap(Path(settings.tiles_file), settings.tiles_max_age_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -200,6 +203,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             await _bounded("bus", live.hub.close())
             await writer.close(SHUTDOWN_DRAIN_S)  # bounded by its own drain timeout
             await _bounded("database pool", pool.close())
+            basemap.close()
 
     routes = [
         # The phone apps' paths first: Starlette tries routes in order, a regex each, and
@@ -258,7 +262,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         WebSocketRoute("/ws/driver", driver_socket.driver_socket),
         WebSocketRoute("/ws/track/{code}", watch.track_socket),
         WebSocketRoute("/ws/fleet", watch.fleet_socket),
-        *page_routes(settings),
+        *tile_routes(basemap, settings.base_url),
+        *page_routes(settings, basemap),
     ]
     app = Starlette(
         routes=routes,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from server import cli_tools, exit_codes
 from server.base import logs
+from server.basemap import cli as basemap_cli
 from server.cli_tools import settings_from_env as _settings
 from server.exit_codes import fail
 
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     learn_eta.set_defaults(func=cmd_learn_eta)
 
     cli_tools.add_commands(sub)
+    basemap_cli.add_commands(sub)
     return parser
 
 

@@ -27,6 +27,9 @@ COMMANDS = [
     ["learn-eta"],
     ["simulate"],
     ["bench"],
+    ["tiles"],
+    ["tiles", "build"],
+    ["tiles", "bench"],
 ]
 
 

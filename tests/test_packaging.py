@@ -126,6 +126,9 @@ def install_wheel(tmp: Path) -> Path:
         "server/store/migrations/script.py.mako",
         "server/usecases/notify/templates/email.html",
         "server/web/node_modules/leaflet/LICENSE",
+        "server/basemap/config.json",  # `tracker tiles build` runs tilemaker with these
+        "server/basemap/process.lua",
+        "server/web/node_modules/protomaps-leaflet/dist/protomaps-leaflet.js",
     ):
         assert packaged in names, packaged
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

@@ -86,6 +86,15 @@ def test_texts_take_their_usual_forms() -> None:
     assert settings.base_url == "https://track.example.com:8443/shop"
     assert settings.support_email == "Help desk <help@shop.test>"
     assert Settings.from_env({}).support_email == ""  # unset: no support email
+    # The basemap (issue 19): unset tile URL = the server's own tiles, else OpenStreetMap's;
+    # a vector tile template is a tile template too.
+    assert Settings.from_env({}).tile_url == ""
+    assert Settings.from_env({}).tiles_file == ".local/tiles/basemap.mbtiles"
+    vector = "https://tiles.example.com/v1/{z}/{x}/{y}.pbf?key=k"
+    assert Settings.from_env({"TRACKER_TILE_URL": vector}).tile_url == vector
+    assert Settings.from_env({"TRACKER_TILES_FILE": "/srv/tiles/pt.mbtiles"}).tiles_file == (
+        "/srv/tiles/pt.mbtiles"
+    )
 
 
 def test_the_log_format_is_one_word_of_two() -> None:
@@ -133,6 +142,9 @@ def test_numbers_take_plain_decimals() -> None:
         ({"TRACKER_SUPPORT_EMAIL": "support"}, "TRACKER_SUPPORT_EMAIL='support' is not an email"),
         ({"TRACKER_SUPPORT_EMAIL": "a@b.test\nBcc: x@y.test"}, "TRACKER_SUPPORT_EMAIL="),
         ({"TRACKER_TILE_URL": "https://tiles.example.com/{z}/{x}.png"}, "TRACKER_TILE_URL"),
+        ({"TRACKER_TILE_URL": "/tiles/{z}/{x}/{y}.pbf"}, "TRACKER_TILE_URL"),  # http(s) only
+        ({"TRACKER_TILES_FILE": "   "}, "TRACKER_TILES_FILE"),
+        ({"TRACKER_TILES_MAX_AGE_S": "1h"}, "TRACKER_TILES_MAX_AGE_S"),
         ({"TRACKER_TEMPLATES_DIR": "/nonexistent/templates"}, "TRACKER_TEMPLATES_DIR="),
         ({"TRACKER_NAIVE_TIME_ZONE": "Europe/Lisbn"}, "TRACKER_NAIVE_TIME_ZONE="),
     ],

@@ -167,8 +167,9 @@ class Settings:
     # networks, comma-separated); empty: public addresses only.
     webhook_allow_private: str = ""
 
-    # Pages.
-    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Pages. The map's tiles: an http(s) template, raster or vector (.pbf/.mvt); empty: the
+    # server's own basemap when its tiles file exists, else OpenStreetMap's raster tiles.
+    tile_url: str = ""
 
     eta_history_days: float = 28.0  # how much history the ETA models learn from
     eta_learn_interval_s: float = 6 * 3_600.0  # how often (once per cluster) they relearn
@@ -204,6 +205,11 @@ class Settings:
     # Embeddable tracking widget (/embed/{code}): the origins (scheme://host[:port], comma-
     # separated) whose pages may frame it; empty: no other site may.
     embed_origins: str = ""
+    # Self-hosted basemap (issue 19): the MBTiles file `tracker tiles build` writes and
+    # /tiles/{z}/{x}/{y}.pbf serves (relative: to the working directory), and how long
+    # browsers may keep a tile before revalidating it.
+    tiles_file: str = ".local/tiles/basemap.mbtiles"
+    tiles_max_age_s: float = 3_600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -28,7 +28,10 @@ SECRETS = (
     "sms_auth_token",
 )
 # Read by scripts/ and tests/, not by the server: known, but no setting.
-TOOL_VARIABLES = frozenset({"TRACKER_CHROMIUM", "TRACKER_DEMO_COURIERS", "TRACKER_WEB_ARTIFACTS"})
+TOOL_VARIABLES = frozenset(
+    {"TRACKER_CHROMIUM", "TRACKER_DEMO_COURIERS", "TRACKER_WEB_ARTIFACTS"}
+    | {"TRACKER_DEMO_OSM_PBF", "TRACKER_TEST_OSM_PBF"}  # run.sh's basemap, the basemap tests'
+)
 # Zero would mean a busy loop, an instant timeout, or nothing allowed at all.
 POSITIVE = (
     "batch_max_rows",
@@ -150,7 +153,7 @@ def _check_texts(s: Settings) -> None:
                 f"{variable(url_setting)}={url!r} is not an http:// or https:// URL with a host"
             )
     template = s.tile_url.replace("{-y}", "{y}")  # {-y}: TMS rows, counted upwards
-    if not all(part in template for part in ("{z}", "{x}", "{y}")):
+    if s.tile_url and not all(part in template for part in ("{z}", "{x}", "{y}")):
         raise SettingsError("TRACKER_TILE_URL must hold {z}, {x} and {y} (a tile template)")
     # "Shop <tracking@shop.example>" is fine; a line break would start another header.
     for mail in ("mail_from", "support_email"):
@@ -161,6 +164,8 @@ def _check_texts(s: Settings) -> None:
         embed_origins(s.embed_origins)
     except ValueError as exc:
         raise SettingsError(f"TRACKER_EMBED_ORIGINS: {exc}") from None
+    if not s.tiles_file.strip() or "\0" in s.tiles_file:
+        raise SettingsError("TRACKER_TILES_FILE must name a file (an .mbtiles path)")
     if s.templates_dir and not os.path.isdir(s.templates_dir):
         raise SettingsError(f"TRACKER_TEMPLATES_DIR={s.templates_dir!r} is not a directory")
 

@@ -7,8 +7,11 @@ its marker-clustering plugin, Swagger UI for `/docs` and signature_pad for the c
 proof of delivery come from `web/node_modules` (pinned
 in `web/package.json`, installed by `npm ci`), served under `/static/vendor/<name>@<version>/`
 (immutable; the pages' `/static/vendor/<name>/` URLs are rewritten to it when served) and,
-revalidated, `/static/vendor/<name>/`. The page settings (the tile URL, the vendor URLs)
-reach the pages as a tiny JS module, `/static/config.js`.
+revalidated, `/static/vendor/<name>/`. The page settings reach the pages as a tiny JS
+module, `/static/config.js`: the vendor URLs, and the map's tiles: `TRACKER_TILE_URL` when
+set (raster, or vector when it ends in .pbf/.mvt), else the server's own vector basemap
+(/tiles, server/edges/tiles.py) while its file exists, else OpenStreetMap's raster tiles;
+protomaps-leaflet draws vector tiles.
 
 Only `/embed/{code}` may be framed, and only by the origins in `TRACKER_EMBED_ORIGINS`
 (`Content-Security-Policy: frame-ancestors`); every other page says `frame-ancestors 'none'`
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +39,7 @@ from server.base.settings import Settings
 from server.base.settings_rules import embed_origins
 from server.edges.courier_app import courier_app_routes
 from server.edges.static_files import IMMUTABLE, OWN, CachedStaticFiles, Compressed, Document
+from server.edges.tiles import TILE_PATH, Basemap
 
 log = logging.getLogger("tracker.pages")
 
@@ -49,12 +54,15 @@ def _web_dir() -> Path:
 
 WEB_DIR = _web_dir()
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
 VENDOR = {  # URL name -> the package's folder of ready-to-serve files
     "leaflet": WEB_DIR / "node_modules" / "leaflet" / "dist",
     "leaflet.markercluster": WEB_DIR / "node_modules" / "leaflet.markercluster" / "dist",
     "swagger-ui": WEB_DIR / "node_modules" / "swagger-ui-dist",  # /docs; the package is its dist
     "signature_pad": WEB_DIR / "node_modules" / "signature_pad" / "dist",  # the courier's proof
+    "protomaps-leaflet": WEB_DIR / "node_modules" / "protomaps-leaflet" / "dist",  # vector tiles
 }
 PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
@@ -81,6 +89,16 @@ def tile_source(tile_url: str) -> str:
     return f"{parts.scheme}://{host}"
 
 
+def is_vector(tile_url: str) -> bool:
+    """Whether a tile template names vector tiles (Mapbox Vector Tiles: .pbf or .mvt).
+
+    >>> is_vector("https://tiles.example.org/v1/{z}/{x}/{y}.pbf?key=k"), is_vector("/a.png")
+    (True, False)
+    """
+    path = urlsplit(tile_url).path.lower()
+    return path.endswith((".pbf", ".mvt"))
+
+
 def vendor_versions(web_dir: Path = WEB_DIR) -> dict[str, str]:
     """The pinned version of each served npm package, from web/package.json (the wheel carries
     it too); a package without one is served only at its unversioned, revalidated URL."""
@@ -103,17 +121,21 @@ def frame_ancestors(origins: list[str]) -> str:
 
 
 def page_headers(tile_url: str, ancestors: str = "'none'") -> dict[str, str]:
-    """Pages load scripts, workers and manifests only from here, connect only here, and
-    images from here, the tile server and `blob:` (the courier's photo preview, a local
-    object URL). Inline styles stay allowed: Leaflet positions everything with them. Only a
-    page given `ancestors` may be framed, and then by those alone."""
+    """Pages load scripts, workers and manifests only from here, connect only here (and to
+    a vector tile server), and images from here, the tile server and `blob:` (the courier's
+    photo preview, a local object URL). Inline styles stay allowed: Leaflet positions
+    everything with them. Only a page given `ancestors` may be framed, and then by those
+    alone."""
+    source = tile_source(tile_url)
+    vector_elsewhere = is_vector(tile_url) and source != "'self'"
+    connect = "connect-src 'self'" + (f" {source}" if vector_elsewhere else "")
     csp = "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self' 'unsafe-inline'",
-            f"img-src 'self' data: blob: {tile_source(tile_url)}",
-            "connect-src 'self'",
+            f"img-src 'self' data: blob: {source}",
+            connect,
             "worker-src 'self'",
             "manifest-src 'self'",
             "object-src 'none'",
@@ -134,22 +156,66 @@ def page_headers(tile_url: str, ancestors: str = "'none'") -> dict[str, str]:
     }
 
 
-def config_module(tile_url: str, vendor: dict[str, str] | None = None) -> str:
-    """`vendor`: package name -> the URL of its folder (versioned where known), for modules
-    that load a package themselves."""
+def config_module(
+    tile_url: str, tilejson_url: str = "", vendor: dict[str, str] | None = None
+) -> str:
+    """The pages' settings. `vendor`: package name -> the URL of its folder (versioned where
+    known), for modules that load a package themselves. OpenStreetMap's attribution is
+    always shown: every tile source here (ours, OpenStreetMap's, an operator's) is drawn
+    from its data."""
     config: dict[str, Any] = {
         "tileUrl": tile_url,
-        "tileAttribution": OSM_ATTRIBUTION if "openstreetmap.org" in tile_url else "",
+        "tileKind": "vector" if is_vector(tile_url) else "raster",
+        "tileJson": tilejson_url,  # ours: fetched to tell a missing basemap
+        "tileAttribution": OSM_ATTRIBUTION,
         "vendor": vendor or {},
     }
     return f"export const config = Object.freeze({json.dumps(config)});\n"
 
 
-def page_routes(settings: Settings) -> list[BaseRoute]:
-    """Routes for the pages and their assets, configured from `settings.tile_url`."""
-    tile_url = settings.tile_url or DEFAULT_TILE_URL
-    headers = page_headers(tile_url)
-    embed_headers = page_headers(tile_url, frame_ancestors(embed_origins(settings.embed_origins)))
+@dataclass(frozen=True, slots=True)
+class TileAnswers:
+    """What the pages are served for one choice of tiles."""
+
+    headers: dict[str, str]
+    embed_headers: dict[str, str]  # /embed/*: framable by the allowed origins
+    config_js: str
+    config_etag: str
+
+
+class PageTiles:
+    """Which tiles the pages use: the configured URL, else the server's own basemap while
+    its file is there (looked at once a second), else OpenStreetMap's."""
+
+    def __init__(
+        self, configured: str, basemap: Basemap, ancestors: str, vendor: dict[str, str]
+    ) -> None:
+        self.configured = configured
+        self.basemap = basemap
+        self._answers: dict[str, TileAnswers] = {}
+        for url, tilejson in (
+            (configured or DEFAULT_TILE_URL, ""),
+            (TILE_PATH, "/tiles/tiles.json"),
+        ):
+            config_js = config_module(url, tilejson, vendor)
+            self._answers[url] = TileAnswers(
+                page_headers(url),
+                page_headers(url, ancestors),
+                config_js,
+                f'"{hashlib.sha256(config_js.encode()).hexdigest()[:32]}"',
+            )
+
+    async def current(self) -> TileAnswers:
+        """The pages' headers and config.js, for the tiles in use now."""
+        url = self.configured or DEFAULT_TILE_URL
+        if not self.configured and await self.basemap.tileset() is not None:
+            url = TILE_PATH
+        return self._answers[url]
+
+
+def page_routes(settings: Settings, basemap: Basemap) -> list[BaseRoute]:
+    """Routes for the pages and their assets, configured from `settings.tile_url`, the
+    basemap's file and the embedding origins."""
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         log.warning(
@@ -161,34 +227,34 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     versions = {n: v for n, v in vendor_versions().items() if n not in missing}
     vendor_urls = {n: f"/static/vendor/{n}" for n in VENDOR if n not in missing}
     vendor_urls.update({n: f"/static/vendor/{n}@{v}" for n, v in versions.items()})
-    config_js = config_module(tile_url, vendor_urls)
+    ancestors = frame_ancestors(embed_origins(settings.embed_origins))
+    tiles = PageTiles(settings.tile_url, basemap, ancestors, vendor_urls)
     # The pages name /static/vendor/<name>/…; they are served the versioned, immutable URL.
     versioned = {f"/static/vendor/{n}/": f"{url}/" for n, url in vendor_urls.items()}
     compressed = Compressed()
 
     def page(url: str, filename: str) -> Route:
         document = Document(WEB_DIR / "pages" / filename, versioned, compressed)
-        own = embed_headers if url.startswith("/embed/") else headers
+        embed = url.startswith("/embed/")
         # A tracking page is nobody's search result.
-        own = {**own, "X-Robots-Tag": "noindex"} if "{code}" in url else own
+        extra = {"X-Robots-Tag": "noindex"} if "{code}" in url else {}
 
         async def endpoint(request: Request) -> Response:
-            return await document.response(Headers(scope=request.scope), own)
+            answers = await tiles.current()
+            own = answers.embed_headers if embed else answers.headers
+            return await document.response(Headers(scope=request.scope), {**own, **extra})
 
         return Route(url, endpoint, methods=["GET", "HEAD"])
 
-    config_etag = f'"{hashlib.sha256(config_js.encode()).hexdigest()[:32]}"'
-    config_headers = {
-        "Cache-Control": OWN,
-        "X-Content-Type-Options": "nosniff",
-        "ETag": config_etag,
-    }
-
     async def config(request: Request) -> Response:
+        answers = await tiles.current()
+        headers = {"Cache-Control": OWN, "X-Content-Type-Options": "nosniff"}
+        headers["ETag"] = answers.config_etag
         tags = request.headers.get("if-none-match", "")
-        if config_etag in [tag.strip().removeprefix("W/") for tag in tags.split(",")]:
-            return Response(status_code=304, headers=config_headers)
-        return PlainTextResponse(config_js, media_type="text/javascript", headers=config_headers)
+        if answers.config_etag in [tag.strip().removeprefix("W/") for tag in tags.split(",")]:
+            return Response(status_code=304, headers=headers)
+        js = answers.config_js
+        return PlainTextResponse(js, media_type="text/javascript", headers=headers)
 
     routes: list[BaseRoute] = [page(url, filename) for url, filename in PAGES.items()]
     routes.append(Route("/static/config.js", config, methods=["GET", "HEAD"]))

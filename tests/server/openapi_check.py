@@ -3,6 +3,7 @@ that validates real responses against the document's schema for their status cod
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,15 +15,20 @@ from starlette.routing import Route
 from server.app import create_app
 from server.base.settings import Settings
 from server.edges.pages import page_routes
+from server.edges.tiles import Basemap, tile_routes
 
 DOCUMENT_URI = "https://tracker.invalid/openapi.json"
 
 
 def rest_routes(settings: Settings) -> set[tuple[str, str]]:
-    """(path template, method) of every HTTP route of the app but the pages: HEAD goes with
-    GET (Starlette adds it), WebSockets and static mounts are no REST routes."""
+    """(path template, method) of every HTTP route of the app but the pages and the basemap's
+    tiles (assets, docs/api.md): HEAD goes with GET (Starlette adds it), WebSockets and
+    static mounts are no REST routes."""
     app = create_app(settings).app
-    pages = {r.path for r in page_routes(settings) if isinstance(r, Route)}
+    basemap = Basemap(Path(settings.tiles_file), settings.tiles_max_age_s)
+    assets = [*page_routes(settings, basemap), *tile_routes(basemap, settings.base_url)]
+    basemap.close()
+    pages = {r.path for r in assets if isinstance(r, Route)}
     return {
         (route.path, method)
         for route in app.routes

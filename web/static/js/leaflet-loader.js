@@ -1,7 +1,8 @@
-// Leaflet and its stylesheet, loaded on first use by pages that show a map only in some
-// states (the tracking page, the widget): from the versioned, immutable vendor URL that
-// /static/config.js names, or the plain one. Resolves once Leaflet is there; rejects when
-// it cannot load (the page's text still works).
+// Leaflet and its stylesheet (and protomaps-leaflet when the tiles are vector tiles),
+// loaded on first use by pages that show a map only in some states (the tracking page, the
+// widget): from the versioned, immutable vendor URLs that /static/config.js names, or the
+// plain ones. Resolves once they are there; rejects when Leaflet cannot load (the page's
+// text still works); without protomaps-leaflet the map says its background is missing.
 import { config } from "/static/config.js";
 
 let loading = null;
@@ -15,13 +16,23 @@ function attach(element) {
   });
 }
 
-export function loadLeaflet() {
-  if (window.L) return Promise.resolve();
+function script(src) {
+  return attach(Object.assign(document.createElement("script"), { src }));
+}
+
+async function loadAll() {
   const base = config.vendor?.leaflet || "/static/vendor/leaflet";
-  loading ||= Promise.all([
-    attach(Object.assign(document.createElement("link"), { rel: "stylesheet", href: `${base}/leaflet.css` })),
-    attach(Object.assign(document.createElement("script"), { src: `${base}/leaflet.js` })),
-  ]).catch((error) => {
+  const css = Object.assign(document.createElement("link"), { rel: "stylesheet", href: `${base}/leaflet.css` });
+  await Promise.all([attach(css), window.L ? null : script(`${base}/leaflet.js`)]);
+  if (config.tileKind === "vector" && !window.protomapsL) {
+    const vector = config.vendor?.["protomaps-leaflet"] || "/static/vendor/protomaps-leaflet";
+    await script(`${vector}/protomaps-leaflet.js`).catch(() => null); // map.js says so
+  }
+}
+
+export function loadLeaflet() {
+  if (window.L && (config.tileKind !== "vector" || window.protomapsL)) return Promise.resolve();
+  loading ||= loadAll().catch((error) => {
     loading = null; // a later try may succeed (the network came back)
     throw error;
   });
