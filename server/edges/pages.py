@@ -50,6 +50,7 @@ VENDOR = {  # URL name -> the package's folder of ready-to-serve files
 PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
     "/t/{code}": "track.html",
+    "/track/{code}/preferences": "preferences.html",  # the customer's messages, per channel
     "/dispatch": "dispatch.html",
     "/driver": "driver.html",
     "/docs": "docs.html",  # the API's OpenAPI document (/openapi.json) in Swagger UI

@@ -23,6 +23,7 @@ class Customer(msgspec.Struct):
     name: str
     email: str | None
     phone: str | None
+    time_zone: str | None = None  # IANA, as given
 
 
 class Destination(msgspec.Struct):
@@ -74,6 +75,7 @@ class DispatcherOrder(msgspec.Struct):
     updated_at: datetime
     closed_at: datetime | None
     delivery_instructions: str | None  # the customer's (self-service), shown to the courier
+    locale: str | None  # BCP 47, as given (canonical case): the customer's language
     timeline: list[Step] | msgspec.UnsetType = msgspec.UNSET  # single orders only
     # Single orders only: problems the customer reported, oldest first, and their rating.
     issues: list[IssueView] | msgspec.UnsetType = msgspec.UNSET
@@ -112,6 +114,11 @@ class CustomerOrder(msgspec.Struct):
     proof_photo_url: str | None = None
     # Their own delivery instructions (POST /api/track/{code}/instructions), to edit them.
     delivery_instructions: str | None = None
+    # The order's language (BCP 47, as the shop gave it; null: none given), for the page
+    # to speak; messages use the closest of en, pt, es, fr, de, English otherwise.
+    locale: str | None = None
+    # The customer's IANA time zone, when the shop gave one: times on the page are theirs.
+    time_zone: str | None = None
 
 
 class CustomerSnapshot(CustomerOrder, tag="snapshot", tag_field="type"):
@@ -143,7 +150,12 @@ def dispatcher_order(
         tracking_code=display(order.tracking_code),
         tracking_url=tracking_url,
         status=order.status.value,
-        customer=Customer(order.customer_name, order.customer_email, order.customer_phone),
+        customer=Customer(
+            order.customer_name,
+            order.customer_email,
+            order.customer_phone,
+            order.customer_time_zone,
+        ),
         destination=_destination(order),
         promised_by=order.promised_by,
         window=_window(order),
@@ -156,6 +168,7 @@ def dispatcher_order(
         updated_at=order.updated_at,
         closed_at=order.closed_at,
         delivery_instructions=order.delivery_instructions,
+        locale=order.locale,
         timeline=msgspec.UNSET if timeline is None else [_step(e) for e in timeline],
         issues=msgspec.UNSET if feedback is None else [_issue(i) for i in feedback[0]],
         rating=msgspec.UNSET if feedback is None else _rating(feedback[1]),
@@ -210,6 +223,8 @@ def customer_order(
         expires_at=expires_at,
         proof_photo_url=proof_photo_url,
         delivery_instructions=order.delivery_instructions,
+        locale=order.locale,
+        time_zone=order.customer_time_zone,
     )
 
 
