@@ -5,9 +5,14 @@ skipped, not sent. Webhooks are not the customer's: unaffected."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from server.domain import codes
+from server.store import orders as order_store
 from server.store import preferences as store
 from server.store.orders import Order
 from server.usecases.notify import links
+from server.usecases.order_views import link_expires_at
 from server.usecases.orders import OrderServices as Services
 
 
@@ -36,18 +41,30 @@ async def change(
     return current(order) if changed is None else changed
 
 
+class Gone(LookupError):
+    """A signed link whose order is gone, or whose tracking link expired."""
+
+
 async def unsubscribe(
-    services: Services, order: Order, channel: str, sig: str
-) -> store.Preferences:
-    """One click (RFC 8058): `channel` off for this order, if `sig` is this installation's."""
+    services: Services, raw_code: str, channel: str, sig: str
+) -> tuple[Order, store.Preferences]:
+    """One click (RFC 8058): `channel` off for the order, if `sig` is this installation's
+    for its code and that channel. The signature is checked first, on the code as given:
+    a link we did not sign learns nothing (not even whether the code exists), and one we
+    did needs no tracking-lookup budget (a mail provider sends many from one address)."""
+    code = codes.normalise(raw_code)
     async with services.db() as conn:
         installation = await store.installation(conn)
-        if not links.valid(installation.secret, order.tracking_code, channel, sig):
+        if code is None or not links.valid(installation.secret, code, channel, sig):
             raise BadLink("this unsubscribe link is not valid for this order and channel")
+        order = await order_store.order_by_code(conn, code)
+        expires_at = None if order is None else link_expires_at(order, services.settings)
+        if order is None or (expires_at is not None and expires_at <= datetime.now(UTC)):
+            raise Gone("unknown or expired tracking code")
         changed = await store.set_preferences(
             conn,
             order.id,
             False if channel == "email" else None,
             False if channel == "sms" else None,
         )
-    return current(order) if changed is None else changed
+    return order, current(order) if changed is None else changed

@@ -289,15 +289,17 @@ OPERATIONS: tuple[Op, ...] = (
        description="A channel left out is unchanged; messages for a channel turned off are "
        "not sent (logged as `skipped`). " + _BY_CODE),
     Op("POST", "/api/track/{code}/unsubscribe", "One-click unsubscribe (RFC 8058)", "tracking",
-       None, {200: self_service.PreferencesView, 403: ERROR, 404: ERROR, 429: ERROR},
+       None, {200: self_service.PreferencesView, 403: ERROR, 404: ERROR},
        Media("application/x-www-form-urlencoded"), params=_UNSUBSCRIBE,
        description="The `List-Unsubscribe` URL of a customer's email: turns that channel "
-       "off for that order. The signature is the credential; the body "
+       "off for that order. The signature is the credential, checked before the order is "
+       "looked up (403 says nothing of the code); not rate-limited as lookups; 404: signed, "
+       "but the order is unknown or its link expired. The body "
        "(`List-Unsubscribe=One-Click`) is read and ignored."),
     Op("GET", "/api/track/{code}/unsubscribe", "The unsubscribe link, opened", "tracking",
-       None, {303: NO_BODY, 404: ERROR, 429: ERROR}, params=_UNSUBSCRIBE,
-       description="Changes nothing (link scanners follow links): 303 to the preferences "
-       "page, `/track/{code}/preferences`."),
+       None, {303: NO_BODY}, params=_UNSUBSCRIBE, database=False,
+       description="Changes nothing and looks nothing up (link scanners follow links): 303 "
+       "to the preferences page, `/track/{code}/preferences`."),
     # webhooks
     Op("POST", "/api/webhooks", "Subscribe a URL to events", "notifications", _A,
        {201: notify.SubscriptionView}, SubscriptionIn),

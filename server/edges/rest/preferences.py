@@ -2,18 +2,21 @@
 /api/track/{code}/preferences` (the tracking code is the credential, as for every
 self-service route: a lookup first, rate-limited, expired links 404) and the one-click
 unsubscribe of RFC 8058, `POST /api/track/{code}/unsubscribe?channel=&sig=`, whose
-signature (links.py) is the credential for that one channel of that one order. A GET of
-the unsubscribe link (a mail client without one-click, a person) changes nothing: it goes
-to the preferences page (link scanners follow GETs; RFC 8058 section 3.1)."""
+signature (links.py) is the credential for that one channel of that one order: checked
+before the order is looked up, and not rate-limited as lookups are (a mail provider posts
+many from one address; a signature is not guessed). A GET of the unsubscribe link (a mail
+client without one-click, a person) changes nothing: it goes to the preferences page
+(link scanners follow GETs; RFC 8058 section 3.1)."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.domain.codes import display
 from server.edges.responses import decode_body, error_response, json_response, read_body
-from server.edges.rest.orders import tracked
+from server.edges.rest.orders import UNKNOWN_CODE, tracked
 from server.edges.rest.self_service import HEADERS
 from server.edges.services import Services
 from server.store.orders import Order
@@ -58,17 +61,16 @@ async def unsubscribe(request: Request) -> Response:
         return error_response(422, "only channel and sig may be given")
     if channel not in ("email", "sms") or len(sig) != SIG_CHARS:
         return error_response(422, "channel (email or sms) and sig, as in the message's link")
-    if isinstance(order := await tracked(request, services), Response):
-        return order
-    if request.method == "GET":
-        return RedirectResponse(
-            f"/track/{display(order.tracking_code)}/preferences", 303, headers=HEADERS
-        )
+    code = request.path_params["code"]
+    if request.method == "GET":  # nothing changes, nothing is looked up
+        return RedirectResponse(f"/track/{quote(code)}/preferences", 303, headers=HEADERS)
     # The body ("List-Unsubscribe=One-Click") says nothing more: read, bounded, dropped.
     if await read_body(request.stream(), MAX_ONE_CLICK_BYTES) is None:
         return error_response(413, f"body larger than {MAX_ONE_CLICK_BYTES} bytes")
     try:
-        chosen = await preferences.unsubscribe(services, order, channel, sig)
+        order, chosen = await preferences.unsubscribe(services, code, channel, sig)
     except preferences.BadLink as exc:
         return error_response(403, str(exc))
+    except preferences.Gone:
+        return error_response(404, UNKNOWN_CODE)
     return json_response(_view(order, chosen), 200, HEADERS)
