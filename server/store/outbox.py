@@ -104,6 +104,7 @@ async def skip_opted_out(conn: Conn, now: datetime) -> int:
                last_error = 'skipped: the customer turned ' || o.channel || ' off'
         FROM orders
         WHERE o.status = 'pending' AND o.next_attempt_at <= $1 AND orders.id = o.order_id
+          AND o.channel IN ('email', 'sms')
           AND ((o.channel = 'email' AND orders.email_opt_out)
                OR (o.channel = 'sms' AND orders.sms_opt_out))
           AND o.dedupe_key LIKE 'order:%'""",
