@@ -95,19 +95,21 @@ async def _keep_stage_order(conn: Conn, order_ids: list[int]) -> None:
     )
 
 
+# A customer's message (key `order:…`) on a channel they turned off for its order.
+_OPTED_OUT = """o.channel IN ('email', 'sms') AND o.dedupe_key LIKE 'order:%' AND EXISTS (
+    SELECT 1 FROM orders WHERE orders.id = o.order_id
+      AND ((o.channel = 'email' AND orders.email_opt_out)
+           OR (o.channel = 'sms' AND orders.sms_opt_out)))"""
+
+
 async def skip_opted_out(conn: Conn, now: datetime) -> int:
     """Due customer messages on a channel the customer turned off for their order are not
     sent: they are marked `skipped`, with why, in the order's notification log."""
     status = await conn.execute(
-        """
+        f"""
         UPDATE outbox o SET status = 'skipped', claimed_until = NULL,
                last_error = 'skipped: the customer turned ' || o.channel || ' off'
-        FROM orders
-        WHERE o.status = 'pending' AND o.next_attempt_at <= $1 AND orders.id = o.order_id
-          AND o.channel IN ('email', 'sms')
-          AND ((o.channel = 'email' AND orders.email_opt_out)
-               OR (o.channel = 'sms' AND orders.sms_opt_out))
-          AND o.dedupe_key LIKE 'order:%'""",
+        WHERE o.status = 'pending' AND o.next_attempt_at <= $1 AND {_OPTED_OUT}""",
         now,
     )
     return int(status.rsplit(" ", 1)[1])
@@ -131,6 +133,7 @@ async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> li
             SELECT id FROM outbox o
             WHERE status = 'pending' AND next_attempt_at <= $1
               AND (claimed_until IS NULL OR claimed_until < $1)
+              AND NOT ({_OPTED_OUT})  -- turned off since the skip above: the next one
               AND NOT EXISTS (  -- never ahead of an earlier one (see above)
                   SELECT 1 FROM outbox earlier
                   WHERE earlier.order_id = o.order_id AND earlier.id < o.id

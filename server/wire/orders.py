@@ -26,6 +26,13 @@ class Customer(msgspec.Struct):
     time_zone: str | None = None  # IANA, as given
 
 
+class Preferences(msgspec.Struct):
+    """The channels the customer hears of the order on (their preferences page)."""
+
+    email: bool
+    sms: bool
+
+
 class Destination(msgspec.Struct):
     lat: float
     lon: float
@@ -76,6 +83,7 @@ class DispatcherOrder(msgspec.Struct):
     closed_at: datetime | None
     delivery_instructions: str | None  # the customer's (self-service), shown to the courier
     locale: str | None  # BCP 47, as given (canonical case): the customer's language
+    preferences: Preferences  # what the customer chose to hear (a channel off: skipped)
     timeline: list[Step] | msgspec.UnsetType = msgspec.UNSET  # single orders only
     # Single orders only: problems the customer reported, oldest first, and their rating.
     issues: list[IssueView] | msgspec.UnsetType = msgspec.UNSET
@@ -169,6 +177,7 @@ def dispatcher_order(
         closed_at=order.closed_at,
         delivery_instructions=order.delivery_instructions,
         locale=order.locale,
+        preferences=Preferences(not order.email_opt_out, not order.sms_opt_out),
         timeline=msgspec.UNSET if timeline is None else [_step(e) for e in timeline],
         issues=msgspec.UNSET if feedback is None else [_issue(i) for i in feedback[0]],
         rating=msgspec.UNSET if feedback is None else _rating(feedback[1]),

@@ -95,6 +95,8 @@ async def test_a_pt_order_hears_in_portuguese_once_per_stage_and_can_unsubscribe
         assert clicked.json() == {
             "email": False, "sms": True, "channels": ["email", "sms"], "locale": "pt-PT",
         }  # fmt: skip
+        seen = (await dispatch.client.get(f"/api/orders/{order['id']}")).json()
+        assert seen["preferences"] == {"email": False, "sms": True}  # support sees why
         # A mail provider posts many from one address: not held to the lookup budget (10).
         for _ in range(15):
             again = await dispatch.client.post(path_of(unsubscribe[1:-1]), headers=ONE_CLICK)
