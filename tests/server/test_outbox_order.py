@@ -111,3 +111,28 @@ async def test_a_stage_held_for_quiet_hours_goes_out_before_an_urgent_later_one(
     # The SMS had no later stage: it still waits for the morning.
     assert await claim(db, later) == []
     assert await claim(db, morning) == [("shipped", "sms")]
+
+
+async def test_a_channel_the_customer_turned_off_is_skipped_not_claimed(
+    db: asyncpg.Connection,
+) -> None:
+    order_id = await an_order(db)
+    await db.execute("UPDATE orders SET email_opt_out = true WHERE id = $1", order_id)
+    support = outbox.NewMessage(
+        "issue:1:email", order_id, "issue_reported", "email", "support@shop.test", {}
+    )
+    hook = outbox.NewMessage(f"webhook:1:order.shipped:{order_id}", order_id, "order.shipped",
+                             "webhook", "https://hooks.example/x", {})  # fmt: skip
+    customer = [
+        outbox.NewMessage(f"order:{order_id}:shipped:{c}", order_id, "shipped", c, t, {})
+        for c, t in (("email", EMAIL), ("sms", PHONE))
+    ]
+    await outbox.enqueue(db, [*customer, support, hook], NOW)
+    claimed = await outbox.claim_due(db, NOW, 50, LEASE_S)
+    assert sorted(m.dedupe_key.split(":")[0] + ":" + m.channel for m in claimed) == [
+        "issue:email", "order:sms", "webhook:webhook",
+    ]  # fmt: skip
+    log = {m.dedupe_key: m for m in await outbox.order_log(db, order_id)}
+    skipped = log[f"order:{order_id}:shipped:email"]
+    assert skipped.status == "skipped" and skipped.attempts == 0
+    assert skipped.last_error == "skipped: the customer turned email off"
