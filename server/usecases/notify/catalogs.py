@@ -3,8 +3,9 @@ README "Translations"), read as they are when the notifier starts.
 
 Why `.po` at run time rather than compiled `.mo`: the wheel and the Docker image need no
 build step (hatchling copies the package's files as they are), a checkout runs what it
-holds, and there is one file per language to review; reading five small catalogs takes a
-few milliseconds, once.
+holds, and there is one file per language to review. Reading the four catalogs takes
+~30 ms, once per process (timed around `catalogs.load()` on the dev machine; a message
+then renders in ~0.3 ms).
 """
 
 from __future__ import annotations
