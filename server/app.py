@@ -31,6 +31,7 @@ from server.edges.rest import drivers, exports, health, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
+from server.edges.rest import preferences as prefs_api
 from server.edges.rest import proof as proof_api
 from server.edges.rest import self_service as self_api
 from server.edges.services import Services
@@ -258,6 +259,9 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/track/{code}/issues", self_api.issues, methods=["POST"]),
         Route("/api/track/{code}/rating", self_api.rating, methods=["POST"]),
         Route("/api/track/{code}/reattempt", self_api.reattempt, methods=["POST"]),
+        Route("/api/track/{code}/preferences", prefs_api.show, methods=["GET"]),
+        Route("/api/track/{code}/preferences", prefs_api.change, methods=["POST"]),
+        Route("/api/track/{code}/unsubscribe", prefs_api.unsubscribe, methods=["GET", "POST"]),
         # The same sockets as SocketDispatch serves directly (listed here for url_for/docs).
         WebSocketRoute("/ws/driver", driver_socket.driver_socket),
         WebSocketRoute("/ws/track/{code}", watch.track_socket),

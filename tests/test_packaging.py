@@ -125,6 +125,12 @@ def install_wheel(tmp: Path) -> Path:
         "geo/py.typed",
         "server/store/migrations/script.py.mako",
         "server/usecases/notify/templates/email.html",
+        "server/usecases/notify/templates/footer.txt",
+        *(
+            f"server/usecases/notify/locale/{lang}/LC_MESSAGES/messages.po"
+            for lang in ("pt", "es", "fr", "de")
+        ),  # read at start-up (catalogs.py)
+        "server/web/pages/preferences.html",
         "server/web/node_modules/leaflet/LICENSE",
         "server/basemap/config.json",  # `tracker tiles build` runs tilemaker with these
         "server/basemap/process.lua",

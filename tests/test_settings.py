@@ -147,6 +147,7 @@ def test_numbers_take_plain_decimals() -> None:
         ({"TRACKER_TILES_MAX_AGE_S": "1h"}, "TRACKER_TILES_MAX_AGE_S"),
         ({"TRACKER_TEMPLATES_DIR": "/nonexistent/templates"}, "TRACKER_TEMPLATES_DIR="),
         ({"TRACKER_NAIVE_TIME_ZONE": "Europe/Lisbn"}, "TRACKER_NAIVE_TIME_ZONE="),
+        ({"TRACKER_DEFAULT_LOCALE": "pt_PT"}, "TRACKER_DEFAULT_LOCALE: locale 'pt_PT' is not"),
     ],
 )
 def test_malformed_values_are_errors_naming_the_variable(env: dict[str, str], message: str) -> None:

@@ -201,6 +201,9 @@ class Settings:
     retention_days: int = 90
     partitions_ahead_days: int = 3
     maintenance_interval_s: float = 3_600.0
+    # Messages in the customer's language (issue 17): for orders without a `locale`, and
+    # for the support team's email; a BCP 47 tag (server/base/locales.py).
+    default_locale: str = "en"
 
     # Embeddable tracking widget (/embed/{code}): the origins (scheme://host[:port], comma-
     # separated) whose pages may frame it; empty: no other site may.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from server.base.locales import canonical
 from server.base.networks import parse_networks
 
 if TYPE_CHECKING:
@@ -111,6 +112,10 @@ def check_settings(s: Settings) -> None:
             raise SettingsError(
                 f"TRACKER_{zone_setting.upper()}={getattr(s, zone_setting)!r} is not a time zone"
             ) from None
+    try:
+        canonical(s.default_locale)
+    except ValueError as exc:
+        raise SettingsError(f"TRACKER_DEFAULT_LOCALE: {exc}") from None
     if s.bus != "memory" and not s.bus.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("TRACKER_BUS must be memory or a redis://host:port/db URL")
     for choice_setting, choices in CHOICES.items():

@@ -68,6 +68,7 @@ PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
     "/t/{code}": "track.html",
     "/embed/{code}": "embed.html",  # the tracking widget, for a shop's page (an iframe)
+    "/track/{code}/preferences": "preferences.html",  # the customer's messages, per channel
     "/dispatch": "dispatch.html",
     "/driver": "driver.html",
     "/docs": "docs.html",  # the API's OpenAPI document (/openapi.json) in Swagger UI

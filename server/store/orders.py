@@ -36,6 +36,9 @@ class Order:
     customer_time_zone: str | None = None
     delivery_instructions: str | None = None  # the customer's, shown to the courier
     pin_required: bool = False  # a delivery PIN was drawn (usecases/proof.py)
+    locale: str | None = None  # BCP 47, as given: the language of the customer's messages
+    email_opt_out: bool = False  # the customer turned this channel off (preferences)
+    sms_opt_out: bool = False
 
     @property
     def due_by(self) -> datetime | None:
@@ -78,12 +81,13 @@ class NewOrder:
     window_end: datetime | None
     customer_time_zone: str | None = None
     pin_required: bool = False
+    locale: str | None = None
 
 
 ORDER_COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
     destination, address, promised_by, window_start, window_end, status, driver_id,
     stop_index, route, created_at, updated_at, closed_at, customer_time_zone,
-    delivery_instructions, pin_required"""
+    delivery_instructions, pin_required, locale, email_opt_out, sms_opt_out"""
 
 
 def order_of_row(row: asyncpg.Record) -> Order:
@@ -122,8 +126,8 @@ async def create_order(
                 f"""
                 INSERT INTO orders (reference, tracking_code, customer_name, customer_email,
                     customer_phone, destination, address, promised_by, window_start, window_end,
-                    status, created_at, updated_at, customer_time_zone, pin_required)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)
+                    status, created_at, updated_at, customer_time_zone, pin_required, locale)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
                 RETURNING {ORDER_COLUMNS}""",
                 new.reference,
                 new.tracking_code,
@@ -139,6 +143,7 @@ async def create_order(
                 at,
                 new.customer_time_zone,
                 new.pin_required,
+                new.locale,
             )
         except asyncpg.UniqueViolationError:
             raise DuplicateTrackingCode(new.tracking_code) from None

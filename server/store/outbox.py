@@ -69,6 +69,49 @@ async def enqueue(conn: Conn, messages: list[NewMessage], now: datetime) -> int:
         [m.not_before or now for m in messages],
         [now] * len(messages),
     )
+    order_ids = sorted({m.order_id for m in messages if m.order_id is not None})
+    if order_ids:
+        await _keep_stage_order(conn, order_ids)
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def _keep_stage_order(conn: Conn, order_ids: list[int]) -> None:
+    """A message held for quiet hours (never tried yet) comes due with the first later one
+    to the same recipient about the same order, so that claim_due sends it first: a
+    "shipped" held until morning never follows an urgent "out for delivery"."""
+    await conn.execute(
+        """
+        UPDATE outbox held SET next_attempt_at = later.due
+        FROM (SELECT h.id, min(l.next_attempt_at) AS due
+              FROM outbox h JOIN outbox l
+                ON l.order_id = h.order_id AND l.channel = h.channel AND l.target = h.target
+               AND l.id > h.id AND l.status = 'pending'
+               AND l.next_attempt_at < h.next_attempt_at
+              WHERE h.order_id = ANY($1::bigint[]) AND h.status = 'pending'
+                AND h.attempts = 0 AND h.channel <> 'webhook'
+              GROUP BY h.id) later
+        WHERE held.id = later.id""",
+        order_ids,
+    )
+
+
+# A customer's message (key `order:…`) on a channel they turned off for its order.
+_OPTED_OUT = """o.channel IN ('email', 'sms') AND o.dedupe_key LIKE 'order:%' AND EXISTS (
+    SELECT 1 FROM orders WHERE orders.id = o.order_id
+      AND ((o.channel = 'email' AND orders.email_opt_out)
+           OR (o.channel = 'sms' AND orders.sms_opt_out)))"""
+
+
+async def skip_opted_out(conn: Conn, now: datetime) -> int:
+    """Due customer messages on a channel the customer turned off for their order are not
+    sent: they are marked `skipped`, with why, in the order's notification log."""
+    status = await conn.execute(
+        f"""
+        UPDATE outbox o SET status = 'skipped', claimed_until = NULL,
+               last_error = 'skipped: the customer turned ' || o.channel || ' off'
+        WHERE o.status = 'pending' AND o.next_attempt_at <= $1 AND {_OPTED_OUT}""",
+        now,
+    )
     return int(status.rsplit(" ", 1)[1])
 
 
@@ -80,7 +123,9 @@ async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> li
     or being sent: batches are sent concurrently, and a customer must not hear "delivered"
     before "out for delivery" when both came due together. So a batch holds at most one
     message per recipient and order. One held for later (quiet hours hold what is not
-    urgent; a retry's backoff) holds nothing back."""
+    urgent; a retry's backoff) holds nothing back, except that quiet hours end for it when
+    a later one comes due (enqueue). First, what the customer opted out of is skipped."""
+    await skip_opted_out(conn, now)
     rows = await conn.fetch(
         f"""
         UPDATE outbox SET claimed_until = $1 + make_interval(secs => $3), attempts = attempts + 1
@@ -88,6 +133,7 @@ async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> li
             SELECT id FROM outbox o
             WHERE status = 'pending' AND next_attempt_at <= $1
               AND (claimed_until IS NULL OR claimed_until < $1)
+              AND NOT ({_OPTED_OUT})  -- turned off since the skip above: the next one
               AND NOT EXISTS (  -- never ahead of an earlier one (see above)
                   SELECT 1 FROM outbox earlier
                   WHERE earlier.order_id = o.order_id AND earlier.id < o.id

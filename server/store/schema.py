@@ -29,8 +29,9 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData()
 
@@ -132,6 +133,9 @@ orders = Table(
     Column("delay_announced_until", DateTime(timezone=True)),  # end of the last "delayed" window
     Column("delivery_instructions", Text),  # the customer's, until out for delivery
     Column("pin_required", Boolean, nullable=False, server_default=false()),
+    Column("locale", Text),  # BCP 47, as given: the customer's messages (0016)
+    Column("email_opt_out", Boolean, nullable=False, server_default=false()),
+    Column("sms_opt_out", Boolean, nullable=False, server_default=false()),
     Index("orders_status", "status"),
     Index("orders_driver", "driver_id", "stop_index"),
     # Customer-service search (trigram: substrings and exact matches; one per column, see
@@ -216,7 +220,7 @@ outbox = Table(
     Column(
         "status",
         Text,
-        CheckConstraint("status IN ('pending', 'sent', 'failed', 'cancelled')"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed', 'cancelled', 'skipped')"),
         nullable=False,
         server_default="pending",
     ),
@@ -262,3 +266,15 @@ eta_models = Table(
     Column("profile", JSONB, nullable=False),
     Column("calibration", JSONB, nullable=False),
 )
+
+# This installation, one row made by migration 0016: `id` keeps Message-IDs apart from
+# another database's; `secret` signs the unsubscribe links in customers' messages.
+installation = Table(
+    "installation",
+    metadata,
+    Column("singleton", Boolean, CheckConstraint("singleton"), primary_key=True,
+           server_default=true()),
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)  # fmt: skip

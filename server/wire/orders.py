@@ -23,6 +23,14 @@ class Customer(msgspec.Struct):
     name: str
     email: str | None
     phone: str | None
+    time_zone: str | None = None  # IANA, as given
+
+
+class Preferences(msgspec.Struct):
+    """The channels the customer hears of the order on (their preferences page)."""
+
+    email: bool
+    sms: bool
 
 
 class Destination(msgspec.Struct):
@@ -74,6 +82,8 @@ class DispatcherOrder(msgspec.Struct):
     updated_at: datetime
     closed_at: datetime | None
     delivery_instructions: str | None  # the customer's (self-service), shown to the courier
+    locale: str | None  # BCP 47, as given (canonical case): the customer's language
+    preferences: Preferences  # what the customer chose to hear (a channel off: skipped)
     timeline: list[Step] | msgspec.UnsetType = msgspec.UNSET  # single orders only
     # Single orders only: problems the customer reported, oldest first, and their rating.
     issues: list[IssueView] | msgspec.UnsetType = msgspec.UNSET
@@ -116,6 +126,11 @@ class CustomerOrder(msgspec.Struct):
     # and when the tracker saw the courier arrive at the door (while it is still there).
     stops_before: int | None = None
     arrived_at: datetime | None = None
+    # The order's language (BCP 47, as the shop gave it; null: none given), for the page
+    # to speak; messages use the closest of en, pt, es, fr, de, English otherwise.
+    locale: str | None = None
+    # The customer's IANA time zone, when the shop gave one: times on the page are theirs.
+    time_zone: str | None = None
 
 
 class CustomerSnapshot(CustomerOrder, tag="snapshot", tag_field="type"):
@@ -147,7 +162,12 @@ def dispatcher_order(
         tracking_code=display(order.tracking_code),
         tracking_url=tracking_url,
         status=order.status.value,
-        customer=Customer(order.customer_name, order.customer_email, order.customer_phone),
+        customer=Customer(
+            order.customer_name,
+            order.customer_email,
+            order.customer_phone,
+            order.customer_time_zone,
+        ),
         destination=_destination(order),
         promised_by=order.promised_by,
         window=_window(order),
@@ -160,6 +180,8 @@ def dispatcher_order(
         updated_at=order.updated_at,
         closed_at=order.closed_at,
         delivery_instructions=order.delivery_instructions,
+        locale=order.locale,
+        preferences=Preferences(not order.email_opt_out, not order.sms_opt_out),
         timeline=msgspec.UNSET if timeline is None else [_step(e) for e in timeline],
         issues=msgspec.UNSET if feedback is None else [_issue(i) for i in feedback[0]],
         rating=msgspec.UNSET if feedback is None else _rating(feedback[1]),
@@ -218,6 +240,8 @@ def customer_order(
         delivery_instructions=order.delivery_instructions,
         stops_before=stops_before,
         arrived_at=arrived_at,
+        locale=order.locale,
+        time_zone=order.customer_time_zone,
     )
 
 

@@ -76,3 +76,20 @@ class WrongState(msgspec.Struct):
 
     error: str
     status: str
+
+
+class PreferencesIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Which channels the customer hears of the order on; a channel left out is unchanged."""
+
+    email: bool | None = None
+    sms: bool | None = None
+
+
+class PreferencesView(msgspec.Struct):
+    """`channels`: those the order has a contact for (never the address or number);
+    `locale`: the order's language (BCP 47) for the page to speak, null when none given."""
+
+    email: bool
+    sms: bool
+    channels: list[str]
+    locale: str | None

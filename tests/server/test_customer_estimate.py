@@ -8,6 +8,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from babel import dates
 
 from server.base.settings import Settings
 from tests.server.courier import Courier, fix, now
@@ -67,7 +68,9 @@ async def test_an_assigned_order_shows_its_estimate_and_nothing_of_the_courier(
         assert eta["remaining_m"] is None and eta["reason"] is None
         assert eta["eta"] == live_eta["eta"] and eta["window"] == live_eta["window"]
     # The shipped message gives it in the customer's time (UTC here, and said so).
-    expected = parse(live_eta["eta"]).astimezone(UTC).strftime("%H:%M")
+    # Written as English (the default locale) writes times: "5:23 PM".
+    at = parse(live_eta["eta"]).astimezone(UTC)
+    expected = dates.format_time(at, "short", locale="en").replace("\u202f", " ")
     body = mailbox.to(EMAIL, "has shipped")[0].get_body(("plain",))
     assert body is not None
     assert f"Expected around {expected} UTC" in body.get_content()

@@ -314,15 +314,21 @@ async def test_quiet_hours_hold_non_urgent_messages(
     async with run_server(settings) as server, Dispatch(server) as dispatch:
         driver_id, _ = await server.create_driver()
         order = await dispatch.order(customer={"name": "Cleo", "email": EMAIL, "time_zone": "UTC"})
-        await dispatch.out_for_delivery(order["id"], driver_id)  # shipped: held; out: urgent
-        await mailbox.wait_for(lambda: len(mailbox.messages) == 1, "the urgent email")
+        await dispatch.assign(order["id"], driver_id)
+        await dispatch.status(order["id"], "shipped")  # held, as confirmed is
         await settled(db)
         held = await db.fetch(
             "SELECT event, next_attempt_at FROM outbox WHERE status = 'pending' ORDER BY event"
         )
-    assert mailbox.messages[0]["Subject"].endswith("is out for delivery")
+        assert mailbox.messages == []
+        # Out for delivery is urgent: it goes now, and takes the held stages with it, first
+        # (a customer never hears "shipped" after "out for delivery").
+        await dispatch.status(order["id"], "out_for_delivery")
+        await mailbox.wait_for(lambda: len(mailbox.messages) == 3, "the urgent email, after both")
     assert [r["event"] for r in held] == ["confirmed", "shipped"]
     assert all(r["next_attempt_at"] > datetime.now(UTC) + timedelta(minutes=50) for r in held)
+    assert mailbox.messages[2]["Subject"].endswith("is out for delivery")
+    assert mailbox.messages[1]["Subject"].endswith("has shipped")
 
 
 async def test_operators_can_override_templates(

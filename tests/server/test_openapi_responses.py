@@ -222,6 +222,14 @@ async def _self_service(
         for step in steps:
             await c.post(f"/api/orders/{order_id}/status", json={"status": step}, headers=ADMIN)
 
+    url, t = route("preferences")
+    check(await c.get(url), t)  # 200
+    check(await c.post(url, json={"sms": False}), t)  # 200
+    check(await c.post(url, json={"fax": False}), t)  # 422
+    url, t = route("unsubscribe")
+    check(await c.post(f"{url}?channel=email&sig={'A' * 22}"), t)  # 403: not signed here
+    check(await c.post(f"{url}?channel=fax&sig={'A' * 22}"), t)  # 422
+    check(await c.get(f"{url}?channel=email&sig={'A' * 22}"), t)  # 303 to the page
     url, t = route("instructions")
     check(await c.post(url, json={"text": "Ring twice"}), t)  # 200
     check(await c.post(url, json={"text": 5}), t)  # 422

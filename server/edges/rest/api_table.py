@@ -138,6 +138,11 @@ _OSMAND_QUERY = (
 )
 
 _S, _D, _A = "support", "dispatcher", "admin"
+_UNSUBSCRIBE = (
+    Param("channel", Literal["email", "sms"], "the channel to turn off"),
+    Param("sig", Annotated[str, msgspec.Meta(min_length=22, max_length=22)],
+          "the link's signature, as in the message"),
+)  # fmt: skip
 _BY_CODE = "The tracking code is the credential; rate-limited as lookups; an expired link is 404."
 OPERATIONS: tuple[Op, ...] = (
     # health and metrics
@@ -274,6 +279,27 @@ OPERATIONS: tuple[Op, ...] = (
                           429: ERROR}, self_service.ReattemptIn,
        description="Failed orders only (otherwise 409): back to `shipped`, off the run, "
        "for dispatch to plan; a timeline entry and a `reattempt_requested` alert. " + _BY_CODE),
+    # the customer's message preferences (docs/api.md "Message preferences")
+    Op("GET", "/api/track/{code}/preferences", "Which channels the customer hears on",
+       "tracking", None, {200: self_service.PreferencesView, 404: ERROR, 429: ERROR},
+       description=_BY_CODE),
+    Op("POST", "/api/track/{code}/preferences", "Turn email or SMS on or off for the order",
+       "tracking", None, {200: self_service.PreferencesView, 404: ERROR, 429: ERROR},
+       self_service.PreferencesIn,
+       description="A channel left out is unchanged; messages for a channel turned off are "
+       "not sent (logged as `skipped`). " + _BY_CODE),
+    Op("POST", "/api/track/{code}/unsubscribe", "One-click unsubscribe (RFC 8058)", "tracking",
+       None, {200: self_service.PreferencesView, 403: ERROR, 404: ERROR},
+       Media("application/x-www-form-urlencoded"), params=_UNSUBSCRIBE,
+       description="The `List-Unsubscribe` URL of a customer's email: turns that channel "
+       "off for that order. The signature is the credential, checked before the order is "
+       "looked up (403 says nothing of the code); not rate-limited as lookups; 404: signed, "
+       "but the order is unknown or its link expired. The body "
+       "(`List-Unsubscribe=One-Click`) is read and ignored."),
+    Op("GET", "/api/track/{code}/unsubscribe", "The unsubscribe link, opened", "tracking",
+       None, {303: NO_BODY}, params=_UNSUBSCRIBE, database=False,
+       description="Changes nothing and looks nothing up (link scanners follow links): 303 "
+       "to the preferences page, `/track/{code}/preferences`."),
     # webhooks
     Op("POST", "/api/webhooks", "Subscribe a URL to events", "notifications", _A,
        {201: notify.SubscriptionView}, SubscriptionIn),

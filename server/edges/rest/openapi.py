@@ -34,6 +34,7 @@ STATUS_TEXT = {
     200: "OK",
     201: "Created",
     204: "Done; no body",
+    303: "See Other: the Location header names the page",
     400: "The request cannot be read (the error says why)",
     401: "Missing or unknown credential",
     403: "The key's role may not do this",

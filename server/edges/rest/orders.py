@@ -67,6 +67,7 @@ async def create_order(request: Request, caller: Caller, services: Services) -> 
         window_start=spec.window.start if spec.window else None,
         window_end=spec.window.end if spec.window else None,
         customer_time_zone=spec.customer.time_zone,
+        locale=spec.locale,
     )
     now = _now()
     order, timeline = await orders.create(

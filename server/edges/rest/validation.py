@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from server.base import locales
+
 Text100 = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -49,6 +51,8 @@ class OrderIn(msgspec.Struct, frozen=True):
     window: WindowIn | None = None
     # A delivery PIN: sent to the customer with "out for delivery", asked of the courier.
     delivery_pin: bool = False
+    # The customer's language, BCP 47 ("pt-PT"): their messages and tracking page.
+    locale: Annotated[str, msgspec.Meta(max_length=locales.MAX_LENGTH)] | None = None
 
 
 class StatusIn(msgspec.Struct, frozen=True):
@@ -109,6 +113,10 @@ def check_order(order: OrderIn) -> OrderIn:
     promised_by = (
         None if order.promised_by is None else utc_in_range("promised_by", order.promised_by)
     )
+    try:
+        locale = None if order.locale is None else locales.canonical(order.locale)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
     window = order.window
     if window is not None:
         window = WindowIn(
@@ -121,6 +129,7 @@ def check_order(order: OrderIn) -> OrderIn:
         customer=msgspec.structs.replace(customer, phone=phone),
         promised_by=promised_by,
         window=window,
+        locale=locale,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from uuid import UUID
 
 import aiosmtplib
 import httpx
@@ -28,13 +29,24 @@ class SendError(Exception):
         self.status_code = status_code
 
 
-async def send_email(message: Message, rendered: Rendered, settings: Settings) -> None:
+async def send_email(
+    message: Message,
+    rendered: Rendered,
+    settings: Settings,
+    installation: UUID,
+    unsubscribe_url: str | None = None,
+) -> None:
+    """`unsubscribe_url` (a customer's message): RFC 2369 `List-Unsubscribe` with RFC 8058
+    one-click, so the mail client's "unsubscribe" turns this order's email off."""
     email = EmailMessage()
     email["From"] = settings.mail_from
     email["To"] = message.target
     email["Subject"] = rendered.subject
     domain = settings.mail_from.rpartition("@")[2] or "localhost"
-    email["Message-ID"] = message_id_for(message.dedupe_key, domain)
+    email["Message-ID"] = message_id_for(message.dedupe_key, domain, installation)
+    if unsubscribe_url is not None:
+        email["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(rendered.text)
     email.add_alternative(rendered.html, subtype="html")
     try:

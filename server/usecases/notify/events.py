@@ -11,18 +11,22 @@ A problem a customer reports is also emailed to TRACKER_SUPPORT_EMAIL when set.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
 
+from server.base import locales
 from server.base.quiet_hours import quiet_until
 from server.base.settings import Settings
 from server.domain.codes import display
 from server.domain.lifecycle import Status
-from server.store.orders import Order
+from server.store.orders import Order, TimelineEntry
 from server.store.outbox import NewMessage, Subscription
+from server.usecases.notify import dates
+from server.wire import notify as wire
 from server.wire.live import EtaView
 
 CUSTOMER_EVENTS = frozenset(
@@ -37,21 +41,6 @@ WEBHOOK_EVENTS = frozenset(
 )
 
 
-def local_time(at: datetime, zone: ZoneInfo, today: date, name_zone: bool) -> str:
-    """HH:MM in `zone`, with the date when it is not `today` there, and the zone's name
-    when the customer's own zone is not known.
-
-    >>> at = datetime(2026, 12, 2, 16, 5, tzinfo=UTC)
-    >>> local_time(at, ZoneInfo("Europe/Lisbon"), date(2026, 12, 2), False)
-    '16:05'
-    >>> local_time(at, ZoneInfo("UTC"), date(2026, 12, 1), True)
-    'Wed 2 Dec 16:05 UTC'
-    """
-    local = at.astimezone(zone)
-    text = f"{local:%H:%M}" if local.date() == today else f"{local:%a} {local.day} {local:%b %H:%M}"
-    return f"{text} {local.tzname()}" if name_zone else text
-
-
 def _parse(at: str) -> datetime:
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
@@ -63,20 +52,26 @@ def order_context(
     note: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """What templates and webhook payloads may use. Times are the customer's local HH:MM
-    (`local_time`: dated when not today at `now`); `window` only when its ends differ as
-    written (else "between 17:00 and 17:00"): then `eta` says it alone."""
+    """What templates and webhook payloads may use. `language`: the messages' (the order's
+    locale, else TRACKER_DEFAULT_LOCALE; English when not supported). Times are written in
+    that locale and the customer's zone (dates.py: dated when not today at `now`);
+    `window` only when its ends differ as written (else "between 17:00 and 17:00"): then
+    `eta` says it alone; its ends are dated only when not on the ETA's day."""
     zone = ZoneInfo(order.customer_time_zone or settings.default_time_zone)
-    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    today = dates.today_in(zone, now)
     name_zone = order.customer_time_zone is None
+    tag = order.locale or settings.default_locale
+    locale = dates.babel_locale(tag)
 
     def written(at: datetime) -> str:
-        return local_time(at, zone, today, name_zone)
+        return dates.written(at, zone, today, name_zone, locale)
 
     eta_at = None if eta is None else written(_parse(eta.eta))
     window = None
     if eta is not None and eta.window:
-        early, late = (written(_parse(w)) for w in eta.window)
+        # Its ends dated only when not on the ETA's day (which the ETA says already).
+        eta_day = dates.today_in(zone, _parse(eta.eta))
+        early, late = (dates.written(_parse(w), zone, eta_day, False, locale) for w in eta.window)
         window = [early, late] if early != late else None
     code = display(order.tracking_code)
     return {
@@ -90,7 +85,8 @@ def order_context(
         "eta": eta_at,
         "window": window,
         "eta_detail": eta,
-        "promised_by": None if order.promised_by is None else order.promised_by.isoformat(),
+        "promised_by": None if order.promised_by is None else written(order.promised_by),
+        "language": locales.language(tag),
         "delivery_pin": None,  # out_for_delivery only, for orders with one (notifier.py)
     }
 
@@ -165,11 +161,28 @@ def issue_messages(
     if settings.support_email and settings.smtp_host:
         key = f"issue:{issue_id}:email"
         target = settings.support_email
-        messages.append(NewMessage(key, order.id, "issue_reported", "email", target, context))
+        # For the operator's support team: in the operator's language, not the customer's.
+        for_support = {**context, "language": locales.language(settings.default_locale)}
+        messages.append(NewMessage(key, order.id, "issue_reported", "email", target, for_support))
     return messages
 
 
-def message_id_for(dedupe_key: str, domain: str) -> str:
-    """A stable Message-ID, so a re-sent email is recognisably the same message."""
-    digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
+def message_id_for(dedupe_key: str, domain: str, installation: UUID) -> str:
+    """A stable Message-ID, so a re-sent email is recognisably the same message; the
+    installation's id (made by migration 0016) keeps it apart from another database's
+    message with the same key (order 1's "confirmed" exists in every database)."""
+    digest = hashlib.sha256(f"{installation}:{dedupe_key}".encode()).hexdigest()[:32]
     return f"<{digest}@{domain}>"
+
+
+def order_data(context: dict[str, Any], entry: TimelineEntry | None) -> wire.OrderEvent:
+    """The webhook payload for an order event."""
+    return wire.OrderEvent(
+        order_id=context["order_id"],
+        reference=context["reference"],
+        tracking_code=context["tracking_code"],
+        tracking_url=context["tracking_url"],
+        status=context["status"],
+        eta=context["eta_detail"],
+        timeline_entry=msgspec.UNSET if entry is None else wire.timeline_step(entry),
+    )

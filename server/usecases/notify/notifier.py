@@ -21,12 +21,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import httpx
 import jinja2
-import msgspec
 
 from geo.eta import StopEta
 from geo.model import Fix
@@ -37,15 +35,16 @@ from server.base.settings import Settings
 from server.domain import lateness
 from server.domain.lifecycle import CLOSED, Status
 from server.live.notices import Arriving, FreshEta, Notice
-from server.store import Conn, outbox, proofs
+from server.store import Conn, outbox, preferences, proofs
 from server.store import orders as order_store
 from server.store.orders import Order, TimelineEntry
 from server.store.self_service import Issue
-from server.usecases.notify import channels, destinations
+from server.usecases.notify import channels, destinations, links
 from server.usecases.notify.events import (
     customer_messages,
     issue_messages,
     order_context,
+    order_data,
     webhook_messages,
 )
 from server.usecases.notify.templates import Templates
@@ -108,6 +107,7 @@ class Notifier:
         # (subscription, driver) -> the last position sent: pruned to the subscriptions
         # that are active, so bounded by them times the drivers table
         self._position_sent_s: dict[tuple[int, int], float] = {}
+        self._installation: preferences.Installation | None = None  # read once, kept
         self.sent = 0  # messages sent by this process (tests and metrics read it)
 
     # Inputs --------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class Notifier:
         messages += webhook_messages(
             subscriptions,
             f"order.{entry.status.value}",
-            _order_data(context, entry),
+            order_data(context, entry),
             str(entry.id),
             order.id,
         )
@@ -142,7 +142,7 @@ class Notifier:
         (events.issue_messages)."""
         context = order_context(order, self._settings, None, issue.text)
         context["issue_reason"] = issue.reason
-        data = _order_data(context, None)
+        data = order_data(context, None)
         data.issue = wire.ReportedIssue(issue.id, issue.reason, issue.text, issue.at.isoformat())
         subscriptions = await outbox.subscriptions(conn, active_only=True)
         messages = issue_messages(order, issue.id, context, data, self._settings, subscriptions)
@@ -256,9 +256,19 @@ class Notifier:
             if message.channel == "webhook":
                 await self._send_webhook(message)
             else:
-                rendered = self._templates.render(message.event, message.payload)
+                if self._installation is None:
+                    async with self._pool.acquire() as conn:
+                        self._installation = await preferences.installation(conn)
+                context, unsubscribe = message.payload, None
+                if message.dedupe_key.startswith("order:"):  # the customer's: their links
+                    context, unsubscribe = links.with_links(
+                        context, message.channel, settings, self._installation.secret
+                    )
+                rendered = self._templates.render(message.event, context)
                 if message.channel == "email":
-                    await channels.send_email(message, rendered, settings)
+                    await channels.send_email(
+                        message, rendered, settings, self._installation.id, unsubscribe
+                    )
                 else:
                     await channels.send_sms(message, rendered, settings, self._client)
         except channels.SendError as exc:
@@ -346,7 +356,7 @@ class Notifier:
         context = order_context(order, self._settings, eta, None, now)
         messages = customer_messages(order, event, context, self._settings, now, occurrence)
         messages += webhook_messages(
-            self._subscriptions, f"order.{event}", _order_data(context, None),
+            self._subscriptions, f"order.{event}", order_data(context, None),
             f"{order.id}{occurrence}", order.id,
         )  # fmt: skip
         await outbox.enqueue(conn, messages, now)
@@ -362,19 +372,6 @@ class Notifier:
                 [sub], "driver.position", data, f"{item.driver_id}:{bucket}", None
             )
         await outbox.enqueue(conn, messages, now)
-
-
-def _order_data(context: dict[str, Any], entry: TimelineEntry | None) -> wire.OrderEvent:
-    """The webhook payload for an order event."""
-    return wire.OrderEvent(
-        order_id=context["order_id"],
-        reference=context["reference"],
-        tracking_code=context["tracking_code"],
-        tracking_url=context["tracking_url"],
-        status=context["status"],
-        eta=context["eta_detail"],
-        timeline_entry=msgspec.UNSET if entry is None else wire.timeline_step(entry),
-    )
 
 
 async def measure_outbox_forever(pool: asyncpg.Pool, metrics: Metrics) -> None:
