@@ -29,7 +29,7 @@ async def test_the_page_changes_what_the_customer_hears_in_their_language(
             await expect(page.get_by_role("heading", level=1)).to_have_text(
                 "Mensagens sobre a sua encomenda"
             )
-            assert await page.evaluate("document.documentElement.lang") == "pt"
+            assert await page.evaluate("document.documentElement.lang") == "pt-PT"
             email = page.get_by_label("Email")
             sms = page.get_by_label("Mensagem de texto (SMS)")
             await expect(email).to_be_checked()

@@ -147,5 +147,18 @@ export default {
   "track.reason.back_on_route": "Der Zusteller ist wieder auf der Route.",
   "track.reason.stopped": "Der Zusteller steht seit einer Weile.",
   "track.reason.slower": "Der Verkehr ist langsamer als üblich.",
-  "track.reason.faster": "Der Zusteller ist schneller als üblich."
+  "track.reason.faster": "Der Zusteller ist schneller als üblich.",
+  "prefs.brand": "Sendungsverfolgung",
+  "prefs.title": "Nachrichten zu Ihrer Bestellung",
+  "prefs.legend": "Neuigkeiten zu dieser Bestellung erhalten per",
+  "prefs.email": "E-Mail",
+  "prefs.sms": "SMS",
+  "prefs.none": "Für diese Bestellung haben wir weder E-Mail-Adresse noch Telefonnummer und schicken Ihnen daher keine Nachrichten.",
+  "prefs.save": "Speichern",
+  "prefs.back": "Zurück zu Ihrer Lieferung",
+  "prefs.code": "Sendungsnummer",
+  "prefs.saved": "Gespeichert.",
+  "prefs.unknown": "Diese Bestellung wurde nicht gefunden. Der Link läuft einige Tage nach der Zustellung ab.",
+  "prefs.busy": "Zu viele Versuche aus diesem Netz. Bitte warten Sie eine Minute und versuchen Sie es erneut.",
+  "prefs.failed": "Das hat nicht geklappt. Bitte versuchen Sie es erneut."
 };

@@ -147,5 +147,18 @@ export default {
   "track.reason.back_on_route": "The courier is back on the route.",
   "track.reason.stopped": "The courier has stopped for a while.",
   "track.reason.slower": "Traffic is slower than usual.",
-  "track.reason.faster": "The courier is faster than usual."
+  "track.reason.faster": "The courier is faster than usual.",
+  "prefs.brand": "Parcel tracking",
+  "prefs.title": "Messages about your order",
+  "prefs.legend": "Send me updates about this order by",
+  "prefs.email": "Email",
+  "prefs.sms": "Text message (SMS)",
+  "prefs.none": "We have no email address or phone number for this order, so we send you no messages about it.",
+  "prefs.save": "Save",
+  "prefs.back": "Back to your delivery",
+  "prefs.code": "Tracking number",
+  "prefs.saved": "Saved.",
+  "prefs.unknown": "We could not find this order. The link may have expired some days after delivery.",
+  "prefs.busy": "Too many tries from this network. Please wait a minute and try again.",
+  "prefs.failed": "That did not work. Please try again."
 };

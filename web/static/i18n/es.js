@@ -147,5 +147,18 @@ export default {
   "track.reason.back_on_route": "El repartidor ha vuelto a la ruta.",
   "track.reason.stopped": "El repartidor lleva un rato parado.",
   "track.reason.slower": "El tráfico va más lento de lo habitual.",
-  "track.reason.faster": "El repartidor va más rápido de lo habitual."
+  "track.reason.faster": "El repartidor va más rápido de lo habitual.",
+  "prefs.brand": "Seguimiento de pedidos",
+  "prefs.title": "Mensajes sobre su pedido",
+  "prefs.legend": "Enviarme novedades sobre este pedido por",
+  "prefs.email": "Correo electrónico",
+  "prefs.sms": "Mensaje de texto (SMS)",
+  "prefs.none": "No tenemos correo electrónico ni teléfono para este pedido, así que no le enviamos mensajes sobre él.",
+  "prefs.save": "Guardar",
+  "prefs.back": "Volver a su entrega",
+  "prefs.code": "Número de seguimiento",
+  "prefs.saved": "Guardado.",
+  "prefs.unknown": "No hemos encontrado este pedido. El enlace puede haber caducado unos días después de la entrega.",
+  "prefs.busy": "Demasiados intentos desde esta red. Espere un minuto y vuelva a intentarlo.",
+  "prefs.failed": "No ha funcionado. Vuelva a intentarlo."
 };

@@ -147,5 +147,18 @@ export default {
   "track.reason.back_on_route": "Le livreur est de retour sur l’itinéraire.",
   "track.reason.stopped": "Le livreur est arrêté depuis un moment.",
   "track.reason.slower": "La circulation est plus lente que d’habitude.",
-  "track.reason.faster": "Le livreur va plus vite que d’habitude."
+  "track.reason.faster": "Le livreur va plus vite que d’habitude.",
+  "prefs.brand": "Suivi de colis",
+  "prefs.title": "Messages concernant votre commande",
+  "prefs.legend": "M'informer de cette commande par",
+  "prefs.email": "E-mail",
+  "prefs.sms": "SMS",
+  "prefs.none": "Nous n'avons ni adresse e-mail ni numéro de téléphone pour cette commande : nous ne vous envoyons donc aucun message.",
+  "prefs.save": "Enregistrer",
+  "prefs.back": "Retour à votre livraison",
+  "prefs.code": "Numéro de suivi",
+  "prefs.saved": "Enregistré.",
+  "prefs.unknown": "Commande introuvable. Le lien a peut-être expiré quelques jours après la livraison.",
+  "prefs.busy": "Trop de tentatives depuis ce réseau. Patientez une minute puis réessayez.",
+  "prefs.failed": "Cela n'a pas fonctionné. Veuillez réessayer."
 };

@@ -147,5 +147,18 @@ export default {
   "track.reason.back_on_route": "O estafeta voltou ao percurso.",
   "track.reason.stopped": "O estafeta está parado há algum tempo.",
   "track.reason.slower": "O trânsito está mais lento do que o habitual.",
-  "track.reason.faster": "O estafeta está mais rápido do que o habitual."
+  "track.reason.faster": "O estafeta está mais rápido do que o habitual.",
+  "prefs.brand": "Seguimento de encomendas",
+  "prefs.title": "Mensagens sobre a sua encomenda",
+  "prefs.legend": "Enviem-me novidades sobre esta encomenda por",
+  "prefs.email": "Email",
+  "prefs.sms": "Mensagem de texto (SMS)",
+  "prefs.none": "Não temos email nem número de telefone para esta encomenda, por isso não lhe enviamos mensagens sobre ela.",
+  "prefs.save": "Guardar",
+  "prefs.back": "Voltar à sua entrega",
+  "prefs.code": "Número de seguimento",
+  "prefs.saved": "Guardado.",
+  "prefs.unknown": "Não encontrámos esta encomenda. A ligação pode ter expirado alguns dias após a entrega.",
+  "prefs.busy": "Demasiadas tentativas a partir desta rede. Aguarde um minuto e tente de novo.",
+  "prefs.failed": "Não foi possível. Tente de novo."
 };
