@@ -53,6 +53,8 @@ from server.usecases.leader import Leadership
 from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier, measure_outbox_forever
 from server.usecases.revocation import OpenSockets, RevocationListener
+from server.usecases.router import Router
+from server.usecases.routing import Routing
 
 log = logging.getLogger("tracker.app")
 
@@ -157,7 +159,9 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         hub = _hub(settings, metrics)
         alerts = Alerts(pool, hub, settings.db_request_timeout_s)
         live = await _load_live(pool, settings, hub, notifier, alerts)
-        pipeline = Pipeline(settings, pool, writer, live, notifier, metrics)
+        routing = Routing(settings, pool, live, Router(pool, settings))
+        live.etas.on_run_changed = routing.run_changed
+        pipeline = Pipeline(settings, pool, writer, live, notifier, metrics, routing=routing)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
         drivers = DriverCache()  # forgotten entries: RevocationListener, driver_cache.py
@@ -168,6 +172,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             DeviceGuard(settings), sockets, alerts,
             RecentMessages(pool, settings.db_request_timeout_s),
             proof_slots=asyncio.Semaphore(settings.proof_concurrency), drivers=drivers,
+            routing=routing,
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)
         writer.start()
@@ -191,6 +196,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             for job in jobs:
                 job.cancel()
             await _bounded("background jobs", asyncio.gather(*jobs, return_exceptions=True))
+            await _bounded("routing", routing.close())
             live.flush()  # couriers that left are offline for the other processes at once
             await _bounded("alerts", alerts.flush())
             await _bounded("leadership", leader.close())

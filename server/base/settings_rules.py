@@ -63,9 +63,14 @@ POSITIVE = (
     "alert_offline_after_s",
     "track_max_range_h",
     "export_timeout_s",
+    "routing_timeout_s",
+    "routing_concurrency",
+    "routing_margin_m",
+    "routing_max_snap_m",
+    "optimize_max_stops",
 )
 # Settings taking one word of a fixed set.
-CHOICES = {"log_format": ("text", "json")}
+CHOICES = {"log_format": ("text", "json"), "routing_profile": ("car", "bike")}
 
 
 class SettingsError(ValueError):

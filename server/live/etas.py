@@ -98,6 +98,8 @@ class Etas:
         self._first_updates: dict[int, tuple[Fix, TrackUpdate]] = {}
         self._builder: ThreadPoolExecutor | None = None  # one thread: builds queue up
         self.on_built: Callable[[int], None] | None = None  # a thread's tracker is in place
+        # A run changed (usecases/routing.py routes its legs on the road network).
+        self.on_run_changed: Callable[[int], None] | None = None
 
     def eta(self, order_id: int) -> StopEta | None:
         return self._by_order.get(order_id)
@@ -144,7 +146,7 @@ class Etas:
             self._kept.setdefault(driver_id, set()).update(map(_ORDER_ID, stops))
             start = anchor
             for stop in stops:
-                self._legs[stop.order_id] = self._leg(stop, start).to_geojson()
+                self._legs[stop.order_id] = _leg_view(stop, self._leg(stop, start))
                 start = stop.destination
         given = {int(e.stop_id): e for e in etas}
         self._kept.setdefault(driver_id, set()).update(given)
@@ -158,6 +160,8 @@ class Etas:
     def run_changed(self, driver_id: int, last_fix: Fix | None) -> DriverUpdate | None:
         """Rebuild the driver's tracker; with a known position, ETAs come at once."""
         old = self._forget(driver_id)
+        if self.on_run_changed is not None:
+            self.on_run_changed(driver_id)
         update = None
         if last_fix is not None and self._runs.stops(driver_id):
             update = self.on_fix(driver_id, last_fix)
@@ -308,7 +312,7 @@ class Etas:
             if i % BUILD_STEP_STOPS == 0:
                 step()
             leg = self._leg(stop, start)
-            views[stop.order_id] = leg.to_geojson()
+            views[stop.order_id] = _leg_view(stop, leg)
             legs.append((leg, Stop(str(stop.order_id), *stop.destination, self._service_s)))
             start = stop.destination
         step()
@@ -323,3 +327,16 @@ class Etas:
             except RouteError as exc:  # checked at assignment; only an old row could fail
                 log.warning("order %d: stored route unusable (%s)", stop.order_id, exc)
         return provisional_route(start, stop.destination, self._detour_factor)
+
+
+def _leg_view(stop: RunStop, leg: Route) -> dict[str, Any]:
+    """The leg as GeoJSON; a provisional one says why it is not routed (`route_note`), a
+    routed one where it came from (`source`, usecases/routing.py)."""
+    view = leg.to_geojson()
+    if leg.provisional and stop.order.route_note:
+        view["properties"]["route_note"] = stop.order.route_note
+    elif isinstance(stop.route, dict) and isinstance(stop.route.get("properties"), dict):
+        source = stop.route["properties"].get("source")
+        if isinstance(source, str):
+            view["properties"]["source"] = source
+    return view
