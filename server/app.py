@@ -31,6 +31,7 @@ from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
 from server.edges.rest import proof as proof_api
+from server.edges.rest import routing as routing_api
 from server.edges.rest import self_service as self_api
 from server.edges.services import Services
 from server.edges.sockets import driver as driver_socket
@@ -221,6 +222,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),
         Route("/api/drivers/{driver_id}/token", drivers.rotate_token, methods=["POST"]),
         Route("/api/drivers/{driver_id}/messages", alerts_api.send_message, methods=["POST"]),
+        Route("/api/drivers/{driver_id}/run/optimize", routing_api.optimize_run, methods=["POST"]),
         Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
         Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
         Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from server.store import roads
 from tests.server.receivers import HttpReceiver, MailBox, http_receiver, smtp_server
+from tests.server.road_network import porto_network
 
 
 @pytest.fixture
@@ -20,3 +22,10 @@ async def mailbox() -> AsyncIterator[MailBox]:
 async def receiver() -> AsyncIterator[HttpReceiver]:
     async with http_receiver() as r:
         yield r
+
+
+@pytest.fixture(scope="session")
+async def porto_roads(database_url: str) -> roads.Network:
+    """The Porto extract's car network, imported once per session (if the database does
+    not hold it already); skipped when ../shared/data is absent."""
+    return await porto_network(database_url)

@@ -352,6 +352,13 @@ function onEta(message) {
   showEtaChange(before, eta);
 }
 
+// A new line for the leg (routed on the road network, or re-routed after a detour).
+function onRoute(message) {
+  setRoute(message.route);
+  renderEta();
+  renderMap(false);
+}
+
 function onMessage(message) {
   if (message.type === "snapshot") {
     socket.connected();
@@ -361,6 +368,7 @@ function onMessage(message) {
   } else if (message.type === "status") onStatus(message);
   else if (message.type === "position") onPosition(message);
   else if (message.type === "eta") onEta(message);
+  else if (message.type === "route") onRoute(message);
 }
 
 const CONNECTION_TEXT = {
