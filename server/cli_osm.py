@@ -52,6 +52,17 @@ def cmd_osm_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_osm_bench(args: argparse.Namespace) -> int:
+    from server.bench import routing
+    from server.cli import _check_database
+    from server.cli_tools import settings_from_env
+
+    settings = _check_database(settings_from_env())
+    figures = asyncio.run(routing.run(settings, args.legs, args.runs, args.stops, args.seed))
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     osm = sub.add_parser("osm", help="OpenStreetMap road networks for routing").add_subparsers(
         dest="osm", required=True
@@ -66,3 +77,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--profile", choices=["car", "bike"], default="car", help="vehicle (default car)"
     )
     imp.set_defaults(func=cmd_osm_import)
+    bench = osm.add_parser(
+        "bench",
+        help="time legs (p50/p95 of ~5 km legs) and stop orders (matrix + order) on the "
+        "imported network; prints JSON",
+    )
+    bench.add_argument("--legs", type=int, default=100, help="4-6 km legs to time (default 100)")
+    bench.add_argument("--runs", type=int, default=5, help="stop orders to time (default 5)")
+    bench.add_argument("--stops", type=int, default=30, help="stops per order (default 30)")
+    bench.add_argument("--seed", type=int, default=19)
+    bench.set_defaults(func=cmd_osm_bench)

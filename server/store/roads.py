@@ -281,7 +281,7 @@ async def path(
                    e.length_m,
                    ST_AsGeoJSON(CASE WHEN p.node = e.source THEN e.geom
                                      ELSE ST_Reverse(e.geom) END, 7) AS line
-            FROM pgr_dijkstra($1, $2::bigint, $3::bigint, true) p
+            FROM pgr_bdDijkstra($1, $2::bigint, $3::bigint, true) p
             JOIN {net.edges_table} e ON e.id = p.edge
             ORDER BY p.seq""",
         edges_sql(net, box, "time"),

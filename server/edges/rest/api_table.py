@@ -166,11 +166,11 @@ OPERATIONS: tuple[Op, ...] = (
        "connects within 24 h)."),
     Op("POST", "/api/drivers/{driver_id}/run/optimize", "A proposed order for the run's stops",
        "drivers", _D, {200: routing.RunProposal, 404: ERROR, 409: ERROR, 422: ERROR},
-       (OptimizeIn, NO_BODY),
+       OptimizeIn,
        description="From a travel-time matrix on the imported road network (pgRouting); "
-       "never slower than the current order. Changes nothing: apply it with the reorder "
-       "action. 409 when there is no network or a stop is off it; 422 over "
-       "TRACKER_OPTIMIZE_MAX_STOPS stops."),
+       "never slower than the current order. The body is optional (`{}`). Changes "
+       "nothing: apply it with the reorder action. 409 when there is no network or a "
+       "stop is off it; 422 over TRACKER_OPTIMIZE_MAX_STOPS stops."),
     Op("GET", "/api/alerts", "A page of stored alerts", "alerts", _D,
        {200: alerts.AlertPage, 422: ERROR}, params=_ALERT_QUERY),
     Op("POST", "/api/alerts/{alert_id}/ack", "Acknowledge an alert (the first ack stays)",

@@ -1,7 +1,6 @@
-// The customer's tracking page, /t/{code}: status timeline, and while the order is out for
-// delivery the live ETA and a map with the route, the address and the courier gliding
-// between fixes. Everything comes from WS /ws/track/{code} (snapshot, then position,
-// status and eta messages); a reconnect is a fresh snapshot that replaces what we had.
+// The customer's tracking page, /t/{code}: status timeline, and while out for delivery the live
+// ETA and a map with the route, the address and the courier gliding between fixes. All from
+// WS /ws/track/{code} (snapshot, then position, status, eta, route); a reconnect replaces it all.
 import { Glide } from "./glide.js";
 import {
   ago,
@@ -352,13 +351,6 @@ function onEta(message) {
   showEtaChange(before, eta);
 }
 
-// A new line for the leg (routed on the road network, or re-routed after a detour).
-function onRoute(message) {
-  setRoute(message.route);
-  renderEta();
-  renderMap(false);
-}
-
 function onMessage(message) {
   if (message.type === "snapshot") {
     socket.connected();
@@ -368,7 +360,7 @@ function onMessage(message) {
   } else if (message.type === "status") onStatus(message);
   else if (message.type === "position") onPosition(message);
   else if (message.type === "eta") onEta(message);
-  else if (message.type === "route") onRoute(message);
+  else if (message.type === "route") (setRoute(message.route), renderMap(false)); // a new leg
 }
 
 const CONNECTION_TEXT = {
