@@ -103,8 +103,8 @@ class RoadGraph:
         uses: dict[int, int] = {}
         graph = cls(profile)
         for line in opl_lines:
-            if not line.startswith("w"):
-                continue
+            if not line.startswith("w") or "highway=" not in line:
+                continue  # a node, a relation, or a way that is no road
             graph.ways_read += 1
             way = _way(line, profile)
             if way is None:

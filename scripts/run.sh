@@ -10,6 +10,7 @@ setup_python
 if declare -F setup_web >/dev/null; then setup_web; fi  # the pages' npm packages
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tracker}
 setup_database "$DATABASE_URL"
+setup_pgrouting "$DATABASE_URL" && setup_roads  # routing (issue 19): pgRouting, the demo's roads
 
 if [ -z "${TRACKER_ADMIN_TOKEN:-}" ]; then
     mkdir -p "$LOCAL_DIR"

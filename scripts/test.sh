@@ -11,6 +11,7 @@ setup_web required
 setup_chromium
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tracker_test}
 setup_database "$TEST_DATABASE_URL"
+setup_pgrouting "$TEST_DATABASE_URL"  # routing tests (issue 19) import the Porto extract
 
 say "ruff"
 "$VENV/bin/ruff" check .

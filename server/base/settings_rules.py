@@ -27,7 +27,9 @@ SECRETS = (
     "sms_auth_token",
 )
 # Read by scripts/ and tests/, not by the server: known, but no setting.
-TOOL_VARIABLES = frozenset({"TRACKER_CHROMIUM", "TRACKER_DEMO_COURIERS", "TRACKER_WEB_ARTIFACTS"})
+TOOL_VARIABLES = frozenset(
+    {"TRACKER_CHROMIUM", "TRACKER_DEMO_COURIERS", "TRACKER_WEB_ARTIFACTS", "TRACKER_DEMO_OSM"}
+)
 # Zero would mean a busy loop, an instant timeout, or nothing allowed at all.
 POSITIVE = (
     "batch_max_rows",
