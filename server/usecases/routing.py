@@ -32,11 +32,12 @@ from server.live.etas import DriverUpdate
 from server.live.runs import RunStop
 from server.live.state import Live
 from server.store import roads
-from server.transport.hub import order_topic
+from server.transport.hub import ALERTS_TOPIC, order_topic
 from server.usecases.router import Router
 from server.wire import live as wire
 
 log = logging.getLogger("tracker.routing")
+TRIED_MAX = 10_000  # orders remembered as failed to route from where they were
 SAME_PLACE_M = 30.0  # a leg starting this close to where it should still fits
 
 
@@ -121,6 +122,10 @@ class Routing:
         if await self._put_leg(driver_id, stop, (fix.lon, fix.lat), rerouting=True):
             self.reroutes += 1
             self._off_route.pop(driver_id, None)  # the new leg starts where the courier is
+            # Dispatchers hear of it at once (a live alert: their page redraws the run).
+            alert = wire.Alert("rerouted", driver_id, stop.order_id, fix.recorded_at,
+                               "from where the courier is")  # fmt: skip
+            self._live.hub.publish(ALERTS_TOPIC, wire.encode(alert))
 
     async def _route_run(self, driver_id: int) -> None:
         stops = self._live.runs.stops(driver_id)
@@ -136,6 +141,9 @@ class Routing:
             if stop.route is None and self._tried.get(stop.order_id) == start:
                 continue  # failed from here already; a change of run or network tries again
             await self._put_leg(driver_id, stop, start)
+        if len(self._tried) > TRIED_MAX:  # forget orders that left every run
+            still = self._live.runs.on_runs(set(self._tried))
+            self._tried = {k: v for k, v in self._tried.items() if k in still}
 
     @staticmethod
     def _fits(stop: RunStop, start: tuple[float, float] | None, later: Sequence[RunStop],

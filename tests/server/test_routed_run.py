@@ -17,6 +17,7 @@ from server.base.settings import Settings
 from server.store import roads
 from server.usecases.router import NO_NETWORK
 from server.usecases.routing import Routing
+from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import RunningServer, run_server
@@ -124,14 +125,20 @@ async def test_off_route_is_rerouted_from_the_courier_once_per_interval(
             await routing.idle()
             planned = (await order_view(dispatch, order["id"]))["route"]
             assert planned["properties"]["source"] == "network"
-            async with Watcher(f"{server.ws_url}/ws/track/{order['tracking_code']}") as customer:
+            async with (
+                Watcher(f"{server.ws_url}/ws/track/{order['tracking_code']}") as customer,
+                Watcher(f"{server.ws_url}/ws/fleet?token={ADMIN_TOKEN}") as fleet,
+            ):
                 await customer.wait_until(lambda: bool(customer.of_type("snapshot")))
+                await fleet.wait_until(lambda: bool(fleet.of_type("snapshot")))
                 for seq, point in enumerate(points, 1):  # 5 s apart: 8 m/s
                     await courier.send(fix(seq, t0 + timedelta(seconds=5 * seq), *point, speed=8.0))
                     await courier.wait_acked({seq})
                 await routing.idle()
                 await customer.wait_until(lambda: bool(customer.of_type("route")))
                 shown = customer.of_type("route")
+                await fleet.wait_until(lambda: any(a["kind"] == "rerouted" for a in alerts(fleet)))
+                told = [a for a in alerts(fleet) if a["kind"] == "rerouted"]
             rerouted = (await order_view(dispatch, order["id"]))["route"]
         assert routing.reroutes == 1  # off route again on the new line: within the interval
     assert planned["geometry"]["coordinates"][0] == list(START)
@@ -142,8 +149,13 @@ async def test_off_route_is_rerouted_from_the_courier_once_per_interval(
     assert rerouted["geometry"]["coordinates"][-1] == list(FIRST)
     assert rerouted["properties"]["source"] == "network"
     assert len(shown) == 1 and shown[0]["route"] is not None
+    assert [(a["driver_id"], a["order_id"]) for a in told] == [(driver_id, order["id"])]
     stored = await db.fetchval("SELECT route FROM orders WHERE id = $1", order["id"])
     assert stored["geometry"]["coordinates"][0] == [lon, lat]
+
+
+def alerts(fleet: Watcher) -> list[dict[str, Any]]:
+    return [dict(m) for m in fleet.of_type("alert")]
 
 
 def along(coords: list[list[float]], step_m: float) -> list[tuple[float, float]]:
