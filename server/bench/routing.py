@@ -48,10 +48,7 @@ async def run(settings: Settings, legs: int, runs: int, stops: int, seed: int) -
             net = await roads.network(conn, settings.routing_profile)
             if net is None:
                 raise SystemExit("no road network: run `tracker osm import FILE.osm.pbf` first")
-            rows = await conn.fetch(
-                f"SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM {net.vertices_table} WHERE main"
-            )
-        points = [(r["lon"], r["lat"]) for r in rows]
+            points = await roads.main_vertices(conn, net)
         router = Router(
             pool, dataclasses.replace(settings, routing_concurrency=settings.db_pool_size)
         )

@@ -36,7 +36,6 @@ class Order:
     customer_time_zone: str | None = None
     delivery_instructions: str | None = None  # the customer's, shown to the courier
     pin_required: bool = False  # a delivery PIN was drawn (usecases/proof.py)
-    route_note: str | None = None  # why the leg is provisional (usecases/routing.py)
 
     @property
     def due_by(self) -> datetime | None:
@@ -84,7 +83,7 @@ class NewOrder:
 ORDER_COLUMNS = """id, reference, tracking_code, customer_name, customer_email, customer_phone,
     destination, address, promised_by, window_start, window_end, status, driver_id,
     stop_index, route, created_at, updated_at, closed_at, customer_time_zone,
-    delivery_instructions, pin_required, route_note"""
+    delivery_instructions, pin_required"""
 
 
 def order_of_row(row: asyncpg.Record) -> Order:

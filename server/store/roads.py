@@ -318,22 +318,37 @@ async def set_statement_timeout(conn: Conn, timeout_ms: int) -> None:
     await conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
 
 
-async def set_leg(
-    conn: Conn, order_id: int, driver_id: int, was: Any, route: Any, note: str | None
-) -> Order | None:
-    """Put a routed leg (or, with `route` None, the reason there is none) on the order, if
-    it is still on the driver's run with the route it was routed for (`was`): a change
-    made meanwhile (a dispatcher's route, another process's leg) wins. None if not."""
+async def set_leg(conn: Conn, order_id: int, driver_id: int, was: Any, route: Any) -> Order | None:
+    """Put a routed leg (None: none, back to the provisional line) on the order, if it is
+    still on the driver's run with the route it was routed for (`was`): a change made
+    meanwhile (a dispatcher's route, another process's leg) wins. None if not changed."""
     row = await conn.fetchrow(
-        f"""UPDATE orders SET route = $3::jsonb, route_note = $4
+        f"""UPDATE orders SET route = $3::jsonb
             WHERE id = $1 AND driver_id = $2 AND stop_index IS NOT NULL
-              AND route IS NOT DISTINCT FROM $5::jsonb
-              AND (route IS DISTINCT FROM $3::jsonb OR route_note IS DISTINCT FROM $4)
+              AND route IS NOT DISTINCT FROM $4::jsonb AND route IS DISTINCT FROM $3::jsonb
             RETURNING {ORDER_COLUMNS}""",
         order_id,
         driver_id,
         route,
-        note,
         was,
     )
     return None if row is None else order_of_row(row)
+
+
+async def remove_network(conn: Conn, profile: str) -> None:
+    """Forget the profile's network and drop its tables (legs become provisional)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "DELETE FROM road_networks WHERE profile = $1 RETURNING edges_table, vertices_table",
+            profile,
+        )
+        if row is not None:
+            await conn.execute(f'DROP TABLE IF EXISTS "{row[0]}", "{row[1]}"')
+
+
+async def main_vertices(conn: Conn, net: Network) -> list[tuple[float, float]]:
+    """Every routable vertex (lon, lat): for benchmarks' random legs."""
+    rows = await conn.fetch(
+        f"SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM {net.vertices_table} WHERE main"
+    )
+    return [(r["lon"], r["lat"]) for r in rows]

@@ -132,8 +132,6 @@ orders = Table(
     Column("delay_announced_until", DateTime(timezone=True)),  # end of the last "delayed" window
     Column("delivery_instructions", Text),  # the customer's, until out for delivery
     Column("pin_required", Boolean, nullable=False, server_default=false()),
-    # Why the order's leg is still a provisional line (no road network, outside it, ...).
-    Column("route_note", Text),
     Index("orders_status", "status"),
     Index("orders_driver", "driver_id", "stop_index"),
     # Customer-service search (trigram: substrings and exact matches; one per column, see

@@ -103,6 +103,7 @@ def _opl_lines(osmium: str, path: str) -> Iterator[str]:
         located.stdout.close()
         code = located.wait(OSMIUM_TIMEOUT_S)
         drain.join(10.0)
+        stderr.close()
     if code != 0:
         first = "".join(errors).strip().splitlines()[:1] or ["no message"]
         raise OsmError(f"not a readable OSM file (osmium: {first[0]})")

@@ -28,6 +28,7 @@ log = logging.getLogger("tracker.routing")
 NETWORK_RECHECK_S = 5.0  # a re-import is picked up within this
 NO_NETWORK = "no road network: import one with `tracker osm import FILE.osm.pbf`"
 NO_PGROUTING = "pgRouting is not installed in the database (README, Routing)"
+NOWHERE = frozenset({NO_NETWORK, NO_PGROUTING})  # notes that hold for every leg
 LegAnswer = tuple[dict[str, Any] | None, str | None]  # (the leg as GeoJSON, or why not)
 
 
@@ -63,6 +64,9 @@ class Router:
     async def leg(self, start: tuple[float, float], end: tuple[float, float]) -> LegAnswer:
         """The fastest leg from `start` to `end` (lon, lat) with per-vertex times, or why
         there is none."""
+        known = self._known_absent()
+        if known is not None:
+            return None, known
         for attempt in (1, 2):
             try:
                 answer: LegAnswer = await self._guarded(self._leg, start, end)
@@ -74,12 +78,23 @@ class Router:
         raise AssertionError("unreachable")
 
     async def matrix(self, points: Sequence[tuple[float, float]]) -> Matrix:
+        known = self._known_absent()
+        if known is not None:
+            return _empty(len(points), known)
         try:
             matrix: Matrix = await self._guarded(self._matrix, points)
             return matrix
         except asyncpg.UndefinedTableError:
             self._network = None
             return _empty(len(points), "the road network was being replaced; try again")
+
+    def _known_absent(self) -> str | None:
+        """Why there is no network, if that was found out within NETWORK_RECHECK_S: a
+        server without one answers every leg at once, without a database round trip."""
+        cached = self._network
+        if cached is None or cached[1] is not None:
+            return None
+        return cached[2] if time.monotonic() - cached[0] < NETWORK_RECHECK_S else None
 
     async def _guarded(self, work: Any, *args: Any) -> Any:
         timeout_s = self._settings.routing_timeout_s
@@ -131,10 +146,13 @@ class Router:
 
     def _off_network(self, snaps: Sequence[roads.Snap]) -> str | None:
         limit = self._settings.routing_max_snap_m
-        for what, s in zip(("start", "destination"), snaps, strict=False):
-            if s.distance_m > limit:
-                return (f"the {what} is {s.distance_m:.0f} m from the nearest road of the "
-                        f"network (limit {limit:g} m): outside the imported area?")  # fmt: skip
+        start, destination = snaps
+        if destination.distance_m > limit:  # the same whatever the start: one note per order
+            return (f"the destination is {destination.distance_m:.0f} m from the nearest road "
+                    f"of the network (limit {limit:g} m): outside the imported area?")  # fmt: skip
+        if start.distance_m > limit:
+            return (f"the start is more than {limit:g} m from the nearest road of the "
+                    "network: outside the imported area?")  # fmt: skip
         return None
 
     async def _matrix(self, conn: Conn, points: Sequence[tuple[float, float]]) -> Matrix:

@@ -5,8 +5,9 @@ assigned without one gets, here, a leg routed on the network (usecases/router.py
 previous stop, or from the courier's position for the first stop; it is stored on the order
 (`properties.source: "network"`), so every process and every restart draws the same leg,
 and the live layer is told as of any committed change (the run is rebuilt, ETAs follow).
-Where routing fails the order keeps no route, its provisional line stays, and
-`orders.route_note` says why (shown in the leg's properties and the ETA).
+Where routing fails nothing is written: the provisional line stays, and the leg's
+`route_note` says why (live/etas.py keeps it, on the process that tried). Without a network
+at all (none imported, no pgRouting) no leg costs a database round trip (router.py).
 
 Triggers, none of which waits for the database: a run changed (live/etas.py calls
 `run_changed`), a courier's fix (the first one, when a leg waited for the position; one
@@ -33,7 +34,7 @@ from server.live.runs import RunStop
 from server.live.state import Live
 from server.store import roads
 from server.transport.hub import ALERTS_TOPIC, order_topic
-from server.usecases.router import Router
+from server.usecases.router import NOWHERE, Router
 from server.wire import live as wire
 
 log = logging.getLogger("tracker.routing")
@@ -168,15 +169,21 @@ class Routing:
         """Route the stop's leg from `start` and store it, or (unless `rerouting`, which
         keeps the leg it has) store why there is none; True if a leg was stored."""
         route, note = await self.router.leg(start, stop.destination)
+        etas = self._live.etas
+        if note in NOWHERE:  # no network: every leg says so; tried again on the next change
+            etas.set_route_note(None, note)
+            return False
+        etas.set_route_note(None, None)
+        etas.set_route_note(stop.order_id, note)
         if route is None:
             self._tried[stop.order_id] = start
-            if rerouting:
-                log.info("order %d: not re-routed (%s)", stop.order_id, note)
+            if rerouting or stop.route is None:  # keep the leg it has
+                log.info("order %d: no leg routed (%s)", stop.order_id, note)
                 return False
         else:
             self._tried.pop(stop.order_id, None)
-        async with self._pool.acquire() as conn:
-            after = await roads.set_leg(conn, stop.order_id, driver_id, stop.route, route, note)
+        async with self._pool.acquire() as conn:  # a stale network leg is dropped if None
+            after = await roads.set_leg(conn, stop.order_id, driver_id, stop.route, route)
         if after is None:
             return False
         self._live.on_order_changed(stop.order, after, None)

@@ -9,7 +9,7 @@ import pytest
 
 from server.store import roads
 from tests.server.receivers import HttpReceiver, MailBox, http_receiver, smtp_server
-from tests.server.road_network import porto_network
+from tests.server.road_network import porto_network, remove_porto_network
 
 
 @pytest.fixture
@@ -25,7 +25,11 @@ async def receiver() -> AsyncIterator[HttpReceiver]:
 
 
 @pytest.fixture(scope="session")
-async def porto_roads(database_url: str) -> roads.Network:
+async def porto_roads(database_url: str) -> AsyncIterator[roads.Network]:
     """The Porto extract's car network, imported once per session (if the database does
-    not hold it already); skipped when ../shared/data is absent."""
-    return await porto_network(database_url)
+    not hold it already, and then removed at the end: other tests route on no network);
+    skipped when ../shared/data is absent."""
+    network, imported = await porto_network(database_url)
+    yield network
+    if imported:
+        await remove_porto_network(database_url)

@@ -22,7 +22,8 @@ ALVARES_CABRAL_TO = (-8.614016, 41.1543025)
 ALVARES_CABRAL_M = 419.0
 
 
-async def porto_network(database_url: str) -> roads.Network:
+async def porto_network(database_url: str) -> tuple[roads.Network, bool]:
+    """The network, and whether this call imported it."""
     if not PORTO_PBF.is_file():
         pytest.skip(f"the Porto OSM extract is not at {PORTO_PBF}")
     from server.usecases.osm_import import import_file, read_graph
@@ -34,7 +35,7 @@ async def porto_network(database_url: str) -> roads.Network:
     finally:
         await conn.close()
     if net is not None and net.source_file == PORTO_PBF.name:
-        return net
+        return net, False
     started = time.perf_counter()
     graph = read_graph(str(PORTO_PBF), "car")
     pool = await create_pool(server_settings(database_url))
@@ -44,4 +45,12 @@ async def porto_network(database_url: str) -> roads.Network:
         )
     finally:
         await pool.close()
-    return report.network
+    return report.network, True
+
+
+async def remove_porto_network(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await roads.remove_network(conn, "car")
+    finally:
+        await conn.close()

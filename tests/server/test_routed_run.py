@@ -55,12 +55,10 @@ async def test_assigned_stops_get_routed_legs_and_confident_etas(
             await dispatch.assign(second["id"], driver_id)
             await routing_of(server).idle()
             views = [await order_view(dispatch, o["id"]) for o in (first, second)]
-    stored = {
-        r["id"]: r for r in await db.fetch("SELECT id, route, route_note FROM orders ORDER BY id")
-    }
+    stored = {r["id"]: r for r in await db.fetch("SELECT id, route FROM orders ORDER BY id")}
     for view, destination in zip(views, (FIRST, SECOND), strict=True):
         row = stored[view["id"]]
-        assert row["route"]["properties"]["source"] == "network" and row["route_note"] is None
+        assert row["route"]["properties"]["source"] == "network"
         leg = view["route"]
         assert leg["properties"]["provisional"] is False
         assert leg["properties"]["source"] == "network"

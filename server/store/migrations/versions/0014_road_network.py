@@ -1,10 +1,9 @@
-"""Roads of its own (issue 19): the road networks imported by `tracker osm import`, and why
-an order's leg is still a provisional line (`orders.route_note`).
+"""Roads of its own (issue 19): the register of the road networks `tracker osm import` loads.
 
 `road_networks` names, per profile, the tables holding the current network (built by each
 import under new names and swapped in here in one transaction: server/store/roads.py).
 pgRouting is created when the server offers it; without it the server still runs, with
-provisional legs whose note says what to install.
+provisional legs whose `route_note` says what to install.
 
 Revision ID: 0014
 Revises: 0011
@@ -44,11 +43,9 @@ def upgrade() -> None:
              bbox geometry(Polygon, 4326)
            )"""
     )
-    op.execute("ALTER TABLE orders ADD COLUMN route_note text")
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE orders DROP COLUMN route_note")
     op.execute(
         """DO $$ DECLARE r record; BEGIN
              FOR r IN SELECT edges_table, vertices_table FROM road_networks LOOP
