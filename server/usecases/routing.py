@@ -55,6 +55,7 @@ class Routing:
         self._off_route: dict[int, Fix] = {}  # drivers off route, with the newest fix
         self._rerouted_at: dict[int, float] = {}  # driver -> monotonic time of the last one
         self.reroutes = 0
+        self._closed = False
 
     # Triggers (on the event loop, never waiting) -----------------------------------------
     def run_changed(self, driver_id: int) -> None:
@@ -77,6 +78,7 @@ class Routing:
                 self._schedule(driver_id)
 
     async def close(self) -> None:
+        self._closed = True  # nothing new from here on (the server is stopping)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -88,6 +90,8 @@ class Routing:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     def _schedule(self, driver_id: int) -> None:
+        if self._closed:
+            return
         if driver_id in self._tasks:
             self._again.add(driver_id)
             return
