@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from geo.distance import haversine_m
+from geo.turns import Restriction, forbidden_turns, parse_restriction
 
 # Travel speed per road class, km/h, per profile: urban averages (junctions, lights,
 # traffic) rather than limits. A way's `maxspeed` caps its class's speed. Tune here; the
@@ -69,6 +70,7 @@ _BIKE_IF_ALLOWED = frozenset({"path", "pedestrian", "footway", "track"})
 _YES = frozenset({"yes", "true", "1", "designated", "permissive", "destination", "delivery"})
 _NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "military"})
 _OPL_ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+_Node = tuple[int, float, float]  # OSM id, lon, lat
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph)?")
 
 
@@ -86,6 +88,7 @@ class Edge:
     length_m: float
     road_class: str
     coords: tuple[tuple[float, float], ...]  # (lon, lat), source to target
+    way_id: int = 0  # the OSM way it is part of (turn restrictions name ways)
 
 
 @dataclass(slots=True)
@@ -94,30 +97,40 @@ class RoadGraph:
     edges: list[Edge] = field(default_factory=list)
     vertices: dict[int, tuple[float, float]] = field(default_factory=dict)  # node -> (lon, lat)
     ways_read: int = 0
+    # Turns not allowed, as pairs of edge ids (geo/turns.py: OSM turn restrictions).
+    restrictions: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def build(cls, opl_lines: Iterable[str], profile: str) -> RoadGraph:
         if profile not in SPEEDS_KMH:
             raise OsmError(f"unknown profile {profile!r}: one of {', '.join(PROFILES)}")
-        ways: list[tuple[str, float, int, list[tuple[int, float, float]]]] = []
+        ways: list[tuple[int, tuple[str, float, int, list[_Node]]]] = []
         uses: dict[int, int] = {}
         graph = cls(profile)
+        turns: list[Restriction] = []
         for line in opl_lines:
+            if line.startswith("r") and "type=restriction" in line:
+                restriction = parse_restriction(line, profile)
+                if restriction is not None:
+                    turns.append(restriction)
+                continue
             if not line.startswith("w") or "highway=" not in line:
-                continue  # a node, a relation, or a way that is no road
+                continue  # a node, or a way that is no road
             graph.ways_read += 1
             way = _way(line, profile)
             if way is None:
                 continue
-            ways.append(way)
+            ways.append((_osm_id(line), way))
             for node, _, _ in way[3]:
                 uses[node] = uses.get(node, 0) + 1
-        for road_class, speed_kmh, direction, nodes in ways:
-            graph._split(road_class, speed_kmh / 3.6, direction, nodes, uses)
+        for way_id, (road_class, speed_kmh, direction, nodes) in ways:
+            graph._split(way_id, road_class, speed_kmh / 3.6, direction, nodes, uses)
+        graph.restrictions = forbidden_turns(graph.edges, turns)
         return graph
 
     def _split(
         self,
+        way_id: int,
         road_class: str,
         speed_mps: float,
         direction: int,
@@ -130,13 +143,14 @@ class RoadGraph:
                 continue  # a repeated location: nothing to drive
             piece.append(node)
             if uses[node[0]] > 1:  # a junction: the edge ends here
-                self._edge(road_class, speed_mps, direction, piece)
+                self._edge(way_id, road_class, speed_mps, direction, piece)
                 piece = [node]
         if len(piece) > 1:
-            self._edge(road_class, speed_mps, direction, piece)
+            self._edge(way_id, road_class, speed_mps, direction, piece)
 
     def _edge(
         self,
+        way_id: int,
         road_class: str,
         speed_mps: float,
         direction: int,
@@ -163,6 +177,7 @@ class RoadGraph:
                 length_m,
                 road_class,
                 coords,
+                way_id,
             )
         )
         self.vertices[piece[0][0]] = coords[0]
@@ -242,6 +257,13 @@ def _nodes(field_text: str) -> list[tuple[int, float, float]]:
         if math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90:
             nodes.append((node, lon, lat))
     return nodes
+
+
+def _osm_id(line: str) -> int:
+    try:
+        return int(line[1 : line.index(" ")])
+    except ValueError:
+        return 0
 
 
 def _unescape(text: str) -> str:

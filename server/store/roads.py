@@ -29,6 +29,8 @@ from server.store.orders import ORDER_COLUMNS, Order, order_of_row
 PROFILE_NAMES = ("car", "bike")
 _WKB_LINESTRING = struct.Struct("<BII")
 M_PER_DEG_LAT = 111_320.0
+# pgr_trsp takes a restricted turn only at this cost (s): where no other way exists at all.
+FORBIDDEN_TURN_COST = 100_000.0
 
 
 class RoadsUnavailable(RuntimeError):
@@ -47,6 +49,11 @@ class Network:
     vertex_count: int
     length_km: float
 
+    @property
+    def turns_table(self) -> str:
+        """The turns not allowed: (path: from edge, to edge; cost), for pgr_trsp."""
+        return self.edges_table.removesuffix("edges") + "turns"
+
 
 @dataclass(frozen=True, slots=True)
 class Snap:
@@ -63,6 +70,7 @@ class Piece:
     coords: list[tuple[float, float]]
     cost_s: float
     length_m: float
+    edge: int = 0
 
 
 def line_wkb(coords: Sequence[tuple[float, float]]) -> bytes:
@@ -114,6 +122,7 @@ async def replace_network(
     profile: str,
     edges: Iterable[tuple[int, int, int, float, float, float, str, bytes]],
     vertices: Iterable[tuple[int, float, float]],
+    turns: Iterable[tuple[int, int]],
     source_file: str,
     at: datetime,
 ) -> tuple[Network, list[str]]:
@@ -128,17 +137,24 @@ async def replace_network(
             profile,
         )
         e, v = f"roads_{profile}_{generation}_edges", f"roads_{profile}_{generation}_vertices"
+        t = f"roads_{profile}_{generation}_turns"
         await conn.execute(
             """CREATE TEMP TABLE roads_edges_in (id integer, source bigint, target bigint,
                  cost_s float8, reverse_cost_s float8, length_m float8, road_class text,
                  wkb bytea) ON COMMIT DROP;
                CREATE TEMP TABLE roads_vertices_in (id bigint, lon float8, lat float8)
+                 ON COMMIT DROP;
+               CREATE TEMP TABLE roads_turns_in (from_edge bigint, to_edge bigint)
                  ON COMMIT DROP"""
         )
         await conn.copy_records_to_table("roads_edges_in", records=edges)
         await conn.copy_records_to_table("roads_vertices_in", records=vertices)
+        await conn.copy_records_to_table("roads_turns_in", records=turns)
         await conn.execute(
-            f"""DROP TABLE IF EXISTS {e}, {v};
+            f"""DROP TABLE IF EXISTS {e}, {v}, {t};
+            CREATE TABLE {t} AS SELECT row_number() OVER () AS id,
+                ARRAY[from_edge, to_edge] AS path, {FORBIDDEN_TURN_COST}::float8 AS cost
+              FROM roads_turns_in;
             CREATE TABLE {e} AS SELECT id, source, target, cost_s, reverse_cost_s, length_m,
                 road_class, ST_GeomFromWKB(wkb, 4326)::geometry(LineString, 4326) AS geom
               FROM roads_edges_in;
@@ -205,9 +221,11 @@ async def stale_tables(conn: Conn) -> list[str]:
     rows = await conn.fetch(
         r"""SELECT tablename FROM pg_tables
             WHERE schemaname = current_schema()
-              AND tablename ~ '^roads_[a-z]+_\d+_(edges|vertices)$'
+              AND tablename ~ '^roads_[a-z]+_\d+_(edges|vertices|turns)$'
               AND tablename NOT IN (SELECT edges_table FROM road_networks
-                                    UNION ALL SELECT vertices_table FROM road_networks)"""
+                                    UNION ALL SELECT vertices_table FROM road_networks
+                                    UNION ALL SELECT regexp_replace(edges_table, 'edges$', 'turns')
+                                              FROM road_networks)"""
     )
     return [r["tablename"] for r in rows]
 
@@ -277,20 +295,24 @@ async def path(
     """The fastest path's edges from vertex `source` to `target`, in order, each oriented
     as driven; [] when there is none within the box."""
     rows = await conn.fetch(
-        f"""SELECT CASE WHEN p.node = e.source THEN e.cost_s ELSE e.reverse_cost_s END AS cost_s,
-                   e.length_m,
+        f"""SELECT e.id, e.length_m,
+                   CASE WHEN p.node = e.source THEN e.cost_s ELSE e.reverse_cost_s END AS cost_s,
                    ST_AsGeoJSON(CASE WHEN p.node = e.source THEN e.geom
                                      ELSE ST_Reverse(e.geom) END, 7) AS line
-            FROM pgr_bdDijkstra($1, $2::bigint, $3::bigint, true) p
+            FROM pgr_trsp($1, $4, $2::bigint, $3::bigint, true) p
             JOIN {net.edges_table} e ON e.id = p.edge
             ORDER BY p.seq""",
         edges_sql(net, box, "time"),
         source,
         target,
+        f"SELECT id, path, cost FROM {net.turns_table}",
     )
     return [
         Piece(
-            [(c[0], c[1]) for c in json.loads(r["line"])["coordinates"]], r["cost_s"], r["length_m"]
+            [(c[0], c[1]) for c in json.loads(r["line"])["coordinates"]],
+            r["cost_s"],
+            r["length_m"],
+            r["id"],
         )
         for r in rows
     ]
@@ -343,7 +365,8 @@ async def remove_network(conn: Conn, profile: str) -> None:
             profile,
         )
         if row is not None:
-            await conn.execute(f'DROP TABLE IF EXISTS "{row[0]}", "{row[1]}"')
+            turns = str(row[0]).removesuffix("edges") + "turns"
+            await conn.execute(f'DROP TABLE IF EXISTS "{row[0]}", "{row[1]}", "{turns}"')
 
 
 async def main_vertices(conn: Conn, net: Network) -> list[tuple[float, float]]:

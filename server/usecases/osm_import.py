@@ -130,6 +130,7 @@ async def import_file(
                 profile,
                 _edge_records(graph),
                 ((node, lon, lat) for node, (lon, lat) in graph.vertices.items()),
+                graph.restrictions,
                 os.path.basename(path),
                 datetime.now(UTC),
             )

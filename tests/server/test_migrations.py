@@ -15,7 +15,9 @@ from server.store import migrate
 from server.store.tables import metadata
 
 PARTITION = re.compile(r"^positions_p\d{8}$")
-ROAD_NETWORK = re.compile(r"^roads_[a-z]+_\d+_(edges|vertices)$")  # per import: store/roads.py
+ROAD_NETWORK = re.compile(
+    r"^roads_[a-z]+_\d+_(edges|vertices|turns)$"
+)  # per import: store/roads.py
 NOT_OURS = {"spatial_ref_sys", "alembic_version"}
 
 

@@ -4,6 +4,7 @@ checked by hand, and places off the network."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -123,3 +124,43 @@ async def test_without_a_network_for_the_profile_legs_say_so(
     finally:
         await pool.close()
     assert leg is None and note == NO_NETWORK
+
+
+async def test_turn_restrictions_are_respected(
+    porto_roads: roads.Network, database_url: str, router: Router
+) -> None:
+    """Every OSM turn restriction whose turn the unrestricted fastest path would take is
+    avoided by the routed one (and there are such turns in the extract)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        net = await roads.network(conn, "car")
+        assert net is not None
+        turns = await conn.fetch(
+            f"""SELECT t.path[1] AS f, t.path[2] AS t, a.source AS start, b.target AS finish
+                FROM {net.turns_table} t JOIN {net.edges_table} a ON a.id = t.path[1]
+                JOIN {net.edges_table} b ON b.id = t.path[2]
+                WHERE t.path[1] <> t.path[2]"""
+        )
+        assert len(turns) >= 10  # Porto's centre has dozens
+        tested = 0
+        for turn in turns:
+            free = await conn.fetch(
+                "SELECT edge FROM pgr_dijkstra($1, $2::bigint, $3::bigint, true) ORDER BY seq",
+                roads.edges_sql(net, None, "time"),
+                turn["start"],
+                turn["finish"],
+            )
+            free_edges = [r["edge"] for r in free]
+            if not _takes(free_edges, turn["f"], turn["t"]):
+                continue  # the turn is not on the way anyway
+            tested += 1
+            routed = await roads.path(conn, net, turn["start"], turn["finish"], None)
+            assert routed, turn
+            assert not _takes([p.edge for p in routed], turn["f"], turn["t"]), turn
+    finally:
+        await conn.close()
+    assert tested >= 3
+
+
+def _takes(edges: list[int], first: int, then: int) -> bool:
+    return any(a == first and b == then for a, b in itertools.pairwise(edges))

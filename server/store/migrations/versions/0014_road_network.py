@@ -49,7 +49,8 @@ def downgrade() -> None:
     op.execute(
         """DO $$ DECLARE r record; BEGIN
              FOR r IN SELECT edges_table, vertices_table FROM road_networks LOOP
-               EXECUTE format('DROP TABLE IF EXISTS %I, %I', r.edges_table, r.vertices_table);
+               EXECUTE format('DROP TABLE IF EXISTS %I, %I, %I', r.edges_table, r.vertices_table,
+                              regexp_replace(r.edges_table, 'edges$', 'turns'));
              END LOOP;
            END $$"""
     )
