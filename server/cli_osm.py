@@ -40,6 +40,7 @@ def cmd_osm_import(args: argparse.Namespace) -> int:
             "vertices": net.vertex_count,
             "length_km": round(net.length_km, 1),
             "ways_read": report.ways_read,
+            "forbidden_turns": len(graph.restrictions),
             "read_s": round(report.read_s, 2),
             "load_s": round(report.load_s, 2),
             "total_s": round(perf_counter() - started, 2),

@@ -121,3 +121,28 @@ def test_stop_order_on_larger_runs_is_no_worse_than_given_even_with_gaps() -> No
         assert path_cost(cost, order) <= path_cost(cost, given)
         assert path_cost(cost, order) < 0.6 * path_cost(cost, given)  # random order is poor
         assert order[0] != 3
+
+
+def test_turn_restrictions_become_forbidden_edge_pairs() -> None:
+    # A crossing at node 2: way 1 west-east (1-2-3), way 2 south-north (5-2-4).
+    e = (5, 0.001, -0.001)
+    lines = [
+        way(1, "highway=residential", A, B, C),
+        way(2, "highway=residential", e, B, D),
+        "r9 v1 Ttype=restriction,restriction=no_left_turn Mw1@from,n2@via,w2@to",
+        "r10 v1 Ttype=restriction,restriction=only_straight_on Mw2@from,n2@via,w2@to",
+        "r11 v1 Ttype=restriction,restriction=no_u_turn,except=motorcar Mw1@from,n2@via,w1@to",
+        "r12 v1 Ttype=restriction,restriction=no_right_turn Mw1@from,w7@via,w2@to",
+    ]
+    graph = RoadGraph.build(lines, "car")
+    ids = {(ed.source, ed.target): ed.id for ed in graph.edges}
+    a_b, b_c, e_b, b_d = ids[(1, 2)], ids[(2, 3)], ids[(5, 2)], ids[(2, 4)]
+    forbidden = set(graph.restrictions)
+    # no_left_turn from way 1 onto way 2: both of way 2's edges out of node 2, from both of
+    # way 1's edges into it (way 1 is two-way: 1-2 arrives forward, 2-3 backwards).
+    assert {(a_b, e_b), (a_b, b_d), (b_c, e_b), (b_c, b_d)} <= forbidden
+    # only_straight_on along way 2: nothing but way 2 out of node 2.
+    assert {(e_b, a_b), (e_b, b_c), (b_d, a_b), (b_d, b_c)} <= forbidden
+    assert (e_b, b_d) not in forbidden and (a_b, b_c) not in forbidden
+    # `except=motorcar` and via a way: not for cars.
+    assert len(forbidden) == 8
