@@ -22,7 +22,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+
+import asyncpg
 
 from geo.distance import haversine_m
 from geo.events import EventKind
@@ -43,7 +44,7 @@ SAME_PLACE_M = 30.0  # a leg starting this close to where it should still fits
 
 
 class Routing:
-    def __init__(self, settings: Settings, pool: Any, live: Live, router: Router) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, live: Live, router: Router) -> None:
         self._settings = settings
         self._pool = pool
         self._live = live
@@ -170,8 +171,9 @@ class Routing:
     async def _put_leg(
         self, driver_id: int, stop: RunStop, start: tuple[float, float], rerouting: bool = False
     ) -> bool:
-        """Route the stop's leg from `start` and store it, or (unless `rerouting`, which
-        keeps the leg it has) store why there is none; True if a leg was stored."""
+        """Route the stop's leg from `start` and store it; where none can be, live state
+        learns why (`route_note`), and a stale network leg is dropped for the provisional
+        line (unless `rerouting`: the leg it has stays). True if a leg was stored."""
         route, note = await self.router.leg(start, stop.destination)
         etas = self._live.etas
         if note in NOWHERE:  # no network: every leg says so; tried again on the next change
@@ -186,14 +188,16 @@ class Routing:
                 return False
         else:
             self._tried.pop(stop.order_id, None)
-        async with self._pool.acquire() as conn:  # a stale network leg is dropped if None
+        async with self._pool.acquire(timeout=self._settings.routing_timeout_s) as conn:
             after = await roads.set_leg(conn, stop.order_id, driver_id, stop.route, route)
         if after is None:
             return False
         self._live.on_order_changed(stop.order, after, None)
-        if route is not None:
-            message = wire.RouteMessage(self._live.customer_route(stop.order_id))
-            self._live.hub.publish(order_topic(stop.order_id), wire.encode(message))
+        shown = self._live.customer_route(stop.order_id) if route is not None else None
+        if shown is not None:  # a customer who sees the line gets the new one
+            self._live.hub.publish(
+                order_topic(stop.order_id), wire.encode(wire.RouteMessage(shown))
+            )
         return route is not None
 
 
