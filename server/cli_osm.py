@@ -13,8 +13,11 @@ from server.exit_codes import fail
 
 
 def cmd_osm_import(args: argparse.Namespace) -> int:
+    import asyncpg
+
     from server.cli import _check_database
     from server.cli_tools import settings_from_env
+    from server.store import roads
     from server.store.pool import create_pool
     from server.usecases.osm_import import ImportFailed, import_file, read_graph
 
@@ -27,6 +30,12 @@ def cmd_osm_import(args: argparse.Namespace) -> int:
     read_s = perf_counter() - started
 
     async def run() -> dict[str, object]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            if not await roads.migrated(conn):
+                raise ImportFailed("the database is not migrated: run `tracker migrate` first")
+        finally:
+            await conn.close()
         pool = await create_pool(settings)
         try:
             report = await import_file(pool, args.file, args.profile, graph, read_s)

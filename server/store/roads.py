@@ -375,3 +375,8 @@ async def main_vertices(conn: Conn, net: Network) -> list[tuple[float, float]]:
         f"SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM {net.vertices_table} WHERE main"
     )
     return [(r["lon"], r["lat"]) for r in rows]
+
+
+async def migrated(conn: Conn) -> bool:
+    """The database has the networks' register (migration 0014)."""
+    return bool(await conn.fetchval("SELECT to_regclass('road_networks') IS NOT NULL"))

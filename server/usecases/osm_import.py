@@ -136,6 +136,10 @@ async def import_file(
             )
         except roads.RoadsUnavailable as exc:
             raise ImportFailed(str(exc)) from None
+        except asyncpg.UndefinedTableError:
+            raise ImportFailed(
+                "the database has no road_networks table: run `tracker migrate` first"
+            ) from None
         except ValueError as exc:
             raise ImportFailed(f"{path}: {exc}") from None
         stale = await roads.stale_tables(conn)
