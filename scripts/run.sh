@@ -11,6 +11,7 @@ if declare -F setup_web >/dev/null; then setup_web; fi  # the pages' npm package
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tracker}
 setup_database "$DATABASE_URL"
 setup_basemap  # the demo's vector tiles, built on first run (cached)
+setup_pgrouting "$DATABASE_URL" && setup_roads  # routing (issue 19): pgRouting, the demo's roads
 
 if [ -z "${TRACKER_ADMIN_TOKEN:-}" ]; then
     mkdir -p "$LOCAL_DIR"

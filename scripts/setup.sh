@@ -167,3 +167,50 @@ is_local_url() {
     *) return 1 ;;
     esac
 }
+
+# Routing (issue 19): pgRouting for a local PostgreSQL (postgresql-<major>-pgrouting, as
+# PostGIS) and osmium-tool to read OSM extracts. Neither is needed to run: without them
+# orders keep provisional legs, and `tracker osm import` says what is missing.
+setup_pgrouting() {
+    local url=$1 facts major available
+    command -v osmium >/dev/null || apt_install osmium-tool \
+        || say "osmium-tool not installed (needs root or sudo and apt): \`tracker osm import\` cannot read extracts"
+    facts=$("$VENV/bin/python" - "$url" <<'PY'
+import asyncio, sys
+import asyncpg
+async def main() -> None:
+    conn = await asyncpg.connect(sys.argv[1])
+    try:
+        major = await conn.fetchval("SELECT current_setting('server_version_num')::int / 10000")
+        found = await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgrouting'")
+        print(major, found)
+    finally:
+        await conn.close()
+asyncio.run(main())
+PY
+) || return 0
+    read -r major available <<<"$facts"
+    [ "$available" = 0 ] || return 0
+    if is_local_url "$url" && apt_install "postgresql-$major-pgrouting"; then
+        say "installed pgRouting for PostgreSQL $major (apt: postgresql-$major-pgrouting)"
+    else
+        say "no pgRouting at DATABASE_URL (install postgresql-$major-pgrouting there): orders get provisional legs"
+    fi
+}
+
+# The demo's road network: TRACKER_DEMO_OSM_PBF (default: the shared Porto extract) imported
+# when the database has none yet (a few seconds; `tracker osm import` replaces it later).
+setup_roads() {
+    local pbf=${TRACKER_DEMO_OSM_PBF:-$ROOT/../shared/data/osm/porto_center.osm.pbf}
+    "$VENV/bin/python" -c 'import asyncio, asyncpg, os, sys
+async def main() -> None:
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        sys.exit(0 if await conn.fetchval("SELECT count(*) FROM road_networks") else 1)
+    finally:
+        await conn.close()
+asyncio.run(main())' && return 0
+    [ -f "$pbf" ] || { say "no road network and no extract at $pbf (set TRACKER_DEMO_OSM_PBF): provisional legs"; return 0; }
+    say "importing the demo road network from $pbf"
+    "$VENV/bin/tracker" osm import "$pbf" >/dev/null || say "road network not imported (see above): provisional legs"
+}

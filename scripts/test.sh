@@ -12,6 +12,7 @@ setup_chromium
 setup_tilemaker required || true  # the basemap tests build tiles with it
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/tracker_test}
 setup_database "$TEST_DATABASE_URL"
+setup_pgrouting "$TEST_DATABASE_URL"  # routing tests (issue 19) import the Porto extract
 
 say "ruff"
 "$VENV/bin/ruff" check .

@@ -33,6 +33,7 @@ from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
 from server.edges.rest import preferences as prefs_api
 from server.edges.rest import proof as proof_api
+from server.edges.rest import routing as routing_api
 from server.edges.rest import self_service as self_api
 from server.edges.services import Services
 from server.edges.sockets import driver as driver_socket
@@ -56,6 +57,8 @@ from server.usecases.leader import Leadership
 from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier, measure_outbox_forever
 from server.usecases.revocation import OpenSockets, RevocationListener
+from server.usecases.router import Router
+from server.usecases.routing import Routing
 from server.usecases.tracking import TrackedReads
 
 log = logging.getLogger("tracker.app")
@@ -162,7 +165,9 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         hub = _hub(settings, metrics)
         alerts = Alerts(pool, hub, settings.db_request_timeout_s)
         live = await _load_live(pool, settings, hub, notifier, alerts)
-        pipeline = Pipeline(settings, pool, writer, live, notifier, metrics)
+        routing = Routing(settings, pool, live, Router(pool, settings))
+        live.etas.on_run_changed = routing.run_changed
+        pipeline = Pipeline(settings, pool, writer, live, notifier, metrics, routing=routing)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
         drivers = DriverCache()  # forgotten entries: RevocationListener, driver_cache.py
@@ -174,6 +179,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             RecentMessages(pool, settings.db_request_timeout_s),
             TrackedReads(pool, settings.db_request_timeout_s),
             proof_slots=asyncio.Semaphore(settings.proof_concurrency), drivers=drivers,
+            routing=routing,
         )  # fmt: skip
         await maintenance.maintain_once(pool, settings)
         writer.start()
@@ -197,6 +203,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             for job in jobs:
                 job.cancel()
             await _bounded("background jobs", asyncio.gather(*jobs, return_exceptions=True))
+            await _bounded("routing", routing.close())
             live.flush()  # couriers that left are offline for the other processes at once
             await _bounded("alerts", alerts.flush())
             await _bounded("leadership", leader.close())
@@ -222,6 +229,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/drivers/{driver_id}", drivers.get_driver, methods=["GET"]),
         Route("/api/drivers/{driver_id}/token", drivers.rotate_token, methods=["POST"]),
         Route("/api/drivers/{driver_id}/messages", alerts_api.send_message, methods=["POST"]),
+        Route("/api/drivers/{driver_id}/run/optimize", routing_api.optimize_run, methods=["POST"]),
         Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
         Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
         Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from server import cli_tools, exit_codes
+from server import cli_osm, cli_tools, exit_codes
 from server.base import logs
 from server.basemap import cli as basemap_cli
 from server.cli_tools import settings_from_env as _settings
@@ -338,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_tools.add_commands(sub)
     basemap_cli.add_commands(sub)
+    cli_osm.add_commands(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from server.base.settings import Settings
-from server.store import codecs, migrate
+from server.store import codecs, migrate, roads
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_test"
@@ -59,3 +59,16 @@ def server_settings(database_url: str) -> Settings:
         port=0,
         batch_max_wait_ms=10.0,
     )
+
+
+@pytest.fixture(scope="session")
+async def porto_roads(database_url: str) -> AsyncIterator[roads.Network]:
+    """The Porto extract's car network, imported once per session (if the database does
+    not hold it already, and then removed at the end: other tests route on no network);
+    skipped when ../shared/data is absent."""
+    from tests.server.road_network import porto_network, remove_porto_network
+
+    network, imported = await porto_network(database_url)
+    yield network
+    if imported:
+        await remove_porto_network(database_url)

@@ -222,6 +222,7 @@ def test_every_server_module_has_a_layer_or_is_the_root() -> None:
         "server.app", "server.cli", "server.serve", "server.bench", "server.sim",
         "server.cli_tools",
         "server.basemap",  # a tool like bench: `tracker tiles build|bench` (tilemaker)
+        "server.cli_osm",  # `tracker osm import` (issue 19)
         "server.exit_codes",  # the command's exit codes: one table for cli, cli_tools, --help
     }, top_level  # fmt: skip
 

@@ -50,6 +50,10 @@ def test_settings_are_frozen() -> None:
         ({"TRACKER_BATCH_MAX_ROWS": "0"}, "TRACKER_BATCH_MAX_ROWS"),
         ({"TRACKER_RETENTION_DAYS": "1"}, "TRACKER_RETENTION_DAYS"),
         ({"TRACKER_LOG_FORMAT": "jsno"}, "TRACKER_LOG_FORMAT='jsno' is not one of text, json"),
+        ({"TRACKER_ROUTING_PROFILE": "tank"}, "TRACKER_ROUTING_PROFILE='tank' is not one of"),
+        ({"TRACKER_ROUTING_CONCURRENCY": "11"}, "TRACKER_ROUTING_CONCURRENCY must not exceed"),
+        ({"TRACKER_ROUTING_TIMEOUT_S": "0"}, "TRACKER_ROUTING_TIMEOUT_S must be positive"),
+        ({"TRACKER_OPTIMIZE_MAX_STOPS": "500"}, "TRACKER_OPTIMIZE_MAX_STOPS must be 200"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:

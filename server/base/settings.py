@@ -214,6 +214,15 @@ class Settings:
     tiles_file: str = ".local/tiles/basemap.mbtiles"
     tiles_max_age_s: float = 3_600.0
 
+    # Routing on the imported road network (issue 19; README, Routing; usecases/routing.py).
+    routing_profile: str = "car"  # which `tracker osm import --profile` network legs use
+    routing_max_snap_m: float = 250.0  # a point farther than this from a road: provisional
+    routing_margin_m: float = 1_500.0  # the subgraph: the points' box widened by this
+    routing_timeout_s: float = 5.0  # per leg or matrix, in the database; then provisional
+    routing_concurrency: int = 2  # routing queries at once (database connections)
+    reroute_min_interval_s: float = 60.0  # per courier: off route re-routes at most this often
+    optimize_max_stops: int = 60  # POST /api/drivers/{id}/run/optimize: larger runs are 422
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from `TRACKER_*` variables plus `DATABASE_URL` (call it once, at

@@ -68,9 +68,14 @@ POSITIVE = (
     "alert_offline_after_s",
     "track_max_range_h",
     "export_timeout_s",
+    "routing_timeout_s",
+    "routing_concurrency",
+    "routing_margin_m",
+    "routing_max_snap_m",
+    "optimize_max_stops",
 )
 # Settings taking one word of a fixed set.
-CHOICES = {"log_format": ("text", "json")}
+CHOICES = {"log_format": ("text", "json"), "routing_profile": ("car", "bike")}
 
 
 class SettingsError(ValueError):
@@ -148,6 +153,13 @@ def _check_numbers(s: Settings) -> None:
         raise SettingsError("TRACKER_PROOF_THUMB_PX must not exceed TRACKER_PROOF_PHOTO_MAX_PX")
     if s.detour_factor < 1.0:
         raise SettingsError("TRACKER_DETOUR_FACTOR must be 1 or more (a route is no shorter)")
+    if s.routing_concurrency > s.db_pool_size:
+        raise SettingsError(
+            "TRACKER_ROUTING_CONCURRENCY must not exceed TRACKER_DB_POOL_SIZE (each routing "
+            "query holds a pooled connection; requests need some too)"
+        )
+    if s.optimize_max_stops > 200:
+        raise SettingsError("TRACKER_OPTIMIZE_MAX_STOPS must be 200 or fewer (ordering is cubic)")
 
 
 def _check_texts(s: Settings) -> None:

@@ -81,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--per-trip", action="store_true", help="also print each evaluated trip's figures"
     )
+    parser.add_argument(
+        "--route-with-network",
+        action="store_true",
+        help="also route each evaluated trip's first fix to its last on the imported road "
+        "network (DATABASE_URL; `tracker osm import`) and compare the routed travel time, and "
+        "the provisional line's, with the actual one (server/bench/network_eval.py)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,6 +155,13 @@ def run(args: argparse.Namespace) -> int:
         }
     if args.per_trip:
         report["trips"] = [r.brief() for r in results]
+    if args.route_with_network:
+        from server.bench import network_eval
+        from server.cli_tools import settings_from_env
+
+        trips = {n: t for n, p in targets.items() if len(t := read_trace(p)) >= 2}
+        speed = profile.median_trip_speed_mps
+        report["network"] = network_eval.run(settings_from_env(), trips, speed)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -24,6 +24,7 @@ from server.usecases.ingest import Pipeline
 from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier
 from server.usecases.revocation import OpenSockets
+from server.usecases.routing import Routing
 from server.usecases.tracking import TrackedReads
 
 
@@ -55,6 +56,7 @@ class Services:
     proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     # Drivers by device id and token hash, kept in memory while changes can be heard.
     drivers: DriverCache = field(default_factory=DriverCache)
+    routing: Routing | None = None  # legs on the road network, run order (usecases/routing.py)
 
     def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:
         """A connection for a request's or socket's database work, the only way they get

@@ -98,6 +98,12 @@ class Etas:
         self._first_updates: dict[int, tuple[Fix, TrackUpdate]] = {}
         self._builder: ThreadPoolExecutor | None = None  # one thread: builds queue up
         self.on_built: Callable[[int], None] | None = None  # a thread's tracker is in place
+        # A run changed (usecases/routing.py routes its legs on the road network).
+        self.on_run_changed: Callable[[int], None] | None = None
+        # Why legs are provisional (usecases/routing.py): per order, or for every leg (no
+        # network). Known where the routing was tried; shown in the leg's properties.
+        self._route_notes: dict[int, str] = {}
+        self._route_note_all: str | None = None
 
     def eta(self, order_id: int) -> StopEta | None:
         return self._by_order.get(order_id)
@@ -144,7 +150,7 @@ class Etas:
             self._kept.setdefault(driver_id, set()).update(map(_ORDER_ID, stops))
             start = anchor
             for stop in stops:
-                self._legs[stop.order_id] = self._leg(stop, start).to_geojson()
+                self._legs[stop.order_id] = self._leg_view(stop, self._leg(stop, start))
                 start = stop.destination
         given = {int(e.stop_id): e for e in etas}
         self._kept.setdefault(driver_id, set()).update(given)
@@ -158,6 +164,8 @@ class Etas:
     def run_changed(self, driver_id: int, last_fix: Fix | None) -> DriverUpdate | None:
         """Rebuild the driver's tracker; with a known position, ETAs come at once."""
         old = self._forget(driver_id)
+        if self.on_run_changed is not None:
+            self.on_run_changed(driver_id)
         update = None
         if last_fix is not None and self._runs.stops(driver_id):
             update = self.on_fix(driver_id, last_fix)
@@ -216,6 +224,7 @@ class Etas:
         for order_id in kept - still:
             self._by_order.pop(order_id, None)
             self._legs.pop(order_id, None)
+            self._route_notes.pop(order_id, None)
         if still:
             self._kept[driver_id] = still
         return tracker
@@ -308,13 +317,50 @@ class Etas:
             if i % BUILD_STEP_STOPS == 0:
                 step()
             leg = self._leg(stop, start)
-            views[stop.order_id] = leg.to_geojson()
+            views[stop.order_id] = self._leg_view(stop, leg)
             legs.append((leg, Stop(str(stop.order_id), *stop.destination, self._service_s)))
             start = stop.destination
         step()
         run = run_from_legs(legs)
         step()
         return Tracker(run, models.profile, models.calibration), views
+
+    def set_route_note(self, order_id: int | None, note: str | None) -> None:
+        """Why the order's leg (None: every leg) is provisional, None when it is not (set
+        by usecases/routing.py); a leg already built shows it at once."""
+        if order_id is None:
+            if note != self._route_note_all:  # a flip (network gone or back): rare, O(legs)
+                self._route_note_all = note
+                for leg_order, view in self._legs.items():
+                    if view["properties"].get("provisional"):
+                        own = self._route_notes.get(leg_order) or note
+                        view["properties"].pop("route_note", None)
+                        if own is not None:
+                            view["properties"]["route_note"] = own
+            return
+        if note is None:
+            self._route_notes.pop(order_id, None)
+        else:
+            self._route_notes[order_id] = note
+        shown = self._legs.get(order_id)
+        if shown is not None and shown["properties"].get("provisional"):
+            shown["properties"].pop("route_note", None)
+            if (note or self._route_note_all) is not None:
+                shown["properties"]["route_note"] = note or self._route_note_all
+
+    def _leg_view(self, stop: RunStop, leg: Route) -> dict[str, Any]:
+        """The leg as GeoJSON; a provisional one says why it is not routed (`route_note`),
+        a routed one where it came from (`source`, usecases/routing.py)."""
+        view = leg.to_geojson()
+        if leg.provisional:
+            note = self._route_notes.get(stop.order_id) or self._route_note_all
+            if note is not None:
+                view["properties"]["route_note"] = note
+        elif isinstance(stop.route, dict) and isinstance(stop.route.get("properties"), dict):
+            source = stop.route["properties"].get("source")
+            if isinstance(source, str):
+                view["properties"]["source"] = source
+        return view
 
     def _leg(self, stop: RunStop, start: tuple[float, float]) -> Route:
         if stop.route is not None:

@@ -38,6 +38,7 @@ from server.store import queries
 from server.store.queries import Driver
 from server.store.writer import BatchWriter, StoreSink, WriteItem
 from server.usecases.notify.notifier import Notifier
+from server.usecases.routing import Routing
 from server.wire.courier import Rejected
 
 log = logging.getLogger("tracker.pipeline")
@@ -64,7 +65,9 @@ class Pipeline:
         notifier: Notifier,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        routing: Routing | None = None,
     ) -> None:
+        self._routing = routing  # legs on the road network: first position, off route
         self._limits = limits_from(settings)
         self._writer = writer
         self._live = live
@@ -150,6 +153,8 @@ class Pipeline:
             published = perf_counter()
             self._notifier.live_notices(update.notices)  # 6. notifier
             self._notifier.position(driver.id, newest)
+            if self._routing is not None:  # never waits: schedules work at most
+                self._routing.on_fix(driver.id, newest, update.tracked)
             spent[stage_times.TRACK] += tracked - validated
             spent[stage_times.PUBLISH] += published - tracked
             spent[stage_times.NOTIFY] += perf_counter() - published

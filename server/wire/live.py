@@ -8,6 +8,7 @@ names and order are the contract in docs/api.md; each message is encoded once pe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -100,6 +101,13 @@ STATUS_PREFIX = b'{"type":"status",'
 
 class EtaMessage(EtaView, tag="eta", tag_field="type"):
     stops_before: int | None = None
+
+
+class RouteMessage(msgspec.Struct, tag="route", tag_field="type"):
+    """The order's leg changed (routed on the road network, or re-routed after the courier
+    left it): the route as the customer may see it (None: not shown now)."""
+
+    route: dict[str, Any] | None
 
 
 class EtaGone(msgspec.Struct, tag="eta", tag_field="type"):

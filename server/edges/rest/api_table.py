@@ -21,6 +21,7 @@ from server.edges.phone_apps.routes import OwnTracksLocation, OwnTracksType
 from server.edges.rest.alerts import MessageIn
 from server.edges.rest.drivers import DriverIn
 from server.edges.rest.notifications import SubscriptionIn
+from server.edges.rest.routing import OptimizeIn
 from server.edges.rest.validation import ApiKeyIn, AssignIn, OrderIn, StatusIn
 from server.wire import (
     alerts,
@@ -31,6 +32,7 @@ from server.wire import (
     orders,
     proof,
     rest,
+    routing,
     self_service,
 )
 
@@ -167,6 +169,13 @@ OPERATIONS: tuple[Op, ...] = (
        {201: alerts.MessageView, 404: ERROR}, MessageIn,
        description="Stored, and sent on the courier socket as `message` (now, or when it "
        "connects within 24 h)."),
+    Op("POST", "/api/drivers/{driver_id}/run/optimize", "A proposed order for the run's stops",
+       "drivers", _D, {200: routing.RunProposal, 404: ERROR, 409: ERROR, 422: ERROR},
+       OptimizeIn,
+       description="From a travel-time matrix on the imported road network (pgRouting); "
+       "never slower than the current order. The body is optional (`{}`). Changes "
+       "nothing: apply it with the reorder action. 409 when there is no network or a "
+       "stop is off it; 422 over TRACKER_OPTIMIZE_MAX_STOPS stops."),
     Op("GET", "/api/alerts", "A page of stored alerts", "alerts", _D,
        {200: alerts.AlertPage, 422: ERROR}, params=_ALERT_QUERY),
     Op("POST", "/api/alerts/{alert_id}/ack", "Acknowledge an alert (the first ack stays)",

@@ -22,6 +22,7 @@ const ALERT_TEXT = {
   passed: (a) => `${who(a)} passed ${what(a)} without stopping`,
   off_route: (a) => `${who(a)} left the route`,
   back_on_route: (a) => `${who(a)} is back on the route`,
+  rerouted: (a) => `${who(a)} has a new route to ${what(a)}`,
   late: (a) => `${what(a)} (${who(a)}) is late`,
   offline: (a) => `${who(a)} is offline with stops to do`,
   failed: (a) => `${who(a)} failed to deliver ${what(a)}`,

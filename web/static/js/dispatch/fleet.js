@@ -129,5 +129,9 @@ function onAlert(alert) {
     d.version += 1;
     scheduleRender();
   }
+  if (d && alert.kind === "rerouted" && ui.selected === alert.driver_id) {
+    ui.detailSignature = "rerouted"; // the open detail fetches its run's lines again
+    scheduleRender();
+  }
   showAlert(alert);
 }

@@ -127,6 +127,13 @@ async function handle(message) {
   else if (message.type === "position") onPosition(message);
   else if (message.type === "eta") onEta(message);
   else if (message.type === "arrived") onArrived(message);
+  else if (message.type === "route") onRoute(message);
+}
+
+// The courier was re-routed (off the planned line): draw the new leg from where it is.
+function onRoute(message) {
+  setRoute(message.route);
+  renderMap(false);
 }
 
 const CONNECTION_TEXT = {
