@@ -306,6 +306,16 @@ async def _alerts_messages(
                        headers=dispatcher), m)  # 404  # fmt: skip
 
 
+async def _optimize(
+    c: httpx.AsyncClient, check: ResponseChecker, driver_id: int, dispatcher: dict[str, str]
+) -> None:
+    """A stop order proposed (or, without a road network here, a 409 naming why)."""
+    t = "/api/drivers/{driver_id}/run/optimize"
+    check(await c.post(f"/api/drivers/{driver_id}/run/optimize", headers=dispatcher), t)
+    check(await c.post("/api/drivers/999999/run/optimize", headers=dispatcher), t)  # 404
+    check(await c.post(f"/api/drivers/{driver_id}/run/optimize"), t)  # 401
+
+
 async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
     async with server.http() as c:
         driver_id, token, dispatcher = await _drivers_and_keys(c, check)
@@ -321,6 +331,7 @@ async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
         await _self_service(c, check, driver_id, dispatcher)
         await _proof(c, check, driver_id, token, dispatcher)
         await _alerts_messages(server, c, check, driver_id, dispatcher)
+        await _optimize(c, check, driver_id, dispatcher)
 
 
 async def test_responses_match_the_document(settings: Settings, db: asyncpg.Connection) -> None:
