@@ -201,6 +201,13 @@ class Settings:
     partitions_ahead_days: int = 3
     maintenance_interval_s: float = 3_600.0
 
+    # Delivery insights (issue 18): the operator's IANA time zone, which days and weeks
+    # follow; the longest period one request may cover; how often the ETA shown is
+    # sampled per stop out for delivery (for its accuracy at horizons before arrival).
+    operator_time_zone: str = "UTC"
+    insights_max_range_days: int = 366
+    insights_eta_sample_s: float = 60.0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from `TRACKER_*` variables plus `DATABASE_URL` (call it once, at

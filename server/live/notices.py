@@ -19,6 +19,7 @@ from typing import Protocol
 
 from geo.eta import StopEta
 from server.domain.lifecycle import Status
+from server.domain.performance import Shown
 from server.wire.live import EtaView
 
 
@@ -41,7 +42,19 @@ class Arriving:
     eta: EtaView | None  # the ETA as customers get it (wire.live.eta_view)
 
 
-Notice = FreshEta | Arriving
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """The tracker saw the courier arrive (geo's ARRIVED: inside the radius and dwelling;
+    `at` is when it got there), with the ETAs shown before (eta_horizons.py): recorded as
+    the attempt's GPS arrival (usecases/insights/recorder.py)."""
+
+    order_id: int
+    driver_id: int
+    at: datetime
+    shown: tuple[Shown, ...]
+
+
+Notice = FreshEta | Arriving | Arrived
 
 
 class Listener(Protocol):

@@ -218,6 +218,7 @@ class Live:
             if event.kind is EventKind.ARRIVING and event.stop_id is not None:
                 order_id = int(event.stop_id)
                 notices.append(Arriving(order_id, wire.eta_view(update.etas.get(order_id))))
+        notices.extend(update.arrived)  # GPS arrivals, for the performance record
         return notices
 
     def _publish_events(self, driver_id: int, update: DriverUpdate) -> None:

@@ -138,6 +138,22 @@ _OSMAND_QUERY = (
 )
 
 _S, _D, _A = "support", "dispatcher", "admin"
+Day = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+Zone = Annotated[str, msgspec.Meta(pattern=r"^[0-9b-hjkmnp-z]{5}$")]
+_INSIGHT_QUERY = (
+    Param("from", Day, "first day, operator-local (default: 6 days before `to`)"),
+    Param("to", Day, "last day, inclusive (default: today)"),
+    Param("driver_id", Id, "only this driver's (404 if there is no such driver)"),
+    Param("zone", Zone, "only this zone: the destination's 5-character geohash (404 if "
+          "nothing was recorded there)"),
+)  # fmt: skip
+_INSIGHT_FORMAT = Param("format", Literal["json", "csv"], "default json")
+_INSIGHTS = (
+    "Read from hourly rollups kept with every delivery; days and weeks in "
+    "TRACKER_OPERATOR_TIME_ZONE, named in every answer (`time_zone`; CSV: a column). "
+    "Periods over TRACKER_INSIGHTS_MAX_RANGE_DAYS, from after to, unknown parameters: 422. "
+    "Support keys: 403."
+)
 _BY_CODE = "The tracking code is the credential; rate-limited as lookups; an expired link is 404."
 OPERATIONS: tuple[Op, ...] = (
     # health and metrics
@@ -172,6 +188,21 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/drivers/{driver_id}/track", "A driver's stored fixes between two times",
        "exports", _D, {200: TRACK, 404: ERROR, 422: ERROR}, params=_TRACK_QUERY,
        description=_TRACK_SHAPES + " Ranges over TRACKER_TRACK_MAX_RANGE_H are 422."),
+    # delivery insights (docs/api.md "Insights")
+    Op("GET", "/api/insights/summary", "Delivery performance over a period, and the one "
+       "before", "insights", _D, {200: dict[str, Any], 404: ERROR, 422: ERROR},
+       params=_INSIGHT_QUERY, description=_INSIGHTS),
+    Op("GET", "/api/insights/series", "Delivery performance per hour, day or week",
+       "insights", _D, {200: (dict[str, Any], CSV), 404: ERROR, 422: ERROR},
+       params=(*_INSIGHT_QUERY, _INSIGHT_FORMAT, Param("bucket", Literal["hour", "day", "week"],
+               "default day; hour: periods of at most 31 days")),
+       description=_INSIGHTS),
+    Op("GET", "/api/insights/drivers", "Delivery performance per driver", "insights", _D,
+       {200: (dict[str, Any], CSV), 404: ERROR, 422: ERROR},
+       params=(*_INSIGHT_QUERY, _INSIGHT_FORMAT), description=_INSIGHTS),
+    Op("GET", "/api/insights/zones", "Delivery performance per zone", "insights", _D,
+       {200: (dict[str, Any], CSV), 404: ERROR, 422: ERROR},
+       params=(*_INSIGHT_QUERY, _INSIGHT_FORMAT), description=_INSIGHTS),
     # courier ingest and phone apps
     Op("POST", "/api/ingest", "A batch of fixes, answered once they are stored", "ingest",
        "driver", {200: rest.Ingested, 400: ERROR, 413: ERROR, 503: (rest.StorageBehind, ERROR)},

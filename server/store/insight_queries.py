@@ -1,0 +1,90 @@
+"""SQL that reads the insights' rollups (server/store/insights.py keeps them): sums and
+histogram counts over a time range, grouped by a time bucket in the operator's time
+zone, by driver or by zone. Never the facts or the positions: the rollups are a row per
+hour, driver and zone that had something happen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from server.store import Conn
+from server.store.schema_insights import SUM_COLUMNS
+
+# What a group is keyed by: the SQL expression, for each kind of table.
+GROUPS = {
+    "all": "''",
+    "hour": "to_char(date_trunc('hour', hour AT TIME ZONE $5), 'YYYY-MM-DD\"T\"HH24:MI')",
+    "day": "to_char(date_trunc('day', hour AT TIME ZONE $5), 'YYYY-MM-DD')",
+    "week": "to_char(date_trunc('week', hour AT TIME ZONE $5), 'YYYY-MM-DD')",
+    "driver": "driver_id::text",
+    "zone": "zone",
+}
+
+_FILTER = """hour >= $1 AND hour < $2 AND ($3::bigint IS NULL OR driver_id = $3)
+    AND ($4::text IS NULL OR zone = $4)"""
+
+
+@dataclass(slots=True)
+class Group:
+    """One row of a table: the sums, and (metric, bucket) -> count."""
+
+    key: str
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, dict[int, int]] = field(default_factory=dict)
+
+
+async def grouped(
+    conn: Conn,
+    by: str,
+    from_at: datetime,
+    to_at: datetime,
+    driver_id: int | None,
+    zone: str | None,
+    time_zone: str,
+) -> list[Group]:
+    """The rollups in [from_at, to_at) (whole hours), filtered, summed per group, in key
+    order."""
+    key = GROUPS[by]
+    sums = ", ".join(f"sum({c}) AS {c}" for c in SUM_COLUMNS)
+    args = (from_at, to_at, driver_id, zone, time_zone)
+    rows = await conn.fetch(
+        f"""SELECT {key} AS g, {sums} FROM insight_rollups
+            WHERE {_FILTER} AND $5::text IS NOT NULL GROUP BY g ORDER BY g""",
+        *args,
+    )
+    groups = {r["g"]: Group(r["g"], {c: float(r[c] or 0) for c in SUM_COLUMNS}) for r in rows}
+    counts = await conn.fetch(
+        f"""SELECT {key} AS g, metric, bucket, sum(n) AS n FROM insight_counts
+            WHERE {_FILTER} AND $5::text IS NOT NULL GROUP BY g, metric, bucket""",
+        *args,
+    )
+    for r in counts:
+        group = groups.setdefault(r["g"], Group(r["g"], {c: 0.0 for c in SUM_COLUMNS}))
+        group.counts.setdefault(r["metric"], {})[r["bucket"]] = int(r["n"])
+    return sorted(groups.values(), key=lambda g: g.key)
+
+
+async def driver_names(conn: Conn, ids: Sequence[int]) -> dict[int, str]:
+    rows = await conn.fetch("SELECT id, name FROM drivers WHERE id = any($1::bigint[])", list(ids))
+    return {r["id"]: r["name"] for r in rows}
+
+
+async def driver_exists(conn: Conn, driver_id: int) -> bool:
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM drivers WHERE id = $1)", driver_id)
+    )
+
+
+async def zone_known(conn: Conn, zone: str) -> bool:
+    """A zone some delivery was recorded in."""
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM insight_rollups WHERE zone = $1)", zone)
+    )
+
+
+async def today_groups(conn: Conn, from_at: datetime, to_at: datetime) -> Group | None:
+    """The whole fleet's sums over [from_at, to_at), for the gauges."""
+    groups = await grouped(conn, "all", from_at, to_at, None, None, "UTC")
+    return groups[0] if groups else None
