@@ -40,6 +40,7 @@ async def test_a_legs_distance_is_what_was_driven_after_dispatch(
             await courier.wait_acked(range(1, 7))
         await dispatch.status(order["id"], "delivered")
     row = await db.fetchrow("SELECT * FROM delivery_facts")
+    assert row is not None
     stored = await db.fetch(
         """SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM positions
            WHERE recorded_at BETWEEN $1 AND $2 ORDER BY recorded_at""",
