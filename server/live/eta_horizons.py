@@ -5,7 +5,7 @@ of `tracker eval-eta`; server/domain/performance.py, HORIZONS).
 Cheap on the fix path, bounded: only stops out for delivery are sampled, at most one
 sample per `sample_s` of the fix's time (4 floats in an array), and only the samples that
 can still be "the ETA shown N minutes before the arrival" are kept: the last hour and two
-samples, so at most 3600 / sample_s + 3 per stop; plus the first one after dispatch. A
+samples, so at most 3600 / sample_s + 4 per stop (the first, after dispatch, kept apart). A
 stop's samples go when it leaves its run or arrives.
 
 The ETA shown at horizon h is the newest sample taken at or before `arrival - h`, if one
