@@ -16,7 +16,7 @@ ORDER = 7
 
 
 def eta(order_id: int, at: datetime) -> StopEta:
-    return StopEta(str(order_id), at, 0.0, 0.0, (at - timedelta(minutes=5), at), "live")
+    return StopEta(str(order_id), at, 0.0, 0.0, (at - timedelta(minutes=5), at), "high")
 
 
 def drive(horizons: Horizons, minutes: int, arrival: datetime, every_s: float = 5.0) -> None:
