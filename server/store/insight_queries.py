@@ -88,3 +88,18 @@ async def today_groups(conn: Conn, from_at: datetime, to_at: datetime) -> Group 
     """The whole fleet's sums over [from_at, to_at), for the gauges."""
     groups = await grouped(conn, "all", from_at, to_at, None, None, "UTC")
     return groups[0] if groups else None
+
+
+async def sizes(conn: Conn) -> tuple[int, int]:
+    """Rows in the rollups and in their counts (the seeding tool reports them)."""
+    rollups = await conn.fetchval("SELECT count(*) FROM insight_rollups")
+    counts = await conn.fetchval("SELECT count(*) FROM insight_counts")
+    return int(rollups), int(counts)
+
+
+async def busiest_driver(conn: Conn) -> int | None:
+    """The driver with the most rollup rows (the seeding tool's benchmark filters by it)."""
+    found = await conn.fetchval(
+        "SELECT driver_id FROM insight_rollups GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )
+    return None if found is None else int(found)
