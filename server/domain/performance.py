@@ -122,8 +122,9 @@ def arrival_delta(shown: list[Shown], arrived_at: datetime) -> Delta:
     for s in shown:
         error_s = eta_error_s(s, arrived_at)
         d.count(f"{ETA_ERROR.name}:{s.horizon}", ETA_ERROR.index(abs(error_s)))
-        d.count(f"eta_abs_s:{s.horizon}", 0, round(abs(error_s)))
-        d.count(f"eta_in_window:{s.horizon}", 0, 1 if in_window(s, arrived_at) else 0)
+        d.sums[f"eta_n_{s.horizon}"] = 1
+        d.sums[f"eta_abs_s_{s.horizon}"] = abs(error_s)
+        d.sums[f"eta_in_window_{s.horizon}"] = 1 if in_window(s, arrived_at) else 0
     return d
 
 

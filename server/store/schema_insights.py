@@ -78,7 +78,7 @@ eta_accuracy = Table(
     PrimaryKeyConstraint("order_id", "attempt", "horizon", name="eta_accuracy_pkey"),
 )
 
-_sums = (
+_sums: tuple[str, ...] = (
     "attempts",
     "delivered",
     "failed",
@@ -90,7 +90,11 @@ _sums = (
     "in_window",
     "dwell_n",
 )
-_float_sums = ("dwell_s", "leg_s", "leg_distance_m")
+# Per ETA horizon (server/domain/performance.py, HORIZONS): arrivals with an ETA shown
+# then, the sum of its absolute errors, and how many fell inside the window shown.
+_HORIZONS = ("dispatch", "60", "30", "15", "5")
+_sums += tuple(f"eta_{what}_{h}" for h in _HORIZONS for what in ("n", "in_window"))
+_float_sums = ("dwell_s", "leg_s", "leg_distance_m", *(f"eta_abs_s_{h}" for h in _HORIZONS))
 
 insight_rollups = Table(
     "insight_rollups",
@@ -106,7 +110,7 @@ insight_rollups = Table(
 )
 
 # Sparse histograms and counters beside the rollups: (metric, bucket) -> n, e.g.
-# ("lateness", 13), ("eta_error:30", 4), ("eta_in_window:30", 1), ("failed:not_home", 0).
+# ("lateness", 13), ("dwell", 3), ("eta_error:30", 4), ("failed:not_home", 0).
 insight_counts = Table(
     "insight_counts",
     metadata,

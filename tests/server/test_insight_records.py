@@ -52,10 +52,13 @@ async def test_an_arrival_recorded_after_the_delivery_still_counts_its_time_at_t
     assert row is not None and row["dwell_s"] == 95.0
     counts = await _counts(db)
     assert counts[(DWELL.name, DWELL.index(95.0))] == 1
-    assert counts[("eta_abs_s:dispatch", 0)] == 40
-    assert counts[("eta_in_window:dispatch", 0)] == 1
-    sums = await db.fetchrow("SELECT sum(dwell_n) AS n, sum(dwell_s) AS s FROM insight_rollups")
+    sums = await db.fetchrow(
+        """SELECT sum(dwell_n) AS n, sum(dwell_s) AS s, sum(eta_n_dispatch) AS eta_n,
+                  sum(eta_abs_s_dispatch) AS eta_abs, sum(eta_in_window_dispatch) AS inside
+           FROM insight_rollups"""
+    )
     assert sums is not None and (sums["n"], sums["s"]) == (1, 95.0)
+    assert (sums["eta_n"], sums["eta_abs"], sums["inside"]) == (1, 40.0, 1)
     # The same arrival heard again (a retry) changes nothing.
     async with db.transaction():
         assert not await insights.record_arrival(db, order_id, arrived, [shown])

@@ -237,7 +237,7 @@ def _check_against_rows(
         errors = [abs(r["error_s"]) for r in accuracy if r["horizon"] == horizon]
         eta = figures["eta"][horizon]
         assert eta["n"] == len(errors)
-        assert abs(eta["mae_s"] - sum(errors) / len(errors)) <= 1.0
+        assert abs(eta["mae_s"] - sum(errors) / len(errors)) <= 0.05
         inside = [r["in_window"] for r in accuracy if r["horizon"] == horizon]
         assert eta["window_coverage"] == round(sum(inside) / len(inside), 4)
     assert figures["eta"]["60"] == {

@@ -25,11 +25,11 @@ def eta_figures(group: Group) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for h in HORIZON_NAMES:
         errors = group.counts.get(f"{ETA_ERROR.name}:{h}", {})
-        n = sum(errors.values())
-        abs_sum = sum(group.counts.get(f"eta_abs_s:{h}", {}).values())
-        inside = sum(group.counts.get(f"eta_in_window:{h}", {}).values())
+        n = group.sums[f"eta_n_{h}"]
+        abs_sum = group.sums[f"eta_abs_s_{h}"]
+        inside = group.sums[f"eta_in_window_{h}"]
         out[h] = {
-            "n": n,
+            "n": int(n),
             "mae_s": None if n == 0 else round(abs_sum / n, 1),
             "p90_abs_error_s": _round(quantile(ETA_ERROR, errors, 0.9)),
             "window_coverage": _rate(inside, n),

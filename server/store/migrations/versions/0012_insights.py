@@ -14,7 +14,7 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-SUMS = (
+SUMS: tuple[str, ...] = (
     "attempts",
     "delivered",
     "failed",
@@ -26,7 +26,9 @@ SUMS = (
     "in_window",
     "dwell_n",
 )
-FLOAT_SUMS = ("dwell_s", "leg_s", "leg_distance_m")
+HORIZONS = ("dispatch", "60", "30", "15", "5")
+SUMS += tuple(f"eta_{what}_{h}" for h in HORIZONS for what in ("n", "in_window"))
+FLOAT_SUMS = ("dwell_s", "leg_s", "leg_distance_m", *(f"eta_abs_s_{h}" for h in HORIZONS))
 
 
 def upgrade() -> None:
