@@ -34,8 +34,9 @@ from asyncpg.pool import PoolConnectionProxy
 
 from server import exit_codes
 from server.base.settings import Settings, SettingsError
+from server.domain import performance as perf
 from server.domain.lifecycle import Status
-from server.domain.performance import HORIZONS, Shown
+from server.domain.performance import HORIZONS, Delta, Finished, Shown
 from server.store import insight_queries, insights, queries
 from server.store import orders as store
 from server.store.orders import NewOrder
@@ -58,14 +59,7 @@ class Plan:
 async def seed(pool: asyncpg.Pool, settings: Settings, plan: Plan) -> int:
     """Write the history; returns the number of orders made."""
     rng = random.Random(plan.seed)
-    async with pool.acquire() as conn:
-        drivers = [
-            (await queries.create_driver(
-                conn, name=f"Seeded {k + 1}", phone=None, vehicle=None, device_id=None,
-                token_hash=f"seed-{secrets.token_hex(16)}",  # no token logs in
-            )).id
-            for k in range(plan.drivers)
-        ]  # fmt: skip
+    drivers = await _drivers(pool, plan.drivers)
     tz = ZoneInfo(settings.operator_time_zone)
     today = reports.today(settings.operator_time_zone, datetime.now(tz))
     work = [
@@ -86,44 +80,141 @@ async def seed(pool: asyncpg.Pool, settings: Settings, plan: Plan) -> int:
     return made
 
 
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One made-up stop of a driver's day."""
+
+    code: str
+    destination: tuple[float, float]
+    promised: datetime
+    window: tuple[datetime, datetime] | None
+    out_at: datetime  # out for delivery
+    arrival: datetime
+    shown: list[Shown]
+    finished: datetime
+    reason: str | None  # failed, with this reason; None: delivered
+
+
+def _visits(driver: int, on: date, tz: ZoneInfo, stops: int, rng: random.Random) -> list[Visit]:
+    at = datetime.combine(on, datetime.min.time(), tz).replace(hour=9) + timedelta(
+        minutes=rng.uniform(-30, 30)
+    )
+    visits = []
+    for k in range(max(1, round(stops * rng.uniform(0.7, 1.3)))):
+        arrival = at + timedelta(minutes=rng.uniform(6, 20))
+        window_start = arrival.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        promised = window_start + timedelta(hours=2 + rng.choice((0, 0, 0, -1)))
+        window = (window_start, promised) if rng.random() > 0.2 else None
+        lon, lat = CENTRE[0] + rng.gauss(0, 0.05), CENTRE[1] + rng.gauss(0, 0.04)
+        out_at = at - timedelta(minutes=20)
+        finished = arrival + timedelta(seconds=rng.uniform(45, 360))
+        reason = rng.choice(REASONS) if rng.random() < 0.05 else None
+        code = f"S{driver:05d}{on:%y%m%d}{k:04d}"
+        shown = _shown(arrival, out_at, rng)
+        visits.append(
+            Visit(code, (lon, lat), promised, window, out_at, arrival, shown, finished, reason)
+        )
+        at = finished
+    return visits
+
+
+async def _drivers(pool: asyncpg.Pool, count: int) -> list[int]:
+    async with pool.acquire() as conn:
+        return [
+            (await queries.create_driver(
+                conn, name=f"Seeded {k + 1}", phone=None, vehicle=None, device_id=None,
+                token_hash=f"seed-{secrets.token_hex(16)}",  # no token logs in
+            )).id
+            for k in range(count)
+        ]  # fmt: skip
+
+
 async def _driver_day(
     conn: PoolConnectionProxy, settings: Settings, driver: int, on: date, tz: ZoneInfo,
     stops: int, rng: random.Random,
 ) -> int:  # fmt: skip
-    at = datetime.combine(on, datetime.min.time(), tz).replace(hour=9) + timedelta(
-        minutes=rng.uniform(-30, 30)
-    )
-    n = max(1, round(stops * rng.uniform(0.7, 1.3)))
-    for k in range(n):
-        travel = timedelta(minutes=rng.uniform(6, 20))
-        arrival = at + travel
-        window_start = arrival.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        windowed = rng.random() > 0.2
-        promised = window_start + timedelta(hours=2 + rng.choice((0, 0, 0, -1)))
-        lon = CENTRE[0] + rng.gauss(0, 0.05)
-        lat = CENTRE[1] + rng.gauss(0, 0.04)
-        code = f"S{driver:05d}{on:%y%m%d}{k:04d}"
+    visits = _visits(driver, on, tz, stops, rng)
+    for v in visits:
+        window = v.window or (None, None)
         new = NewOrder(
-            f"seed-{code}", code, "Seeded customer", None, None, (lon, lat), None, promised,
-            window_start if windowed else None, promised if windowed else None,
+            f"seed-{v.code}", v.code, "Seeded customer", None, None, v.destination, None,
+            v.promised, *window,
         )  # fmt: skip
+        assigned = v.out_at - timedelta(minutes=40)
         async with conn.transaction():
-            order, _ = await store.create_order(conn, new, "seed", at - timedelta(hours=3))
-            await store.assign(conn, order.id, driver, None, None, at - timedelta(hours=1), 10**6)
-            await facts.assigned(conn, order.id, at - timedelta(hours=1))
-            await _status(conn, order.id, Status.SHIPPED, at - timedelta(minutes=30))
-            await _status(conn, order.id, Status.OUT_FOR_DELIVERY, at - timedelta(minutes=20))
-            await insights.record_arrival(
-                conn, order.id, arrival, _shown(arrival, at - timedelta(minutes=20), rng)
-            )
-            door = timedelta(seconds=rng.uniform(45, 360))
-            failed = rng.random() < 0.05
-            await _status(
-                conn, order.id, Status.FAILED if failed else Status.DELIVERED, arrival + door,
-                rng.choice(REASONS) if failed else None,
-            )  # fmt: skip
-        at = arrival + door
-    return n
+            order, _ = await store.create_order(conn, new, "seed", assigned - timedelta(hours=2))
+            await store.assign(conn, order.id, driver, None, None, assigned, 10**6)
+            await facts.assigned(conn, order.id, assigned)
+            await _status(conn, order.id, Status.SHIPPED, v.out_at - timedelta(minutes=10))
+            await _status(conn, order.id, Status.OUT_FOR_DELIVERY, v.out_at)
+            await insights.record_arrival(conn, order.id, v.arrival, v.shown)
+            done = Status.FAILED if v.reason else Status.DELIVERED
+            await _status(conn, order.id, done, v.finished, v.reason)
+    return len(visits)
+
+
+def _merge(into: Delta, more: Delta) -> None:
+    for name, value in more.sums.items():
+        into.sums[name] = into.sums.get(name, 0) + value
+    for key, n in more.counts.items():
+        into.counts[key] = into.counts.get(key, 0) + n
+
+
+async def seed_rollups(pool: asyncpg.Pool, settings: Settings, plan: Plan) -> int:
+    """`--fast`: the rollups alone, for sizing the read side in minutes. The same deltas
+    (server/domain/performance.py) merged per cell in memory, each cell written once with
+    store/insights.py's upsert; no orders or facts."""
+    rng = random.Random(plan.seed)
+    drivers = await _drivers(pool, plan.drivers)
+    tz = ZoneInfo(settings.operator_time_zone)
+    today = reports.today(settings.operator_time_zone, datetime.now(tz))
+    cells: dict[tuple[datetime, int, str], Delta] = {}
+    made = 0
+    for d in range(1, plan.days + 1):
+        for driver in drivers:
+            previous: datetime | None = None
+            for v in _visits(driver, today - timedelta(days=d), tz, plan.stops, rng):
+                zone = geohash(*v.destination)
+                start = v.out_at if previous is None else max(v.out_at, previous)
+                window_start, window_end = v.window or (None, None)
+                fact = Finished(
+                    v.finished, v.reason is None, v.reason, 1, v.promised, window_start,
+                    window_end, (v.finished - v.arrival).total_seconds(),
+                    (v.finished - start).total_seconds(), 0.0,
+                )  # fmt: skip
+                for hour, delta in (
+                    (perf.hour_of(v.finished), perf.finished_delta(fact)),
+                    (perf.hour_of(v.arrival), perf.arrival_delta(v.shown, v.arrival)),
+                ):
+                    _merge(cells.setdefault((hour, driver, zone), Delta()), delta)
+                previous = v.finished
+                made += 1
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def write(key: tuple[datetime, int, str], delta: Delta) -> None:
+        async with slots, pool.acquire() as conn:
+            await insights.add(conn, *key, delta)
+
+    await asyncio.gather(*(write(key, delta) for key, delta in cells.items()))
+    return made
+
+
+def geohash(lon: float, lat: float, length: int = 5) -> str:
+    """What PostGIS's ST_GeoHash gives (the zones of the real recording)."""
+    alphabet = "0123456789bcdefghjkmnpqrstuvwxyz"
+    bounds = [[-180.0, 180.0], [-90.0, 90.0]]
+    code: list[str] = []
+    bits, value, even = 0, 0, True
+    while len(code) < length:
+        axis = bounds[0] if even else bounds[1]
+        mid = (axis[0] + axis[1]) / 2
+        value = value * 2 + ((lon if even else lat) >= mid)
+        axis[0 if (lon if even else lat) >= mid else 1] = mid
+        even, bits = not even, bits + 1
+        if bits == 5:
+            code.append(alphabet[value])
+            bits, value = 0, 0
+    return "".join(code)
 
 
 async def _status(
@@ -204,7 +295,8 @@ def run(args: argparse.Namespace) -> int:
             if args.days > 0 and args.drivers > 0:
                 started = time.perf_counter()
                 plan = Plan(args.days, args.drivers, args.stops, args.seed)
-                result["orders"] = await seed(pool, settings, plan)
+                write = seed_rollups if args.fast else seed
+                result["orders"] = await write(pool, settings, plan)
                 result["seconds"] = round(time.perf_counter() - started, 1)
             async with pool.acquire() as conn:
                 result["rollup_rows"], result["count_rows"] = await insight_queries.sizes(conn)
@@ -231,6 +323,11 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.add_argument("--drivers", type=int, default=20, help="couriers (default 20)")
     parser.add_argument("--stops", type=int, default=17, help="stops per courier-day (about)")
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="the rollups only (no orders, facts or drivers): sizes the read side in minutes",
+    )
     parser.add_argument("--bench", action="store_true", help="then time the insights queries")
     parser.add_argument("--rounds", type=int, default=20, help="--bench: calls per query")
     parser.set_defaults(func=run)
