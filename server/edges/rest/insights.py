@@ -25,6 +25,7 @@ from server.edges.responses import error_response, json_response
 from server.edges.rest.params import check_known, query_int
 from server.edges.services import Caller, Services
 from server.usecases.insights import reports
+from server.wire import insights as wire
 from server.wire.exports import MEDIA_TYPES, table_csv
 
 DEFAULT_DAYS = 7
@@ -86,7 +87,7 @@ async def summary(request: Request, caller: Caller, services: Services) -> Respo
         answer = await reports.summary(services, period, driver_id, zone)
     except (ValueError, reports.UnknownFilter) as exc:
         return _refused(exc)
-    return json_response(answer)
+    return json_response(wire.summary(answer))
 
 
 async def _table(request: Request, services: Services, by: str, name: str) -> Response:
@@ -111,7 +112,7 @@ async def _table(request: Request, services: Services, by: str, name: str) -> Re
     answer: dict[str, Any] = {"time_zone": tz, **period.describe(), "rows": rows}
     if by in ("hour", "day", "week"):
         answer["bucket"] = by
-    return json_response(answer)
+    return json_response(wire.table(answer))
 
 
 _KEYS = {"hour": "bucket", "day": "bucket", "week": "bucket", "driver": "driver_id", "zone": "zone"}
