@@ -199,7 +199,7 @@ class Etas:
                 self._by_order[stop.order_id] = etas[stop.order_id]
             else:  # reached or passed: no ETA any more
                 self._by_order.pop(stop.order_id, None)
-        self.horizons.observe(fix.recorded_at, ((s.order_id, s.status) for s in stops), etas)
+        self.horizons.observe(driver_id, fix.recorded_at, stops, etas)
         arrived = tuple(
             Arrived(int(e.stop_id), driver_id, e.at, self.horizons.arrived(int(e.stop_id), e.at))
             for e in update.events
@@ -220,6 +220,7 @@ class Etas:
         any run (O(the driver's orders), not O(every order)); returns its tracker, for
         `_let_go`."""
         tracker = self._trackers.pop(driver_id, None)
+        self.horizons.run_changed(driver_id)
         self._building.pop(driver_id, None)  # what is in flight is for the old run
         self._first_updates.pop(driver_id, None)
         self._anchors.pop(driver_id, None)

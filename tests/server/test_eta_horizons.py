@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from geo.eta import StopEta
 from server.domain.histograms import ETA_ERROR, LATENESS, quantile
@@ -12,6 +13,15 @@ from server.domain.lifecycle import Status
 from server.live.eta_horizons import Horizons
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+class S(NamedTuple):
+    """A run's stop, as much as the horizons read of it."""
+
+    order_id: int
+    status: Status
+
+
 ORDER = 7
 
 
@@ -25,7 +35,7 @@ def drive(horizons: Horizons, minutes: int, arrival: datetime, every_s: float = 
     while t <= minutes * 60:
         now = T0 + timedelta(seconds=t)
         shown = arrival + timedelta(seconds=(minutes * 60 - t) / 10)  # early by a tenth
-        horizons.observe(now, [(ORDER, Status.OUT_FOR_DELIVERY)], {ORDER: eta(ORDER, shown)})
+        horizons.observe(1, now, [S(ORDER, Status.OUT_FOR_DELIVERY)], {ORDER: eta(ORDER, shown)})
         t += every_s
 
 
@@ -55,9 +65,9 @@ def test_a_stop_sent_out_late_has_no_earlier_horizons() -> None:
 def test_a_gap_in_fixes_leaves_the_horizon_empty_rather_than_stale() -> None:
     horizons = Horizons(sample_s=60.0)
     arrival = T0 + timedelta(minutes=40)
-    horizons.observe(T0, [(ORDER, Status.OUT_FOR_DELIVERY)], {ORDER: eta(ORDER, arrival)})
+    horizons.observe(1, T0, [S(ORDER, Status.OUT_FOR_DELIVERY)], {ORDER: eta(ORDER, arrival)})
     later = arrival - timedelta(minutes=3)  # the phone was silent for 37 minutes
-    horizons.observe(later, [(ORDER, Status.OUT_FOR_DELIVERY)], {ORDER: eta(ORDER, arrival)})
+    horizons.observe(1, later, [S(ORDER, Status.OUT_FOR_DELIVERY)], {ORDER: eta(ORDER, arrival)})
     assert [s.horizon for s in horizons.arrived(ORDER, arrival)] == ["dispatch"]
 
 
@@ -65,8 +75,8 @@ def test_memory_per_stop_is_bounded_and_only_stops_out_for_delivery_are_kept() -
     horizons = Horizons(sample_s=60.0)
     for k in range(3 * 3600):  # three hours of a fix a second
         now = T0 + timedelta(seconds=k)
-        stops = [(ORDER, Status.OUT_FOR_DELIVERY), (8, Status.SHIPPED)]
-        horizons.observe(now, stops, {ORDER: eta(ORDER, now), 8: eta(8, now)})
+        stops = [S(ORDER, Status.OUT_FOR_DELIVERY), S(8, Status.SHIPPED)]
+        horizons.observe(1, now, stops, {ORDER: eta(ORDER, now), 8: eta(8, now)})
     samples = horizons._samples[ORDER]
     assert len(samples) // 4 <= 3600 / 60 + 4
     assert 8 not in horizons._samples
@@ -86,3 +96,17 @@ def test_quantiles_from_buckets_are_within_a_bucket_of_the_nearest_rank() -> Non
             expected = min(max(rank, buckets.low), buckets.high)
             got = quantile(buckets, counts, q)
             assert got is not None and abs(got - expected) <= buckets.width
+
+
+def test_a_run_is_sampled_once_per_interval_and_at_once_after_it_changed() -> None:
+    horizons = Horizons(sample_s=60.0)
+    stops = [S(ORDER, Status.OUT_FOR_DELIVERY)]
+    for k in range(0, 120, 5):
+        now = T0 + timedelta(seconds=k)
+        horizons.observe(1, now, stops, {ORDER: eta(ORDER, now)})
+    assert horizons._samples[ORDER][::4].tolist() == [T0.timestamp(), T0.timestamp() + 60]
+    sent_out = S(9, Status.OUT_FOR_DELIVERY)  # a stop sent out mid-interval
+    horizons.run_changed(1)
+    now = T0 + timedelta(seconds=125)
+    horizons.observe(1, now, [*stops, sent_out], {ORDER: eta(ORDER, now), 9: eta(9, now)})
+    assert horizons._first[9][0] == now.timestamp()
