@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from server.store import Conn
+from server.store.insights import FLEET_DRIVER
 from server.store.schema_insights import SUM_COLUMNS
 
 # What a group is keyed by: the SQL expression, for each kind of table.
@@ -48,16 +49,21 @@ async def grouped(
     order."""
     key = GROUPS[by]
     sums = ", ".join(f"sum({c}) AS {c}" for c in SUM_COLUMNS)
+    # The whole fleet over time: its own cells (store/insights.py, FLEET_DRIVER); else
+    # the cells of each driver and zone.
+    fleet = driver_id is None and zone is None and by in ("all", "hour", "day", "week")
+    cells = f"driver_id = {FLEET_DRIVER}" if fleet else "driver_id >= 0"
     args = (from_at, to_at, driver_id, zone, time_zone)
     rows = await conn.fetch(
         f"""SELECT {key} AS g, {sums} FROM insight_rollups
-            WHERE {_FILTER} AND $5::text IS NOT NULL GROUP BY g ORDER BY g""",
+            WHERE {_FILTER} AND {cells} AND $5::text IS NOT NULL GROUP BY g ORDER BY g""",
         *args,
     )
     groups = {r["g"]: Group(r["g"], {c: float(r[c] or 0) for c in SUM_COLUMNS}) for r in rows}
     counts = await conn.fetch(
         f"""SELECT {key} AS g, metric, bucket, sum(n) AS n FROM insight_counts
-            WHERE {_FILTER} AND $5::text IS NOT NULL GROUP BY g, metric, bucket""",
+            WHERE {_FILTER} AND {cells} AND $5::text IS NOT NULL
+            GROUP BY g, metric, bucket""",
         *args,
     )
     for r in counts:
@@ -100,6 +106,7 @@ async def sizes(conn: Conn) -> tuple[int, int]:
 async def busiest_driver(conn: Conn) -> int | None:
     """The driver with the most rollup rows (the seeding tool's benchmark filters by it)."""
     found = await conn.fetchval(
-        "SELECT driver_id FROM insight_rollups GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        """SELECT driver_id FROM insight_rollups WHERE driver_id > 0
+           GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"""
     )
     return None if found is None else int(found)

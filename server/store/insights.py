@@ -19,6 +19,9 @@ from server.store import Conn
 from server.store.schema_insights import SUM_COLUMNS
 
 ZONE_PRECISION = 5  # geohash characters: cells of about 4.9 km x 4.9 km
+# The rollup cell of the whole fleet, per hour (no driver is -1, no zone is "*").
+FLEET_DRIVER = -1
+FLEET_ZONE = "*"
 # A driver's previous stop counts as the start of this one's leg within this long.
 LEG_LOOKBACK = "12 hours"
 
@@ -178,9 +181,15 @@ async def record_arrival(conn: Conn, order_id: int, at: datetime, shown: Sequenc
 
 
 async def add(conn: Conn, hour: datetime, driver_id: int | None, zone: str, delta: Delta) -> None:
-    """Add `delta` to the rollup cell (hour, driver, zone): one upsert for the sums, one
-    for the counts."""
-    driver = driver_id or 0
+    """Add `delta` to the rollup cell (hour, driver, zone) and to the hour's fleet cell
+    (FLEET_DRIVER, FLEET_ZONE), which the whole fleet's figures read: a handful of rows
+    an hour rather than one per driver and zone."""
+    await _add(conn, hour, driver_id or 0, zone, delta)
+    await _add(conn, hour, FLEET_DRIVER, FLEET_ZONE, delta)
+
+
+async def _add(conn: Conn, hour: datetime, driver: int, zone: str, delta: Delta) -> None:
+    """One upsert for the sums, one for the counts."""
     if delta.sums:
         names = [n for n in SUM_COLUMNS if n in delta.sums]
         columns = ", ".join(names)

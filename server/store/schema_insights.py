@@ -7,7 +7,8 @@ Declared on the one `metadata` (server/store/schema.py), gathered by server/stor
 - `eta_accuracy`: per attempt, the ETA the customer was shown at each horizon before the
   GPS arrival, and how far off it was.
 - `insight_rollups` and `insight_counts`: sums and histogram counts per UTC hour, driver
-  and zone, kept up to date in the same transactions: the insights API reads these only.
+  and zone, and per hour for the whole fleet (driver -1, zone "*"), kept up to date in the
+  same transactions: the insights API reads these only.
 
 A zone is the geohash (5 characters, cells about 4.9 km x 4.9 km) of the order's
 destination, computed by PostGIS (`ST_GeoHash`).
@@ -123,6 +124,8 @@ insight_counts = Table(
     PrimaryKeyConstraint(
         "hour", "driver_id", "zone", "metric", "bucket", name="insight_counts_pkey"
     ),
+    Index("insight_counts_zone", "zone", "hour"),
+    Index("insight_counts_driver", "driver_id", "hour"),
 )
 
 SUM_COLUMNS = _sums + _float_sums

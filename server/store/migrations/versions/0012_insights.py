@@ -103,6 +103,8 @@ def upgrade() -> None:
             CONSTRAINT insight_counts_pkey PRIMARY KEY (hour, driver_id, zone, metric, bucket)
         )"""
     )
+    op.execute("CREATE INDEX insight_counts_zone ON insight_counts (zone, hour)")
+    op.execute("CREATE INDEX insight_counts_driver ON insight_counts (driver_id, hour)")
 
 
 def downgrade() -> None:
