@@ -44,9 +44,10 @@ async def grouped(
     driver_id: int | None,
     zone: str | None,
     time_zone: str,
+    metrics: Sequence[str] | None = None,
 ) -> list[Group]:
     """The rollups in [from_at, to_at) (whole hours), filtered, summed per group, in key
-    order."""
+    order; only these histograms (`metrics`) when given."""
     key = GROUPS[by]
     sums = ", ".join(f"sum({c}) AS {c}" for c in SUM_COLUMNS)
     # The whole fleet over time: its own cells (store/insights.py, FLEET_DRIVER); else
@@ -63,8 +64,10 @@ async def grouped(
     counts = await conn.fetch(
         f"""SELECT {key} AS g, metric, bucket, sum(n) AS n FROM insight_counts
             WHERE {_FILTER} AND {cells} AND $5::text IS NOT NULL
+              AND ($6::text[] IS NULL OR metric = any($6::text[]))
             GROUP BY g, metric, bucket""",
         *args,
+        None if metrics is None else list(metrics),
     )
     for r in counts:
         group = groups.setdefault(r["g"], Group(r["g"], {c: 0.0 for c in SUM_COLUMNS}))

@@ -126,6 +126,7 @@ insight_counts = Table(
     ),
     Index("insight_counts_zone", "zone", "hour"),
     Index("insight_counts_driver", "driver_id", "hour"),
+    Index("insight_counts_metric", "metric", "hour"),
 )
 
 SUM_COLUMNS = _sums + _float_sums

@@ -105,6 +105,7 @@ def upgrade() -> None:
     )
     op.execute("CREATE INDEX insight_counts_zone ON insight_counts (zone, hour)")
     op.execute("CREATE INDEX insight_counts_driver ON insight_counts (driver_id, hour)")
+    op.execute("CREATE INDEX insight_counts_metric ON insight_counts (metric, hour)")
 
 
 def downgrade() -> None:
