@@ -124,6 +124,8 @@ BAD = [
     ("summary", {"from": "2026-13-01"}, 422, "YYYY-MM-DD"),
     ("summary", {"from": "2026-1-1"}, 422, "YYYY-MM-DD"),
     ("summary", {"to": "yesterday"}, 422, "YYYY-MM-DD"),
+    ("summary", {"from": "0001-01-01", "to": "0001-01-02"}, 422, "years 1971 to 9998"),
+    ("series", {"from": "9999-12-30", "to": "9999-12-31"}, 422, "years 1971 to 9998"),
     ("summary", {"driver_id": "abc"}, 422, "driver_id"),
     ("summary", {"driver_id": "9" * 30}, 422, "driver_id"),
     ("summary", {"driver_id": "424242"}, 404, "no driver with id 424242"),

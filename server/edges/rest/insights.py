@@ -30,6 +30,7 @@ from server.wire.exports import MEDIA_TYPES, table_csv
 
 DEFAULT_DAYS = 7
 HOUR_BUCKET_MAX_DAYS = 31  # 744 rows at most
+FIRST_YEAR, LAST_YEAR = 1971, 9998
 ZONE = re.compile(r"[0123456789bcdefghjkmnpqrstuvwxyz]{5}")  # geohash, 5 characters
 _FILTERS = frozenset({"from", "to", "driver_id", "zone"})
 
@@ -45,9 +46,12 @@ def _day(request: Request, name: str) -> date | None:
     try:
         if len(raw) != 10:
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise BadQuery(f"{name} must be a day, YYYY-MM-DD (operator-local)") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # the period before must be a date too
+        raise BadQuery(f"{name} must be a day of the years {FIRST_YEAR} to {LAST_YEAR}")
+    return day
 
 
 def _filters(
