@@ -171,9 +171,10 @@ async def seed_rollups(pool: asyncpg.Pool, settings: Settings, plan: Plan) -> in
     cells: dict[tuple[datetime, int, str], Delta] = {}
     made = 0
     for d in range(1, plan.days + 1):
-        for driver in drivers:
+        for driver in drivers:  # each day drawn as seed() draws it: the same history
             previous: datetime | None = None
-            for v in _visits(driver, today - timedelta(days=d), tz, plan.stops, rng):
+            day_rng = random.Random(rng.random())
+            for v in _visits(driver, today - timedelta(days=d), tz, plan.stops, day_rng):
                 zone = geohash(*v.destination)
                 start = v.out_at if previous is None else max(v.out_at, previous)
                 window_start, window_end = v.window or (None, None)

@@ -7,13 +7,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import pytest
 
+from server.base.settings import Settings
 from server.domain.histograms import DWELL
 from server.domain.lifecycle import Status
 from server.domain.performance import Shown
+from server.sim import history
 from server.store import insights, queries
 from server.store import orders as store
 from server.store.orders import NewOrder
+from server.store.pool import create_pool
+from server.store.schema_insights import SUM_COLUMNS
+from tests.conftest import empty_tables
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -78,3 +84,35 @@ async def test_an_arrival_after_the_attempt_ended_is_not_recorded(
         late = T0 + timedelta(minutes=6)
         assert not await insights.record_arrival(db, order_id, late, [])
     assert await db.fetchval("SELECT arrived_at FROM delivery_facts") is None
+
+
+async def test_a_seeded_history_and_its_fast_rollups_agree(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """`tracker seed` through the recording functions, then `--fast` with the same plan:
+    the same made-up days give the same rollups (the fast one's drivers numbered on)."""
+    plan = history.Plan(days=2, drivers=2, stops=5, seed=3)
+    pool = await create_pool(settings)
+    try:
+        made = await history.seed(pool, settings, plan)
+        full = await _totals(db)
+        await empty_tables(db)
+        assert await history.seed_rollups(pool, settings, plan) == made
+        fast = await _totals(db)
+    finally:
+        await pool.close()
+    facts = await db.fetchval("SELECT count(*) FROM delivery_facts")
+    assert facts == 0 and made > 0  # --fast writes no facts
+    assert full == pytest.approx(fast)
+    assert full[0] == made
+
+
+async def _totals(db: asyncpg.Connection) -> tuple[float, ...]:
+    """The fleet's sums (attempts first), and its histogram counts, over everything."""
+    row = await db.fetchrow(
+        f"SELECT {', '.join(f'sum({c})' for c in SUM_COLUMNS)} FROM insight_rollups "
+        "WHERE driver_id = -1"
+    )
+    assert row is not None
+    n = await db.fetchval("SELECT sum(n * (bucket + 1)) FROM insight_counts WHERE driver_id = -1")
+    return (*(float(v) for v in row.values()), float(n))
