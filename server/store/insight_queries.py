@@ -13,18 +13,16 @@ from server.store import Conn
 from server.store.insights import FLEET_DRIVER
 from server.store.schema_insights import SUM_COLUMNS
 
-# What a group is keyed by: the SQL expression, for each kind of table.
+# What a group is keyed by: the SQL expression, for each kind of table ({tz}: the
+# operator's time zone's parameter).
 GROUPS = {
     "all": "''",
-    "hour": "to_char(date_trunc('hour', hour AT TIME ZONE $5), 'YYYY-MM-DD\"T\"HH24:MI')",
-    "day": "to_char(date_trunc('day', hour AT TIME ZONE $5), 'YYYY-MM-DD')",
-    "week": "to_char(date_trunc('week', hour AT TIME ZONE $5), 'YYYY-MM-DD')",
+    "hour": "to_char(date_trunc('hour', hour AT TIME ZONE {tz}), 'YYYY-MM-DD\"T\"HH24:MI')",
+    "day": "to_char(date_trunc('day', hour AT TIME ZONE {tz}), 'YYYY-MM-DD')",
+    "week": "to_char(date_trunc('week', hour AT TIME ZONE {tz}), 'YYYY-MM-DD')",
     "driver": "driver_id::text",
     "zone": "zone",
 }
-
-_FILTER = """hour >= $1 AND hour < $2 AND ($3::bigint IS NULL OR driver_id = $3)
-    AND ($4::text IS NULL OR zone = $4)"""
 
 
 @dataclass(slots=True)
@@ -48,27 +46,45 @@ async def grouped(
 ) -> list[Group]:
     """The rollups in [from_at, to_at) (whole hours), filtered, summed per group, in key
     order; only these histograms (`metrics`) when given."""
-    key = GROUPS[by]
-    sums = ", ".join(f"sum({c}) AS {c}" for c in SUM_COLUMNS)
+    # Only the conditions asked for, written out: a statement per combination, each
+    # planned for what it filters on (`$3 IS NULL OR driver_id = $3` would keep indexes
+    # out of the generic plan PostgreSQL settles on after a few calls).
+    args: list[object] = [from_at, to_at]
+
+    def param(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
     # The whole fleet over time: its own cells (store/insights.py, FLEET_DRIVER); else
     # the cells of each driver and zone.
     fleet = driver_id is None and zone is None and by in ("all", "hour", "day", "week")
-    cells = f"driver_id = {FLEET_DRIVER}" if fleet else "driver_id >= 0"
-    args = (from_at, to_at, driver_id, zone, time_zone)
-    rows = await conn.fetch(
-        f"""SELECT {key} AS g, {sums} FROM insight_rollups
-            WHERE {_FILTER} AND {cells} AND $5::text IS NOT NULL GROUP BY g ORDER BY g""",
-        *args,
-    )
+    where = [
+        "hour >= $1",
+        "hour < $2",
+        f"driver_id = {FLEET_DRIVER}" if fleet else "driver_id >= 0",
+    ]
+    if driver_id is not None:
+        where.append(f"driver_id = {param(driver_id)}")
+    if zone is not None:
+        where.append(f"zone = {param(zone)}")
+    key = GROUPS[by].format(tz=param(time_zone) + "::text") if "{tz}" in GROUPS[by] else GROUPS[by]
+    sums = ", ".join(f"sum({c}) AS {c}" for c in SUM_COLUMNS)
+    async with conn.transaction():
+        # Planned for these times each call: a generic plan cannot tell a day from a year.
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        rows = await conn.fetch(
+            f"""SELECT {key} AS g, {sums} FROM insight_rollups
+                WHERE {" AND ".join(where)} GROUP BY g ORDER BY g""",
+            *args,
+        )
+        if metrics is not None:
+            where.append(f"metric = any({param(list(metrics))}::text[])")
+        counts = await conn.fetch(
+            f"""SELECT {key} AS g, metric, bucket, sum(n) AS n FROM insight_counts
+                WHERE {" AND ".join(where)} GROUP BY g, metric, bucket""",
+            *args,
+        )
     groups = {r["g"]: Group(r["g"], {c: float(r[c] or 0) for c in SUM_COLUMNS}) for r in rows}
-    counts = await conn.fetch(
-        f"""SELECT {key} AS g, metric, bucket, sum(n) AS n FROM insight_counts
-            WHERE {_FILTER} AND {cells} AND $5::text IS NOT NULL
-              AND ($6::text[] IS NULL OR metric = any($6::text[]))
-            GROUP BY g, metric, bucket""",
-        *args,
-        None if metrics is None else list(metrics),
-    )
     for r in counts:
         group = groups.setdefault(r["g"], Group(r["g"], {c: 0.0 for c in SUM_COLUMNS}))
         group.counts.setdefault(r["metric"], {})[r["bucket"]] = int(r["n"])
