@@ -27,7 +27,7 @@ from server.edges.phone_apps import routes as apps
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.edges.responses import error_response, http_error, internal_error
 from server.edges.rest import alerts as alerts_api
-from server.edges.rest import drivers, exports, health, keys, openapi
+from server.edges.rest import drivers, exports, health, insights, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
@@ -53,6 +53,8 @@ from server.usecases import maintenance
 from server.usecases.alerts import Alerts
 from server.usecases.driver_cache import DriverCache
 from server.usecases.ingest import Pipeline
+from server.usecases.insights import gauges as insight_gauges
+from server.usecases.insights.recorder import ArrivalRecorder
 from server.usecases.leader import Leadership
 from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier, measure_outbox_forever
@@ -105,6 +107,7 @@ async def _load_live(
         settings.stop_service_s,
         settings.detour_factor,
         gc_freeze.freeze_built if settings.gc_freeze_interval_s > 0 else None,
+        settings.insights_eta_sample_s,
     )
     fleet = Fleet(runs, etas, settings.fleet_interval_ms / 1000.0, settings.offline_after_s)
     async with pool.acquire() as conn:
@@ -165,6 +168,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         hub = _hub(settings, metrics)
         alerts = Alerts(pool, hub, settings.db_request_timeout_s)
         live = await _load_live(pool, settings, hub, notifier, alerts)
+        recorder = ArrivalRecorder(pool)  # GPS arrivals, for the performance record
+        notifier.on_arrived = recorder.offer
         routing = Routing(settings, pool, live, Router(pool, settings))
         live.etas.on_run_changed = routing.run_changed
         pipeline = Pipeline(settings, pool, writer, live, notifier, metrics, routing=routing)
@@ -194,6 +199,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             asyncio.create_task(RevocationListener(settings, sockets, drivers).run_forever()),
             asyncio.create_task(alerts.run()),
             asyncio.create_task(measure_outbox_forever(pool, metrics)),
+            asyncio.create_task(recorder.run()),
+            asyncio.create_task(insight_gauges.measure_forever(pool, settings, metrics)),
         ]
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
@@ -233,6 +240,10 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
         Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
         Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),
+        Route("/api/insights/summary", insights.summary, methods=["GET"]),
+        Route("/api/insights/series", insights.series, methods=["GET"]),
+        Route("/api/insights/drivers", insights.drivers, methods=["GET"]),
+        Route("/api/insights/zones", insights.zones, methods=["GET"]),
         Route("/api/keys", keys.create_api_key, methods=["POST"]),
         Route("/api/keys", keys.list_api_keys, methods=["GET"]),
         Route("/api/keys/{key_id}", keys.revoke_api_key, methods=["DELETE"]),

@@ -1,5 +1,6 @@
 """The `tracker` subcommands that are tools beside the server: simulate (a demo fleet),
-bench (load and ceilings) and eval-eta (the ETA replayed on recorded trips)."""
+bench (load and ceilings), eval-eta (the ETA replayed on recorded trips) and seed (a made-up
+delivery history for the insights)."""
 
 from __future__ import annotations
 
@@ -193,3 +194,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     eta_eval.add_arguments(evaluate)
     evaluate.set_defaults(func=eta_eval.run)
+
+    from server.sim import history
+
+    history.add_command(sub)  # tracker seed (issue 18)

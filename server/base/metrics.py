@@ -160,6 +160,19 @@ class Metrics:
             "written (0: none due)",
             registry=r,
         )
+        # Delivery insights for the current operator-local day (usecases/insights/gauges.py):
+        # NaN until something is counted.
+        self.insights_on_time_rate = Gauge(
+            "tracker_insights_on_time_rate",
+            "Share of today's deliveries with a promise delivered by it (operator time zone)",
+            registry=r,
+        )
+        self.insights_eta_mae = Gauge(
+            "tracker_insights_eta_mae_seconds",
+            "Mean absolute error of today's ETAs shown, against the GPS arrival, by horizon",
+            ["horizon"],
+            registry=r,
+        )
         self.notify_sends = Counter(
             "tracker_notification_sends",
             "Notification send attempts by channel and outcome (sent, retry, failed: given up)",

@@ -223,6 +223,13 @@ class Settings:
     reroute_min_interval_s: float = 60.0  # per courier: off route re-routes at most this often
     optimize_max_stops: int = 60  # POST /api/drivers/{id}/run/optimize: larger runs are 422
 
+    # Delivery insights (issue 18): the operator's IANA time zone, which days and weeks
+    # follow; the longest period one request may cover; how often the ETA shown is
+    # sampled per stop out for delivery (for its accuracy at horizons before arrival).
+    operator_time_zone: str = "UTC"
+    insights_max_range_days: int = 366
+    insights_eta_sample_s: float = 60.0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from `TRACKER_*` variables plus `DATABASE_URL` (call it once, at

@@ -73,6 +73,8 @@ POSITIVE = (
     "routing_margin_m",
     "routing_max_snap_m",
     "optimize_max_stops",
+    "insights_max_range_days",
+    "insights_eta_sample_s",
 )
 # Settings taking one word of a fixed set.
 CHOICES = {"log_format": ("text", "json"), "routing_profile": ("car", "bike")}
@@ -110,7 +112,7 @@ def check_settings(s: Settings) -> None:
             parse_networks(getattr(s, list_setting))
         except ValueError as exc:
             raise SettingsError(f"TRACKER_{list_setting.upper()}: {exc}") from None
-    for zone_setting in ("naive_time_zone", "default_time_zone"):
+    for zone_setting in ("naive_time_zone", "default_time_zone", "operator_time_zone"):
         try:
             ZoneInfo(getattr(s, zone_setting))
         except (ZoneInfoNotFoundError, ValueError):

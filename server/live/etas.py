@@ -26,12 +26,14 @@ from typing import Any
 
 from geo.calibration import Calibration
 from geo.eta import StopEta
-from geo.events import Event
+from geo.events import Event, EventKind
 from geo.model import Fix
 from geo.route import Route, RouteError, parse_route, provisional_route
 from geo.run import Stop, run_from_legs
 from geo.speed_profile import SpeedProfile
 from geo.tracker import Tracker, TrackUpdate
+from server.live.eta_horizons import Horizons
+from server.live.notices import Arrived
 from server.live.runs import Runs, RunStop
 from server.wire.live import EtaView, eta_view
 
@@ -72,6 +74,7 @@ class EtaModels:
 class DriverUpdate:
     etas: dict[int, StopEta]  # by order id
     events: tuple[Event, ...]
+    arrived: tuple[Arrived, ...] = ()  # the GPS arrivals among the events, for the record
 
 
 class Etas:
@@ -81,8 +84,10 @@ class Etas:
         service_s: float,
         detour_factor: float,
         freeze_built: Callable[[], None] | None = None,
+        eta_sample_s: float = 60.0,
     ) -> None:
         self._runs = runs
+        self.horizons = Horizons(eta_sample_s)  # the ETAs shown, for their accuracy
         self._freeze_built = freeze_built  # server/base/gc_freeze.py, when its freeze policy is on
         self._service_s = service_s
         self._detour_factor = detour_factor
@@ -196,12 +201,19 @@ class Etas:
             return None
         etas = {int(e.stop_id): e for e in update.etas}
         self._kept.setdefault(driver_id, set()).update(etas)
-        for stop in self._runs.stops(driver_id):
+        stops = self._runs.stops(driver_id)
+        for stop in stops:
             if stop.order_id in etas:
                 self._by_order[stop.order_id] = etas[stop.order_id]
             else:  # reached or passed: no ETA any more
                 self._by_order.pop(stop.order_id, None)
-        return DriverUpdate(etas, update.events)
+        self.horizons.observe(driver_id, fix.recorded_at, stops, etas)
+        arrived = tuple(
+            Arrived(int(e.stop_id), driver_id, e.at, self.horizons.arrived(int(e.stop_id), e.at))
+            for e in update.events
+            if e.kind is EventKind.ARRIVED and e.stop_id is not None
+        )
+        return DriverUpdate(etas, update.events, arrived)
 
     def set_models(self, models: EtaModels) -> None:
         """New learned models: trackers are rebuilt on each driver's next fix."""
@@ -216,6 +228,7 @@ class Etas:
         any run (O(the driver's orders), not O(every order)); returns its tracker, for
         `_let_go`."""
         tracker = self._trackers.pop(driver_id, None)
+        self.horizons.run_changed(driver_id)
         self._building.pop(driver_id, None)  # what is in flight is for the old run
         self._first_updates.pop(driver_id, None)
         self._anchors.pop(driver_id, None)
@@ -225,6 +238,7 @@ class Etas:
             self._by_order.pop(order_id, None)
             self._legs.pop(order_id, None)
             self._route_notes.pop(order_id, None)
+        self.horizons.forget(kept - still)
         if still:
             self._kept[driver_id] = still
         return tracker

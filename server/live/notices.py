@@ -15,14 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from geo.eta import StopEta
 from geo.events import EventKind
 from server.domain.lifecycle import Status
-from server.live.etas import DriverUpdate
+from server.domain.performance import Shown
 from server.live.runs import RunStop
 from server.wire.live import EtaView, Position, eta_view
+
+if TYPE_CHECKING:  # etas.py makes the Arrived notices: only its type is needed here
+    from server.live.etas import DriverUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,19 @@ class Arriving:
     eta: EtaView | None  # the ETA as customers get it (wire.live.eta_view)
 
 
-Notice = FreshEta | Arriving
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """The tracker saw the courier arrive (geo's ARRIVED: inside the radius and dwelling;
+    `at` is when it got there), with the ETAs shown before (eta_horizons.py): recorded as
+    the attempt's GPS arrival (usecases/insights/recorder.py)."""
+
+    order_id: int
+    driver_id: int
+    at: datetime
+    shown: tuple[Shown, ...]
+
+
+Notice = FreshEta | Arriving | Arrived
 
 
 def notices_of(stops: Sequence[RunStop], update: DriverUpdate) -> list[Notice]:
@@ -59,6 +74,7 @@ def notices_of(stops: Sequence[RunStop], update: DriverUpdate) -> list[Notice]:
         if event.kind is EventKind.ARRIVING and event.stop_id is not None:
             order_id = int(event.stop_id)
             notices.append(Arriving(order_id, eta_view(update.etas.get(order_id))))
+    notices.extend(update.arrived)  # GPS arrivals, for the performance record
     return notices
 
 

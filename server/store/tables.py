@@ -5,6 +5,7 @@ module is added to this list.
 
 from server.store import (
     schema_delivery,  # noqa: F401 (registers its tables)
+    schema_insights,  # noqa: F401 (registers its tables)
     schema_roads,  # noqa: F401 (registers its tables)
 )
 from server.store.schema import metadata

@@ -30,6 +30,7 @@ from server.store import order_lists, proofs, queries
 from server.store import orders as store
 from server.store.orders import NewOrder, Order, TimelineEntry
 from server.usecases import proof
+from server.usecases.insights import facts
 from server.usecases.notify.notifier import Notifier
 
 
@@ -117,6 +118,7 @@ async def change_status_in(
     if changed is None:
         raise NoSuchOrder(order_id)
     before, after, entry = changed
+    await facts.status_changed(conn, after, entry)  # the performance facts (issue 18)
     await services.notifier.enqueue_status(conn, after, entry, services.live.etas.view(order_id))
     return before, after, entry
 
@@ -146,17 +148,14 @@ async def assign(
         if driver is None:
             raise NoSuchDriver(driver_id)
         before = await store.get_order(conn, order_id)
-        assigned = await store.assign(
-            conn,
-            order_id,
-            driver.id,
-            route,
-            stop_index,
-            now,
-            services.settings.max_stops_per_run,
-        )
-        if before is None or assigned is None:
-            raise NoSuchOrder(order_id)
+        async with conn.transaction():  # the run and the attempt's facts together
+            assigned = await store.assign(
+                conn, order_id, driver.id, route, stop_index, now,
+                services.settings.max_stops_per_run,
+            )  # fmt: skip
+            if before is None or assigned is None:
+                raise NoSuchOrder(order_id)
+            await facts.assigned(conn, order_id, now)
         after, shifted = assigned
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)
     # One change, with the stops the insertion moved down: each run is rebuilt once.

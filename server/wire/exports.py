@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from xml.sax.saxutils import escape
 
@@ -221,3 +221,9 @@ def orders_csv(rows: Iterable[Sequence[object]]) -> bytes:
         ]
         for row in rows
     )
+
+
+def table_csv(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
+    """A table of the insights API (docs/api.md, "Insights") as RFC 4180 CSV with a header
+    line; cells that a spreadsheet would run as a formula are quoted as text."""
+    return _csv_lines([columns, *([row.get(c) for c in columns] for row in rows)])

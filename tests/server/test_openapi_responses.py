@@ -146,6 +146,22 @@ async def _exports(
     check(await c.get("/api/orders", params={"format": "csv"}, headers=headers), "/api/orders")
 
 
+async def _insights(
+    c: httpx.AsyncClient, check: ResponseChecker, driver_id: int, headers: dict[str, str]
+) -> None:
+    """Each table as JSON and CSV; an unknown driver (404), a bad period (422)."""
+    s = "/api/insights/summary"
+    check(await c.get(s, params={"driver_id": driver_id}, headers=headers), s)
+    check(await c.get(s, params={"driver_id": 999999}, headers=headers), s)  # 404
+    check(await c.get(s, params={"from": "2026-11-30", "to": "2026-11-01"}, headers=headers), s)
+    for table in ("series", "drivers", "zones"):
+        path = f"/api/insights/{table}"
+        for fmt in ("json", "csv"):
+            check(await c.get(path, params={"format": fmt}, headers=headers), path)
+        check(await c.get(path, params={"format": "xls"}, headers=headers), path)  # 422
+        check(await c.get(path, params={"zone": "ezzzz"}, headers=headers), path)  # 404
+
+
 async def _webhooks(
     c: httpx.AsyncClient, check: ResponseChecker, dispatcher: dict[str, str]
 ) -> None:
@@ -321,6 +337,7 @@ async def _exercise(server: RunningServer, check: ResponseChecker) -> None:
         driver_id, token, dispatcher = await _drivers_and_keys(c, check)
         code = await _orders(c, check, driver_id, dispatcher)
         await _exports(c, check, driver_id, dispatcher)
+        await _insights(c, check, driver_id, dispatcher)
         found = (await c.get("/api/orders?status=out_for_delivery", headers=dispatcher)).json()
         order_id = found["orders"][0]["id"]
         await _notifications(c, check, order_id, dispatcher)

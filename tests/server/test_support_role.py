@@ -12,7 +12,8 @@ import pytest
 
 from server.base.settings import Settings
 from server.edges.guards import ROLES
-from server.edges.rest.api_table import OPERATIONS, Op
+from server.edges.rest.api_table import OPERATIONS
+from server.edges.rest.api_types import Op
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import ADMIN, Dispatch
 from tests.server.harness import RunningServer, run_server

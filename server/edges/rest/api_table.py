@@ -10,7 +10,6 @@ the app is missing here, or a path here is not a route of the app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,6 +18,17 @@ import msgspec
 from server.edges.phone_apps import osmand
 from server.edges.phone_apps.routes import OwnTracksLocation, OwnTracksType
 from server.edges.rest.alerts import MessageIn
+from server.edges.rest.api_types import (
+    EMPTY_LIST,
+    ERROR,
+    IMAGE,
+    NO_BODY,
+    TEXT,
+    WRONG_STATE,
+    Media,
+    Op,
+    Param,
+)
 from server.edges.rest.drivers import DriverIn
 from server.edges.rest.notifications import SubscriptionIn
 from server.edges.rest.routing import OptimizeIn
@@ -27,6 +37,7 @@ from server.wire import (
     alerts,
     courier,
     courier_actions,
+    insights,
     live,
     notify,
     orders,
@@ -43,47 +54,7 @@ class FixBacklog(msgspec.Struct, tag="fixes", tag_field="type"):
     fixes: list[courier.FixIn]
 
 
-@dataclass(frozen=True)
-class Media:
-    """A body that is not JSON: its media type, and the type msgspec describes it by."""
-
-    type: str
-    kind: Any = str
-
-
-ERROR = rest.Error
-WRONG_STATE = self_service.WrongState  # 409 naming the order's status
-NO_BODY = None  # 204
-TEXT = Media("text/plain")
-EMPTY_LIST = Annotated[list[Any], msgspec.Meta(max_length=0)]
-IMAGE = (Media("image/jpeg", bytes), Media("image/png", bytes), Media("image/webp", bytes))
 DRIVER_TOKEN_BODY = (courier.FixMessage, FixBacklog, list[courier.FixIn])
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: Any  # a type msgspec can describe
-    description: str
-    where: str = "query"
-
-
-@dataclass(frozen=True)
-class Op:
-    method: str
-    path: str
-    summary: str
-    tag: str
-    auth: str | None  # "support" | "dispatcher" | "admin" (API key roles, guards.ROLES),
-    # "driver", "device", "metrics", "owntracks"
-    responses: dict[int, Any]  # status -> type, ERROR, NO_BODY, a Media, or a tuple (any of)
-    request: Any = None  # the same: a type, a Media, or a tuple
-    params: tuple[Param, ...] = ()
-    database: bool = True  # 503 when it is unavailable
-    description: str = ""
-    deprecated: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # x- extensions
-    also_driver: bool = False  # a driver's token is accepted too (for what `description` says)
 
 
 OrderStatus = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]+(,[a-z_]+)*$")]
@@ -145,6 +116,22 @@ _UNSUBSCRIBE = (
     Param("sig", Annotated[str, msgspec.Meta(min_length=22, max_length=22)],
           "the link's signature, as in the message"),
 )  # fmt: skip
+Day = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+Zone = Annotated[str, msgspec.Meta(pattern=r"^[0-9b-hjkmnp-z]{5}$")]
+_INSIGHT_QUERY = (
+    Param("from", Day, "first day, operator-local (default: 6 days before `to`)"),
+    Param("to", Day, "last day, inclusive (default: today)"),
+    Param("driver_id", Id, "only this driver's (404 if there is no such driver)"),
+    Param("zone", Zone, "only this zone: the destination's 5-character geohash (404 if "
+          "nothing was recorded there)"),
+)  # fmt: skip
+_INSIGHT_FORMAT = Param("format", Literal["json", "csv"], "default json")
+_INSIGHTS = (
+    "Read from hourly rollups kept with every delivery; days and weeks in "
+    "TRACKER_OPERATOR_TIME_ZONE, named in every answer (`time_zone`; CSV: a column). "
+    "Periods over TRACKER_INSIGHTS_MAX_RANGE_DAYS, from after to, unknown parameters: 422. "
+    "Support keys: 403."
+)
 _BY_CODE = "The tracking code is the credential; rate-limited as lookups; an expired link is 404."
 OPERATIONS: tuple[Op, ...] = (
     # health and metrics
@@ -186,6 +173,21 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/drivers/{driver_id}/track", "A driver's stored fixes between two times",
        "exports", _D, {200: TRACK, 404: ERROR, 422: ERROR}, params=_TRACK_QUERY,
        description=_TRACK_SHAPES + " Ranges over TRACKER_TRACK_MAX_RANGE_H are 422."),
+    # delivery insights (docs/api.md "Insights")
+    Op("GET", "/api/insights/summary", "Delivery performance over a period, and the one "
+       "before", "insights", _D, {200: insights.Summary, 404: ERROR, 422: ERROR},
+       params=_INSIGHT_QUERY, description=_INSIGHTS),
+    Op("GET", "/api/insights/series", "Delivery performance per hour, day or week",
+       "insights", _D, {200: (insights.Table, CSV), 404: ERROR, 422: ERROR},
+       params=(*_INSIGHT_QUERY, _INSIGHT_FORMAT, Param("bucket", Literal["hour", "day", "week"],
+               "default day; hour: periods of at most 31 days")),
+       description=_INSIGHTS),
+    Op("GET", "/api/insights/drivers", "Delivery performance per driver", "insights", _D,
+       {200: (insights.Table, CSV), 404: ERROR, 422: ERROR},
+       params=(*_INSIGHT_QUERY, _INSIGHT_FORMAT), description=_INSIGHTS),
+    Op("GET", "/api/insights/zones", "Delivery performance per zone", "insights", _D,
+       {200: (insights.Table, CSV), 404: ERROR, 422: ERROR},
+       params=(*_INSIGHT_QUERY, _INSIGHT_FORMAT), description=_INSIGHTS),
     # courier ingest and phone apps
     Op("POST", "/api/ingest", "A batch of fixes, answered once they are stored", "ingest",
        "driver", {200: rest.Ingested, 400: ERROR, 413: ERROR, 503: (rest.StorageBehind, ERROR)},

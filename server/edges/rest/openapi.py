@@ -16,14 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.edges.guards import ROLES
-from server.edges.rest.api_table import (
-    COMPONENT_NAMES,
-    NO_BODY,
-    OPERATIONS,
-    SOCKETS,
-    Media,
-    Op,
-)
+from server.edges.rest.api_table import COMPONENT_NAMES, OPERATIONS, SOCKETS
+from server.edges.rest.api_types import NO_BODY, Media, Op
 from server.wire import notify, rest
 
 TITLE = "tracker: real-time delivery tracking API"

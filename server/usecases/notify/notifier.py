@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,7 +34,7 @@ from server.base.networks import parse_networks
 from server.base.settings import Settings
 from server.domain import lateness
 from server.domain.lifecycle import CLOSED, Status
-from server.live.notices import Arriving, FreshEta, Notice
+from server.live.notices import Arrived, Arriving, FreshEta, Notice
 from server.store import Conn, outbox, preferences, proofs
 from server.store import orders as order_store
 from server.store.orders import Order, TimelineEntry
@@ -109,6 +109,7 @@ class Notifier:
         self._position_sent_s: dict[tuple[int, int], float] = {}
         self._installation: preferences.Installation | None = None  # read once, kept
         self.sent = 0  # messages sent by this process (tests and metrics read it)
+        self.on_arrived: Callable[[Arrived], None] | None = None  # app.py: the recorder
 
     # Inputs --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -155,6 +156,8 @@ class Notifier:
                 self.maybe_delayed(notice.order_id, notice.due_by, notice.eta, notice.status)
             elif isinstance(notice, Arriving):
                 self.arriving(notice.order_id, notice.eta)
+            elif self.on_arrived is not None:  # a GPS arrival, for usecases/insights
+                self.on_arrived(notice)
 
     def arriving(self, order_id: int, eta: EtaView | None) -> None:
         self._offer(_Arriving(order_id, eta))
