@@ -23,6 +23,9 @@ VENDORED = [
     "node_modules/swagger-ui-dist/NOTICE",
     "node_modules/signature_pad/dist/signature_pad.js",
     "node_modules/signature_pad/LICENSE",
+    "node_modules/uplot/dist/uPlot.esm.js",
+    "node_modules/uplot/dist/uPlot.min.css",
+    "node_modules/uplot/LICENSE",
 ]
 
 
