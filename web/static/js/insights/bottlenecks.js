@@ -4,7 +4,6 @@
 // #bottlenecks panel of insights.html (hidden until this module shows it). main.js calls
 // `showBottlenecks(view)` after every load with the view on screen; today it does nothing.
 
-// eslint-disable-next-line no-unused-vars
 export function showBottlenecks(view) {
   // Draw the layers for view.from..view.to (and view.driver_id, view.zone) here, then
   // unhide document.getElementById("bottlenecks").
