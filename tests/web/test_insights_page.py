@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import ROUND_HALF_UP, Decimal
@@ -204,15 +205,19 @@ async def test_the_page_shows_the_apis_figures_charts_tables_filters_and_exports
         assert theirs["current"]["deliveries"] != period["deliveries"]
         await check_tiles(page, theirs)
         await expect(driver_rows).to_have_count(1)
+        # Weekly buckets: in the URL, and the series' export is of those.
+        await page.get_by_label("Chart by").select_option("week")
+        await expect(page).to_have_url(re.compile(r"&bucket=week$"))
+        await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
         async with page.expect_download() as waiting:
             await page.locator('button.export[data-table="series"]').click()
         series_csv = (await (await waiting.value).path()).read_text()
-        series = await read_api(server, "/api/insights/series", driver_id=one)
-        assert [r["deliveries"] for r in csv.DictReader(io.StringIO(series_csv))] == [
-            str(r["deliveries"]) for r in series["rows"]
-        ]
+        series = await read_api(server, "/api/insights/series", driver_id=one, bucket="week")
+        assert [
+            (r["bucket"], r["deliveries"]) for r in csv.DictReader(io.StringIO(series_csv))
+        ] == [(r["bucket"], str(r["deliveries"])) for r in series["rows"]]
 
-        # A shorter period and a zone: the numbers follow again.
+        # A longer period (and the period before it), then a zone: the numbers follow again.
         first_day = summary["previous"]["from"]
         await page.get_by_label("From", exact=True).fill(first_day)
         wider = await read_api(

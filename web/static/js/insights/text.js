@@ -80,6 +80,7 @@ export const TEXT = {
   series_on_time_promise: "On time vs promise (%)",
   series_on_time_window: "On time vs window (%)",
   series_eta: "ETA error {horizon} (min)",
+  axis_time: "When",
   axis_count: "",
   axis_percent: "%",
   axis_minutes: "min",
