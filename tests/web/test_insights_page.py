@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -205,6 +206,20 @@ async def test_the_page_shows_the_apis_figures_charts_tables_filters_and_exports
         assert theirs["current"]["deliveries"] != period["deliveries"]
         await check_tiles(page, theirs)
         await expect(driver_rows).to_have_count(1)
+        # The orders created in the period, that driver's, as the orders export has them.
+        async with page.expect_download() as waiting:
+            await page.locator('button.export[data-table="orders"]').click()
+        orders_csv = (await (await waiting.value).path()).read_text()
+        created = await db.fetch(
+            """SELECT id FROM orders WHERE driver_id = $1 AND created_at >= $2::timestamptz
+               AND created_at < $3::timestamptz ORDER BY id""",
+            one,
+            datetime.fromisoformat(period["from_at"]),
+            datetime.fromisoformat(period["to_at"]),
+        )
+        exported_ids = [int(r["id"]) for r in csv.DictReader(io.StringIO(orders_csv))]
+        assert exported_ids == [r["id"] for r in created] and exported_ids
+
         # Weekly buckets: in the URL, and the series' export is of those.
         await page.get_by_label("Chart by").select_option("week")
         await expect(page).to_have_url(re.compile(r"&bucket=week$"))

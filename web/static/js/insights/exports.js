@@ -1,4 +1,5 @@
-// The export buttons: a table of the view as CSV (`format=csv` of the API). The API wants
+// The export buttons: a table of the view as CSV (`format=csv` of the API), and the orders
+// created in the period. The API wants
 // the key in a header, which a plain link cannot send, so the file is fetched with it and
 // handed to the browser as a download (named as the API names it).
 
@@ -12,9 +13,23 @@ function fileName(response, fallback) {
   return match ? match[1] : fallback;
 }
 
-async function download(table, view) {
+// The orders export (`GET /api/orders?format=csv`) takes instants, both inclusive, and a
+// driver; the insights' period is [from_at, to_at).
+function ordersPath(view) {
+  const params = new URLSearchParams({ format: "csv", from: view.from_at });
+  params.set("to", new Date(Date.parse(view.to_at) - 1).toISOString());
+  if (view.driver_id) params.set("driver_id", view.driver_id);
+  return `/api/orders?${params}`;
+}
+
+function exportPath(table, view) {
+  if (table === "orders") return ordersPath(view);
   const extra = table === "series" ? { bucket: view.bucket, format: "csv" } : { format: "csv" };
-  const path = `/api/insights/${table}?${filterQuery(view, extra)}`;
+  return `/api/insights/${table}?${filterQuery(view, extra)}`;
+}
+
+async function download(table, view) {
+  const path = exportPath(table, view);
   const problem = $("export-problem");
   problem.hidden = true;
   let response;

@@ -41,7 +41,8 @@ async function show(view) {
     return;
   }
   const { summary, series } = answer;
-  shown = { ...view, from: summary.current.from, to: summary.current.to };
+  const { from, to, from_at, to_at } = summary.current;
+  shown = { ...view, from, to, from_at, to_at };
   showView(shown, { replace: true }); // the API's days: a shared link shows the same period
   $("period").textContent = t("period", { from: shown.from, to: shown.to, zone: summary.time_zone });
   await showFilters(shown, answer.zoneChoice);
