@@ -73,6 +73,11 @@ def expected(kind: str, value: float | None) -> str:
 def expected_change(kind: str, now: float | None, before: float | None) -> str:
     if now is None or before is None or (kind == "count" and not before):
         return "no earlier figure"
+    text = _moved(kind, now, before)
+    return text if re.search("[1-9]", text) else text.lstrip("+-")  # too small to show
+
+
+def _moved(kind: str, now: float, before: float) -> str:
     if kind == "count":
         moved = (now - before) / before * 100
         return f"{signed(decimals(moved, 1), moved)} %"

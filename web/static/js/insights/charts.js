@@ -62,6 +62,9 @@ function bars(label, fill) {
   return { label, stroke: fill, fill, width: 0, paths: uPlot.paths.bars({ size: [0.7, 48] }), points: { show: false } };
 }
 
+// Counts and errors from zero up, with a little headroom (a flat line is not a cliff).
+const fromZero = (_, min, max) => [0, max > 0 ? max * 1.1 : 1];
+
 function draw(id, bucket, series, data, yLabel, yRange = null) {
   const box = $(id);
   charts.get(id)?.destroy();
@@ -76,7 +79,7 @@ function draw(id, bucket, series, data, yLabel, yRange = null) {
       // readable (uPlot would spread one point over years).
       scales: {
         x: { time: true, auto: false, range: [x[0] - half, x[x.length - 1] + half] },
-        ...(yRange ? { y: { auto: false, range: yRange } } : {}),
+        y: yRange ? { auto: false, range: yRange } : { range: fromZero },
       },
       series: [xSeries(bucket), ...series],
       axes: [xAxis(bucket), { label: yLabel, size: 56 }],

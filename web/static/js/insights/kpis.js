@@ -29,7 +29,9 @@ export function change(kind, better, now, before) {
   if (now === null || before === null) return null;
   const text = KINDS[kind].change(now, before);
   if (text === null) return null;
-  const sense = now === before ? "same" : (now > before) === (better === "higher") ? "better" : "worse";
+  // A change too small to show ("+0.0 min") is no change: no sign, no colour.
+  if (!/[1-9]/.test(text)) return { text: text.replace(/^[+-]/, ""), sense: "same" };
+  const sense = (now > before) === (better === "higher") ? "better" : "worse";
   return { text, sense };
 }
 
