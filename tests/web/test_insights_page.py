@@ -191,6 +191,15 @@ async def test_the_page_shows_the_apis_figures_charts_tables_filters_and_exports
             "aria-sort", "descending"
         )
         await expect(driver_rows.first.locator("td").nth(1)).to_have_text(str(most["failed"]))
+        # From the keyboard: the pressed heading keeps the focus; Enter turns the order.
+        failed_heading = page.locator("#drivers-table").get_by_role("button", name="Failed")
+        await expect(failed_heading).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#drivers-table th[aria-sort]")).to_have_attribute(
+            "aria-sort", "ascending"
+        )
+        least = min(r["failed"] for r in drivers)
+        await expect(driver_rows.first.locator("td").nth(1)).to_have_text(str(least))
 
         # Export: the drivers' table as the API's CSV, downloaded with the key.
         async with page.expect_download() as waiting:

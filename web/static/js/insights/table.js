@@ -24,7 +24,8 @@ export function sortableTable(table, columns, { key, descending = false, rowKey 
     return column.value ? column.value(row) : row[column.key];
   }
 
-  function render() {
+  // `focusKey`: the column whose button was pressed keeps the focus across the redraw.
+  function render(focusKey = null) {
     const column = columns.find((c) => c.key === sort.key) ?? columns[0];
     const sorted = [...rows].sort((a, b) => {
       const x = value(column, a);
@@ -42,8 +43,9 @@ export function sortableTable(table, columns, { key, descending = false, rowKey 
         button.addEventListener("click", () => {
           sort.descending = c.key === sort.key ? !sort.descending : c.kind !== "text";
           sort.key = c.key;
-          render();
+          render(c.key);
         });
+        if (c.key === focusKey) queueMicrotask(() => button.focus());
         th.append(button);
         return th;
       }),
