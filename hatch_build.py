@@ -25,6 +25,9 @@ VENDORED = [
     "node_modules/signature_pad/LICENSE",
     "node_modules/protomaps-leaflet/dist/protomaps-leaflet.js",  # one file, its deps inside
     "node_modules/protomaps-leaflet/LICENSE",
+    "node_modules/uplot/dist/uPlot.esm.js",
+    "node_modules/uplot/dist/uPlot.min.css",
+    "node_modules/uplot/LICENSE",
 ]
 
 

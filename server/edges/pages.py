@@ -1,10 +1,11 @@
 """The pages: customer tracking (`/t/{code}`), its embeddable widget (`/embed/{code}`), the
-portal (`/track`), the dispatcher's fleet map (`/dispatch`), the courier page (`/driver`), the
-API reference (`/docs`), and their static assets (compressed and cached: static_files.py).
+portal (`/track`), the dispatcher's fleet map (`/dispatch`) and delivery insights
+(`/insights`), the courier page (`/driver`), the API reference (`/docs`), and their static
+assets (compressed and cached: static_files.py).
 
 The pages are plain HTML and JS modules from `web/` (in a wheel, `server/web`); Leaflet and
-its marker-clustering plugin, Swagger UI for `/docs` and signature_pad for the courier's
-proof of delivery come from `web/node_modules` (pinned
+its marker-clustering plugin, Swagger UI for `/docs`, signature_pad for the courier's
+proof of delivery and uPlot for the insights' charts come from `web/node_modules` (pinned
 in `web/package.json`, installed by `npm ci`), served under `/static/vendor/<name>@<version>/`
 (immutable; the pages' `/static/vendor/<name>/` URLs are rewritten to it when served) and,
 revalidated, `/static/vendor/<name>/`. The page settings reach the pages as a tiny JS
@@ -63,6 +64,7 @@ VENDOR = {  # URL name -> the package's folder of ready-to-serve files
     "swagger-ui": WEB_DIR / "node_modules" / "swagger-ui-dist",  # /docs; the package is its dist
     "signature_pad": WEB_DIR / "node_modules" / "signature_pad" / "dist",  # the courier's proof
     "protomaps-leaflet": WEB_DIR / "node_modules" / "protomaps-leaflet" / "dist",  # vector tiles
+    "uplot": WEB_DIR / "node_modules" / "uplot" / "dist",  # /insights' charts
 }
 PAGES = {  # path -> file in web/pages
     "/track": "portal.html",
@@ -72,6 +74,7 @@ PAGES = {  # path -> file in web/pages
     "/dispatch": "dispatch.html",
     "/driver": "driver.html",
     "/docs": "docs.html",  # the API's OpenAPI document (/openapi.json) in Swagger UI
+    "/insights": "insights.html",  # delivery performance, for dispatchers (issue 18)
 }
 
 
@@ -220,8 +223,9 @@ def page_routes(settings: Settings, basemap: Basemap) -> list[BaseRoute]:
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         log.warning(
-            "web/node_modules lacks %s: the pages will work without it (no map, no /docs, "
-            "or no signature pad). Run `npm ci` in web/ (./scripts/run.sh and test.sh do it).",
+            "web/node_modules lacks %s: the pages will work without it (no map, no /docs, no "
+            "signature pad, or no charts). Run `npm ci` in web/ (./scripts/run.sh and test.sh "
+            "do it).",
             ", ".join(missing),
         )
 

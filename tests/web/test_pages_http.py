@@ -15,7 +15,14 @@ async def test_pages_assets_and_config_are_served(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
     async with run_server(web_settings(settings)) as server, server.http() as client:
-        for path in ("/track", "/t/7KQ2-M9XD-3HVA-PR4T", "/dispatch", "/driver", "/docs"):
+        for path in (
+            "/track",
+            "/t/7KQ2-M9XD-3HVA-PR4T",
+            "/dispatch",
+            "/driver",
+            "/docs",
+            "/insights",
+        ):
             page = await client.get(path)
             assert page.status_code == 200, path
             assert page.headers["content-type"].startswith("text/html")
@@ -42,6 +49,8 @@ async def test_pages_assets_and_config_are_served(
             "/static/vendor/leaflet/leaflet.js",
             "/static/vendor/leaflet/leaflet.css",
             "/static/vendor/leaflet.markercluster/leaflet.markercluster.js",
+            "/static/vendor/uplot/uPlot.esm.js",  # /insights' charts
+            "/static/vendor/uplot/uPlot.min.css",
         ):
             assert (await client.get(asset)).status_code == 200, asset
         # Only the pages' own folder and the packages' dist folders are public.

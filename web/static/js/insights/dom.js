@@ -1,0 +1,5 @@
+// The page's elements by id, and element building (the shared one from ../format.js).
+
+export { el } from "../format.js";
+
+export const $ = (id) => document.getElementById(id);
