@@ -17,8 +17,13 @@ COPY web ./web
 COPY --from=web /web/node_modules ./web/node_modules
 RUN pip wheel --no-cache-dir --disable-pip-version-check --no-deps -w /dist .
 
-FROM python:3.11-slim
+FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# `tracker osm import` reads extracts with osmium, `tracker tiles build` runs tilemaker:
+# both from Debian, so the composed services can load roads and build the basemap.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends osmium-tool tilemaker \
+  && rm -rf /var/lib/apt/lists/*
 # Every dependency at the version and hash of the lock (scripts/lock.sh), in a layer of its
 # own: a change to the code alone does not reinstall them. Then the project, without deps.
 COPY requirements/runtime.txt /tmp/requirements.txt
@@ -27,6 +32,8 @@ COPY --from=wheel /dist /tmp/dist
 RUN pip install --no-cache-dir --no-deps /tmp/dist/*.whl && rm -r /tmp/dist \
   && useradd --system --home /app tracker
 WORKDIR /app
+# Where `tracker tiles build` writes by default (TRACKER_TILES_FILE): a volume in compose.
+RUN mkdir -p /app/.local/tiles && chown -R tracker /app
 USER tracker
 EXPOSE 8000
 # Liveness (the process and its loop), not readiness: a database or Redis outage is ridden
