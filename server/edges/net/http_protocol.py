@@ -18,6 +18,8 @@ for each request's head, and nothing left behind for the cyclic collector on upg
   connection opens, or after the first byte of each later request on a kept-alive one. A
   client that sent part of a head gets `408` before the close; one that sent nothing (a
   browser's speculative preconnect) is closed silently, as an idle keep-alive one is.
+- Body here: once a request's whole body is in memory its scope says so
+  (`responses.BODY_RECEIVED`): reading it then needs no deadline, a timer saved per request.
 - Upgrade: uvicorn hands the transport to the WebSocket protocol and drops this object,
   but its parser's callbacks are this object's bound methods: a reference cycle that only
   the collector frees, and server/base/gc_freeze.py keeps it out of the collector's sight while the
@@ -37,6 +39,7 @@ from uvicorn.server import ServerState
 
 from server.edges.net.connections import Admission, Connections
 from server.edges.net.ws_direct import DirectSocket
+from server.edges.responses import BODY_RECEIVED
 from server.wire.rest import error_body
 
 REFUSAL_LINGER_S = 2.0
@@ -106,6 +109,14 @@ class GatedHttp(HttpToolsProtocol):
         self._stop_head_timer()
         self._head_started = False
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        # An upgrade has no cycle of its own (this one, if any, is an earlier request's);
+        # more_body stays set when uvicorn ignored the end (the request was answered).
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and cycle.scope is self.scope and not cycle.more_body:
+            cycle.scope[BODY_RECEIVED] = True  # type: ignore[literal-required]
 
     def handle_websocket_upgrade(self) -> None:
         super().handle_websocket_upgrade()

@@ -45,7 +45,7 @@ from server.edges.phone_apps.osmand import (
     decode_json,
     decode_params,
 )
-from server.edges.responses import error_response, json_response, read_body
+from server.edges.responses import error_response, json_response, request_body
 from server.edges.services import Services
 from server.store import queries
 from server.wire import jsonin
@@ -89,7 +89,7 @@ async def osmand(request: Request) -> Response:
     services: Services = request.app.state.services
     settings = services.settings
     received_at = datetime.now(UTC)
-    body = await read_body(request.stream(), settings.max_frame_bytes)
+    body = await request_body(request, settings.max_frame_bytes)
     if body is None:
         return error_response(413, f"body over {settings.max_frame_bytes} bytes")
     zone = _zone(settings.naive_time_zone)
@@ -241,7 +241,7 @@ async def _owntracks_driver(
 
 async def owntracks(request: Request) -> Response:
     services: Services = request.app.state.services
-    body = await read_body(request.stream(), OWNTRACKS_MAX_BODY_BYTES)
+    body = await request_body(request, OWNTRACKS_MAX_BODY_BYTES)
     if body is None:
         return error_response(413, f"body over {OWNTRACKS_MAX_BODY_BYTES} bytes")
     if not body.strip():
