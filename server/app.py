@@ -189,9 +189,11 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         ]
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
+        unwatch_gc = metrics.stages.watch_gc()  # the collector's passes: a stage of their own
         try:
             yield
         finally:
+            unwatch_gc()
             for job in jobs:
                 job.cancel()
             await _bounded("background jobs", asyncio.gather(*jobs, return_exceptions=True))
