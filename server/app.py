@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from starlette.applications import Starlette
@@ -21,6 +22,7 @@ from server.base.metrics import Metrics, watch_loop_lag
 from server.base.ratelimit import RateLimiter
 from server.base.settings import Settings
 from server.edges.net.connections import Connections
+from server.edges.net.http_direct import DirectRoutes
 from server.edges.net.socket_dispatch import SocketDispatch, SocketRoute
 from server.edges.pages import page_routes
 from server.edges.phone_apps import routes as apps
@@ -204,9 +206,11 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         ]
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
+        unwatch_gc = metrics.stages.watch_gc()  # the collector's passes: a stage of their own
         try:
             yield
         finally:
+            unwatch_gc()
             for job in jobs:
                 job.cancel()
             await _bounded("background jobs", asyncio.gather(*jobs, return_exceptions=True))
@@ -220,12 +224,15 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             await _bounded("database pool", pool.close())
             basemap.close()
 
-    routes = [
-        # The phone apps' paths first: Starlette tries routes in order, a regex each, and
-        # these take a request per fix (no other route's path can match theirs).
+    # The routes that take a request per fix: served past Starlette's stack
+    # (server/edges/net/http_direct.py); listed first in Starlette's too (other methods).
+    per_fix = [
         Route("/osmand", apps.osmand, methods=["GET", "POST", "PUT", "HEAD"]),
         Route("/owntracks", apps.owntracks, methods=["POST"]),
         Route("/api/ingest", http.ingest, methods=["POST"]),
+    ]
+    routes = [
+        *per_fix,
         Route("/livez", health.livez),
         Route("/readyz", health.readyz),
         Route("/healthz", health.readyz),  # the older name, kept for existing probes
@@ -288,15 +295,12 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         *tile_routes(basemap, settings.base_url),
         *page_routes(settings, basemap),
     ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            DatabaseUnavailable: _database_unavailable,
-            HTTPException: http_error,
-            Exception: internal_error,
-        },
-    )
+    handlers: dict[Any, Any] = {
+        DatabaseUnavailable: _database_unavailable,
+        HTTPException: http_error,
+        Exception: internal_error,
+    }
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     return SocketDispatch(
         app,
         metrics,
@@ -305,4 +309,5 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             "/ws/fleet": SocketRoute("/ws/fleet", "fleet", watch.fleet_socket),
         },
         {"/ws/track/": SocketRoute("/ws/track/{code}", "customer", watch.track_socket, "code")},
+        DirectRoutes(app, per_fix, handlers),
     )

@@ -2,8 +2,12 @@
 `tracker_fix_stage_seconds_total` (server/base/stage_times.py) and write-batch figures read
 from /metrics before and after a step, divided by the fixes received in it.
 
-`cpu` is the servers' whole CPU time per fix (psutil); `rest` is what no stage accounts for
-(socket reads and writes, WebSocket framing, the event loop, the collector, timers).
+`cpu` is the servers' whole CPU time per fix (psutil). Besides the pipeline's stages the
+servers time a courier socket's reads and framing (`frames`), the batch writer's own loop
+time (`writer`) and the collector (`gc`); `rest` is what none accounts for: the event loop,
+timers, the HTTP requests' handling (all of the phone apps' but their decoding and
+pipeline), periodic jobs. Stages are wall time: on a loaded machine they can add up to more
+than `cpu` (a negative `rest`).
 `write` is the database write's wall time per stored row, off the event loop's CPU.
 """
 

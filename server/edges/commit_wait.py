@@ -1,4 +1,10 @@
-"""Waiting, in an HTTP request, until the fixes it carried are committed."""
+"""Waiting, in an HTTP request, until the fixes it carried are committed.
+
+The usual request (its driver's state loaded, room in the writer's queue) is queued without
+waiting and its wait for the commit bounded by a shared coarse deadline
+(server/base/coarse_deadlines.py: no timer of its own); one that must wait for either
+is bounded by its own `asyncio.timeout`, the whole of it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo.model import Fix
+from server.base.coarse_deadlines import CoarseDeadlines
 from server.store.queries import Driver
 from server.usecases.ingest import Pipeline
 from server.wire import courier as wire
 
 # How long a request waits for its fixes to be committed before answering 503.
 STORE_WAIT_S = 30.0
+_deadlines = CoarseDeadlines(grain_s=1.0)  # STORE_WAIT_S, up to a second more
 
 
 class StoredWaiter:
@@ -24,7 +32,13 @@ class StoredWaiter:
         self.failed_fixes: list[wire.Rejected] = []
         self._remaining = 0
         self._expecting = False
+        self.expired = False  # the deadline passed first
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def expire(self) -> None:
+        if not self.done.done():  # all accounted for already: not late, whatever the clock
+            self.expired = True
+            self.done.set_result(None)
 
     def expect(self, count: int) -> None:
         self._remaining += count
@@ -64,7 +78,20 @@ async def store_and_wait(
     """Validate and queue the fixes (sent by `app`), then wait until each is committed or
     refused."""
     waiter = StoredWaiter()
-    rejected: list[wire.Rejected] = []
+    rejected: list[wire.Rejected] | None = pipeline.ingest_now(
+        driver, fixes, waiter, attributes, app
+    )
+    if rejected is not None:  # queued: no waiting but for the commit
+        waiter.expect(len(fixes) - len(rejected))
+        if not waiter.done.done():
+            key = _deadlines.add(waiter, timeout_s)
+            try:
+                await waiter.done
+            finally:
+                _deadlines.discard(waiter, key)
+        failed = rejected + waiter.failed_fixes
+        return StoreOutcome(sorted(waiter.acked), failed, waiter.expired)
+    rejected = []
     try:
         async with asyncio.timeout(timeout_s):
             rejected = await pipeline.ingest(driver, fixes, waiter, attributes, app)

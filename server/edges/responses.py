@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match
 
@@ -35,6 +35,9 @@ SECRET_HEADERS = {"Cache-Control": "no-store"}
 
 
 BODY_TIMEOUT_S = 30.0  # a body still arriving after this is a client holding a connection
+# In an HTTP request's scope once the whole body is in memory, set by the protocol
+# (server/edges/net/http_protocol.py): reading it then cannot wait, so needs no deadline.
+BODY_RECEIVED = "tracker.body_received"
 
 
 async def read_body(receive_stream: Any, limit_bytes: int) -> bytes | None:
@@ -54,6 +57,28 @@ async def read_body(receive_stream: Any, limit_bytes: int) -> bytes | None:
         raise HTTPException(
             408, f"request body not complete within {BODY_TIMEOUT_S:.0f} s"
         ) from None
+    return b"".join(chunks)
+
+
+async def request_body(request: Request, limit_bytes: int) -> bytes | None:
+    """`read_body` of a request; without its deadline (a timer per request, dear on the
+    per-fix routes) when the protocol says the whole body is here already: the usual
+    case, as a phone's request arrives in one packet."""
+    if not request.scope.get(BODY_RECEIVED):
+        return await read_body(request.stream(), limit_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit_bytes:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
     return b"".join(chunks)
 
 

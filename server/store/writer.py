@@ -23,6 +23,7 @@ from typing import Protocol
 
 import asyncpg
 
+from server.base import stage_times
 from server.base.metrics import Metrics
 from server.base.settings import Settings
 from server.store import partitions, queries
@@ -85,7 +86,9 @@ class BatchWriter:
         return len(self._items)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="batch-writer")
+        # Its own time on the loop is the `writer` stage (server/base/stage_times.py).
+        run = self._metrics.stages.timed(self._run(), stage_times.WRITER)
+        self._task = asyncio.create_task(run, name="batch-writer")
 
     @property
     def has_room(self) -> bool:

@@ -112,14 +112,19 @@ class Pipeline:
         return rejected
 
     def ingest_now(
-        self, driver: Driver, fixes: Sequence[tuple[int, Fix]], sink: StoreSink
+        self,
+        driver: Driver,
+        fixes: Sequence[tuple[int, Fix]],
+        sink: StoreSink,
+        attributes: Mapping[int, dict[str, Any]] | None = None,
+        app: str = "own_page",
     ) -> list[Rejected] | None:
         """`ingest` without waiting; None (and nothing done) when it would wait: the
         driver's state is not loaded yet, or the writer's queue is full."""
         driver_filter = self._filters.get(driver.id)
         if driver_filter is None or not self._writer.has_room:
             return None
-        rejected, items = self._stages(driver, driver_filter, fixes, sink, None, "own_page")
+        rejected, items = self._stages(driver, driver_filter, fixes, sink, attributes, app)
         if items:
             self._writer.put_nowait(items)  # 7. durable writer (8: it acks after commit)
         return rejected

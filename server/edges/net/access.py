@@ -2,7 +2,8 @@
 
 A plain ASGI wrapper around the Starlette app (not BaseHTTPMiddleware, which runs each
 request through an extra task and memory streams), on the HTTP path only: sockets are
-dispatched before it (socket_dispatch.py) and counted there.
+dispatched before it (socket_dispatch.py) and counted there. The routes that take a request
+per fix go from here straight to their endpoints (http_direct.py).
 
 - The request id is the client's `X-Request-ID` when it is safe to log (server/base/logs.py),
   else a fresh one; it is echoed in the response and set for the request's task, so the
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.base import logs
 from server.base.metrics import Metrics
+from server.edges.net.http_direct import DirectRoutes
 
 access_log = logging.getLogger("tracker.access")
 
@@ -53,9 +55,10 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 class HttpAccess:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, direct: DirectRoutes | None = None) -> None:
         self.app = app
         self._metrics = metrics
+        self._direct = direct  # the per-fix routes, past Starlette's stack (http_direct.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -75,8 +78,13 @@ class HttpAccess:
                 message["headers"] = headers
             await send(message)
 
+        lane = self._direct
+        direct = lane.route_for(scope) if lane is not None else None
         try:
-            await self.app(scope, receive, send_with_headers)
+            if lane is not None and direct is not None:
+                await lane.serve(direct, scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
         finally:
             seconds = time.perf_counter() - started
             route = route_template(scope)

@@ -15,9 +15,12 @@ for each request's head, and nothing left behind for the cyclic collector on upg
 - Head deadline: uvicorn's keep-alive timeout only covers a connection idle between
   requests; a client sending a request line a byte at a time held its descriptor forever.
   The head (request line and headers) must be complete `header_timeout_s` after the
-  connection opens, or after the first byte of each later request on a kept-alive one. A
+  connection opens, or after the first byte of each later request on a kept-alive one
+  (that timer is armed only when the data holding that byte did not complete the head). A
   client that sent part of a head gets `408` before the close; one that sent nothing (a
   browser's speculative preconnect) is closed silently, as an idle keep-alive one is.
+- Body here: once a request's whole body is in memory its scope says so
+  (`responses.BODY_RECEIVED`): reading it then needs no deadline, a timer saved per request.
 - Upgrade: uvicorn hands the transport to the WebSocket protocol and drops this object,
   but its parser's callbacks are this object's bound methods: a reference cycle that only
   the collector frees, and server/base/gc_freeze.py keeps it out of the collector's sight while the
@@ -37,6 +40,7 @@ from uvicorn.server import ServerState
 
 from server.edges.net.connections import Admission, Connections
 from server.edges.net.ws_direct import DirectSocket
+from server.edges.responses import BODY_RECEIVED
 from server.wire.rest import error_body
 
 REFUSAL_LINGER_S = 2.0
@@ -84,6 +88,13 @@ class GatedHttp(HttpToolsProtocol):
         if self._linger is not None:
             return  # refused: the answer is out, the rest is dropped
         super().data_received(data)
+        # A later request's head begun in this data and not complete in it: its deadline
+        # starts now. Armed here rather than at its first byte, a head that arrives whole
+        # (the usual case) costs no timer.
+        connections = self._connections
+        pending = self._head_started and self._head_timer is None
+        if pending and connections is not None and not self.transport.is_closing():
+            self._start_head_timer(connections.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
@@ -98,14 +109,20 @@ class GatedHttp(HttpToolsProtocol):
     # Parser callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_started = True
-        if self._head_timer is None and self._connections is not None:
-            self._start_head_timer(self._connections.header_timeout_s)  # a later request
+        self._head_started = True  # a later request's deadline: data_received arms it
 
     def on_headers_complete(self) -> None:
         self._stop_head_timer()
         self._head_started = False
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        # An upgrade has no cycle of its own (this one, if any, is an earlier request's);
+        # more_body stays set when uvicorn ignored the end (the request was answered).
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and cycle.scope is self.scope and not cycle.more_body:
+            cycle.scope[BODY_RECEIVED] = True  # type: ignore[literal-required]
 
     def handle_websocket_upgrade(self) -> None:
         super().handle_websocket_upgrade()

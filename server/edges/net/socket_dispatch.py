@@ -31,6 +31,7 @@ from server.base import logs
 from server.base.dbguard import UNAVAILABLE, DatabaseUnavailable
 from server.base.metrics import Metrics
 from server.edges.net.access import HttpAccess, header
+from server.edges.net.http_direct import DirectRoutes
 from server.wire.close_codes import CLOSE_TRY_AGAIN_LATER
 
 log = logging.getLogger("tracker.sockets")
@@ -53,9 +54,10 @@ class SocketDispatch:
         metrics: Metrics,
         exact: dict[str, SocketRoute],
         prefixed: dict[str, SocketRoute],
+        direct: DirectRoutes | None = None,
     ) -> None:
         self.app = app  # what tests and tools unwrap to
-        self._http = HttpAccess(app, metrics)
+        self._http = HttpAccess(app, metrics, direct)
         self._metrics = metrics
         self._exact = exact
         self._prefixed = prefixed  # prefix -> route; the rest of the path is its parameter

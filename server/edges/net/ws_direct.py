@@ -29,6 +29,7 @@ import contextvars
 import logging
 import weakref
 from collections.abc import Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
@@ -36,6 +37,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
 
+from server.base.stage_times import FRAMES
 from server.wire.close_codes import CLOSE_INTERNAL_ERROR, CLOSE_INVALID_DATA
 
 log = logging.getLogger("tracker.direct")
@@ -139,6 +141,8 @@ class DirectSocket(WebSocketsSansIOProtocol):
         self._context: contextvars.Context | None = None  # the listening task's
         self.on_drained: Callable[[], None] | None = None
         self.admission: Admission | None = None  # this connection's place in the limits
+        self._spent: list[float] | None = None  # stage seconds, `frames` timed in (listen)
+        self._delivering_s = 0.0
 
     # Handshake: the app finds us in its scope; the request is not kept past it.
     def handle_connect(self, event: Any) -> None:
@@ -157,13 +161,16 @@ class DirectSocket(WebSocketsSansIOProtocol):
             self.response = None  # type: ignore[assignment]  # only the accept needed it
 
     # Receiving
-    def listen(self, on_message: OnMessage) -> None:
+    def listen(self, on_message: OnMessage, spent: list[float] | None = None) -> None:
         """From now on, messages go to `on_message` (those already queued first).
+        With `spent` (server/base/stage_times.py), the time reading and framing takes,
+        less `on_message`'s, is added to its `frames` stage.
 
         The handshake's headers are emptied here (a socket lives for hours, its headers
         are ~1 KB): a handler reads what it needs from them (token, client address,
         request id) before it listens."""
         self.on_message = on_message
+        self._spent = spent
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["headers"].clear()  # in place: Starlette's cached Headers shares the list
@@ -193,9 +200,26 @@ class DirectSocket(WebSocketsSansIOProtocol):
                 return
         self._deliver(on_message, data)
 
+    def data_received(self, data: bytes) -> None:
+        spent = self._spent
+        if spent is None:
+            super().data_received(data)
+            return
+        self._delivering_s = 0.0
+        started = perf_counter()
+        super().data_received(data)
+        spent[FRAMES] += perf_counter() - started - self._delivering_s
+
     def _deliver(self, on_message: OnMessage, data: bytes) -> None:
         """A handler's bug must not escape into the protocol, which would abort the
         transport without a close frame: the client gets 1011 and reconnects."""
+        started = perf_counter()
+        try:
+            self._call(on_message, data)
+        finally:
+            self._delivering_s += perf_counter() - started
+
+    def _call(self, on_message: OnMessage, data: bytes) -> None:
         try:
             if self._context is None:
                 on_message(data)

@@ -45,7 +45,7 @@ from server.edges.phone_apps.osmand import (
     decode_json,
     decode_params,
 )
-from server.edges.responses import error_response, json_response, read_body
+from server.edges.responses import error_response, json_response, request_body
 from server.edges.services import Services
 from server.store import queries
 from server.wire import jsonin
@@ -57,6 +57,9 @@ RETRY_HEADERS = {"Retry-After": "5"}
 # checked (its type decides whether one is needed), so kept small.
 OWNTRACKS_MAX_BODY_BYTES = 16 * 1024
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="tracker"'}
+# The usual answers, built once (a Response's send changes nothing of it).
+OSMAND_OK = PlainTextResponse("", 200)
+OWNTRACKS_OK = json_response([])
 
 
 @functools.cache
@@ -89,7 +92,7 @@ async def osmand(request: Request) -> Response:
     services: Services = request.app.state.services
     settings = services.settings
     received_at = datetime.now(UTC)
-    body = await read_body(request.stream(), settings.max_frame_bytes)
+    body = await request_body(request, settings.max_frame_bytes)
     if body is None:
         return error_response(413, f"body over {settings.max_frame_bytes} bytes")
     zone = _zone(settings.naive_time_zone)
@@ -124,13 +127,13 @@ async def osmand(request: Request) -> Response:
         # Answered as a stored fix is, after as long, and nothing stored (device_guard.py).
         spent_s = time.monotonic() - started_m  # the look-up a known id (in memory) skips
         await asyncio.sleep(max(0.0, services.devices.decoy_wait_s() - spent_s))
-        return PlainTextResponse("", 200)
+        return OSMAND_OK
     services.devices.found(client)
     headers = await _store(services, driver, app_fixes, "traccar_client")
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
     services.devices.answered(time.monotonic() - started_m)
-    return PlainTextResponse("", 200)  # rejections unsaid: an unknown id could not say them
+    return OSMAND_OK  # rejections unsaid: an unknown id could not say them
 
 
 def _form_items(body: bytes) -> list[tuple[str, str]]:
@@ -173,6 +176,10 @@ class OwnTracksType(msgspec.Struct):
 
 
 _OWNTRACKS_FIELDS = {"_type", "lat", "lon", "tst", "acc", "alt", "vel", "cog", "batt"}
+# Built once: msgspec.json.decode(type=...) looks the type up on every call.
+_owntracks_type = jsonin.Decoder(msgspec.json.Decoder(OwnTracksType))
+_owntracks_location = jsonin.Decoder(msgspec.json.Decoder(OwnTracksLocation))
+_owntracks_extras = jsonin.Decoder(msgspec.json.Decoder(dict[str, Any]))
 
 
 def _owntracks_identity(request: Request, trust_proxy: bool) -> tuple[list[str], str | None]:
@@ -203,8 +210,8 @@ def _owntracks_identity(request: Request, trust_proxy: bool) -> tuple[list[str],
 
 
 def _owntracks_fix(body: bytes) -> AppFix:
-    location = jsonin.decode(body, OwnTracksLocation)
-    extras = jsonin.decode(body, dict[str, Any])
+    location = _owntracks_location.decode(body)
+    extras = _owntracks_extras.decode(body)
     fix = Fix(
         recorded_at=datetime.fromtimestamp(location.tst, UTC),
         lon=location.lon,
@@ -241,18 +248,18 @@ async def _owntracks_driver(
 
 async def owntracks(request: Request) -> Response:
     services: Services = request.app.state.services
-    body = await read_body(request.stream(), OWNTRACKS_MAX_BODY_BYTES)
+    body = await request_body(request, OWNTRACKS_MAX_BODY_BYTES)
     if body is None:
         return error_response(413, f"body over {OWNTRACKS_MAX_BODY_BYTES} bytes")
     if not body.strip():
-        return json_response([])
+        return OWNTRACKS_OK
     decoding = perf_counter()
     try:
-        kind = jsonin.decode(body, OwnTracksType).type
+        kind = _owntracks_type.decode(body).type
     except msgspec.DecodeError as exc:
         return error_response(400, f"invalid JSON: {exc}")
     if kind != "location":
-        return json_response([])  # transitions, waypoints, cards...: accepted and ignored
+        return OWNTRACKS_OK  # transitions, waypoints, cards...: accepted and ignored
     try:
         app_fix = _owntracks_fix(body)
     except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
@@ -283,4 +290,4 @@ async def owntracks(request: Request) -> Response:
     headers = await _store(services, driver, [app_fix], "owntracks")
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
-    return json_response([], headers=headers)
+    return json_response([], headers=headers) if headers else OWNTRACKS_OK

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from server.base.auth import presented_token
 from server.edges.commit_wait import store_and_wait
-from server.edges.responses import UNAUTHORIZED_HEADERS, error_response, json_response, read_body
+from server.edges.responses import UNAUTHORIZED_HEADERS, error_response, json_response, request_body
 from server.edges.services import Services
 from server.wire import courier as wire
 from server.wire.rest import Ingested, StorageBehind
@@ -24,7 +24,7 @@ async def ingest(request: Request) -> Response:
         return error_response(503, "database unavailable, retry later", {"Retry-After": "5"})
     if driver is None:
         return error_response(401, "invalid driver token", UNAUTHORIZED_HEADERS)
-    body = await read_body(request.stream(), services.settings.max_frame_bytes)
+    body = await request_body(request, services.settings.max_frame_bytes)
     if body is None:
         return error_response(413, f"body over {services.settings.max_frame_bytes} bytes")
     try:

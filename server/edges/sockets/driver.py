@@ -282,7 +282,7 @@ async def driver_socket(ws: WebSocket) -> None:
         runs.take_nowait()  # older than (or as new as) the run sent now
         session.send_encoded(live.courier_runs.message(driver.id))
         runs.on_ready = lambda: session.forward(runs)
-        sock.listen(session.on_frame)
+        sock.listen(session.on_frame, services.metrics.stages.seconds)  # frames: a stage
         await feed.start()
         await sock.closed()
     finally:
