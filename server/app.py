@@ -26,7 +26,7 @@ from server.edges.phone_apps import routes as apps
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.edges.responses import error_response, http_error, internal_error
 from server.edges.rest import alerts as alerts_api
-from server.edges.rest import drivers, exports, health, keys, openapi
+from server.edges.rest import bottlenecks, drivers, exports, health, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
@@ -44,8 +44,8 @@ from server.store.pool import create_pool
 from server.store.writer import BatchWriter
 from server.transport.hub import Hub, MemoryHub
 from server.transport.redis_hub import RedisHub
+from server.usecases import insight_rollup, maintenance
 from server.usecases import learning as eta_learning
-from server.usecases import maintenance
 from server.usecases.alerts import Alerts
 from server.usecases.driver_cache import DriverCache
 from server.usecases.ingest import Pipeline
@@ -175,6 +175,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         leader = Leadership(settings)
         jobs = [
             asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
+            asyncio.create_task(insight_rollup.run_forever(pool, settings, leader)),
             asyncio.create_task(live.run_forever()),
             asyncio.create_task(watch_loop_lag(metrics)),
             asyncio.create_task(gc_freeze.run_forever(settings, metrics)),
@@ -218,6 +219,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/alerts", alerts_api.list_alerts, methods=["GET"]),
         Route("/api/alerts/{alert_id}/ack", alerts_api.ack_alert, methods=["POST"]),
         Route("/api/drivers/{driver_id}/track", exports.driver_track, methods=["GET"]),
+        Route("/api/insights/bottlenecks", bottlenecks.layer, methods=["GET"]),
+        Route("/api/insights/heatmap", bottlenecks.heatmap, methods=["GET"]),
         Route("/api/keys", keys.create_api_key, methods=["POST"]),
         Route("/api/keys", keys.list_api_keys, methods=["GET"]),
         Route("/api/keys/{key_id}", keys.revoke_api_key, methods=["DELETE"]),

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import BYTEA
 
-from server.store.schema import point_type, metadata
+from server.store.schema import metadata, point_type
 
 # Proof of delivery: one current proof per order (a new upload replaces it), its images
 # (re-encoded, metadata stripped) beside it; all removed with the order (ON DELETE CASCADE).

@@ -3,7 +3,7 @@ compares a migrated database against the declarations import it from here. A new
 module is added to this list.
 """
 
-from server.store import schema_delivery  # noqa: F401 (registers its tables)
+from server.store import schema_delivery, schema_insights  # noqa: F401 (registers its tables)
 from server.store.schema import metadata
 
 __all__ = ["metadata"]
