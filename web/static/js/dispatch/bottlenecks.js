@@ -80,7 +80,8 @@ async function load(layer) {
   );
   if (L && ui.map) {
     const drawn = L.geoJSON(body, {
-      style: () => ({ color, weight: 1, fillColor: color, fillOpacity: 0.55, className: `bottleneck ${layer}` }),
+      className: `bottleneck ${layer}`, // passed on to each cell's polygon
+      style: () => ({ color, weight: 1, fillColor: color, fillOpacity: 0.55 }),
       onEachFeature: (feature, shape) => shape.bindTooltip(describe(layer, feature.properties)),
     });
     drawn.addTo(ui.map);
@@ -99,7 +100,7 @@ async function loadHeat() {
   if (!result.ok) return;
   const body = result.body;
   const max = Math.max(0, ...body.values.flat());
-  const head = el("tr", {}, el("th", { scope: "col" }, ""), ...[...Array(24).keys()].map((h) => el("th", { scope: "col" }, String(h))));
+  const head = el("tr", {}, el("th", { scope: "col" }, ""), ...[...Array(24).keys()].map((h) => el("th", { scope: "col", "aria-label": `${h}:00` }, h % 3 ? "" : String(h))));
   const rows = body.days.map((day, d) =>
     el(
       "tr",
