@@ -26,32 +26,32 @@ def _geometry(cell_param: str) -> str:
     return _CELL_GEOJSON.replace("$C", cell_param)
 
 
-# Rollup hours overlapping [$1, $2]; the usual speed over the baseline before $2 ($3 s).
-_SLOW_BASE = """
-WITH ranged AS (
-    SELECT epsg, ix, iy, sum(moving_s)::float8 AS s, sum(moving_m)::float8 AS m,
-           sum(steps)::bigint AS n
-    FROM insight_cells
-    WHERE hour_at > $1::timestamptz - interval '1 hour' AND hour_at <= $2
-    GROUP BY epsg, ix, iy
-), usual AS (
-    SELECT c.epsg, c.ix, c.iy, sum(c.moving_m)::float8 / nullif(sum(c.moving_s), 0) AS mps
-    FROM insight_cells c JOIN ranged r USING (epsg, ix, iy)
-    WHERE c.hour_at > $2::timestamptz - make_interval(secs => $3) AND c.hour_at <= $2
-    GROUP BY c.epsg, c.ix, c.iy
-)"""
+# One pass over the rollup hours that the range ($1..$2) or the baseline (the $3 s up to
+# $2) touch: the range's travel and the baseline's usual speed per cell, no join.
+_IN_RANGE = "hour_at > $1::timestamptz - interval '1 hour' AND hour_at <= $2"
+_IN_BASELINE = "hour_at > $2::timestamptz - make_interval(secs => $3)"
 
 # $4 min steps, $5 slow ratio, $6 cell_m, $7 limit
-SLOW_SQL = (
-    _SLOW_BASE
-    + f"""
-SELECT epsg, ix, iy, r.n AS steps, r.s AS driven_s, r.m AS driven_m, r.m / r.s AS driven_mps,
-       u.mps AS usual_mps, r.s - r.m / u.mps AS lost_s, {_geometry("$6")} AS geometry
-FROM ranged r JOIN usual u USING (epsg, ix, iy)
-WHERE r.n >= $4 AND r.s > 0 AND u.mps > 0 AND r.m / r.s < $5 * u.mps
+SLOW_SQL = f"""
+WITH cells AS (
+    SELECT epsg, ix, iy,
+           sum(moving_s) FILTER (WHERE {_IN_RANGE})::float8 AS s,
+           sum(moving_m) FILTER (WHERE {_IN_RANGE})::float8 AS m,
+           sum(steps) FILTER (WHERE {_IN_RANGE})::bigint AS n,
+           (sum(moving_m) FILTER (WHERE {_IN_BASELINE}))::float8
+               / nullif(sum(moving_s) FILTER (WHERE {_IN_BASELINE}), 0) AS usual_mps
+    FROM insight_cells
+    WHERE hour_at > least($1::timestamptz - interval '1 hour',
+                          $2::timestamptz - make_interval(secs => $3))
+      AND hour_at <= $2
+    GROUP BY epsg, ix, iy
+)
+SELECT epsg, ix, iy, n AS steps, s AS driven_s, m AS driven_m, m / s AS driven_mps, usual_mps,
+       s - m / usual_mps AS lost_s, {_geometry("$6")} AS geometry
+FROM cells
+WHERE n >= $4 AND s > 0 AND usual_mps > 0 AND m / s < $5 * usual_mps
 ORDER BY lost_s DESC, epsg, ix, iy
 LIMIT $7"""
-)
 
 # $1 from, $2 to, $3 cell_m, $4 limit
 DWELL_SQL = f"""
@@ -115,15 +115,17 @@ FROM outcomes GROUP BY 1"""
 )
 
 # $3 baseline s, $4 zone; per rollup hour: time lost against each cell's usual speed.
-SLOW_HEAT_SQL = (
-    _SLOW_BASE
-    + f"""
+SLOW_HEAT_SQL = f"""
+WITH usual AS (
+    SELECT epsg, ix, iy, sum(moving_m)::float8 / nullif(sum(moving_s), 0) AS mps
+    FROM insight_cells WHERE {_IN_BASELINE} AND hour_at <= $2
+    GROUP BY epsg, ix, iy
+)
 SELECT {_how("c.hour_at", "$4")} AS how,
        sum(c.moving_s - c.moving_m / u.mps)::float8 AS value, sum(c.steps)::bigint AS count
 FROM insight_cells c JOIN usual u USING (epsg, ix, iy)
 WHERE c.hour_at > $1::timestamptz - interval '1 hour' AND c.hour_at <= $2 AND u.mps > 0
 GROUP BY 1"""
-)
 
 # $3 zone
 DWELL_HEAT_SQL = f"""

@@ -117,8 +117,8 @@ async def test_a_second_round_adds_only_new_history(
     again = await insight_rollup.roll_up(pool, settings, start + timedelta(hours=1))
     assert again == []  # the watermark is there already
     assert await _rolled(db) == before
-    # The first round started at the history's first day: nothing before it was read.
-    assert first[0].start_at <= day_a[0].t
-    assert first[0].start_at >= day_a[0].t.replace(hour=0, minute=0, second=0) - timedelta(
-        seconds=1
-    )
+    # The first round started at the history's oldest day partition (within retention).
+    oldest = datetime.combine(min(await partitions.existing_days(db)), datetime.min.time(), UTC)
+    kept = start + timedelta(hours=1) - timedelta(days=settings.retention_days)
+    assert first[0].start_at == max(oldest, kept) - timedelta(microseconds=1)
+    assert first[0].start_at < day_a[0].t
