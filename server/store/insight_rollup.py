@@ -166,3 +166,9 @@ async def roll_slice(
         await conn.execute("UPDATE insight_watermark SET rolled_up_to = $1 WHERE id = 1", end_at)
     assert row is not None
     return SliceResult(start_at, end_at, int(row["dwells"]), int(row["cells"]))
+
+
+async def forget_before(conn: Conn, at: datetime) -> None:
+    """Drop the rollup's hours and dwells older than `at` (the history's retention)."""
+    await conn.execute("DELETE FROM insight_cells WHERE hour_at < $1", at)
+    await conn.execute("DELETE FROM insight_dwells WHERE started_at < $1", at)

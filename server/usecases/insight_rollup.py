@@ -60,6 +60,8 @@ async def roll_up(
                 break
             done.append(result)
             start = end
+        # Kept as long as the history it summarises (partitions past retention are dropped).
+        await insight_rollup.forget_before(conn, until - timedelta(days=settings.retention_days))
     return done
 
 

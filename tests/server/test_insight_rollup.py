@@ -122,3 +122,16 @@ async def test_a_second_round_adds_only_new_history(
     kept = start + timedelta(hours=1) - timedelta(days=settings.retention_days)
     assert first[0].start_at == max(oldest, kept) - timedelta(microseconds=1)
     assert first[0].start_at < day_a[0].t
+
+
+async def test_the_rollup_is_kept_as_long_as_the_history(
+    settings: Settings, db: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    start = _start()
+    await store(db, trips.day(start, slow_mps=2.0, stop_s=600))
+    await insight_rollup.roll_up(pool, settings, start + timedelta(hours=1))
+    cells, dwells = await _rolled(db)
+    assert cells and dwells
+    one_day = dataclasses.replace(settings, retention_days=1)
+    await insight_rollup.roll_up(pool, one_day, start + timedelta(days=1, minutes=30))
+    assert await _rolled(db) == ({}, [])  # all of it older than a day by then
