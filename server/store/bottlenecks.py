@@ -134,6 +134,11 @@ FROM insight_dwells WHERE started_at >= $1 AND started_at <= $2
 GROUP BY 1"""
 
 
+# PostGIS calls make these plans look costly enough for JIT compilation, which then costs
+# far more than the query (seconds); they read a small rollup, not the history.
+NO_JIT = "SET LOCAL jit = off"
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
     geometry: str  # GeoJSON text
@@ -152,6 +157,23 @@ async def layer(
     slow_ratio: float,
 ) -> list[Cell]:
     """Up to `limit` cells of layer `name` (slow, dwell or late), worst first."""
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        return _cells(await _layer_rows(conn, name, from_at, to_at, cell_m, limit, baseline,
+                                        min_steps, slow_ratio))  # fmt: skip
+
+
+async def _layer_rows(
+    conn: Conn,
+    name: str,
+    from_at: datetime,
+    to_at: datetime,
+    cell_m: float,
+    limit: int,
+    baseline: timedelta,
+    min_steps: int,
+    slow_ratio: float,
+) -> list[Any]:
     if name == "slow":
         rows = await conn.fetch(
             SLOW_SQL, from_at, to_at, baseline.total_seconds(), min_steps, slow_ratio, cell_m,
@@ -163,6 +185,10 @@ async def layer(
         rows = await conn.fetch(LATE_SQL, from_at, to_at, cell_m, limit)
     else:
         raise ValueError(f"unknown layer {name!r}")
+    return list(rows)
+
+
+def _cells(rows: list[Any]) -> list[Cell]:
     cells = []
     for row in rows:
         figures = dict(row)
@@ -174,6 +200,15 @@ async def heat(
     conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str, baseline: timedelta
 ) -> dict[int, tuple[float, int]]:
     """Hour of the week (0..167 from Monday 00:00 in `zone`) -> (value, count)."""
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        rows = await _heat_rows(conn, metric, from_at, to_at, zone, baseline)
+    return {int(r["how"]): (float(r["value"] or 0.0), int(r["count"])) for r in rows}
+
+
+async def _heat_rows(
+    conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str, baseline: timedelta
+) -> list[Any]:
     if metric == "late":
         rows = await conn.fetch(LATE_HEAT_SQL, from_at, to_at, zone)
     elif metric == "slow":
@@ -182,4 +217,4 @@ async def heat(
         rows = await conn.fetch(DWELL_HEAT_SQL, from_at, to_at, zone)
     else:
         raise ValueError(f"unknown metric {metric!r}")
-    return {int(r["how"]): (float(r["value"] or 0.0), int(r["count"])) for r in rows}
+    return list(rows)
