@@ -13,7 +13,8 @@ from server.store.queries import POSITION_COLUMNS
 
 _TABLES = (
     "drivers, positions, driver_latest, orders, order_events, api_keys, outbox, "
-    "webhook_subscriptions, webhook_deliveries, insight_cells, insight_dwells, insight_watermark"
+    "webhook_subscriptions, webhook_deliveries, insight_cells, insight_dwells, insight_outcomes, "
+    "insight_watermark"
 )
 ORDER_COLUMNS = (
     "id", "tracking_code", "customer_name", "destination", "status", "driver_id",

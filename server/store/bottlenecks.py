@@ -1,6 +1,7 @@
 """SQL of the bottleneck layers and the hour-of-week heat maps (docs/api.md,
-"Bottlenecks"). `slow` and `dwell` read only the rollup (server/store/insight_rollup.py);
-`late` reads delivery outcomes from `order_events` through its partial index by time.
+"Bottlenecks"). The layers read only the rollup (server/store/insight_rollup.py); the `late`
+heat map counts delivery outcomes in `order_events` (through its partial index by time),
+at their exact times, so that zones with half-hour offsets get their own hours.
 
 Every layer answers cells of the rollup's grid as GeoJSON polygons (EPSG:4326, made by
 PostGIS from the cell's square in its UTM zone) with the layer's figures, worst first, at
@@ -14,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from server.store import Conn
-from server.store.insight_rollup import UTM_EPSG_SQL
 
 _CELL_GEOJSON = (
     "ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(ix * $C, iy * $C, (ix + 1) * $C, (iy + 1) * $C,"
@@ -76,23 +76,16 @@ WITH outcomes AS (
     WHERE e.status IN ('delivered', 'failed') AND e.at >= $1 AND e.at <= $2
 )"""
 
-# $3 cell_m, $4 limit
-LATE_SQL = (
-    _OUTCOMES
-    + f""", cells AS (
-    SELECT failed, late, epsg, floor(ST_X(xy) / $3)::int AS ix, floor(ST_Y(xy) / $3)::int AS iy
-    FROM (SELECT failed, late, epsg, ST_Transform(geom, epsg) AS xy
-          FROM (SELECT *, {UTM_EPSG_SQL.format(g="geom")} AS epsg FROM outcomes) z) p
-)
-SELECT epsg, ix, iy, count(*) FILTER (WHERE NOT failed) AS delivered,
-       count(*) FILTER (WHERE late) AS late, count(*) FILTER (WHERE failed) AS failed,
-       {_geometry("$3")} AS geometry
-FROM cells
+# $3 cell_m, $4 limit; from the rollup (server/store/insight_rollup.py, OUTCOMES_SQL)
+LATE_SQL = f"""
+SELECT epsg, ix, iy, sum(delivered)::bigint AS delivered, sum(late)::bigint AS late,
+       sum(failed)::bigint AS failed, {_geometry("$3")} AS geometry
+FROM insight_outcomes
+WHERE hour_at > $1::timestamptz - interval '1 hour' AND hour_at <= $2
 GROUP BY epsg, ix, iy
-HAVING count(*) FILTER (WHERE late OR failed) > 0
-ORDER BY count(*) FILTER (WHERE late OR failed) DESC, epsg, ix, iy
+HAVING sum(late) + sum(failed) > 0
+ORDER BY sum(late) + sum(failed) DESC, epsg, ix, iy
 LIMIT $4"""
-)
 
 # Hour of the week in zone $Z: 0 = Monday 00:00-01:00 ... 167 = Sunday 23:00-24:00.
 _HOW = (

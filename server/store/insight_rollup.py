@@ -1,6 +1,7 @@
 """SQL of the bottleneck rollup (server/usecases/insight_rollup.py runs it): positions
 recorded since the watermark, one slice at a time, turned into travel per cell and UTC hour
-(`insight_cells`) and couriers' stops (`insight_dwells`), and the watermark moved, in one
+(`insight_cells`), couriers' stops (`insight_dwells`) and delivery outcomes by destination
+cell (`insight_outcomes`, from order events), and the watermark moved, in one
 transaction per slice. The position history is read once, by time (its BRIN index), and
 never again: requests read only the rollup.
 
@@ -113,6 +114,32 @@ SELECT (SELECT count(*) FROM dwelt) AS dwells, (SELECT count(*) FROM rolled) AS 
 SLICE_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
 
 
+# Deliveries and failed attempts with `at` in the slice ($1, $2], by destination cell ($3
+# cell_m) and UTC hour; late: delivered after the promise (server/domain/lateness.py's
+# due_by: the window's end, else promised_by).
+OUTCOMES_SQL = f"""
+WITH outcomes AS (
+    SELECT e.at, e.status = 'failed' AS failed,
+           (e.status = 'delivered' AND e.at > coalesce(o.window_end, o.promised_by)) AS late,
+           o.destination AS geom
+    FROM order_events e JOIN orders o ON o.id = e.order_id
+    WHERE e.status IN ('delivered', 'failed') AND e.at > $1 AND e.at <= $2
+), placed AS (
+    SELECT at, failed, late, epsg, ST_Transform(geom, epsg) AS xy
+    FROM (SELECT *, {UTM_EPSG_SQL.format(g="geom")} AS epsg FROM outcomes) z
+)
+INSERT INTO insight_outcomes AS c (hour_at, epsg, ix, iy, delivered, late, failed)
+SELECT date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', epsg,
+       floor(ST_X(xy) / $3)::int, floor(ST_Y(xy) / $3)::int,
+       count(*) FILTER (WHERE NOT failed), count(*) FILTER (WHERE late),
+       count(*) FILTER (WHERE failed)
+FROM placed GROUP BY 1, 2, 3, 4
+ON CONFLICT (hour_at, epsg, ix, iy) DO UPDATE SET
+    delivered = c.delivered + EXCLUDED.delivered,
+    late = c.late + EXCLUDED.late,
+    failed = c.failed + EXCLUDED.failed"""
+
+
 @dataclass(frozen=True, slots=True)
 class RollupParams:
     cell_m: float
@@ -170,6 +197,7 @@ async def roll_slice(
             params.dwell_min_s,
             timeout=timeout_s,
         )
+        await conn.execute(OUTCOMES_SQL, start_at, end_at, params.cell_m, timeout=timeout_s)
         await conn.execute("UPDATE insight_watermark SET rolled_up_to = $1 WHERE id = 1", end_at)
     assert row is not None
     return SliceResult(start_at, end_at, int(row["dwells"]), int(row["cells"]))
@@ -179,3 +207,4 @@ async def forget_before(conn: Conn, at: datetime) -> None:
     """Drop the rollup's hours and dwells older than `at` (the history's retention)."""
     await conn.execute("DELETE FROM insight_cells WHERE hour_at < $1", at)
     await conn.execute("DELETE FROM insight_dwells WHERE started_at < $1", at)
+    await conn.execute("DELETE FROM insight_outcomes WHERE hour_at < $1", at)

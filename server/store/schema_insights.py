@@ -39,6 +39,21 @@ insight_cells = Table(
     Index("insight_cells_cell", "epsg", "ix", "iy", "hour_at"),
 )
 
+# Delivery outcomes per destination cell and UTC hour: deliveries, those after their
+# promise (the window's end, else promised_by), failed attempts.
+insight_outcomes = Table(
+    "insight_outcomes",
+    metadata,
+    Column("hour_at", DateTime(timezone=True), nullable=False),
+    Column("epsg", Integer, nullable=False),
+    Column("ix", Integer, nullable=False),
+    Column("iy", Integer, nullable=False),
+    Column("delivered", Integer, nullable=False),
+    Column("late", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    PrimaryKeyConstraint("hour_at", "epsg", "ix", "iy", name="insight_outcomes_pkey"),
+)
+
 # One row per stop of a courier at least the dwell minimum long, where it happened.
 insight_dwells = Table(
     "insight_dwells",
@@ -62,7 +77,8 @@ insight_watermark = Table(
     Column("rolled_up_to", DateTime(timezone=True), nullable=False),
 )
 
-# Late and failed deliveries by when they happened (the `late` layer and heat map).
+# Deliveries and failed attempts by when they happened (the rollup reads them by time;
+# the `late` heat map too).
 Index(
     "order_events_outcome_at",
     order_events.c.at,

@@ -56,6 +56,7 @@ async def test_layers_draw_their_cells_and_the_heat_map_its_hours(
             order = await dispatch.order(lon, lat, promised_by=past)
             await dispatch.out_for_delivery(order["id"], driver_id)
             await dispatch.status(order["id"], "delivered")
+        await _rolled_up(server, datetime.now(UTC))  # the deliveries' outcomes too
         async with browsing(browser, timezone_id="UTC") as b:
             page = b.page
             await sign_in(page, server.base_url)

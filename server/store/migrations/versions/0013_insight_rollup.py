@@ -1,4 +1,5 @@
-"""Bottleneck insights (issue 18): the rollup of travel per cell and hour, couriers' stops,
+"""Bottleneck insights (issue 18): the rollup of travel and of delivery outcomes per cell and hour,
+couriers' stops,
 the rollup's watermark, and an index of delivery outcomes by time.
 
 Revision ID: 0013
@@ -32,6 +33,19 @@ def upgrade() -> None:
     op.execute("CREATE INDEX insight_cells_cell ON insight_cells (epsg, ix, iy, hour_at)")
     op.execute(
         """
+        CREATE TABLE insight_outcomes (
+            hour_at timestamptz NOT NULL,
+            epsg integer NOT NULL,
+            ix integer NOT NULL,
+            iy integer NOT NULL,
+            delivered integer NOT NULL,
+            late integer NOT NULL,
+            failed integer NOT NULL,
+            CONSTRAINT insight_outcomes_pkey PRIMARY KEY (hour_at, epsg, ix, iy)
+        )"""
+    )
+    op.execute(
+        """
         CREATE TABLE insight_dwells (
             driver_id bigint NOT NULL,
             started_at timestamptz NOT NULL,
@@ -61,4 +75,5 @@ def downgrade() -> None:
     op.execute("DROP INDEX order_events_outcome_at")
     op.execute("DROP TABLE insight_watermark")
     op.execute("DROP TABLE insight_dwells")
+    op.execute("DROP TABLE insight_outcomes")
     op.execute("DROP TABLE insight_cells")
