@@ -51,15 +51,17 @@ async def roll_up(
         start = await insight_rollup.watermark(conn)
         if start is None:
             start = await _first_start(conn, until, settings.retention_days)
-        while start < until:
-            end = min(start + slice_len, until)
+    while start < until:
+        end = min(start + slice_len, until)
+        async with pool.acquire() as conn:  # one slice at a time: requests get their turn
             result = await insight_rollup.roll_slice(
                 conn, start, end, params(settings), SLICE_TIMEOUT_S
             )
-            if result is None:  # another process rolled meanwhile
-                break
-            done.append(result)
-            start = end
+        if result is None:  # another process rolled meanwhile
+            break
+        done.append(result)
+        start = end
+    async with pool.acquire() as conn:
         # Kept as long as the history it summarises (partitions past retention are dropped).
         await insight_rollup.forget_before(conn, until - timedelta(days=settings.retention_days))
     return done
