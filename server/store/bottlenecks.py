@@ -114,10 +114,11 @@ WITH usual AS (
     FROM insight_cells WHERE {_IN_BASELINE} AND hour_at <= $2
     GROUP BY epsg, ix, iy
 )
-SELECT {_how("c.hour_at", "$4")} AS how,
-       sum(c.moving_s - c.moving_m / u.mps)::float8 AS value, sum(c.steps)::bigint AS count
-FROM insight_cells c JOIN usual u USING (epsg, ix, iy)
-WHERE c.hour_at > $1::timestamptz - interval '1 hour' AND c.hour_at <= $2 AND u.mps > 0
+SELECT {_how("hour_at", "$4")} AS how, sum(value)::float8 AS value, sum(n)::bigint AS count
+FROM (SELECT c.hour_at, sum(c.moving_s - c.moving_m / u.mps) AS value, sum(c.steps) AS n
+      FROM insight_cells c JOIN usual u USING (epsg, ix, iy)
+      WHERE c.hour_at > $1::timestamptz - interval '1 hour' AND c.hour_at <= $2 AND u.mps > 0
+      GROUP BY c.hour_at) hours  -- the zone's hour once per hour, not per cell
 GROUP BY 1"""
 
 # $3 zone
