@@ -175,7 +175,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         leader = Leadership(settings)
         jobs = [
             asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
-            asyncio.create_task(insight_rollup.run_forever(pool, settings, leader)),
+            asyncio.create_task(insight_rollup.run_forever(pool, settings, leader, metrics)),
             asyncio.create_task(live.run_forever()),
             asyncio.create_task(watch_loop_lag(metrics)),
             asyncio.create_task(gc_freeze.run_forever(settings, metrics)),

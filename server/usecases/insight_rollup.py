@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from geo.speed_profile import LearnParams
+from server.base.metrics import Metrics
 from server.base.settings import Settings
 from server.store import Conn, insight_rollup, partitions
 from server.usecases.leader import Leadership
@@ -76,7 +77,9 @@ async def _first_start(conn: Conn, until: datetime, retention_days: int) -> date
     return max(first_day, oldest_kept) - timedelta(microseconds=1)
 
 
-async def run_forever(pool: asyncpg.Pool, settings: Settings, leader: Leadership) -> None:
+async def run_forever(
+    pool: asyncpg.Pool, settings: Settings, leader: Leadership, metrics: Metrics
+) -> None:
     while True:
         try:
             if await leader.holds():
@@ -89,6 +92,10 @@ async def run_forever(pool: asyncpg.Pool, settings: Settings, leader: Leadership
                         sum(s.dwells for s in slices),
                         slices[-1].end_at.isoformat(),
                     )
+            async with pool.acquire() as conn:  # every process says how far behind it is
+                at = await insight_rollup.watermark(conn)
+            if at is not None:
+                metrics.insight_rollup_behind.set((datetime.now(UTC) - at).total_seconds())
         except Exception as exc:  # tried again next round, from the watermark
             log.warning("insight rollup failed: %r", exc)
         await asyncio.sleep(settings.insight_rollup_interval_s)
