@@ -29,7 +29,7 @@ from server.edges.phone_apps import routes as apps
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.edges.responses import error_response, http_error, internal_error
 from server.edges.rest import alerts as alerts_api
-from server.edges.rest import drivers, exports, health, insights, keys, openapi
+from server.edges.rest import bottlenecks, drivers, exports, health, insights, keys, openapi
 from server.edges.rest import ingest as http
 from server.edges.rest import notifications as notify_api
 from server.edges.rest import orders as orders_api
@@ -50,8 +50,8 @@ from server.store.pool import create_pool
 from server.store.writer import BatchWriter
 from server.transport.hub import Hub, MemoryHub
 from server.transport.redis_hub import RedisHub
+from server.usecases import insight_rollup, maintenance
 from server.usecases import learning as eta_learning
-from server.usecases import maintenance
 from server.usecases.alerts import Alerts
 from server.usecases.driver_cache import DriverCache
 from server.usecases.ingest import Pipeline
@@ -194,6 +194,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         leader = Leadership(settings)
         jobs = [
             asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
+            asyncio.create_task(insight_rollup.run_forever(pool, settings, leader, metrics)),
             asyncio.create_task(live.run_forever()),
             asyncio.create_task(watch_loop_lag(metrics)),
             asyncio.create_task(gc_freeze.run_forever(settings, metrics)),
@@ -251,6 +252,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         Route("/api/insights/series", insights.series, methods=["GET"]),
         Route("/api/insights/drivers", insights.drivers, methods=["GET"]),
         Route("/api/insights/zones", insights.zones, methods=["GET"]),
+        Route("/api/insights/bottlenecks", bottlenecks.layer, methods=["GET"]),
+        Route("/api/insights/heatmap", bottlenecks.heatmap, methods=["GET"]),
         Route("/api/keys", keys.create_api_key, methods=["POST"]),
         Route("/api/keys", keys.list_api_keys, methods=["GET"]),
         Route("/api/keys/{key_id}", keys.revoke_api_key, methods=["DELETE"]),

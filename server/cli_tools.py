@@ -92,6 +92,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         lengths = [int(n) for n in args.stops.split(",")]
         print(json.dumps(asyncio.run(bench_run_changes(database_url, lengths)), indent=1))
         return 0
+    if args.bottlenecks:
+        from server.bench.bottlenecks import bench_bottlenecks
+
+        figures = bench_bottlenecks(
+            database_url, args.drivers, args.days, args.fix_interval, args.repeat
+        )
+        print(json.dumps(asyncio.run(figures), indent=1, default=str))
+        return 0
     if args.churn:
         from server.bench.churn import churn
 
@@ -178,6 +186,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     bench.add_argument("--cycles", type=int, default=20, help="--churn: cycles (default 20)")
     bench.add_argument(
         "--connections", type=int, default=1500, help="--churn: per kind per cycle (default 1500)"
+    )
+    bench.add_argument(
+        "--bottlenecks",
+        action="store_true",
+        help="instead: seed a synthetic history, time the bottleneck rollup and the "
+        "/api/insights/bottlenecks and /heatmap answers (server/bench/bottlenecks.py)",
+    )
+    bench.add_argument("--drivers", type=int, default=100, help="--bottlenecks: couriers")
+    bench.add_argument("--days", type=int, default=7, help="--bottlenecks: days of history")
+    bench.add_argument(
+        "--fix-interval", type=float, default=5.0, help="--bottlenecks: seconds between fixes"
+    )
+    bench.add_argument(
+        "--repeat", type=int, default=20, help="--bottlenecks: requests per measured answer"
     )
     bench.add_argument(
         "--database-url",

@@ -21,7 +21,9 @@ async def empty_tables(conn: asyncpg.Connection) -> None:
     await conn.execute(
         "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys,"
         " outbox, webhook_subscriptions, webhook_deliveries, eta_models, alerts, driver_messages,"
-        " idempotency_keys, eta_accuracy, insight_rollups, insight_counts"
+        " idempotency_keys, eta_accuracy, insight_rollups, insight_counts,"
+        " insight_cells, insight_dwells, insight_outcomes,"
+        " insight_watermark"
         " RESTART IDENTITY CASCADE"
     )
 

@@ -52,3 +52,28 @@ def test_quick_bench_completes_and_reconciles() -> None:
     assert phones["answered_fixes_checked"] == sum(s["ok"] for s in phones["steps"])
     assert phones["missing_answered_fixes"] == 0
     assert "phone apps over HTTP" in result.stderr
+
+
+def test_bottleneck_bench_completes_and_reconciles() -> None:
+    """`tracker bench --bottlenecks`, tiny: the history it wrote is all rolled up, and every
+    measured answer came back (no speed is asserted)."""
+    bench_url = TEST_DATABASE_URL + "_bench"
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "bench", "--bottlenecks", "--drivers", "3",
+         "--days", "2", "--fix-interval", "10", "--repeat", "2", "--database-url", bench_url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    seed, rollup = report["seed"], report["rollup"]
+    assert seed["positions"] == 3 * 2 * 8 * 3600 // 10 and seed["orders"] > 0
+    assert rollup["slices"] == 2 * 24 + 1 and rollup["cell_hours"] > 0 and rollup["dwells"] > 0
+    assert len(report["answers"]) == 3 * 2 * 3  # ranges x (layer, heat map) x kinds
+    for name, answer in report["answers"].items():
+        assert answer["p50_ms"] > 0, name
+    assert report["answers"]["bottlenecks late 2d"]["features"] > 0
+    assert report["answers"]["bottlenecks dwell 2d"]["features"] > 0

@@ -173,6 +173,13 @@ class Metrics:
             ["horizon"],
             registry=r,
         )
+        self.insight_rollup_behind = Gauge(
+            "tracker_insight_rollup_behind_seconds",
+            "How far the bottleneck rollup's watermark is behind the clock (normally about "
+            "TRACKER_INSIGHT_ROLLUP_LAG_S; -1: never rolled up)",
+            registry=r,
+        )
+        self.insight_rollup_behind.set(-1)
         self.notify_sends = Counter(
             "tracker_notification_sends",
             "Notification send attempts by channel and outcome (sent, retry, failed: given up)",

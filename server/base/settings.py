@@ -230,6 +230,21 @@ class Settings:
     insights_max_range_days: int = 366
     insights_eta_sample_s: float = 60.0
 
+    # Bottlenecks (GET /api/insights/bottlenecks, /heatmap; server/usecases/insight_rollup.py):
+    # longest from..to, most features per answer, the "usual speed" window, how far below it
+    # a cell's driven speed is slow and how much travel a cell needs first, the shortest stop
+    # that is a dwell; the rollup's round interval, slice and lag behind the clock (fixes
+    # recorded earlier than the lag when they arrive miss the rollup).
+    bottleneck_max_range_days: int = 92
+    bottleneck_max_features: int = 500
+    bottleneck_baseline_days: int = 28
+    bottleneck_slow_ratio: float = 0.7
+    bottleneck_min_steps: int = 20
+    bottleneck_dwell_min_s: float = 120.0
+    insight_rollup_interval_s: float = 60.0
+    insight_rollup_slice_s: float = 3_600.0
+    insight_rollup_lag_s: float = 600.0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from `TRACKER_*` variables plus `DATABASE_URL` (call it once, at

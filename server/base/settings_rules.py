@@ -75,6 +75,12 @@ POSITIVE = (
     "optimize_max_stops",
     "insights_max_range_days",
     "insights_eta_sample_s",
+    "bottleneck_max_range_days",
+    "bottleneck_max_features",
+    "bottleneck_baseline_days",
+    "bottleneck_slow_ratio",
+    "insight_rollup_interval_s",
+    "insight_rollup_slice_s",
 )
 # Settings taking one word of a fixed set.
 CHOICES = {"log_format": ("text", "json"), "routing_profile": ("car", "bike")}
@@ -153,6 +159,15 @@ def _check_numbers(s: Settings) -> None:
         raise SettingsError("TRACKER_DELIVERY_PIN_DIGITS must be 4, 5 or 6")
     if s.proof_thumb_px > s.proof_photo_max_px:
         raise SettingsError("TRACKER_PROOF_THUMB_PX must not exceed TRACKER_PROOF_PHOTO_MAX_PX")
+    if s.bottleneck_slow_ratio >= 1.0:
+        raise SettingsError("TRACKER_BOTTLENECK_SLOW_RATIO must be below 1 (a fraction)")
+    if s.bottleneck_max_features > 10_000:
+        raise SettingsError("TRACKER_BOTTLENECK_MAX_FEATURES must be at most 10000")
+    if s.insight_rollup_lag_s < 300.0:
+        raise SettingsError(
+            "TRACKER_INSIGHT_ROLLUP_LAG_S must be 300 or more (a stop is over 300 s after "
+            "its last fix)"
+        )
     if s.detour_factor < 1.0:
         raise SettingsError("TRACKER_DETOUR_FACTOR must be 1 or more (a route is no shorter)")
     if s.routing_concurrency > s.db_pool_size:

@@ -4,6 +4,7 @@ module is added to this list.
 """
 
 from server.store import (
+    schema_bottlenecks,  # noqa: F401 (registers its tables)
     schema_delivery,  # noqa: F401 (registers its tables)
     schema_insights,  # noqa: F401 (registers its tables)
     schema_roads,  # noqa: F401 (registers its tables)

@@ -28,9 +28,15 @@ class Leadership:
         self._key = key
         self._conn: asyncpg.Connection | None = None
         self.held = False
+        # Several jobs ask at once (at start-up): one session, one check at a time.
+        self._asking = asyncio.Lock()
 
     async def holds(self) -> bool:
         """Whether this process leads now: checks the session, and tries to take the lock."""
+        async with self._asking:
+            return await self._check()
+
+    async def _check(self) -> bool:
         try:
             async with asyncio.timeout(self._timeout_s):
                 if self._conn is None or self._conn.is_closed():

@@ -232,7 +232,8 @@ def _check_against_rows(
     assert len(dwell) == 2
     assert abs(figures["time_at_door_median_s"] - nearest_rank(dwell, 0.5)) <= DWELL.width
     legs_h = sum(r["leg_s"] or 0.0 for r in finished) / 3600.0
-    assert figures["stops_per_driver_hour"] == round(len(finished) / legs_h, 2)
+    # Rounded to 0.01 by the server from its own float sums: equal within that rounding.
+    assert figures["stops_per_driver_hour"] == pytest.approx(len(finished) / legs_h, abs=0.011)
     for horizon in ("dispatch", "5"):
         errors = [abs(r["error_s"]) for r in accuracy if r["horizon"] == horizon]
         eta = figures["eta"][horizon]

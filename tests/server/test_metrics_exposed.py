@@ -243,3 +243,17 @@ async def test_bus_drops_are_counted(settings: Settings, db: asyncpg.Connection)
             hub.publish(f"order:{n}", b"{}")
         metrics = await scrape(client)
     assert metrics.value("tracker_bus_dropped_messages_total") == before + queued + 10 - 3
+
+
+async def test_how_far_behind_the_bottleneck_rollup_is(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """The start-up round rolls the (empty) history up to the lag behind the clock."""
+    async with run_server(scraping(settings)) as server, server.http() as client:
+        metrics = await scrape_until(
+            client,
+            lambda m: m.value("tracker_insight_rollup_behind_seconds") > 0,
+            "the first rollup round",
+        )
+    behind_s = metrics.value("tracker_insight_rollup_behind_seconds")
+    assert settings.insight_rollup_lag_s <= behind_s < settings.insight_rollup_lag_s + 60

@@ -144,6 +144,13 @@ async def _exports(
     waiting = check(await c.post("/api/orders", json=ORDER, headers=headers), "/api/orders")
     check(await c.get(f"/api/orders/{waiting.json()['id']}/track", headers=headers), order)  # 409
     check(await c.get("/api/orders", params={"format": "csv"}, headers=headers), "/api/orders")
+    b, h = "/api/insights/bottlenecks", "/api/insights/heatmap"
+    for layer in ("slow", "dwell", "late"):
+        check(await c.get(b, params={"layer": layer}, headers=headers), b)
+        check(await c.get(h, params={"metric": layer}, headers=headers), h)
+    check(await c.get(b, params={"layer": "jams"}, headers=headers), b)  # 422
+    check(await c.get(h, params={"from": "2026-12-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"},
+                      headers=headers), h)  # 422  # fmt: skip
 
 
 async def _insights(

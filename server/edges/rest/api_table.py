@@ -35,6 +35,7 @@ from server.edges.rest.routing import OptimizeIn
 from server.edges.rest.validation import ApiKeyIn, AssignIn, OrderIn, StatusIn
 from server.wire import (
     alerts,
+    bottlenecks,
     courier,
     courier_actions,
     insights,
@@ -93,6 +94,11 @@ _TRACK_SHAPES = (
     "one trk/trkseg, speed and course in Garmin's TrackPointExtension v2; CSV: "
     "recorded_at,lat,lon,accuracy_m,speed_mps,heading_deg,altitude_m,battery."
 )
+_RANGE_QUERY = (
+    Param("from", datetime, "ISO 8601 with a zone; default 7 days before `to`"),
+    Param("to", datetime, "ISO 8601 with a zone; default now"),
+)
+_LAYER = Literal["slow", "dwell", "late"]
 _ALERT_QUERY = (
     Param("open", bool, "only alerts not acknowledged yet (true)"),
     Param("limit", Limit, "page size (at most 500; default 100)"),
@@ -188,6 +194,16 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/insights/zones", "Delivery performance per zone", "insights", _D,
        {200: (insights.Table, CSV), 404: ERROR, 422: ERROR},
        params=(*_INSIGHT_QUERY, _INSIGHT_FORMAT), description=_INSIGHTS),
+    Op("GET", "/api/insights/bottlenecks", "Where time is lost: a GeoJSON layer of map cells",
+       "insights", _D, {200: bottlenecks.Layer, 422: ERROR},
+       params=(*_RANGE_QUERY, Param("layer", _LAYER, "default slow")),
+       description="Cells of ~150 m, worst first, at most TRACKER_BOTTLENECK_MAX_FEATURES "
+       "(`truncated` says when there were more); `rule` says how the layer is made. Ranges "
+       "over TRACKER_BOTTLENECK_MAX_RANGE_DAYS are 422."),
+    Op("GET", "/api/insights/heatmap", "When time is lost: an hour-of-week matrix",
+       "insights", _D, {200: bottlenecks.HeatMap, 422: ERROR},
+       params=(*_RANGE_QUERY, Param("metric", _LAYER, "default late")),
+       description="7 rows (Monday first) of 24 hours in TRACKER_OPERATOR_TIME_ZONE."),
     # courier ingest and phone apps
     Op("POST", "/api/ingest", "A batch of fixes, answered once they are stored", "ingest",
        "driver", {200: rest.Ingested, 400: ERROR, 413: ERROR, 503: (rest.StorageBehind, ERROR)},

@@ -9,6 +9,7 @@ import { api } from "./api.js";
 import { APP_NAMES, courierInfo, initCourier, loadCourier, refreshFinished } from "./courier.js";
 import { refreshIcon } from "./fleetmap.js";
 import { renderList } from "./list.js";
+import { closeReplay, replayFollows } from "./replay.js";
 import { scheduleRender } from "./render.js";
 import { forgetStops, renderStops } from "./runedit.js";
 import { $, drivers, TRAIL_MAX, ui } from "./state.js";
@@ -35,6 +36,7 @@ export function select(id) {
   }
   ui.detailSignature = "";
   forgetStops();
+  replayFollows(id);
   $("detail").hidden = false;
   loadCourier(id, () => renderFacts(drivers.get(id)));
   const d = drivers.get(id);
@@ -57,6 +59,7 @@ export function closeDetail() {
   }
   $("detail").hidden = true;
   ui.detailLayers?.clearLayers();
+  closeReplay();
   scheduleRender();
 }
 

@@ -10,10 +10,12 @@
 // The modules, from the top down: session (sign-in, the socket), fleet (snapshots, deltas,
 // alerts), detail (the selected driver), courier (phone, messages, finished orders), runedit
 // (the stops, reordering), orderform (a new order), orderpanel (one order and its actions),
-// proof, search (finding an order), list, fleetmap, alerts (open alerts and the feed), roster (every driver, for
+// proof, search (finding an order), replay (a driver's day), bottlenecks (layers and the
+// heat map), list, fleetmap, alerts (open alerts and the feed), roster (every driver, for
 // selects), api (the key, REST), render (the frame), state (drivers and the board). Lower
 // modules call back up only through the handlers wired here.
 import { initAlerts } from "./alerts.js";
+import { initBottlenecks } from "./bottlenecks.js";
 import { apiKey, whenKeyRejected } from "./api.js";
 import { initDetail, renderDetail, select } from "./detail.js";
 import { onMapClick } from "./fleetmap.js";
@@ -21,6 +23,7 @@ import { initList, renderList } from "./list.js";
 import { initOrderForm, pickDestination, resetOrderForm } from "./orderform.js";
 import { closeOrder, initOrderPanel, openOrder, refreshOrder } from "./orderpanel.js";
 import { setRender } from "./render.js";
+import { initReplay } from "./replay.js";
 import { forgetRoster } from "./roster.js";
 import { initSearch } from "./search.js";
 import { initSession, showSignin, signOut, startBoard } from "./session.js";
@@ -41,6 +44,8 @@ initSession({
 });
 initList({ onSelect: select }); // a row click selects; selecting redraws the list
 initDetail();
+initReplay();
+initBottlenecks();
 initOrderForm();
 initOrderPanel();
 initSearch({ onOpen: openOrder });
