@@ -24,6 +24,16 @@ export const TEXT = {
   noFailures: "No failed attempts.",
   failureCount: "{count} ({share} of failed)",
   sortBy: "Sort by {column}",
+  // the bottleneck layers and the heat map (bottlenecks.js)
+  bottlenecksMap: "Map of the bottleneck cells in the period",
+  bottlenecksLoading: "Loading…",
+  bottlenecksError: "The bottleneck layers could not be loaded: {error}",
+  bottlenecksNone: "No bottlenecks in this period on the layers chosen: no cells to draw.",
+  bottlenecksNoLayer: "Choose a layer to draw.",
+  heatmapError: "The heat map could not be loaded: {error}",
+  heatmapNone_late: "No late or failed deliveries in this period.",
+  heatmapNone_slow: "No time lost to slow roads in this period.",
+  heatmapNone_dwell: "No long stops in this period.",
   // units
   count: "{value}",
   rate: "{value} %",
