@@ -79,6 +79,7 @@ async function showLayers() {
   for (const shape of drawn.values()) shape.remove();
   drawn.clear();
   for (const layer of Object.keys(LAYERS)) $(`legend-${layer}`).textContent = "";
+  // (a layer switched off keeps no count: its legend line is its toggle alone)
   const refused = answers.find((answer) => !answer.ok);
   if (refused) {
     setState("bottlenecks-state", "error", t("bottlenecksError", { error: problemText(refused) }));
@@ -89,7 +90,9 @@ async function showLayers() {
   layers.forEach((layer, i) => {
     const body = answers[i].body;
     cells += body.features.length;
-    $(`legend-${layer}`).textContent = `${layerCount(layer, body)} ${body.rule}`;
+    const legend = $(`legend-${layer}`);
+    legend.textContent = t(`legend_${layer}`, { count: layerCount(layer, body) });
+    legend.title = body.rule; // the API's exact rule, for who wants it
     if (L && leaflet()) {
       const shape = drawLayer(leaflet(), L, layer, body);
       drawn.set(layer, shape);
