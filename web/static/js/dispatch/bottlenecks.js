@@ -3,17 +3,10 @@
 // cells of ~150 m as GeoJSON, worst first) over a chosen period, and when time is lost:
 // the hour-of-week heat map (GET /api/insights/heatmap) in the operator's time zone.
 
-import { duration, el } from "../format.js";
+import { drawLayer, layerCount, LAYERS, renderHeatmap } from "../bottleneck-layers.js";
 import { leaflet } from "../map.js";
 import { call, showProblem } from "./api.js";
 import { $, ui } from "./state.js";
-
-const LAYERS = {
-  slow: { name: "Slow roads", color: "#d62728" },
-  dwell: { name: "Long stops", color: "#7b3294" },
-  late: { name: "Late or failed deliveries", color: "#ff7f0e" },
-};
-const HEAT_WORDS = { late: "late or failed", slow: "s lost", dwell: "s of stops" };
 
 const shown = new Map(); // layer -> Leaflet GeoJSON layer
 
@@ -55,16 +48,6 @@ function status() {
   $("bottlenecks-status").textContent = parts.join(" ");
 }
 
-function describe(layer, p) {
-  if (layer === "slow") {
-    return `Driven ${(p.driven_mps * 3.6).toFixed(0)} km/h, usually ${(p.usual_mps * 3.6).toFixed(0)} km/h: ${duration(p.lost_s)} lost (${p.steps} steps)`;
-  }
-  if (layer === "dwell") {
-    return `${p.stops} stop${p.stops === 1 ? "" : "s"} by ${p.drivers} courier${p.drivers === 1 ? "" : "s"}: ${duration(p.total_s)} in all, median ${duration(p.median_s)}`;
-  }
-  return `${p.late} late, ${p.failed} failed of ${p.delivered + p.failed} deliveries and attempts`;
-}
-
 async function load(layer) {
   const L = leaflet();
   const result = await call("GET", `/api/insights/bottlenecks?layer=${layer}&${period()}`);
@@ -72,21 +55,11 @@ async function load(layer) {
   if (!result.ok || !$(`layer-${layer}`).checked) return;
   const body = result.body;
   shown.get(layer)?.remove();
-  const { color, name } = LAYERS[layer];
-  const n = body.features.length;
-  counts.set(
-    layer,
-    `${name}: ${n} cell${n === 1 ? "" : "s"}${body.truncated ? ` (the ${body.max_features} worst)` : ""}.`,
-  );
+  counts.set(layer, layerCount(layer, body));
   if (L && ui.map) {
-    const drawn = L.geoJSON(body, {
-      className: `bottleneck ${layer}`, // passed on to each cell's polygon
-      style: () => ({ color, weight: 1, fillColor: color, fillOpacity: 0.55 }),
-      onEachFeature: (feature, shape) => shape.bindTooltip(describe(layer, feature.properties)),
-    });
-    drawn.addTo(ui.map);
+    const drawn = drawLayer(L, ui.map, layer, body);
     shown.set(layer, drawn);
-    if (n && !ui.moves?.moved) ui.map.fitBounds(drawn.getBounds(), { padding: [30, 30], maxZoom: 15 });
+    if (body.features.length && !ui.moves?.moved) ui.map.fitBounds(drawn.getBounds(), { padding: [30, 30], maxZoom: 15 });
   } else {
     shown.set(layer, { remove() {} });
   }
@@ -98,23 +71,6 @@ async function loadHeat() {
   const result = await call("GET", `/api/insights/heatmap?metric=${metric}&${period()}`);
   showProblem($("bottlenecks-problem"), result.ok ? null : result);
   if (!result.ok) return;
-  const body = result.body;
-  const max = Math.max(0, ...body.values.flat());
-  const head = el("tr", {}, el("th", { scope: "col" }, ""), ...[...Array(24).keys()].map((h) => el("th", { scope: "col", "aria-label": `${h}:00` }, h % 3 ? "" : String(h))));
-  const rows = body.days.map((day, d) =>
-    el(
-      "tr",
-      {},
-      el("th", { scope: "row" }, day),
-      ...body.values[d].map((value, h) => {
-        const share = max > 0 ? Math.max(0, value) / max : 0;
-        const cell = el("td", { title: `${day} ${h}:00: ${Math.round(value)} ${HEAT_WORDS[metric]} (${body.counts[d][h]})` });
-        cell.style.backgroundColor = `rgba(214, 39, 40, ${share.toFixed(2)})`;
-        cell.dataset.value = String(value);
-        return cell;
-      }),
-    ),
-  );
-  $("heatmap").replaceChildren(el("caption", {}, `${body.unit}; hours in ${body.time_zone}`), el("thead", {}, head), el("tbody", {}, ...rows));
+  renderHeatmap($("heatmap"), result.body, metric);
   $("heatmap-panel").hidden = false;
 }

@@ -7,8 +7,8 @@
 //
 // The modules: session (sign-in/out), filters (the form), query (the view <-> the URL),
 // load (the answers), status (loading, empty, error, 403), kpis, eta, failures, charts
-// (uPlot) over buckets, tables over table (sortable), exports, bottlenecks (a placeholder
-// for the bottleneck layers), text (every string, and number formats), dom.
+// (uPlot) over buckets, tables over table (sortable), exports, bottlenecks (the layers on a
+// map and the hour-of-week heat map), text (every string, and number formats), dom.
 
 import { apiKey, whenKeyRejected } from "../dispatch/api.js";
 import { showBottlenecks } from "./bottlenecks.js";
