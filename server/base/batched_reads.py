@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import Generic, TypeVar
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Generic, TypeVar
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from server.base.dbguard import bounded_connection
 
@@ -26,7 +26,14 @@ V = TypeVar("V")
 # One query for up to this many keys: a bounded statement, and the next batch starts at once.
 MAX_KEYS_PER_READ = 1_000
 
-ReadMany = Callable[[PoolConnectionProxy, Sequence[K]], Awaitable[Mapping[K, V]]]
+ReadMany = Callable[[Any, Sequence[K]], Awaitable[Mapping[K, V]]]  # (connection, keys)
+# A bounded connection for one read (services.db, or `pooled`).
+Connect = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+def pooled(pool: asyncpg.Pool, db_timeout_s: float) -> Connect:
+    """Reads on `pool`'s connections, each bounded by `db_timeout_s` (dbguard.py)."""
+    return lambda: bounded_connection(pool, db_timeout_s)
 
 
 class BatchedReads(Generic[K, V]):
@@ -34,11 +41,8 @@ class BatchedReads(Generic[K, V]):
     finds none; raises what the read raised (DatabaseUnavailable when the database is away
     or the pool stays busy past the budget)."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, db_timeout_s: float, read_many: ReadMany[K, V], missing: V
-    ) -> None:
-        self._pool = pool
-        self._db_timeout_s = db_timeout_s
+    def __init__(self, connect: Connect, read_many: ReadMany[K, V], missing: V) -> None:
+        self._connect = connect
         self._read_many = read_many
         self._missing = missing
         self._waiting: dict[K, list[asyncio.Future[V]]] = {}
@@ -57,7 +61,7 @@ class BatchedReads(Generic[K, V]):
                 keys = list(self._waiting)[:MAX_KEYS_PER_READ]
                 batch = {key: self._waiting.pop(key) for key in keys}
                 try:
-                    async with bounded_connection(self._pool, self._db_timeout_s) as conn:
+                    async with self._connect() as conn:
                         found = await self._read_many(conn, keys)
                 except Exception as exc:
                     for futures in batch.values():

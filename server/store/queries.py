@@ -186,18 +186,28 @@ async def create_driver(
     return Driver(**dict(row))
 
 
-async def driver_by_token_hash(conn: Conn, token_hash: str) -> Driver | None:
-    row = await conn.fetchrow(
-        f"SELECT {_DRIVER_COLUMNS} FROM drivers WHERE token_hash = $1", token_hash
+async def drivers_by_token_hashes(conn: Conn, token_hashes: Sequence[str]) -> dict[str, Driver]:
+    """The drivers behind these token hashes (one query for a batch of look-ups)."""
+    rows = await conn.fetch(
+        f"SELECT {_DRIVER_COLUMNS}, token_hash AS key FROM drivers WHERE token_hash = ANY($1)",
+        list(token_hashes),
     )
-    return None if row is None else Driver(**dict(row))
+    return {row["key"]: _driver(row) for row in rows}
 
 
-async def driver_by_device_id(conn: Conn, device_id: str) -> Driver | None:
-    row = await conn.fetchrow(
-        f"SELECT {_DRIVER_COLUMNS} FROM drivers WHERE device_id = $1", device_id
+async def drivers_by_device_ids(conn: Conn, device_ids: Sequence[str]) -> dict[str, Driver]:
+    """The drivers behind these device ids (one query for a batch of look-ups)."""
+    rows = await conn.fetch(
+        f"SELECT {_DRIVER_COLUMNS}, device_id AS key FROM drivers WHERE device_id = ANY($1)",
+        list(device_ids),
     )
-    return None if row is None else Driver(**dict(row))
+    return {row["key"]: _driver(row) for row in rows}
+
+
+def _driver(row: asyncpg.Record) -> Driver:
+    values = dict(row)
+    del values["key"]
+    return Driver(**values)
 
 
 async def get_driver(conn: Conn, driver_id: int) -> Driver | None:

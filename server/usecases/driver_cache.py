@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+from server.base.batched_reads import BatchedReads
 from server.store import Conn, credentials, queries
 from server.store.queries import Driver
 
@@ -55,6 +56,9 @@ class DriverCache:
         self._trusted = False
         self.hits = 0
         self.misses = 0
+        # Misses read in batches (a fleet reconnecting at once), per kind of key; the read
+        # starts after the call, so a change committed before it is seen.
+        self._reads: dict[str, BatchedReads[str, Driver | None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -111,11 +115,16 @@ class DriverCache:
             self._drop(key, kept.id)
         self.misses += 1
         generation = self._generation
-        async with db() as conn:
-            if key[0] == "device":
-                driver = await queries.driver_by_device_id(conn, key[1])
-            else:
-                driver = await queries.driver_by_token_hash(conn, key[1])
+        kind, value = key
+        reads = self._reads.get(kind)
+        if reads is None:  # read with the other misses of the moment: one query for all
+            read_many = (
+                queries.drivers_by_device_ids
+                if kind == "device"
+                else queries.drivers_by_token_hashes
+            )
+            reads = self._reads[kind] = BatchedReads(db, read_many, None)
+        driver = await reads.of(value)
         if driver is not None and self._trusted and generation == self._generation:
             self._keep(key, driver)
         return driver

@@ -30,7 +30,7 @@ import asyncpg
 from geo.model import Fix
 from geo.plausibility import DriverFilter, Limits
 from server.base import stage_times
-from server.base.batched_reads import BatchedReads
+from server.base.batched_reads import BatchedReads, pooled
 from server.base.metrics import Metrics
 from server.base.settings import Settings
 from server.live.state import Live
@@ -76,7 +76,7 @@ class Pipeline:
         self._clock = clock
         self._filters: dict[int, DriverFilter] = {}  # per driver: bounded by the drivers table
         self._latest: BatchedReads[int, Fix | None] = BatchedReads(
-            pool, settings.db_request_timeout_s, queries.latest_fixes, None
+            pooled(pool, settings.db_request_timeout_s), queries.latest_fixes, None
         )
 
     async def _filter(self, driver_id: int) -> DriverFilter:

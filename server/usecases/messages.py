@@ -13,7 +13,7 @@ from typing import Protocol
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from server.base.batched_reads import BatchedReads
+from server.base.batched_reads import BatchedReads, pooled
 from server.live.state import Live
 from server.store import messages as store
 from server.transport.hub import messages_topic
@@ -60,4 +60,4 @@ class RecentMessages(BatchedReads[int, Sequence[store.DriverMessage]]):
         ) -> dict[int, list[store.DriverMessage]]:
             return await store.recent_messages(conn, driver_ids, since, limit, datetime.now(UTC))
 
-        super().__init__(pool, db_timeout_s, read_many, ())
+        super().__init__(pooled(pool, db_timeout_s), read_many, ())

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import asyncpg
 
-from server.base.batched_reads import BatchedReads
+from server.base.batched_reads import BatchedReads, pooled
 from server.base.ratelimit import RateLimiter
 from server.base.settings import Settings
 from server.domain import codes
@@ -35,10 +35,10 @@ class TrackedReads:
 
     def __init__(self, pool: asyncpg.Pool, db_timeout_s: float) -> None:
         self._by_code: BatchedReads[str, store.Order | None] = BatchedReads(
-            pool, db_timeout_s, order_reads.orders_by_codes, None
+            pooled(pool, db_timeout_s), order_reads.orders_by_codes, None
         )
         self._tracked: BatchedReads[int, order_reads.TrackedOrder | None] = BatchedReads(
-            pool, db_timeout_s, order_reads.tracked_orders, None
+            pooled(pool, db_timeout_s), order_reads.tracked_orders, None
         )
 
     async def by_code(self, code: str) -> store.Order | None:

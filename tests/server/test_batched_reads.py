@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from asyncpg.pool import PoolConnectionProxy
 
-from server.base.batched_reads import MAX_KEYS_PER_READ, BatchedReads
+from server.base.batched_reads import MAX_KEYS_PER_READ, BatchedReads, pooled
 from server.base.settings import Settings
 from server.store.pool import create_pool
 
@@ -45,7 +45,7 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 async def test_a_storm_of_callers_is_a_few_queries(pool: asyncpg.Pool) -> None:
     read = Doubler()
-    reads = BatchedReads(pool, 5.0, read, -1)
+    reads = BatchedReads(pooled(pool, 5.0), read, -1)
     keys = [k for k in range(600) for _ in range(2)]  # every key asked for twice
     answers = await asyncio.gather(*(reads.of(k) for k in keys))
     assert answers == [2 * k if k % 2 == 0 else -1 for k in keys]
@@ -55,7 +55,7 @@ async def test_a_storm_of_callers_is_a_few_queries(pool: asyncpg.Pool) -> None:
 
 async def test_a_big_storm_is_read_in_bounded_slices(pool: asyncpg.Pool) -> None:
     read = Doubler()
-    reads = BatchedReads(pool, 5.0, read, -1)
+    reads = BatchedReads(pooled(pool, 5.0), read, -1)
     count = 2 * MAX_KEYS_PER_READ + 10
     answers = await asyncio.gather(*(reads.of(k) for k in range(count)))
     assert answers == [2 * k if k % 2 == 0 else -1 for k in range(count)]
@@ -65,7 +65,7 @@ async def test_a_big_storm_is_read_in_bounded_slices(pool: asyncpg.Pool) -> None
 
 async def test_a_failed_read_fails_only_its_callers(pool: asyncpg.Pool) -> None:
     read = Doubler()
-    reads = BatchedReads(pool, 5.0, read, -1)
+    reads = BatchedReads(pooled(pool, 5.0), read, -1)
     read.fail_next = True
     failed = await asyncio.gather(*(reads.of(k) for k in (2, 4)), return_exceptions=True)
     assert all(isinstance(result, asyncpg.DivisionByZeroError) for result in failed)
@@ -74,7 +74,7 @@ async def test_a_failed_read_fails_only_its_callers(pool: asyncpg.Pool) -> None:
 
 async def test_a_caller_that_gives_up_disturbs_nobody(pool: asyncpg.Pool) -> None:
     read = Doubler()
-    reads = BatchedReads(pool, 5.0, read, -1)
+    reads = BatchedReads(pooled(pool, 5.0), read, -1)
     async with pool.acquire():  # the only connection: the read waits for it
         quitter = asyncio.ensure_future(reads.of(8))
         stayer = asyncio.ensure_future(reads.of(8))
