@@ -96,7 +96,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from server.bench.bottlenecks import bench_bottlenecks
 
         figures = bench_bottlenecks(
-            database_url, args.drivers, args.days, args.fix_interval, args.repeat
+            database_url, args.drivers, args.days, args.fix_interval or 5.0, args.repeat
+        )
+        print(json.dumps(asyncio.run(figures), indent=1, default=str))
+        return 0
+    if args.exports:
+        from server.bench.exports import bench_exports
+
+        figures = bench_exports(
+            database_url, args.drivers, args.days, args.fix_interval or 1.0, args.repeat
         )
         print(json.dumps(asyncio.run(figures), indent=1, default=str))
         return 0
@@ -193,13 +201,28 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="instead: seed a synthetic history, time the bottleneck rollup and the "
         "/api/insights/bottlenecks and /heatmap answers (server/bench/bottlenecks.py)",
     )
-    bench.add_argument("--drivers", type=int, default=100, help="--bottlenecks: couriers")
-    bench.add_argument("--days", type=int, default=7, help="--bottlenecks: days of history")
     bench.add_argument(
-        "--fix-interval", type=float, default=5.0, help="--bottlenecks: seconds between fixes"
+        "--exports",
+        action="store_true",
+        help="instead: seed a synthetic history, time one driver-day's track export in each "
+        "format, to the last byte (server/bench/exports.py)",
     )
     bench.add_argument(
-        "--repeat", type=int, default=20, help="--bottlenecks: requests per measured answer"
+        "--drivers", type=int, default=100, help="--bottlenecks, --exports: couriers"
+    )
+    bench.add_argument(
+        "--days", type=int, default=7, help="--bottlenecks, --exports: days of history"
+    )
+    bench.add_argument(
+        "--fix-interval",
+        type=float,
+        help="--bottlenecks, --exports: seconds between fixes (default 5; --exports: 1)",
+    )
+    bench.add_argument(
+        "--repeat",
+        type=int,
+        default=20,
+        help="--bottlenecks, --exports: requests per measured answer",
     )
     bench.add_argument(
         "--database-url",

@@ -22,6 +22,7 @@ async def empty_tables(conn: asyncpg.Connection) -> None:
         "TRUNCATE drivers, positions, driver_latest, orders, order_events, api_keys,"
         " outbox, webhook_subscriptions, webhook_deliveries, eta_models, alerts, driver_messages,"
         " idempotency_keys, eta_accuracy, insight_rollups, insight_counts,"
+        " insight_day_rollups, insight_day_counts,"
         " insight_cells, insight_dwells, insight_outcomes,"
         " insight_watermark"
         " RESTART IDENTITY CASCADE"

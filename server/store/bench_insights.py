@@ -71,3 +71,15 @@ async def rollup_sizes(conn: Conn) -> tuple[int, int]:
     cells = await conn.fetchval("SELECT count(*) FROM insight_cells")
     dwells = await conn.fetchval("SELECT count(*) FROM insight_dwells")
     return int(cells), int(dwells)
+
+
+async def fixes_between(conn: Conn, driver_id: int, from_at: datetime, to_at: datetime) -> int:
+    """A driver's stored fixes in [from_at, to_at] (`tracker bench --exports`)."""
+    n = await conn.fetchval(
+        """SELECT count(*) FROM positions
+           WHERE driver_id = $1 AND recorded_at BETWEEN $2 AND $3""",
+        driver_id,
+        from_at,
+        to_at,
+    )
+    return int(n)

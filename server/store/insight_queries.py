@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from server.store import Conn
-from server.store.insights import FLEET_DRIVER
+from server.store.insights import ANY_ZONE, FLEET_DRIVER
 from server.store.schema_insights import SUM_COLUMNS
 
 # What a group is keyed by: the SQL expression, for each kind of table ({tz}: the
@@ -69,18 +69,42 @@ async def grouped(
         where.append(f"zone = {param(zone)}")
     key = GROUPS[by].format(tz=param(time_zone) + "::text") if "{tz}" in GROUPS[by] else GROUPS[by]
     sums = ", ".join(f"sum({c}) AS {c}" for c in SUM_COLUMNS)
+    rollups, counts_from = "insight_rollups", "insight_counts"
+    days = _whole_days(from_at, to_at) if by in ("driver", "zone") and not fleet else None
+    if days is not None and driver_id is None and zone is None:
+        # The whole days from the daily cells of each driver or zone, the hours at either
+        # end (a time zone's days are not UTC's) from the hourly ones.
+        first, end = param(days[0]), param(days[1])
+        daily = f"day >= {first} AND day < {end} AND " + (
+            f"zone = '{ANY_ZONE}' AND driver_id >= 0"
+            if by == "driver"
+            else f"driver_id = {FLEET_DRIVER}"
+        )
+        where = [
+            f"driver_id >= 0 AND (hour >= $1 AND hour < {first} OR hour >= {end} AND hour < $2)"
+        ]
+        column = "driver_id" if by == "driver" else "zone"  # cast once per group
+        columns = ", ".join(SUM_COLUMNS)
+        rollups = f"""(SELECT {column} AS g, {columns} FROM insight_day_rollups WHERE {daily}
+            UNION ALL SELECT {column} AS g, {columns} FROM insight_rollups
+            WHERE {" AND ".join(where)}) AS r"""
+        counts_from = f"""(SELECT {column} AS g, metric, bucket, n FROM insight_day_counts
+            WHERE {daily} UNION ALL SELECT {column} AS g, metric, bucket, n FROM insight_counts
+            WHERE {" AND ".join(where)}) AS c"""
+        # GROUP BY g: the input column (PostgreSQL prefers it), ORDER BY g: the text.
+        key, where = "g::text", ["true"]
     async with conn.transaction():
         # Planned for these times each call: a generic plan cannot tell a day from a year.
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         rows = await conn.fetch(
-            f"""SELECT {key} AS g, {sums} FROM insight_rollups
+            f"""SELECT {key} AS g, {sums} FROM {rollups}
                 WHERE {" AND ".join(where)} GROUP BY g ORDER BY g""",
             *args,
         )
         if metrics is not None:
             where.append(f"metric = any({param(list(metrics))}::text[])")
         counts = await conn.fetch(
-            f"""SELECT {key} AS g, metric, bucket, sum(n) AS n FROM insight_counts
+            f"""SELECT {key} AS g, metric, bucket, sum(n) AS n FROM {counts_from}
                 WHERE {" AND ".join(where)} GROUP BY g, metric, bucket""",
             *args,
         )
@@ -89,6 +113,16 @@ async def grouped(
         group = groups.setdefault(r["g"], Group(r["g"], {c: 0.0 for c in SUM_COLUMNS}))
         group.counts.setdefault(r["metric"], {})[r["bucket"]] = int(r["n"])
     return sorted(groups.values(), key=lambda g: g.key)
+
+
+def _whole_days(from_at: datetime, to_at: datetime) -> tuple[datetime, datetime] | None:
+    """The UTC midnights of the first and after the last whole UTC day in [from_at,
+    to_at), if there is one."""
+    first = from_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < from_at:
+        first += timedelta(days=1)
+    end = to_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (first, end) if first < end else None
 
 
 async def driver_names(conn: Conn, ids: Sequence[int]) -> dict[int, str]:

@@ -11,7 +11,7 @@ here holds the order's row lock (the status change's, or `record_arrival`'s own)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from server.domain import performance as perf
 from server.domain.performance import Delta, Finished, Shown
@@ -22,6 +22,8 @@ ZONE_PRECISION = 5  # geohash characters: cells of about 4.9 km x 4.9 km
 # The rollup cell of the whole fleet, per hour (no driver is -1, no zone is "*").
 FLEET_DRIVER = -1
 FLEET_ZONE = "*"
+# A driver's cell of a day in the daily rollups, over all zones (a zone's is FLEET_DRIVER's).
+ANY_ZONE = "*"
 # A driver's previous stop counts as the start of this one's leg within this long.
 LEG_LOOKBACK = "12 hours"
 
@@ -181,40 +183,56 @@ async def record_arrival(conn: Conn, order_id: int, at: datetime, shown: Sequenc
 
 
 async def add(conn: Conn, hour: datetime, driver_id: int | None, zone: str, delta: Delta) -> None:
-    """Add `delta` to the rollup cell (hour, driver, zone) and to the hour's fleet cell
-    (FLEET_DRIVER, FLEET_ZONE), which the whole fleet's figures read: a handful of rows
-    an hour rather than one per driver and zone."""
-    await _add(conn, hour, driver_id or 0, zone, delta)
-    await _add(conn, hour, FLEET_DRIVER, FLEET_ZONE, delta)
+    """Add `delta` to the rollup cell (hour, driver, zone), to the day's cells of the driver
+    (zone ANY_ZONE) and of the zone (FLEET_DRIVER), which the driver and zone tables read,
+    and to the hour's fleet cell (FLEET_DRIVER, FLEET_ZONE), which the whole fleet's figures
+    read. The rows shared between drivers last, the zone's day before the fleet's hour:
+    in the same order in every transaction, so none waits on another in a cycle."""
+    driver = driver_id or 0
+    day = day_of(hour)
+    await _add(conn, "insight", "hour", hour, driver, zone, delta)
+    await _add(conn, "insight_day", "day", day, driver, ANY_ZONE, delta)
+    await _add(conn, "insight_day", "day", day, FLEET_DRIVER, zone, delta)
+    await _add(conn, "insight", "hour", hour, FLEET_DRIVER, FLEET_ZONE, delta)
 
 
-async def _add(conn: Conn, hour: datetime, driver: int, zone: str, delta: Delta) -> None:
-    """One upsert for the sums, one for the counts."""
+def day_of(hour: datetime) -> datetime:
+    """The UTC day a rollup hour falls in (its midnight)."""
+    return hour.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _add(
+    conn: Conn, table: str, period: str, at: datetime, driver: int, zone: str, delta: Delta
+) -> None:
+    """One upsert for the sums (`{table}_rollups`), one for the counts (`{table}_counts`)."""
     if delta.sums:
         names = [n for n in SUM_COLUMNS if n in delta.sums]
         columns = ", ".join(names)
         values = ", ".join(f"${i + 4}" for i in range(len(names)))
         updates = ", ".join(f"{n} = r.{n} + EXCLUDED.{n}" for n in names)
         await conn.execute(
-            f"""INSERT INTO insight_rollups AS r (hour, driver_id, zone, {columns})
+            f"""INSERT INTO {table}_rollups AS r ({period}, driver_id, zone, {columns})
                 VALUES ($1, $2, $3, {values})
-                ON CONFLICT (hour, driver_id, zone) DO UPDATE SET {updates}""",
-            hour,
+                ON CONFLICT ({period}, driver_id, zone) DO UPDATE SET {updates}""",
+            at,
             driver,
             zone,
             *(delta.sums[n] for n in names),
         )
     if delta.counts:
+        # In key order: two writers adding to the same cell's rows in different orders
+        # would deadlock each other (the fleet's and the zones' cells are shared).
+        keys = sorted(delta.counts)
         await conn.execute(
-            """INSERT INTO insight_counts AS c (hour, driver_id, zone, metric, bucket, n)
+            f"""INSERT INTO {table}_counts AS c ({period}, driver_id, zone, metric, bucket, n)
                SELECT $1, $2, $3, m, b, n
                FROM unnest($4::text[], $5::int[], $6::int[]) AS t(m, b, n)
-               ON CONFLICT (hour, driver_id, zone, metric, bucket)
+               ON CONFLICT ({period}, driver_id, zone, metric, bucket)
                DO UPDATE SET n = c.n + EXCLUDED.n""",
-            hour,
+            at,
             driver,
             zone,
-            [m for m, _ in delta.counts],
-            [b for _, b in delta.counts],
-            list(delta.counts.values()),
+            [m for m, _ in keys],
+            [b for _, b in keys],
+            [delta.counts[k] for k in keys],
         )

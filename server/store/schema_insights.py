@@ -130,3 +130,49 @@ insight_counts = Table(
 )
 
 SUM_COLUMNS = _sums + _float_sums
+
+# Per UTC day (migration 0020): each driver's cells (zone "*") and each zone's (driver
+# -1), added to with the hourly ones: the driver and zone tables read these for whole days.
+insight_day_rollups = Table(
+    "insight_day_rollups",
+    metadata,
+    Column("day", _at, nullable=False),
+    Column("driver_id", BigInteger, nullable=False),
+    Column("zone", Text, nullable=False),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in _sums),
+    *(Column(name, Float, nullable=False, server_default="0") for name in _float_sums),
+    PrimaryKeyConstraint("day", "driver_id", "zone", name="insight_day_rollups_pkey"),
+)
+
+insight_day_counts = Table(
+    "insight_day_counts",
+    metadata,
+    Column("day", _at, nullable=False),
+    Column("driver_id", BigInteger, nullable=False),
+    Column("zone", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("bucket", SmallInteger, nullable=False),
+    Column("n", Integer, nullable=False),
+    PrimaryKeyConstraint(
+        "day", "driver_id", "zone", "metric", "bucket", name="insight_day_counts_pkey"
+    ),
+    # What the driver table reads (zone "*"), and the zone table (driver -1): index-only.
+    Index(
+        "insight_day_counts_drivers",
+        "zone",
+        "metric",
+        "day",
+        "driver_id",
+        "bucket",
+        postgresql_include=["n"],
+    ),
+    Index(
+        "insight_day_counts_zones",
+        "driver_id",
+        "metric",
+        "day",
+        "zone",
+        "bucket",
+        postgresql_include=["n"],
+    ),
+)
