@@ -183,9 +183,11 @@ async def _measure(
     }
 
 
-async def bench_bottlenecks(
-    database_url: str, drivers: int, days: int, interval_s: float, repeat: int
-) -> dict[str, Any]:
+async def seed_history(
+    database_url: str, drivers: int, days: int, interval_s: float
+) -> tuple[dict[str, Any], datetime]:
+    """Migrate the scratch database and write `days` of synthetic history ending today
+    (COPY); returns what was written and the first day. Shared with bench/exports.py."""
     await migrate.prepare(database_url)
     await migrate.upgrade_async(database_url)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -196,9 +198,16 @@ async def bench_bottlenecks(
         seeded = await _seed(conn, drivers, days, interval_s, first_day)
     finally:
         await conn.close()
+    return seeded, first_day
+
+
+async def bench_bottlenecks(
+    database_url: str, drivers: int, days: int, interval_s: float, repeat: int
+) -> dict[str, Any]:
+    seeded, first_day = await seed_history(database_url, drivers, days, interval_s)
 
     settings = Settings.from_env({}, database_url=database_url)
-    until = today
+    until = first_day + timedelta(days=days)  # today, 00:00 UTC
     async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
         async with pool.acquire() as c:
             await sql.start_rollup_at(c, first_day - timedelta(seconds=1))

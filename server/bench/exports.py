@@ -14,17 +14,17 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 
 from server.base.auth import new_token
-from server.bench.bottlenecks import _seed
+from server.bench.bottlenecks import seed_history
 from server.bench.target import start_server
 from server.store import bench_insights as sql
-from server.store import codecs, migrate
+from server.store import codecs
 from server.wire import exports
 
 SHIFT_START_H = 8
@@ -47,14 +47,10 @@ async def _last_byte(
 async def bench_exports(
     database_url: str, drivers: int, days: int, interval_s: float, repeat: int
 ) -> dict[str, Any]:
-    await migrate.prepare(database_url)
-    await migrate.upgrade_async(database_url)
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    first_day = today - timedelta(days=days)
+    seeded, first_day = await seed_history(database_url, drivers, days, interval_s)
     conn = await asyncpg.connect(database_url)
     try:
         await codecs.register(conn)
-        seeded = await _seed(conn, drivers, days, interval_s, first_day)
         day_start = first_day + timedelta(days=days - 1, hours=SHIFT_START_H)
         day_end = day_start + timedelta(hours=SHIFT_H)
         fixes = await sql.fixes_between(conn, 1, day_start, day_end)
