@@ -53,10 +53,12 @@ async def unsubscribe(
     a link we did not sign learns nothing (not even whether the code exists), and one we
     did needs no tracking-lookup budget (a mail provider sends many from one address)."""
     code = codes.normalise(raw_code)
+    # Checked before any pooled connection is taken: the route is not rate-limited, and a
+    # forged link must cost no more than the hash (the secret is read once, then kept).
+    installation = await services.notifier.installation()
+    if code is None or not links.valid(installation.secret, code, channel, sig):
+        raise BadLink("this unsubscribe link is not valid for this order and channel")
     async with services.db() as conn:
-        installation = await store.installation(conn)
-        if code is None or not links.valid(installation.secret, code, channel, sig):
-            raise BadLink("this unsubscribe link is not valid for this order and channel")
         order = (await order_reads.orders_by_codes(conn, [code])).get(code)
         expires_at = None if order is None else link_expires_at(order, services.settings)
         if order is None or (expires_at is not None and expires_at <= datetime.now(UTC)):

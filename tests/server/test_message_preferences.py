@@ -224,6 +224,17 @@ async def test_preferences_refuse_bad_input_and_change_nothing(
         # Only this order: the other one still hears by email.
         other_url = f"/api/track/{other['tracking_code']}/preferences"
         assert (await c.get(other_url)).json()["email"] is True
+        # A signed link whose order's tracking link expired does nothing: 404, still on.
+        await db.execute(
+            "UPDATE orders SET status = 'cancelled', closed_at = now() - interval '400 days'"
+            " WHERE id = $1",
+            other["id"],
+        )
+        other_unsubscribe = f"/api/track/{other['tracking_code']}/unsubscribe"
+        expired = await c.post(f"{other_unsubscribe}?channel=email&sig={other_sig}")
+        assert expired.status_code == 404, expired.text
+        opt_out = "SELECT email_opt_out FROM orders WHERE id = $1"
+        assert await db.fetchval(opt_out, other["id"]) is False
         page = await c.get(f"/track/{code}/preferences")
         assert page.status_code == 200 and "preferences.js" in page.text
         assert page.headers["x-robots-tag"] == "noindex"

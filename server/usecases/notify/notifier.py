@@ -252,6 +252,13 @@ class Notifier:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.notify_poll_interval_s)
 
+    async def installation(self) -> preferences.Installation:
+        """This installation's id and link secret, read once (a request's bounded wait)."""
+        if self._installation is None:
+            async with bounded_connection(self._pool, self._settings.db_request_timeout_s) as c:
+                self._installation = await preferences.installation(c)
+        return self._installation
+
     async def _send(self, message: outbox.Message) -> None:
         settings = self._settings
         error: channels.SendError | None = None
