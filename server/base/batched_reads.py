@@ -53,9 +53,22 @@ class BatchedReads(Generic[K, V]):
         self._waiting.setdefault(key, []).append(future)
         if self._reading is None:
             self._reading = asyncio.create_task(self._read())
+            self._reading.add_done_callback(self._read_ended)
         return await future
 
+    def _read_ended(self, task: asyncio.Task[None]) -> None:
+        """A read cancelled (the server stopping), even before it started: nobody may wait
+        for a read that never comes."""
+        if not task.cancelled():
+            return
+        if self._reading is task:
+            self._reading = None
+        if self._reading is None:  # else a newer read took the waiting callers on
+            _settle(self._waiting, None)
+            self._waiting = {}
+
     async def _read(self) -> None:
+        batch: dict[K, list[asyncio.Future[V]]] = {}
         try:
             while self._waiting:
                 keys = list(self._waiting)[:MAX_KEYS_PER_READ]
@@ -64,15 +77,26 @@ class BatchedReads(Generic[K, V]):
                     async with self._connect() as conn:
                         found = await self._read_many(conn, keys)
                 except Exception as exc:
-                    for futures in batch.values():
-                        for future in futures:
-                            if not future.done():  # its caller may have gone (cancelled)
-                                future.set_exception(exc)
+                    _settle(batch, exc)
                     continue
                 for key, futures in batch.items():
                     value = found.get(key, self._missing)
                     for future in futures:
-                        if not future.done():
+                        if not future.done():  # its caller may have gone (cancelled)
                             future.set_result(value)
         finally:
             self._reading = None
+            _settle(batch, None)  # cancelled mid-read: its callers too (see _read_ended)
+
+
+def _settle(batch: Mapping[Any, list[asyncio.Future[V]]], error: Exception | None) -> None:
+    """Fail every future of `batch` still pending with `error`, or cancel it (None); a
+    caller that gave up is done already."""
+    for futures in batch.values():
+        for future in futures:
+            if future.done():
+                continue
+            if error is None:
+                future.cancel()
+            else:
+                future.set_exception(error)

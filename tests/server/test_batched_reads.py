@@ -82,3 +82,20 @@ async def test_a_caller_that_gives_up_disturbs_nobody(pool: asyncpg.Pool) -> Non
         quitter.cancel()
     assert await asyncio.wait_for(stayer, 5.0) == 16
     assert quitter.cancelled()
+
+
+async def test_a_read_cancelled_with_the_server_leaves_nobody_waiting(
+    pool: asyncpg.Pool,
+) -> None:
+    read = Doubler()
+    reads = BatchedReads(pooled(pool, 5.0), read, -1)
+    async with pool.acquire():  # the only connection: the read waits for it
+        waiter = asyncio.ensure_future(reads.of(4))
+        await asyncio.sleep(0)  # one turn: the caller waits, the read has started
+        reader = reads._reading  # the task a stopping server cancels
+        assert reader is not None
+        reader.cancel()
+    # The connection is back (the read may be cancelled only once it gets one).
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiter, 5.0)  # cancelled with the read: no hang
+    assert await reads.of(6) == 12  # and the next caller starts a read of its own
