@@ -209,6 +209,9 @@ BAD = [
     ({"layer": "SLOW"}, "layer must be one of"),
     ({"metric": "speed"}, "metric must be one of"),
     ({"from": "2026-11-30T10:00:00+25:00"}, "from must"),
+    ({"to": "0001-01-02T00:00:00Z"}, "to is too early"),  # the default from would overflow
+    ({"lyer": "dwell"}, "unknown query parameters: lyer"),  # not silently the slow layer
+    ({"metric": "late", "layer": "slow"}, "unknown query parameters: layer"),
 ]
 
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from server.edges.guards import guarded
 from server.edges.responses import error_response, json_response
-from server.edges.rest.params import query_time
+from server.edges.rest.params import check_known, query_time
 from server.edges.services import Caller, Services
 from server.store import bottlenecks, insight_rollup
 from server.usecases.insight_rollup import CELL_M
@@ -28,10 +28,15 @@ from server.wire import bottlenecks as wire
 DEFAULT_RANGE = timedelta(days=7)
 
 
-def _range(request: Request, services: Services) -> tuple[datetime, datetime]:
-    """`from`..`to` (default: the 7 days up to now); raises ValueError naming the fault."""
+def _range(request: Request, services: Services, choice: str) -> tuple[datetime, datetime]:
+    """`from`..`to` (default: the 7 days up to now); raises ValueError naming the fault,
+    an unknown parameter too (a misspelt one must not quietly answer something else)."""
+    check_known(request.query_params, frozenset({"from", "to", choice}))
     to_at = query_time(request.query_params, "to") or datetime.now(UTC)
-    from_at = query_time(request.query_params, "from") or to_at - DEFAULT_RANGE
+    try:
+        from_at = query_time(request.query_params, "from") or to_at - DEFAULT_RANGE
+    except OverflowError:  # `to` in year 1, no `from`
+        raise ValueError("to is too early: give a from, or a later to") from None
     if from_at > to_at:
         raise ValueError("from must not be after to")
     max_days = services.settings.bottleneck_max_range_days
@@ -54,7 +59,7 @@ def _choice(request: Request, name: str, default: str) -> str:
 async def layer(request: Request, caller: Caller, services: Services) -> Response:
     settings = services.settings
     try:
-        from_at, to_at = _range(request, services)
+        from_at, to_at = _range(request, services, "layer")
         name = _choice(request, "layer", "slow")
     except ValueError as exc:
         return error_response(422, str(exc))
@@ -102,7 +107,7 @@ def _rounded(figures: dict[str, object]) -> dict[str, float | int | None]:
 async def heatmap(request: Request, caller: Caller, services: Services) -> Response:
     settings = services.settings
     try:
-        from_at, to_at = _range(request, services)
+        from_at, to_at = _range(request, services, "metric")
         metric = _choice(request, "metric", "late")
     except ValueError as exc:
         return error_response(422, str(exc))
