@@ -30,6 +30,16 @@ def path_cost(cost: Sequence[Sequence[float]], order: Sequence[int]) -> float:
     return total
 
 
+def reachable(cost: Sequence[Sequence[float]], order: Sequence[int]) -> bool:
+    """Whether every hop of `order` (from the start, 0) has a path."""
+    here = 0
+    for stop in order:
+        if not math.isfinite(cost[here][stop]):
+            return False
+        here = stop
+    return True
+
+
 def best_order(cost: Sequence[Sequence[float]]) -> list[int]:
     n = len(cost) - 1
     given = list(range(1, n + 1))

@@ -9,10 +9,9 @@ existing reorder action.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
 
-from geo.stop_order import best_order, path_cost
+from geo.stop_order import best_order, path_cost, reachable
 from server.live.state import Live
 from server.usecases.router import Router
 from server.wire.routing import RunProposal, RunTotals
@@ -63,5 +62,6 @@ async def propose(live: Live, router: Router, driver_id: int, max_stops: int) ->
 
 def _totals(time_s: Sequence[Sequence[float]], length_m: Sequence[Sequence[float]],
             order: Sequence[int]) -> RunTotals:  # fmt: skip
-    seconds, metres = path_cost(time_s, order), path_cost(length_m, order)
-    return RunTotals(round(seconds) if math.isfinite(seconds) else -1, round(metres))
+    if not reachable(time_s, order):  # a hop with no path: no total to tell (-1)
+        return RunTotals(-1, -1)
+    return RunTotals(round(path_cost(time_s, order)), round(path_cost(length_m, order)))

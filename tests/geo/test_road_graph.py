@@ -13,7 +13,7 @@ from geo.distance import haversine_m
 from geo.legs import is_network_leg, leg_route, leg_start
 from geo.road_graph import OsmError, RoadGraph
 from geo.route import parse_route
-from geo.stop_order import best_order, path_cost
+from geo.stop_order import best_order, path_cost, reachable
 
 
 def way(way_id: int, tags: str, *nodes: tuple[int, float, float]) -> str:
@@ -146,3 +146,11 @@ def test_turn_restrictions_become_forbidden_edge_pairs() -> None:
     assert (e_b, b_d) not in forbidden and (a_b, b_c) not in forbidden
     # `except=motorcar` and via a way: not for cars.
     assert len(forbidden) == 8
+
+
+def test_an_order_with_a_hop_without_a_path_is_not_reachable() -> None:
+    inf = float("inf")
+    cost = [[0.0, 10.0, inf], [10.0, 0.0, 5.0], [inf, 5.0, 0.0]]  # 0 cannot reach 2 directly
+    assert reachable(cost, [1, 2])
+    assert not reachable(cost, [2, 1])
+    assert best_order(cost) == [1, 2]  # the unreachable hop is never preferred

@@ -93,15 +93,21 @@ async def test_bad_requests_change_nothing(
             "a list": await client.post(url, json=[1, 2]),
             "get": await client.get(url),
         }
+        courier_id, courier_token = await server.create_driver("Courier")
         async with server.http() as anonymous:
             answers["no key"] = await anonymous.post(url)
+            # A courier may not reorder anyone's run, its own included: its token is no key.
+            answers["courier token"] = await anonymous.post(
+                f"/api/drivers/{courier_id}/run/optimize",
+                headers={"Authorization": f"Bearer {courier_token}"},
+            )
             answers["wrong key"] = await anonymous.post(
                 url, headers={"Authorization": "Bearer nope"}
             )
     expected = {
         "too many stops": 422, "unknown driver": 404, "not an id": 404, "unknown option": 422,
         "not json": 422, "too big": 413, "a list": 422, "get": 405, "no key": 401,
-        "wrong key": 401,
+        "wrong key": 401, "courier token": 401,
     }  # fmt: skip
     assert {k: r.status_code for k, r in answers.items()} == expected
     for response in answers.values():
