@@ -115,6 +115,18 @@ async def skip_opted_out(conn: Conn, now: datetime) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
+async def customer_sms_sent(conn: Conn, order_id: int) -> bool:
+    """Has an SMS about this order gone to its customer already (the first carries the
+    preferences link; notify/links.py)?"""
+    return bool(
+        await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM outbox WHERE order_id = $1 AND channel = 'sms'
+                              AND status = 'sent' AND dedupe_key LIKE 'order:%')""",
+            order_id,
+        )
+    )
+
+
 async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> list[Message]:
     """Take up to `limit` due messages for sending, leased for `lease_s` so that another
     notifier (another process) skips them; a crashed sender's lease simply runs out.

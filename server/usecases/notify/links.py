@@ -17,8 +17,11 @@ import hashlib
 import hmac
 from typing import Any
 
+import asyncpg
+
 from server.base.settings import Settings
 from server.domain.codes import display, normalise
+from server.store import outbox
 
 CHANNELS = ("email", "sms")
 
@@ -53,3 +56,13 @@ def with_links(
         {**context, "preferences_url": preferences_url(settings, code)},
         unsubscribe_url(settings, secret, code, channel),
     )
+
+
+async def wants_sms_footer(pool: asyncpg.Pool, message: outbox.Message) -> bool:
+    """The preferences link goes in an order's first SMS only: it would make most later
+    ones two segments long (twice the price) for a link the customer has already had.
+    Emails always carry it. Two SMS sent at once may both carry it; none can miss it."""
+    if message.channel != "sms" or message.order_id is None:
+        return True
+    async with pool.acquire() as conn:
+        return not await outbox.customer_sms_sent(conn, message.order_id)

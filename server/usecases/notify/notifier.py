@@ -266,18 +266,17 @@ class Notifier:
             if message.channel == "webhook":
                 await self._send_webhook(message)
             else:
-                if self._installation is None:
-                    async with self._pool.acquire() as conn:
-                        self._installation = await preferences.installation(conn)
-                context, unsubscribe = message.payload, None
+                installation = await self.installation()
+                context, unsubscribe, sms_footer = message.payload, None, True
                 if message.dedupe_key.startswith("order:"):  # the customer's: their links
                     context, unsubscribe = links.with_links(
-                        context, message.channel, settings, self._installation.secret
+                        context, message.channel, settings, installation.secret
                     )
-                rendered = self._templates.render(message.event, context)
+                    sms_footer = await links.wants_sms_footer(self._pool, message)
+                rendered = self._templates.render(message.event, context, sms_footer)
                 if message.channel == "email":
                     await channels.send_email(
-                        message, rendered, settings, self._installation.id, unsubscribe
+                        message, rendered, settings, installation.id, unsubscribe
                     )
                 else:
                     await channels.send_sms(message, rendered, settings, self._client)

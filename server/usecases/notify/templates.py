@@ -1,7 +1,7 @@
 """Message texts from Jinja2 templates, one per event: `{event}.txt` is the subject line
 followed by the body (used for email and SMS), `{event}.sms.txt` may give SMS its own
-wording, `footer.txt` ends every customer's email and SMS (their preferences link), and
-`email.html` wraps the body for the HTML part.
+wording, `footer.txt` ends every customer's email and their first SMS about an order (the
+preferences link), and `email.html` wraps the body for the HTML part.
 
 Languages: the templates mark their sentences with `{% trans %}` (jinja2.ext.i18n); the
 translations are gettext catalogs, `locale/<language>/LC_MESSAGES/messages.po` beside this
@@ -61,8 +61,9 @@ class Templates:
                 pair.append(env)
             self._envs[language] = (pair[0], pair[1])
 
-    def render(self, event: str, context: dict[str, Any]) -> Rendered:
-        """Raises jinja2.TemplateNotFound for an event without a template."""
+    def render(self, event: str, context: dict[str, Any], sms_footer: bool = True) -> Rendered:
+        """Raises jinja2.TemplateNotFound for an event without a template. `sms_footer`
+        False: the SMS without the preferences link (only an order's first SMS has it)."""
         language = locales.language(context.get("language"))
         text_env, html_env = self._envs[language]
 
@@ -88,5 +89,6 @@ class Templates:
         )
         if context.get("preferences_url"):
             footer = template("footer.txt").render(context).strip()
-            body, sms = f"{body}\n\n{footer}", f"{sms}\n{footer}"
+            body = f"{body}\n\n{footer}"
+            sms = f"{sms}\n{footer}" if sms_footer else sms
         return Rendered(subject.strip(), body, html, sms)
