@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from geo.model import Fix
 from server.base import stage_times
@@ -44,7 +44,7 @@ from server.edges.phone_apps.osmand import (
     decode_params,
     form_items,
 )
-from server.edges.responses import error_response, json_response, request_body
+from server.edges.responses import FixedResponse, error_response, json_response, request_body
 from server.edges.services import Services
 from server.store import queries
 from server.wire import jsonin
@@ -57,8 +57,8 @@ RETRY_HEADERS = {"Retry-After": "5"}
 OWNTRACKS_MAX_BODY_BYTES = 16 * 1024
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="tracker"'}
 # The usual answers, built once (a Response's send changes nothing of it).
-OSMAND_OK = PlainTextResponse("", 200)
-OWNTRACKS_OK = json_response([])
+OSMAND_OK = FixedResponse(b"", 200, media_type="text/plain")
+OWNTRACKS_OK = FixedResponse(b"[]", 200, media_type="application/json")
 
 
 @functools.cache
