@@ -164,6 +164,8 @@ def storable_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     >>> storable_attributes({"tid": "a\\x00", "conn": "w", "n": 3})
     {'conn': 'w', 'n': 3}
     """
+    if not attributes:
+        return {}
     kept = dict(itertools.islice(attributes.items(), MAX_ATTRIBUTES))
     # The usual extras are flat (names to numbers, flags and short texts): one search over
     # all their text says whether any holds a control character (a C0 control found in the
