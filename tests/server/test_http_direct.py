@@ -88,3 +88,23 @@ async def test_the_usual_answers_are_whole_and_the_connection_kept(
         assert "connection: close" not in lines
     assert b"content-type: application/json" in head.lower() and body == b"[]"  # a blank body
     assert int(await db.fetchval("SELECT count(*) FROM positions")) == 2
+
+
+async def test_a_one_piece_answer_closes_when_the_client_asked(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    async with run_server(settings) as server:
+        url = urlsplit(server.base_url)
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        try:
+            writer.write(
+                b"POST /owntracks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Length: 0\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(), 30)  # to the end: it closes
+        finally:
+            writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nconnection: close" in head.lower()
+    assert body == b"[]"
