@@ -27,6 +27,8 @@ _deadlines = CoarseDeadlines(grain_s=1.0)  # STORE_WAIT_S, up to a second more
 class StoredWaiter:
     """A StoreSink that completes a future once every queued fix is accounted for."""
 
+    __slots__ = ("_expecting", "_remaining", "acked", "done", "expired", "failed_fixes")
+
     def __init__(self) -> None:
         self.acked: list[int] = []
         self.failed_fixes: list[wire.Rejected] = []

@@ -29,6 +29,12 @@ def error_response(
     return json_response(rest.Error(reason), status_code, headers)
 
 
+class FixedResponse(Response):
+    """An answer built once and sent as is to many requests (a phone app's usual 200): the
+    direct lane (server/edges/net/http_direct.py) writes it in one piece from a head encoded
+    once; anywhere else it is a plain Response."""
+
+
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tracker"'}
 # For an answer that shows a secret once (a new token or key): no cache keeps a copy.
 SECRET_HEADERS = {"Cache-Control": "no-store"}

@@ -14,6 +14,7 @@ from server.base.dbguard import bounded_connection
 from server.base.metrics import Metrics
 from server.base.ratelimit import RateLimiter
 from server.base.settings import Settings
+from server.edges.phone_apps.basic_logins import BasicLogins
 from server.edges.phone_apps.device_guard import DeviceGuard
 from server.live.state import Live
 from server.store import credentials, queries
@@ -56,6 +57,8 @@ class Services:
     proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     # Drivers by device id and token hash, kept in memory while changes can be heard.
     drivers: DriverCache = field(default_factory=DriverCache)
+    # OwnTracks' Basic-auth logins that found their driver, decoded and hashed once.
+    logins: BasicLogins = field(default_factory=BasicLogins)
     routing: Routing | None = None  # legs on the road network, run order (usecases/routing.py)
 
     def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:

@@ -164,5 +164,19 @@ def storable_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     >>> storable_attributes({"tid": "a\\x00", "conn": "w", "n": 3})
     {'conn': 'w', 'n': 3}
     """
-    kept = itertools.islice(attributes.items(), MAX_ATTRIBUTES)
-    return {k: v for k, v in kept if control_char_path({k: v}) is None}
+    if not attributes:
+        return {}
+    kept = dict(itertools.islice(attributes.items(), MAX_ATTRIBUTES))
+    # The usual extras are flat (names to numbers, flags and short texts): one search over
+    # all their text says whether any holds a control character (a C0 control found in the
+    # joined text is in one of them: the separator is none).
+    texts = [k for k in kept if isinstance(k, str)]
+    for value in kept.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif not (value is None or isinstance(value, (bool, int, float))):
+            break  # nested: each checked alone below
+    else:
+        if _CONTROL.search(" ".join(texts)) is None:
+            return kept
+    return {k: v for k, v in kept.items() if control_char_path({k: v}) is None}

@@ -125,6 +125,7 @@ async def test_rotation_is_heard_by_every_process(
             assert (await phone_a.ingest(old))[0] == (await phone_b.ingest(old))[0] == 200
             assert (await phone_b.owntracks(old))[0] == 200
             assert b.services.drivers.peek("token", hash_token(old)) is not None
+            assert len(b.services.logins) == 1  # kept decoded: only the driver cache refuses
             rotated = await on_a.post(f"/api/drivers/{driver_id}/token", headers=ADMIN)
             assert rotated.status_code == 200
             new = rotated.json()["token"]
@@ -135,6 +136,7 @@ async def test_rotation_is_heard_by_every_process(
                 "process B to forget the rotated token",
             )
             refused_on_b = [await phone_b.ingest(old), await phone_b.owntracks(old)]
+            assert len(b.services.logins) == 0  # a login that found no driver is dropped
             accepted = [await phone_a.ingest(new), await phone_b.ingest(new)]
             accepted.append(await phone_b.owntracks(new))
         device_still_known = [await osmand_device(a, "ana"), await osmand_device(b, "ana")]

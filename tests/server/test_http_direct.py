@@ -3,6 +3,10 @@ stack, yet answered, counted and named as every other route is."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from urllib.parse import urlsplit
+
 import asyncpg
 import pytest
 from starlette.requests import Request
@@ -47,3 +51,60 @@ async def test_a_bug_in_a_direct_route_is_a_json_500(
         assert answer.status_code == 500
         assert answer.json() == {"error": "internal error"}
         assert (await client.get("/livez")).status_code == 200  # the server carries on
+
+
+async def test_the_usual_answers_are_whole_and_the_connection_kept(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """OsmAnd's and OwnTracks' usual 200s, written in one piece (http_direct.py), carry
+    what every answer does, and the next request on the same connection is served."""
+    async with run_server(settings) as server:
+        await server.create_driver(device_id="ana")
+        url = urlsplit(server.base_url)
+        now = int(time.time())
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        try:
+            answers = []
+            for t, request_id in ((now - 60, "first-1"), (now - 55, "second-2")):
+                writer.write(
+                    f"POST /osmand?id=ana&timestamp={t}&lat=41.15&lon=-8.61 HTTP/1.1\r\n"
+                    f"Host: x\r\nX-Request-ID: {request_id}\r\nContent-Length: 0\r\n\r\n".encode()
+                )
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                answers.append(head.decode().lower())
+            writer.write(b"POST /owntracks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n  ")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            body = await asyncio.wait_for(reader.readexactly(2), 30)
+        finally:
+            writer.close()
+    for answer, request_id in zip(answers, ("first-1", "second-2"), strict=True):
+        lines = answer.split("\r\n")
+        assert lines[0] == "http/1.1 200 ok"
+        assert "content-length: 0" in lines
+        assert "content-type: text/plain; charset=utf-8" in lines
+        assert "x-content-type-options: nosniff" in lines
+        assert f"x-request-id: {request_id}" in lines
+        assert any(line.startswith("date: ") for line in lines)  # uvicorn's own headers
+        assert "connection: close" not in lines
+    assert b"content-type: application/json" in head.lower() and body == b"[]"  # a blank body
+    assert int(await db.fetchval("SELECT count(*) FROM positions")) == 2
+
+
+async def test_a_one_piece_answer_closes_when_the_client_asked(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    async with run_server(settings) as server:
+        url = urlsplit(server.base_url)
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        try:
+            writer.write(
+                b"POST /owntracks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Length: 0\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(), 30)  # to the end: it closes
+        finally:
+            writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nconnection: close" in head.lower()
+    assert body == b"[]"

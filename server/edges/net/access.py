@@ -23,17 +23,16 @@ import logging
 import time
 
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.base import logs
 from server.base.metrics import Metrics
-from server.edges.net.http_direct import DirectRoutes
+from server.edges.net.http_direct import DirectRoutes, with_headers
 
 access_log = logging.getLogger("tracker.access")
 
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REQUEST_ID = logs.HEADER
 
 
@@ -65,27 +64,17 @@ class HttpAccess:
         request_id = logs.request_id_from(header(scope, _REQUEST_ID))
         logs.request_id.set(request_id)
         echo = (_REQUEST_ID, request_id.encode())
-        status = 500  # unless the app starts a response
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", ()))
-                if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
-                    headers.append(_NOSNIFF)
-                headers.append(echo)  # the app's handlers set none of their own
-                message["headers"] = headers
-            await send(message)
+        sent: list[int] = []  # the status of the response started, if any
 
         lane = self._direct
         direct = lane.route_for(scope) if lane is not None else None
         try:
             if lane is not None and direct is not None:
-                await lane.serve(direct, scope, receive, send_with_headers)
+                await lane.serve(direct, scope, receive, send, echo, sent)  # its headers too
             else:
-                await self.app(scope, receive, send_with_headers)
+                await self.app(scope, receive, with_headers(send, echo, sent))
         finally:
+            status = sent[-1] if sent else 500  # 500: the app started no response
             seconds = time.perf_counter() - started
             route = route_template(scope)
             method = scope["method"] if scope["method"] in METHODS else "OTHER"

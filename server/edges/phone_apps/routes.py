@@ -18,34 +18,33 @@ memory (usecases/driver_cache.py); unknown ones still cost a query each.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import logging
 import time
 from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any
-from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from geo.model import Fix
 from server.base import stage_times
-from server.base.auth import hash_token
 from server.base.dbguard import DatabaseUnavailable
 from server.edges.commit_wait import store_and_wait
 from server.edges.guards import client_address
+from server.edges.phone_apps.basic_logins import BasicLogins
 from server.edges.phone_apps.osmand import (
     MAX_PARAMS,
     AppFix,
     ProtocolError,
     decode_json,
     decode_params,
+    form_items,
 )
-from server.edges.responses import error_response, json_response, request_body
+from server.edges.responses import FixedResponse, error_response, json_response, request_body
 from server.edges.services import Services
 from server.store import queries
 from server.wire import jsonin
@@ -58,8 +57,8 @@ RETRY_HEADERS = {"Retry-After": "5"}
 OWNTRACKS_MAX_BODY_BYTES = 16 * 1024
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="tracker"'}
 # The usual answers, built once (a Response's send changes nothing of it).
-OSMAND_OK = PlainTextResponse("", 200)
-OWNTRACKS_OK = json_response([])
+OSMAND_OK = FixedResponse(b"", 200, media_type="text/plain")
+OWNTRACKS_OK = FixedResponse(b"[]", 200, media_type="application/json")
 
 
 @functools.cache
@@ -104,7 +103,8 @@ async def osmand(request: Request) -> Response:
                 body, received_at, zone, settings.max_fixes_per_message
             )
         else:
-            items = request.query_params.multi_items()
+            # As Starlette's query_params reads it (latin-1, then unquoted as UTF-8).
+            items = form_items(request.scope["query_string"].decode("latin-1"))
             if not items and body:
                 items = _form_items(body)
             device_id, app_fix = decode_params(items, received_at, settings.osmand_speed_unit, zone)
@@ -139,9 +139,7 @@ async def osmand(request: Request) -> Response:
 def _form_items(body: bytes) -> list[tuple[str, str]]:
     """A form body's parameters, refused past MAX_PARAMS before they are all split."""
     try:
-        return parse_qsl(
-            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_PARAMS
-        )
+        return form_items(body.decode("utf-8", "replace"), MAX_PARAMS)
     except ValueError:  # "Max number of fields exceeded"
         raise ProtocolError(400, f"more than {MAX_PARAMS} parameters") from None
 
@@ -179,39 +177,54 @@ _OWNTRACKS_FIELDS = {"_type", "lat", "lon", "tst", "acc", "alt", "vel", "cog", "
 # Built once: msgspec.json.decode(type=...) looks the type up on every call.
 _owntracks_type = jsonin.Decoder(msgspec.json.Decoder(OwnTracksType))
 _owntracks_location = jsonin.Decoder(msgspec.json.Decoder(OwnTracksLocation))
-_owntracks_extras = jsonin.Decoder(msgspec.json.Decoder(dict[str, Any]))
+_owntracks_members = jsonin.Decoder(msgspec.json.Decoder(dict[str, Any]))
 
 
-def _owntracks_identity(request: Request, trust_proxy: bool) -> tuple[list[str], str | None]:
-    """Device ids to try ("user/device", then "user") and the password (the driver's token,
-    None when `trust_proxy` lets the proxy's X-Limit headers identify alone); no ids when
-    the request does not identify itself well enough (401)."""
-    user = request.headers.get("x-limit-u")
-    device = request.headers.get("x-limit-d")
-    password = ""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+def _owntracks_identity(
+    request: Request, logins: BasicLogins, trust_proxy: bool
+) -> tuple[list[str], str | None, str]:
+    """Device ids to try ("user/device", then "user"), the hash of the password (the
+    driver's token; None when `trust_proxy` lets the proxy's X-Limit headers identify
+    alone) and the Basic credentials it came from; no ids when the request does not
+    identify itself well enough (401)."""
+    headers = request.headers
+    user = headers.get("x-limit-u")
+    device = headers.get("x-limit-d")
+    token_hash = None
+    scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
-        try:  # non-ASCII or malformed base64, or not UTF-8: all ValueErrors
-            user_text, _, password = (
-                base64.b64decode(value.strip(), validate=True).decode().partition(":")
-            )
+        try:
+            user_text, token_hash = logins.decode(value)
         except ValueError:
-            return [], None
+            return [], None, ""
         user = user_text or user
-    if not password:
+    if token_hash is None:
         if not trust_proxy:
-            return [], None  # the token is the credential; a name alone proves nothing
-        user = request.headers.get("x-limit-u")  # the proxy's, not the client's claim
+            return [], None, ""  # the token is the credential; a name alone proves nothing
+        user = headers.get("x-limit-u")  # the proxy's, not the client's claim
     if not user or not user.isprintable() or (device is not None and not device.isprintable()):
-        return [], None
+        return [], None, ""
     candidates = [f"{user}/{device}"] if device else []
     candidates.append(user)
-    return candidates, password or None
+    return candidates, token_hash, value if token_hash is not None else ""
 
 
-def _owntracks_fix(body: bytes) -> AppFix:
+def _owntracks_message(body: bytes) -> tuple[str | None, dict[str, Any]]:
+    """An OwnTracks message's `_type` and its members. Raises msgspec.DecodeError, in the
+    words of OwnTracksType's decoder, when the body is no such message."""
+    try:
+        members = _owntracks_members.decode(body)
+    except msgspec.DecodeError:
+        _owntracks_type.decode(body)  # the same bodies fail; its words say `_type`'s
+        raise
+    kind = members.get("_type")
+    if kind is not None and not isinstance(kind, str):
+        return _owntracks_type.decode(body).type, members  # raises, saying what it expects
+    return kind, members
+
+
+def _owntracks_fix(body: bytes, members: dict[str, Any]) -> AppFix:
     location = _owntracks_location.decode(body)
-    extras = _owntracks_extras.decode(body)
     fix = Fix(
         recorded_at=datetime.fromtimestamp(location.tst, UTC),
         lon=location.lon,
@@ -224,21 +237,21 @@ def _owntracks_fix(body: bytes) -> AppFix:
     )
     attributes = {
         k: v
-        for k, v in extras.items()
+        for k, v in members.items()
         if k not in _OWNTRACKS_FIELDS and isinstance(v, (str, bool, int, float))
     }
     return AppFix(fix, jsonin.storable_attributes(attributes))
 
 
 async def _owntracks_driver(
-    services: Services, candidates: list[str], password: str | None
+    services: Services, candidates: list[str], token_hash: str | None
 ) -> queries.Driver | None:
     """The driver a request identifies: the token's, when one of the names is its device
     id; without a password (behind a trusted proxy), the first name that is a device id.
     A wrong token is answered without looking any name up: how long that takes cannot
     tell which device ids exist. Known tokens and ids come from memory (driver_cache.py)."""
-    if password is not None:
-        driver = await services.drivers.by_token_hash(services.db, hash_token(password))
+    if token_hash is not None:
+        driver = await services.drivers.by_token_hash(services.db, token_hash)
         return driver if driver is not None and driver.device_id in candidates else None
     for device_id in candidates:
         if (driver := await services.drivers.by_device_id(services.db, device_id)) is not None:
@@ -255,18 +268,18 @@ async def owntracks(request: Request) -> Response:
         return OWNTRACKS_OK
     decoding = perf_counter()
     try:
-        kind = _owntracks_type.decode(body).type
+        kind, members = _owntracks_message(body)
     except msgspec.DecodeError as exc:
         return error_response(400, f"invalid JSON: {exc}")
     if kind != "location":
         return OWNTRACKS_OK  # transitions, waypoints, cards...: accepted and ignored
     try:
-        app_fix = _owntracks_fix(body)
+        app_fix = _owntracks_fix(body, members)
     except (msgspec.DecodeError, ValueError, OverflowError, OSError) as exc:
         return error_response(400, f"invalid location: {exc}")
     services.metrics.stages.seconds[stage_times.DECODE] += perf_counter() - decoding
-    candidates, password = _owntracks_identity(
-        request, services.settings.owntracks_trust_proxy_identity
+    candidates, token_hash, credentials = _owntracks_identity(
+        request, services.logins, services.settings.owntracks_trust_proxy_identity
     )
     if not candidates:
         return error_response(
@@ -277,16 +290,19 @@ async def owntracks(request: Request) -> Response:
     if retry_after_s > 0:
         return _too_many(retry_after_s)
     try:
-        driver = await _owntracks_driver(services, candidates, password)
+        driver = await _owntracks_driver(services, candidates, token_hash)
     except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
         raise  # the app's 503
     # An unknown device and a wrong password get the same answer: device ids stay unknown.
     if driver is None:
+        services.logins.failed(credentials)
         return error_response(
             401, "unknown device or wrong password (use the driver's token)", BASIC_CHALLENGE
         )
     services.devices.found(client)
+    if credentials:
+        services.logins.worked(credentials)
     headers = await _store(services, driver, [app_fix], "owntracks")
     if headers is None:
         return error_response(503, "storage is behind; resend later", RETRY_HEADERS)
