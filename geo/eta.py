@@ -37,19 +37,20 @@ class StopEta:
         """The contract's ETA fields (`eta`, `eta_s`, `remaining_m`, `window`, `confidence`)."""
         return {
             "stop_id": self.stop_id,
-            "eta": _iso(self.eta_at),
+            "eta": iso(self.eta_at),
             "eta_s": round(self.eta_s),
             "remaining_m": round(self.remaining_m),
-            "window": [_iso(self.window[0]), _iso(self.window[1])],
+            "window": [iso(self.window[0]), iso(self.window[1])],
             "confidence": self.confidence,
             "reason": self.reason,
         }
 
 
-def _iso(at: datetime) -> str:
-    """
+def iso(at: datetime) -> str:
+    """An instant as the contract shows ETAs: whole seconds, UTC (what `to_json` gives).
+
     >>> from datetime import UTC
-    >>> _iso(datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC))
+    >>> iso(datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC))
     '2026-01-02T03:04:05Z'
     """
     return _iso_seconds(int(at.timestamp()))

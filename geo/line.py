@@ -25,6 +25,12 @@ CELL_M = 50.0
 _SAMPLE_M = CELL_M / 2
 # Fixes further than this from every segment in the window are found by a slower scan.
 SEARCH_RADIUS_M = 120.0
+# A window of this many segments or fewer is searched by a plain loop over them: cheaper
+# than the grid's rings of cells (an off-route fix looks in 49 of them, then scans anyway).
+_LOOP_MAX_SEGMENTS = 8
+# A scan over this many segments or fewer is a plain loop too: numpy's per-call overhead (a
+# dozen array operations, ~40 us) is most of a short window's cost.
+_SCAN_LOOP_MAX_SEGMENTS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,10 @@ class MetricLine:
         lo_m, hi_m = max(lo_m, 0.0), min(hi_m, self.length_m)
         if hi_m < lo_m:
             lo_m = hi_m
+        i0, i1 = self._segment_range(lo_m, hi_m)
+        if 0 < i1 - i0 <= _LOOP_MAX_SEGMENTS:
+            return self._nearest_in_range(x, y, i0, i1, lo_m, hi_m, expected_m, along_weight,
+                                          heading, heading_penalty_m, radius_m)  # fmt: skip
         hit = self._nearest_in_grid(
             x, y, lo_m, hi_m, expected_m, along_weight, heading, heading_penalty_m, radius_m
         )
@@ -191,8 +201,7 @@ class MetricLine:
     ) -> Hit | None:
         """Search rings of cells outwards; stop once no unseen segment could score better."""
         cx, cy = math.floor(x / CELL_M), math.floor(y / CELL_M)
-        grid, cum, scale = self._grid, self.cum_m, self.length_scale
-        xs, ys, ux, uy, seg_m = self.xs, self.ys, self._ux, self._uy, self._seg_m
+        grid, cum, scored = self._grid, self.cum_m, self._scored
         seen: set[int] = set()
         best: Hit | None = None
         best_score = math.inf
@@ -207,24 +216,11 @@ class MetricLine:
                         if i in seen or cum[i + 1] < lo_m or cum[i] > hi_m:
                             continue
                         seen.add(i)
-                        px, py = x - xs[i], y - ys[i]
-                        t = px * ux[i] + py * uy[i]
-                        t_lo = (lo_m - cum[i]) / scale
-                        if t < t_lo or t < 0.0:
-                            t = t_lo if t_lo > 0.0 else 0.0
-                        t_hi = (hi_m - cum[i]) / scale
-                        if t > t_hi or t > seg_m[i]:
-                            t = t_hi if t_hi < seg_m[i] else seg_m[i]
-                        offset = math.hypot(px - ux[i] * t, py - uy[i] * t)
-                        if offset > radius_m:
-                            continue
-                        along = cum[i] + t * scale
-                        score = offset
-                        if expected_m is not None:
-                            score += along_weight * abs(along - expected_m)
-                        if heading is not None and heading[0] * ux[i] + heading[1] * uy[i] < -0.3:
-                            score += heading_penalty_m
-                        if score < best_score:
+                        score, along, offset = scored(
+                            x, y, i, lo_m, hi_m, expected_m, along_weight, heading,
+                            heading_penalty_m,
+                        )  # fmt: skip
+                        if offset <= radius_m and score < best_score:
                             best_score, best = score, Hit(along, offset, i)
             # Every segment within this distance has a sample in the rings searched so far.
             if best_score <= reach * CELL_M - _SAMPLE_M / 2:
@@ -243,6 +239,9 @@ class MetricLine:
         heading_penalty_m: float,
     ) -> Hit:
         i0, i1 = self._segment_range(lo_m, hi_m)
+        if 0 < i1 - i0 <= _SCAN_LOOP_MAX_SEGMENTS:
+            return self._nearest_in_range(x, y, i0, i1, lo_m, hi_m, expected_m, along_weight,
+                                          heading, heading_penalty_m, math.inf)  # fmt: skip
         along, offset, _ = self._project_range(x, y, i0, i1, lo_m, hi_m)
         score = offset.copy()
         if expected_m is not None:
@@ -254,6 +253,67 @@ class MetricLine:
             score += np.where(dots < -0.3, heading_penalty_m, 0.0)
         k = int(np.argmin(score))
         return Hit(float(along[k]), float(offset[k]), i0 + k)
+
+    def _nearest_in_range(
+        self,
+        x: float,
+        y: float,
+        i0: int,
+        i1: int,
+        lo_m: float,
+        hi_m: float,
+        expected_m: float | None,
+        along_weight: float,
+        heading: tuple[float, float] | None,
+        heading_penalty_m: float,
+        radius_m: float,
+    ) -> Hit:
+        """The grid's search then `_nearest_by_scan`'s over a few segments, one at a time:
+        the best within `radius_m`, else the best of all (the same
+        arithmetic as `_project_range`; the first of equal scores wins, as with argmin)."""
+        scored = self._scored
+        best = near = Hit(0.0, 0.0, i0)
+        best_score = near_score = math.inf
+        for i in range(i0, i1):
+            score, along, offset = scored(x, y, i, lo_m, hi_m, expected_m, along_weight,
+                                          heading, heading_penalty_m)  # fmt: skip
+            if score < best_score or i == i0:
+                best_score, best = score, Hit(along, offset, i)
+            if offset <= radius_m and score < near_score:
+                near_score, near = score, best if best.segment == i else Hit(along, offset, i)
+        return near if near_score < math.inf else best
+
+    def _scored(
+        self,
+        x: float,
+        y: float,
+        i: int,
+        lo_m: float,
+        hi_m: float,
+        expected_m: float | None,
+        along_weight: float,
+        heading: tuple[float, float] | None,
+        heading_penalty_m: float,
+    ) -> tuple[float, float, float]:
+        """Segment i's score for (x, y) within lo_m..hi_m, with the along and offset of the
+        place on it (`_project_range`'s arithmetic, for one segment)."""
+        cum_i, seg_i, ux, uy = self.cum_m[i], self._seg_m[i], self._ux[i], self._uy[i]
+        px, py = x - self.xs[i], y - self.ys[i]
+        t_lo = (lo_m - cum_i) / self.length_scale
+        t_lo = t_lo if t_lo > 0.0 else 0.0
+        t_hi = (hi_m - cum_i) / self.length_scale
+        t_hi = seg_i if seg_i < t_hi else t_hi
+        t_hi = t_hi if t_hi > t_lo else t_lo
+        t = px * ux + py * uy
+        t = t_hi if t > t_hi else (t_lo if t < t_lo else t)
+        offset = math.hypot(px - ux * t, py - uy * t)
+        along = cum_i + t * self.length_scale
+        score = offset
+        if expected_m is not None:
+            score += along_weight * abs(along - expected_m)
+        if heading is not None and heading[0] * ux + heading[1] * uy < -0.3:
+            score += heading_penalty_m
+        return score, along, offset
 
     def place(
         self,

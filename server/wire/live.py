@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from geo.eta import StopEta
+from geo.eta import StopEta, iso
 from geo.model import Fix
 
 encode = msgspec.json.Encoder().encode
@@ -54,11 +54,13 @@ def eta_view(eta: StopEta | None) -> EtaView | None:
 
 
 def eta_of(eta: StopEta) -> EtaView:
-    """The contract's ETA fields of a stop's ETA (geo/eta.py rounds and formats them)."""
-    j = eta.to_json()
+    """The contract's ETA fields of a stop's ETA, as `StopEta.to_json` rounds and formats
+    them (built directly: every customer's position carries one, on every fix)."""
+    start, end = eta.window
     return EtaView(
-        j["eta"], j["eta_s"], j["remaining_m"], j["window"], j["confidence"], j["reason"]
-    )
+        iso(eta.eta_at), round(eta.eta_s), round(eta.remaining_m), [iso(start), iso(end)],
+        eta.confidence, eta.reason,
+    )  # fmt: skip
 
 
 def without_distance(eta: EtaView) -> EtaView:

@@ -1,5 +1,6 @@
 """The grid index and the batched place lookups of geo/line.py, computed with numpy for all
-samples at once, hold exactly what the sample-by-sample definitions give."""
+samples at once, hold exactly what the sample-by-sample definitions give; the plain loop
+over a short window finds what the grid and the vectorised scan find."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import math
 import random
 
 import numpy as np
+import pytest
 
-from geo.line import _SAMPLE_M, CELL_M, MetricLine
+from geo import line as line_module
+from geo.line import _SAMPLE_M, CELL_M, Hit, MetricLine
 
 
 def grid_by_sample(line: MetricLine) -> dict[tuple[int, int], tuple[int, ...]]:
@@ -29,11 +32,14 @@ def grid_by_sample(line: MetricLine) -> dict[tuple[int, int], tuple[int, ...]]:
     return {cell: tuple(segments) for cell, segments in grid.items()}
 
 
-def random_lines(seed: int, count: int) -> list[MetricLine]:
+def random_lines(
+    seed: int, count: int, near: tuple[float, float] | None = None
+) -> list[MetricLine]:
+    """Lines anywhere, or starting `near` a place (one cached frame or a few)."""
     rng = random.Random(seed)
     lines = []
     for _ in range(count):
-        coords = [(rng.uniform(-170, 170), rng.uniform(-70, 70))]
+        coords = [near or (rng.uniform(-170, 170), rng.uniform(-70, 70))]
         for _ in range(rng.randint(1, 60)):
             if rng.random() < 0.1:
                 coords.append(coords[-1])  # a segment of no length
@@ -57,3 +63,47 @@ def test_points_at_are_point_at_and_direction_at() -> None:
         for k, a in enumerate(along.tolist()):
             assert (xs[k], ys[k]) == line.point_at(a)
             assert (ux[k], uy[k]) == line.direction_at(a)
+
+
+def queries(line: MetricLine, rng: random.Random) -> list[tuple[float, ...]]:
+    """Points near the line and far off it, windows of every size, with and without an
+    expected place and a heading."""
+    found: list[tuple[float, ...]] = []
+    for _ in range(40):
+        x, y = line.point_at(rng.uniform(0.0, line.length_m))
+        spread = rng.choice([5.0, 60.0, 150.0, 2_000.0])
+        lo = rng.uniform(-50.0, line.length_m)
+        hi = lo + rng.choice([0.0, 30.0, 400.0, line.length_m])
+        expected = rng.choice([math.nan, rng.uniform(0.0, line.length_m)])
+        heading = rng.choice([math.nan, 1.0, -1.0])
+        found.append(
+            (x + rng.uniform(-spread, spread), y + rng.uniform(-spread, spread), lo, hi,
+             expected, heading)
+        )  # fmt: skip
+    return found
+
+
+def nearest(line: MetricLine, query: tuple[float, ...]) -> Hit:
+    x, y, lo, hi, expected, heading = query
+    return line.nearest(
+        x, y, lo, hi,
+        None if math.isnan(expected) else expected, 0.05,
+        None if math.isnan(heading) else (heading, 0.0),
+    )  # fmt: skip
+
+
+def test_the_loop_over_a_short_window_finds_what_grid_and_scan_find(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(3)
+    lines = [line for line in random_lines(4, 150, (11.9, 50.3)) if len(line.xs) <= 30]
+    cases = [(line, query) for line in lines for query in queries(line, rng)]
+    looped = [nearest(line, query) for line, query in cases]
+    monkeypatch.setattr(line_module, "_LOOP_MAX_SEGMENTS", 0)
+    monkeypatch.setattr(line_module, "_SCAN_LOOP_MAX_SEGMENTS", 0)
+    assert len(cases) > 1_500
+    for (line, query), hit in zip(cases, looped, strict=True):
+        other = nearest(line, query)
+        # Equal scores (a vertex two segments share) may name either segment.
+        assert hit.along_m == pytest.approx(other.along_m, abs=1e-6), query
+        assert hit.offset_m == pytest.approx(other.offset_m, abs=1e-6), query

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import json
 import logging
 import weakref
 from typing import Any
 
 import asyncpg
 import pytest
+import websockets
 
 from server.base.settings import Settings
 from server.edges.net.ws_direct import DirectSocket
@@ -110,3 +112,23 @@ async def test_an_open_socket_keeps_no_handshake_headers(
                 await customer.next_of("position", since=0)
         finally:
             await customer.close()
+
+
+async def test_messages_of_every_frame_length_arrive_whole(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """send_now frames messages itself: a 7-bit, a 16-bit and a 64-bit payload length each
+    reach a real websockets client intact and in order, and a closed socket takes none."""
+    async with run_server(settings) as server, Dispatch(server) as dispatch:
+        order = await dispatch.order()
+        async with websockets.connect(f"{server.ws_url}/ws/track/{order['tracking_code']}") as ws:
+            assert json.loads(await ws.recv())["type"] == "snapshot"
+            (sock,) = [o for o in gc.get_objects() if isinstance(o, DirectSocket) and o.open]
+            sizes = [0, 90, 125, 126, 4_000, 65_535, 65_536, 200_000]
+            sent = [json.dumps({"type": "probe", "pad": "é" * (n // 2)}) for n in sizes]
+            for message in sent:
+                assert sock.send_now(message.encode())
+            for message in sent:
+                assert await asyncio.wait_for(ws.recv(), 10) == message
+        await eventually(lambda: not sock.open, what="the socket closed")
+        assert not sock.send_now(b'{"type":"probe"}')

@@ -212,3 +212,14 @@ def test_rest_answers_as_documented() -> None:
     body = msgspec.json.decode(notify.webhook_body(5, "order.shipped", AT, {"order_id": 7}))
     assert list(body) == documented('{"id": "evt_…"')
     assert body["id"] == "evt_5"
+
+
+def test_an_eta_view_holds_the_contract_fields_of_the_stop_eta() -> None:
+    """eta_of builds the view directly: the same fields as StopEta.to_json, rounded and
+    formatted alike (half-way values, sub-second instants)."""
+    for eta_s, remaining_m, reason in ((754.5, 4120.5, None), (0.4, 0.6, "off route")):
+        at = datetime(2026, 1, 2, 3, 4, 5, 999_999, tzinfo=UTC)
+        stop = StopEta("7", at, eta_s, remaining_m, (AT, at), "medium", reason)
+        shown = stop.to_json()
+        del shown["stop_id"]  # not for clients
+        assert msgspec.structs.asdict(live.eta_of(stop)) == {**shown, "estimate": False}

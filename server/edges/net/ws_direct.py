@@ -36,6 +36,7 @@ from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
+from websockets.protocol import SERVER, State
 
 from server.base.stage_times import FRAMES
 from server.wire.close_codes import CLOSE_INTERNAL_ERROR, CLOSE_INVALID_DATA
@@ -49,6 +50,12 @@ SCOPE_KEY = "tracker.direct"
 _NO_HEADERS = Headers()  # read by nothing once the handshake is answered
 
 OnMessage = Callable[[bytes], None]
+
+# A text frame's first byte (FIN, opcode 1), then the payload length: 7 bits, or 126 and
+# 16 bits, or 127 and 64 bits (RFC 6455, 5.2); a server's frames carry no mask.
+_FIN_TEXT = 0x81
+_HEAD_16 = bytes((_FIN_TEXT, 126))
+_HEAD_64 = bytes((_FIN_TEXT, 127))
 
 
 class _Inbox:
@@ -259,9 +266,33 @@ class DirectSocket(WebSocketsSansIOProtocol):
         return self.handshake_complete and not self.close_sent and not self.disconnected
 
     def send_now(self, data: bytes) -> bool:
-        """Frame and write a text message now; False if the connection is closing."""
+        """Frame and write a text message now; False if the connection is closing.
+
+        The frame's header is made here (a server's frames are unmasked, and no extension
+        is negotiated: per-message deflate is off, server/serve.py), not by websockets'
+        `send_text`, whose Frame object and serialisation cost more than the header: every
+        ack and every customer's position is one. Anything websockets queued to send
+        (a pong) goes first."""
         if not self.open or self.transport.is_closing():
             return False
+        conn = self.conn
+        if conn.extensions or conn.expect_continuation_frame or conn.side is not SERVER:
+            return self._send_framed(data)
+        if conn.state is not State.OPEN:  # the peer's close arrived first
+            return False
+        if conn.writes:
+            self.transport.write(b"".join(conn.data_to_send()))
+        size = len(data)
+        if size < 126:
+            head = bytes((_FIN_TEXT, size))
+        elif size < 65536:
+            head = _HEAD_16 + size.to_bytes(2, "big")
+        else:
+            head = _HEAD_64 + size.to_bytes(8, "big")
+        self.transport.write(head + data)
+        return True
+
+    def _send_framed(self, data: bytes) -> bool:
         try:
             self.conn.send_text(data)
         except InvalidState:  # the peer's close arrived first
