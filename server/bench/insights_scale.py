@@ -36,7 +36,7 @@ from server.base.auth import new_token
 from server.base.settings import Settings
 from server.bench import scale_seed
 from server.bench.target import start_server
-from server.store import bench_insights, codecs, migrate
+from server.store import bench_insights, bench_scale, codecs, migrate
 from server.usecases import insight_rollup
 from server.usecases.insights import reports
 from server.wire import exports
@@ -121,7 +121,7 @@ async def _roll_up(
     start = until - timedelta(days=min(days, scale.days))
     async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
         async with pool.acquire() as c:
-            if await c.fetchval("SELECT count(*) FROM insight_watermark") == 0:
+            if not await bench_scale.rollup_started(c):
                 await bench_insights.start_rollup_at(c, start - timedelta(seconds=1))
         t0 = time.perf_counter()
         slices = await insight_rollup.roll_up(pool, settings, until)

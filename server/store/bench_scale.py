@@ -155,6 +155,11 @@ async def generate_day(
     await conn.execute(_GENERATE, drivers, start, fixes, interval_s, *centre)
 
 
+async def rollup_started(conn: Conn) -> bool:
+    """Whether the bottleneck rollup has a watermark (it resumes from there)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM insight_watermark)"))
+
+
 async def analyze(conn: Conn) -> None:
     for table in ("positions", "orders", "order_events", "delivery_facts", "eta_accuracy",
                   "insight_rollups", "insight_counts", "insight_day_rollups",
