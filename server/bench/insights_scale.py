@@ -127,7 +127,7 @@ async def _roll_up(
         slices = await insight_rollup.roll_up(pool, settings, until)
         seconds = time.perf_counter() - t0
         async with pool.acquire() as c:
-            await bench_insights.analyze(c)
+            await bench_scale.analyze(c, bench_scale.ROLLUP_TABLES)
             cells, dwells = await bench_insights.rollup_sizes(c)
     rolled = min(days, scale.days) * scale.position_drivers * scale.day_fixes if slices else 0
     return {

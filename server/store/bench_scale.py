@@ -58,11 +58,16 @@ async def reset(conn: Conn) -> None:
     await conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
 
 
-async def delivery_counts(conn: Conn) -> tuple[int, int]:
-    """Orders, and rows of the hourly rollups."""
-    orders = await conn.fetchval("SELECT count(*) FROM orders")
-    rollups = await conn.fetchval("SELECT count(*) FROM insight_rollups")
-    return int(orders), int(rollups)
+async def seeded(conn: Conn) -> tuple[int, int, int]:
+    """Drivers, orders, and the UTC days the orders were closed on. The orders, their
+    facts and the rollups are written in one transaction: orders mean all of them."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM drivers), count(*),
+                  count(DISTINCT date_trunc('day', closed_at AT TIME ZONE 'UTC'))
+           FROM orders"""
+    )
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 async def copy_deliveries(
@@ -160,8 +165,14 @@ async def rollup_started(conn: Conn) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM insight_watermark)"))
 
 
-async def analyze(conn: Conn) -> None:
-    for table in ("positions", "orders", "order_events", "delivery_facts", "eta_accuracy",
-                  "insight_rollups", "insight_counts", "insight_day_rollups",
-                  "insight_day_counts"):  # fmt: skip
+SEEDED_TABLES = (
+    "positions", "orders", "order_events", "delivery_facts", "eta_accuracy", "insight_rollups",
+    "insight_counts", "insight_day_rollups", "insight_day_counts",
+)  # fmt: skip
+ROLLUP_TABLES = ("insight_cells", "insight_dwells", "insight_outcomes")
+
+
+async def analyze(conn: Conn, tables: Sequence[str] = SEEDED_TABLES) -> None:
+    """ANALYZE `tables` (positions at 50M rows: about a minute)."""
+    for table in tables:
         await conn.execute(f"ANALYZE {table}")
