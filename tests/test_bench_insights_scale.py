@@ -45,7 +45,18 @@ async def _fetch(sql: str) -> object:
         await conn.close()
 
 
+async def _fresh_database() -> None:
+    """No database: the bench creates it (a previous run leaves one it refuses)."""
+    base, name = SCALE_URL.rsplit("/", 1)
+    conn = await asyncpg.connect(base + "/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def test_insights_scale_bench_seeds_times_and_reruns() -> None:
+    asyncio.run(_fresh_database())
     result = _bench(repeat=2)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
