@@ -181,10 +181,12 @@ async def bench_insights_scale(
     await migrate.prepare(database_url)
     await migrate.upgrade_async(database_url)
     settings = Settings.from_env({}, database_url=database_url)
-    today = reports.today(settings.operator_time_zone, datetime.now(UTC))
     async with asyncpg.create_pool(
         database_url, min_size=1, max_size=scale_seed.WRITERS + 2, init=codecs.register
     ) as pool:
+        today = await scale_seed.seeded_today(pool, scale) or reports.today(
+            settings.operator_time_zone, datetime.now(UTC)
+        )
         orders = await scale_seed.seed_deliveries(pool, settings, scale, today)
         progress(f"deliveries: {orders}")
         fixes = await scale_seed.seed_positions(pool, scale, today)

@@ -131,6 +131,16 @@ def _rows(scale: Scale, today: date, tz: ZoneInfo) -> Rows:
     return rows
 
 
+async def seeded_today(pool: asyncpg.Pool, scale: Scale) -> date | None:
+    """The day after the history already seeded at this scale (the day it was seeded on:
+    a rerun on a later day times the same days), or None."""
+    async with pool.acquire() as conn:
+        drivers, stored, days, last = await bench_scale.seeded(conn)
+    if stored and (drivers, days) == (scale.drivers, scale.days) and last is not None:
+        return last + timedelta(days=1)
+    return None
+
+
 async def seed_deliveries(
     pool: asyncpg.Pool, settings: Settings, scale: Scale, today: date
 ) -> dict[str, Any]:
@@ -141,7 +151,7 @@ async def seed_deliveries(
                 "the database holds drivers, orders, keys or webhooks no bench wrote: "
                 "give --database-url a scratch database (createdb bench_scale_…)"
             )
-        drivers, stored, days = await bench_scale.seeded(conn)
+        drivers, stored, days, _ = await bench_scale.seeded(conn)
     if stored and (drivers, days) == (scale.drivers, scale.days):
         return {"orders": stored, "skipped": True}
     t0 = time.perf_counter()

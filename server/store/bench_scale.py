@@ -6,7 +6,7 @@ inside PostgreSQL (one INSERT … SELECT per day: nothing crosses the socket).""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Integer
@@ -58,16 +58,17 @@ async def reset(conn: Conn) -> None:
     await conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
 
 
-async def seeded(conn: Conn) -> tuple[int, int, int]:
-    """Drivers, orders, and the UTC days the orders were closed on. The orders, their
-    facts and the rollups are written in one transaction: orders mean all of them."""
+async def seeded(conn: Conn) -> tuple[int, int, int, date | None]:
+    """Drivers, orders, the UTC days the orders were closed on, and the last of them. The
+    orders, their facts and the rollups are written in one transaction: orders mean all."""
     row = await conn.fetchrow(
         """SELECT (SELECT count(*) FROM drivers), count(*),
-                  count(DISTINCT date_trunc('day', closed_at AT TIME ZONE 'UTC'))
+                  count(DISTINCT (closed_at AT TIME ZONE 'UTC')::date),
+                  max((closed_at AT TIME ZONE 'UTC')::date)
            FROM orders"""
     )
     assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+    return int(row[0]), int(row[1]), int(row[2]), row[3]
 
 
 async def copy_deliveries(
