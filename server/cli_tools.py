@@ -92,11 +92,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         lengths = [int(n) for n in args.stops.split(",")]
         print(json.dumps(asyncio.run(bench_run_changes(database_url, lengths)), indent=1))
         return 0
+    if args.insights_scale:
+        from server.bench import insights_scale
+        from server.bench.scale_seed import NotScratch
+
+        scaled = insights_scale.bench_insights_scale(
+            database_url, args.deliveries, args.positions, args.days or 30, args.rollup_days,
+            args.repeat,
+        )  # fmt: skip
+        try:
+            report = asyncio.run(scaled)
+        except NotScratch as exc:
+            exit_codes.fail(exit_codes.FAILURE, str(exc))
+        print(insights_scale.table(report), file=sys.stderr)
+        print(json.dumps(report, indent=1, default=str))
+        return 0
     if args.bottlenecks:
         from server.bench.bottlenecks import bench_bottlenecks
 
         figures = bench_bottlenecks(
-            database_url, args.drivers, args.days, args.fix_interval or 5.0, args.repeat
+            database_url, args.drivers, args.days or 7, args.fix_interval or 5.0, args.repeat
         )
         print(json.dumps(asyncio.run(figures), indent=1, default=str))
         return 0
@@ -104,7 +119,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from server.bench.exports import bench_exports
 
         figures = bench_exports(
-            database_url, args.drivers, args.days, args.fix_interval or 1.0, args.repeat
+            database_url, args.drivers, args.days or 7, args.fix_interval or 1.0, args.repeat
         )
         print(json.dumps(asyncio.run(figures), indent=1, default=str))
         return 0
@@ -211,7 +226,28 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--drivers", type=int, default=100, help="--bottlenecks, --exports: couriers"
     )
     bench.add_argument(
-        "--days", type=int, default=7, help="--bottlenecks, --exports: days of history"
+        "--days",
+        type=int,
+        help="--bottlenecks, --exports: days of history (default 7); --insights-scale: 30",
+    )
+    bench.add_argument(
+        "--insights-scale",
+        action="store_true",
+        help="instead: seed issue 18's scale (orders with facts and rollups, positions), roll "
+        "it up and time every /api/insights/* answer and the exports over HTTP "
+        "(server/bench/insights_scale.py)",
+    )
+    bench.add_argument(
+        "--deliveries", type=int, default=100_000, help="--insights-scale: orders (about)"
+    )
+    bench.add_argument(
+        "--positions", type=int, default=50_000_000, help="--insights-scale: stored fixes"
+    )
+    bench.add_argument(
+        "--rollup-days",
+        type=int,
+        default=1,
+        help="--insights-scale: days the bottleneck rollup covers, up to today (default 1)",
     )
     bench.add_argument(
         "--fix-interval",
@@ -222,7 +258,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--repeat",
         type=int,
         default=20,
-        help="--bottlenecks, --exports: requests per measured answer",
+        help="--bottlenecks, --exports, --insights-scale: requests per measured answer",
     )
     bench.add_argument(
         "--database-url",

@@ -12,8 +12,6 @@ and bytes. It prints JSON; nothing is asserted.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +20,7 @@ import httpx
 
 from server.base.auth import new_token
 from server.bench.bottlenecks import seed_history
+from server.bench.insights_scale import figures, last_byte
 from server.bench.target import start_server
 from server.store import bench_insights as sql
 from server.store import codecs
@@ -29,19 +28,6 @@ from server.wire import exports
 
 SHIFT_START_H = 8
 SHIFT_H = 8
-
-
-async def _last_byte(
-    client: httpx.AsyncClient, path: str, params: dict[str, str]
-) -> tuple[float, int]:
-    """Milliseconds from sending the request to the answer's last byte, and its bytes."""
-    started = time.perf_counter()
-    size = 0
-    async with client.stream("GET", path, params=params) as answer:
-        answer.raise_for_status()
-        async for chunk in answer.aiter_raw():
-            size += len(chunk)
-    return (time.perf_counter() - started) * 1000.0, size
 
 
 async def bench_exports(
@@ -68,17 +54,11 @@ async def bench_exports(
                 times: list[float] = []
                 size = 0
                 for _ in range(repeat):
-                    ms, size = await _last_byte(
+                    ms, size = await last_byte(
                         client, "/api/drivers/1/track", {**params, "format": fmt}
                     )
                     times.append(ms)
-                times.sort()
-                answers[fmt] = {
-                    "p50_ms": round(statistics.median(times), 1),
-                    "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
-                    "max_ms": round(times[-1], 1),
-                    "bytes": size,
-                }
+                answers[fmt] = figures(times, size)
     finally:
         process.terminate()
         await process.wait()

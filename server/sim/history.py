@@ -22,7 +22,7 @@ import secrets
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -153,43 +153,60 @@ async def _driver_day(
     return len(visits)
 
 
-def _merge(into: Delta, more: Delta) -> None:
+def merge(into: Delta, more: Delta) -> None:
     for name, value in more.sums.items():
         into.sums[name] = into.sums.get(name, 0) + value
     for key, n in more.counts.items():
         into.counts[key] = into.counts.get(key, 0) + n
 
 
-async def seed_rollups(pool: asyncpg.Pool, settings: Settings, plan: Plan) -> int:
+def visit_days(
+    plan: Plan, drivers: list[int], today: date, tz: ZoneInfo
+) -> Iterator[tuple[int, list[Visit]]]:
+    """Each driver-day's visits, drawn as seed() draws them (the same history): the days
+    before `today`, most recent first, every driver in turn."""
+    rng = random.Random(plan.seed)
+    for d in range(1, plan.days + 1):
+        for driver in drivers:
+            day_rng = random.Random(rng.random())
+            yield driver, _visits(driver, today - timedelta(days=d), tz, plan.stops, day_rng)
+
+
+def finished(v: Visit, previous: datetime | None) -> Finished:
+    """The visit's attempt as it ended; its leg starts at out for delivery or when the
+    courier's previous stop ended, whichever is later."""
+    start = v.out_at if previous is None else max(v.out_at, previous)
+    window_start, window_end = v.window or (None, None)
+    return Finished(
+        v.finished, v.reason is None, v.reason, 1, v.promised, window_start, window_end,
+        (v.finished - v.arrival).total_seconds(), (v.finished - start).total_seconds(), 0.0,
+    )  # fmt: skip
+
+
+async def seed_rollups(
+    pool: asyncpg.Pool, settings: Settings, plan: Plan, drivers: list[int] | None = None
+) -> int:
     """`--fast`: the rollups alone, for sizing the read side in minutes. The same deltas
     (server/domain/performance.py) merged per cell in memory, each cell written once with
-    store/insights.py's upsert; no orders or facts."""
-    rng = random.Random(plan.seed)
-    drivers = await _drivers(pool, plan.drivers)
+    store/insights.py's upsert; no orders or facts. `drivers`: existing drivers' ids
+    (default: `plan.drivers` new ones)."""
+    if drivers is None:
+        drivers = await _drivers(pool, plan.drivers)
     tz = ZoneInfo(settings.operator_time_zone)
     today = reports.today(settings.operator_time_zone, datetime.now(tz))
     cells: dict[tuple[datetime, int, str], Delta] = {}
     made = 0
-    for d in range(1, plan.days + 1):
-        for driver in drivers:  # each day drawn as seed() draws it: the same history
-            previous: datetime | None = None
-            day_rng = random.Random(rng.random())
-            for v in _visits(driver, today - timedelta(days=d), tz, plan.stops, day_rng):
-                zone = geohash(*v.destination)
-                start = v.out_at if previous is None else max(v.out_at, previous)
-                window_start, window_end = v.window or (None, None)
-                fact = Finished(
-                    v.finished, v.reason is None, v.reason, 1, v.promised, window_start,
-                    window_end, (v.finished - v.arrival).total_seconds(),
-                    (v.finished - start).total_seconds(), 0.0,
-                )  # fmt: skip
-                for hour, delta in (
-                    (perf.hour_of(v.finished), perf.finished_delta(fact)),
-                    (perf.hour_of(v.arrival), perf.arrival_delta(v.shown, v.arrival)),
-                ):
-                    _merge(cells.setdefault((hour, driver, zone), Delta()), delta)
-                previous = v.finished
-                made += 1
+    for driver, visits in visit_days(plan, drivers, today, tz):
+        previous: datetime | None = None
+        for v in visits:
+            zone = geohash(*v.destination)
+            for hour, delta in (
+                (perf.hour_of(v.finished), perf.finished_delta(finished(v, previous))),
+                (perf.hour_of(v.arrival), perf.arrival_delta(v.shown, v.arrival)),
+            ):
+                merge(cells.setdefault((hour, driver, zone), Delta()), delta)
+            previous = v.finished
+            made += 1
     slots = asyncio.Semaphore(CONCURRENCY)
 
     async def write(key: tuple[datetime, int, str], delta: Delta) -> None:

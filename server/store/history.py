@@ -2,14 +2,15 @@
 in batches through a server-side cursor so that a long track is never held in memory, and
 the leg of one order's delivery (from its timeline).
 
-The track query is `driver_id = $1 AND recorded_at BETWEEN $2 AND $3 ORDER BY recorded_at`:
-the planner prunes `positions` to the days' partitions and walks each one's
-(driver_id, recorded_at) primary key, in order, one partition after the other (an ordered
-Append of index scans): the first rows stream at once, nothing is sorted. Left alone it
-prefers bitmap scans, which return rows out of order and need a sort of the whole range
-before the first row (on disk past `work_mem`: a 48 h track at 1 Hz is 170,000 rows), so
-the track's transaction turns bitmap scans off (TRACK_SETTINGS; SET LOCAL ends with the
-transaction). tests/server/test_export_streams.py checks the plan.
+The track query (`track_sql`: each row already a line of the export's format) is
+`driver_id = $1 AND recorded_at BETWEEN $2 AND $3 ORDER BY recorded_at`: the planner
+prunes `positions` to the days' partitions and walks each one's (driver_id, recorded_at)
+primary key, in order, one partition after the other (an ordered Append of index scans):
+the first rows stream at once, nothing is sorted. Left alone it prefers bitmap scans,
+which return rows out of order and need a sort of the whole range before the first row
+(on disk past `work_mem`: a 48 h track at 1 Hz is 170,000 rows), so the track's
+transaction turns bitmap scans off (TRACK_SETTINGS; SET LOCAL ends with the transaction).
+tests/server/test_export_streams.py checks the plan of each format's query.
 """
 
 from __future__ import annotations
@@ -21,45 +22,64 @@ from datetime import datetime
 from server.domain.lifecycle import Status
 from server.store import Conn
 
-BATCH_ROWS = 2_000  # rows per cursor fetch: one round trip per ~100 kB of output
+BATCH_ROWS = 2_000  # rows per cursor fetch: one round trip per ~100-500 kB of output
 
-
-@dataclass(frozen=True, slots=True)
-class TrackPoint:
-    """One stored fix, as exports give it (coordinates in degrees, EPSG:4326)."""
-
-    recorded_at: datetime
-    lon: float
-    lat: float
-    accuracy_m: float | None
-    speed_mps: float | None
-    heading_deg: float | None
-    altitude_m: float | None
-    battery: float | None
-
-
-# The readings are `real`: through text, each reads back as the shortest decimal that is
-# the stored value (4.7, not 4.699999809265137).
+# Each stored fix as one line of the export (server/wire/exports.py has the head and tail
+# around them, and docs/api.md the shapes), formatted by PostgreSQL: a driver-day at 1 Hz
+# is ~30,000 lines, and decoding them into Python objects and formatting them there cost
+# three to four times the query. Numbers print as PostgreSQL's shortest exact text
+# (`real` readings as the `real` stored: 4.7, not 4.699999809265137; a whole number
+# without ".0"); instants in UTC with a `Z`, second fractions only when there are some.
+# No text of a fix needs escaping or CSV quoting.
+_AT = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+    || CASE WHEN date_part('microseconds', recorded_at)::int % 1000000 = 0 THEN ''
+            ELSE to_char(recorded_at AT TIME ZONE 'UTC', '.US') END || 'Z'"""
+_LINES = {
+    "geojson": f"""'{{"type":"Feature","geometry":{{"type":"Point","coordinates":['
+    || ST_X(geom) || ',' || ST_Y(geom) || ']}},"properties":{{"recorded_at":"' || {_AT}
+    || '","accuracy_m":' || coalesce(accuracy_m::text, 'null')
+    || ',"speed_mps":' || coalesce(speed_mps::text, 'null')
+    || ',"heading_deg":' || coalesce(heading_deg::text, 'null')
+    || ',"altitude_m":' || coalesce(altitude_m::text, 'null')
+    || ',"battery":' || coalesce(battery::text, 'null') || '}}}}'""",
+    # wptType's order: ele, time, …, extensions; in Garmin's extension: speed, then course.
+    "gpx": f"""'<trkpt lat="' || ST_Y(geom) || '" lon="' || ST_X(geom) || '">'
+    || coalesce('<ele>' || altitude_m || '</ele>', '') || '<time>' || {_AT} || '</time>'
+    || CASE WHEN speed_mps IS NULL AND heading_deg IS NULL THEN ''
+            ELSE '<extensions><gpxtpx:TrackPointExtension>'
+                 || coalesce('<gpxtpx:speed>' || speed_mps || '</gpxtpx:speed>', '')
+                 || coalesce('<gpxtpx:course>' || heading_deg || '</gpxtpx:course>', '')
+                 || '</gpxtpx:TrackPointExtension></extensions>' END
+    || E'</trkpt>\\n'""",
+    "csv": f"""{_AT} || ',' || ST_Y(geom) || ',' || ST_X(geom)
+    || ',' || coalesce(accuracy_m::text, '') || ',' || coalesce(speed_mps::text, '')
+    || ',' || coalesce(heading_deg::text, '') || ',' || coalesce(altitude_m::text, '')
+    || ',' || coalesce(battery::text, '') || E'\\r\\n'""",
+}
 TRACK_SETTINGS = "SET LOCAL enable_bitmapscan = off"
-TRACK_SQL = """
-    SELECT recorded_at, ST_X(geom) AS lon, ST_Y(geom) AS lat,
-           accuracy_m::text::float8, speed_mps::text::float8, heading_deg::text::float8,
-           altitude_m::text::float8, battery::text::float8
+
+
+def track_sql(fmt: str) -> str:
+    """The driver's ($1) fixes in [$2, $3], oldest first, as lines of `fmt`."""
+    return f"""
+    SELECT {_LINES[fmt]}
     FROM positions
     WHERE driver_id = $1 AND recorded_at BETWEEN $2 AND $3
     ORDER BY recorded_at"""
 
 
-async def track(
-    conn: Conn, driver_id: int, from_at: datetime, to_at: datetime, batch_rows: int = BATCH_ROWS
-) -> AsyncIterator[list[TrackPoint]]:
-    """The driver's stored fixes with `from_at <= recorded_at <= to_at`, oldest first, in
-    batches of at most `batch_rows`. Must run inside a transaction (a cursor lives in one),
-    which the caller owns: nothing here needs closing when the reader stops early."""
+async def track_lines(
+    conn: Conn, fmt: str, driver_id: int, from_at: datetime, to_at: datetime,
+    batch_rows: int = BATCH_ROWS,
+) -> AsyncIterator[list[str]]:  # fmt: skip
+    """The driver's stored fixes with `from_at <= recorded_at <= to_at`, oldest first, as
+    lines of `fmt` (server/wire/exports.py's FORMATS) in batches of at most `batch_rows`.
+    Must run inside a transaction (a cursor lives in one), which the caller owns: nothing
+    here needs closing when the reader stops early."""
     await conn.execute(TRACK_SETTINGS)
-    cursor = await conn.cursor(TRACK_SQL, driver_id, from_at, to_at)
+    cursor = await conn.cursor(track_sql(fmt), driver_id, from_at, to_at)
     while rows := await cursor.fetch(batch_rows):
-        yield [TrackPoint(*row) for row in rows]
+        yield [row[0] for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,6 @@ from xml.sax.saxutils import escape
 
 import msgspec
 
-from server.store.history import TrackPoint
-
 _encode = msgspec.json.Encoder().encode
 
 TRACK_COLUMNS = (
@@ -53,7 +51,8 @@ def iso(at: datetime) -> str:
 
 
 class TrackEncoder:
-    """One export's bytes: `head()`, then `batch(points)` per batch, then `tail()`."""
+    """One export's bytes: `head()`, then `lines(batch)` per batch of the track's lines
+    (formatted by the database: server/store/history.py), then `tail()`."""
 
     def __init__(self, fmt: str, name: str) -> None:
         if fmt not in FORMATS:
@@ -70,16 +69,15 @@ class TrackEncoder:
             return _GPX_HEAD.format(name=escape(self._name)).encode()
         return _csv_line(TRACK_COLUMNS)
 
-    def batch(self, points: Sequence[TrackPoint]) -> bytes:
-        if not points:
+    def lines(self, lines: Sequence[str]) -> bytes:
+        """A batch of the track's lines, as server/store/history.py formats them."""
+        if not lines:
             return b""
         if self.format == "geojson":
-            body = ",".join(map(_feature, points))
             separator = "" if self._first else ","
             self._first = False
-            return (separator + body).encode()
-        row = _trkpt if self.format == "gpx" else _csv_row
-        return "".join(map(row, points)).encode()
+            return (separator + ",".join(lines)).encode()
+        return "".join(lines).encode()
 
     def tail(self) -> bytes:
         if self.format == "geojson":
@@ -87,36 +85,6 @@ class TrackEncoder:
         if self.format == "gpx":
             return b"</trkseg></trk></gpx>\n"
         return b""
-
-
-# Rows are formatted directly (30,000 fixes a driver-day): numbers by repr(), which is
-# the shortest round-trip decimal and valid JSON (stored readings are never NaN or infinite;
-# ingest refuses them); no text of a fix needs escaping or CSV quoting.
-
-
-def _json(value: float | None) -> str:
-    return "null" if value is None else repr(value)
-
-
-def _text(value: float | None) -> str:
-    return "" if value is None else repr(value)
-
-
-def _feature(p: TrackPoint) -> str:
-    return (
-        f'{{"type":"Feature","geometry":{{"type":"Point","coordinates":[{p.lon!r},{p.lat!r}]}},'
-        f'"properties":{{"recorded_at":"{iso(p.recorded_at)}",'
-        f'"accuracy_m":{_json(p.accuracy_m)},"speed_mps":{_json(p.speed_mps)},'
-        f'"heading_deg":{_json(p.heading_deg)},"altitude_m":{_json(p.altitude_m)},'
-        f'"battery":{_json(p.battery)}}}}}'
-    )
-
-
-def _csv_row(p: TrackPoint) -> str:
-    return (
-        f"{iso(p.recorded_at)},{p.lat!r},{p.lon!r},{_text(p.accuracy_m)},{_text(p.speed_mps)},"
-        f"{_text(p.heading_deg)},{_text(p.altitude_m)},{_text(p.battery)}\r\n"
-    )
 
 
 _GPX_HEAD = (
@@ -128,25 +96,6 @@ _GPX_HEAD = (
     ' http://www.topografix.com/GPX/1/1/gpx.xsd">\n'
     "<trk><name>{name}</name><trkseg>\n"
 )
-
-
-_TPX_OPEN, _TPX_CLOSE = "<gpxtpx:TrackPointExtension>", "</gpxtpx:TrackPointExtension>"
-
-
-def _trkpt(p: TrackPoint) -> str:
-    # wptType's order: ele, time, …, extensions; in the extension: speed, then course.
-    ele = "" if p.altitude_m is None else f"<ele>{p.altitude_m!r}</ele>"
-    extra = ""
-    if p.speed_mps is not None:
-        extra += f"<gpxtpx:speed>{p.speed_mps!r}</gpxtpx:speed>"
-    if p.heading_deg is not None:
-        extra += f"<gpxtpx:course>{p.heading_deg!r}</gpxtpx:course>"
-    if extra:
-        extra = f"<extensions>{_TPX_OPEN}{extra}{_TPX_CLOSE}</extensions>"
-    return (
-        f'<trkpt lat="{p.lat!r}" lon="{p.lon!r}">{ele}<time>{iso(p.recorded_at)}</time>{extra}'
-        "</trkpt>\n"
-    )
 
 
 # A cell starting with one of these runs as a formula in Excel, LibreOffice or Sheets

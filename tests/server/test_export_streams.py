@@ -15,8 +15,9 @@ import asyncpg
 import pytest
 
 from server.base.settings import Settings
-from server.store.history import TRACK_SETTINGS, TRACK_SQL
+from server.store.history import TRACK_SETTINGS, track_sql
 from server.store.partitions import ensure_days
+from server.wire.exports import FORMATS
 from tests.conftest import ADMIN_TOKEN
 from tests.server.courier import now
 from tests.server.dispatch import Dispatch
@@ -39,16 +40,17 @@ async def test_the_track_query_streams_from_the_driver_time_index(
     )
     await db.execute("ANALYZE positions")
     to_at = now()
-    async with db.transaction(readonly=True):
-        await db.execute(TRACK_SETTINGS)
-        explained = await db.fetchval(
-            "EXPLAIN (FORMAT JSON) " + TRACK_SQL, 7, to_at - timedelta(hours=48), to_at
-        )
-    plan = json.loads(explained)[0]["Plan"]
-    assert plan["Node Type"] == "Append", plan
-    scans = [(p["Node Type"], p["Index Name"]) for p in plan["Plans"]]
-    assert len(scans) >= 2  # the range covers two or three days' partitions
-    assert all(kind == "Index Scan" and name.endswith("_pkey") for kind, name in scans), scans
+    for fmt in FORMATS:  # each format's lines, formatted by the query, read the same way
+        async with db.transaction(readonly=True):
+            await db.execute(TRACK_SETTINGS)
+            explained = await db.fetchval(
+                "EXPLAIN (FORMAT JSON) " + track_sql(fmt), 7, to_at - timedelta(hours=48), to_at
+            )
+        plan = json.loads(explained)[0]["Plan"]
+        assert plan["Node Type"] == "Append", (fmt, plan)
+        scans = [(p["Node Type"], p["Index Name"]) for p in plan["Plans"]]
+        assert len(scans) >= 2  # the range covers two or three days' partitions
+        assert all(kind == "Index Scan" and name.endswith("_pkey") for kind, name in scans), scans
 
 
 async def _day_of_fixes(db: asyncpg.Connection, driver_id: int) -> None:

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from server.base.settings import Settings
+from server.bench import scale_seed
 from server.domain.histograms import DWELL
 from server.domain.lifecycle import Status
 from server.domain.performance import Shown
@@ -19,6 +20,7 @@ from server.store import orders as store
 from server.store.orders import NewOrder
 from server.store.pool import create_pool
 from server.store.schema_insights import SUM_COLUMNS
+from server.usecases.insights import reports
 from tests.conftest import empty_tables
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -116,3 +118,43 @@ async def _totals(db: asyncpg.Connection) -> tuple[float, ...]:
     assert row is not None
     n = await db.fetchval("SELECT sum(n * (bucket + 1)) FROM insight_counts WHERE driver_id = -1")
     return (*(float(v) for v in row.values()), float(n))
+
+
+async def test_the_scale_benchs_copied_history_is_what_tracker_seed_records(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """`tracker bench --insights-scale` writes `tracker seed`'s history by COPY (facts,
+    ETAs and the rollups summed in memory): the same as the recording functions write
+    for the same plan, hourly and daily, fleet and per-zone rows alike."""
+    scale = scale_seed.Scale(days=2, drivers=2, position_drivers=1, day_fixes=1)
+    plan = history.Plan(scale.days, scale.drivers, scale_seed.STOPS, scale_seed.SEED)
+    today = reports.today(settings.operator_time_zone, datetime.now(UTC))
+    pool = await create_pool(settings)
+    try:
+        copied = await scale_seed.seed_deliveries(pool, settings, scale, today)
+        fast = await _everything(db)
+        await empty_tables(db)
+        assert await history.seed(pool, settings, plan) == copied["orders"] > 0
+        recorded = await _everything(db)
+    finally:
+        await pool.close()
+    assert fast == pytest.approx(recorded)
+
+
+async def _everything(db: asyncpg.Connection) -> tuple[float, ...]:
+    """The fleet's totals, hourly and daily (zones' rows), and the facts' and ETAs' sums."""
+    sums = ", ".join(f"sum({c})" for c in SUM_COLUMNS)
+    hourly = await db.fetchrow(f"SELECT {sums} FROM insight_rollups WHERE driver_id = -1")
+    daily = await db.fetchrow(f"SELECT {sums} FROM insight_day_rollups WHERE driver_id = -1")
+    rest = await db.fetchrow(
+        """SELECT (SELECT sum(n * (bucket + 1)) FROM insight_counts WHERE driver_id = -1),
+                  (SELECT sum(n * (bucket + 1)) FROM insight_day_counts WHERE zone = '*'),
+                  (SELECT count(*) FROM insight_rollups),
+                  (SELECT count(*) FROM insight_day_rollups),
+                  (SELECT sum(leg_s) + sum(dwell_s) FROM delivery_facts),
+                  (SELECT count(*) FILTER (WHERE outcome = 'failed') FROM delivery_facts),
+                  (SELECT sum(error_s) FROM eta_accuracy),
+                  (SELECT count(*) FILTER (WHERE in_window) FROM eta_accuracy)"""
+    )
+    assert hourly is not None and daily is not None and rest is not None
+    return tuple(float(v) for row in (hourly, daily, rest) for v in row.values())

@@ -48,8 +48,8 @@ def _track_response(
 
     async def produce(conn: Conn) -> AsyncIterator[bytes]:
         yield encoder.head()
-        async for points in history.track(conn, driver_id, from_at, to_at):
-            yield encoder.batch(points)
+        async for lines in history.track_lines(conn, fmt, driver_id, from_at, to_at):
+            yield encoder.lines(lines)
         yield encoder.tail()
 
     return ExportResponse(
