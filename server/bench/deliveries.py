@@ -33,7 +33,8 @@ SPEED_MPS = 10.0
 FIX_S = 5.0
 STAND_S = 60.0
 DEG_PER_M_LON = 1 / 71_400.0  # at lat ~50
-ARRIVED_WAIT_S = 10.0
+ACK_WAIT_S = 60.0  # a loaded machine's database
+ARRIVED_WAIT_S = 10.0  # after the last fix's ack
 MAX_IN_FLIGHT = 50  # deliveries under way at once; beyond, one due is skipped (counted)
 
 
@@ -43,7 +44,7 @@ class Counts:
     delivered: int = 0
     arrived: int = 0  # the customer was told of the GPS arrival before the delivery
     skipped: int = 0  # due while MAX_IN_FLIGHT were under way
-    errors: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # by kind ("503 status": code, path)
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -66,25 +67,23 @@ def _trace(start: tuple[float, float], now_s: float) -> list[tuple[float, float,
 async def _deliver(client: httpx.AsyncClient, ws_url: str, k: int, counts: Counts) -> None:
     lon0, lat = HOF[0] + (k % 200) * 0.01, HOF[1] - 0.05 - (k // 200 % 50) * 0.005
     door = (lon0 + LEG_M * DEG_PER_M_LON, lat)
-    driver = (await client.post("/api/drivers", json={"name": f"delivery {k}"})).json()
-    order = (
-        await client.post(
-            "/api/orders",
-            json={
-                "customer": {"name": "bench customer"},
-                "destination": {"lon": door[0], "lat": door[1]},
-                "promised_by": _iso(time.time() + 900),
-            },
-        )
-    ).json()
+    created = await client.post("/api/drivers", json={"name": f"delivery {k}"})
+    driver = created.raise_for_status().json()
+    created = await client.post(
+        "/api/orders",
+        json={
+            "customer": {"name": "bench customer"},
+            "destination": {"lon": door[0], "lat": door[1]},
+            "promised_by": _iso(time.time() + 900),
+        },
+    )
+    order = created.raise_for_status().json()
     route = {"type": "LineString", "coordinates": [[lon0, lat], list(door)]}
     path = f"/api/orders/{order['id']}"
-    for request in (
-        client.post(f"{path}/assign", json={"driver_id": driver["id"], "route": route}),
-        client.post(f"{path}/status", json={"status": "shipped"}),
-        client.post(f"{path}/status", json={"status": "out_for_delivery"}),
-    ):
-        (await request).raise_for_status()
+    assign = {"driver_id": driver["id"], "route": route}
+    (await client.post(f"{path}/assign", json=assign)).raise_for_status()
+    for status in ("shipped", "out_for_delivery"):
+        (await client.post(f"{path}/status", json={"status": status})).raise_for_status()
     async with (
         websockets.connect(f"{ws_url}/ws/track/{order['tracking_code']}") as customer,
         websockets.connect(f"{ws_url}/ws/driver?token={driver['token']}") as courier,
@@ -95,16 +94,17 @@ async def _deliver(client: httpx.AsyncClient, ws_url: str, k: int, counts: Count
                 "type": "fix", "seq": seq, "t": int(t_s * 1000), "lat": lat, "lon": lon,
                 "acc": 5, "speed": speed,
             }))  # fmt: skip
-        await _until(courier, lambda m: m.get("type") == "ack" and len(fixes) in m["seqs"])
+        acked = lambda m: m.get("type") == "ack" and len(fixes) in m["seqs"]  # noqa: E731
+        await _until(courier, acked, ACK_WAIT_S)
         with contextlib.suppress(TimeoutError):
-            await _until(customer, lambda m: m.get("type") == "arrived")
+            await _until(customer, lambda m: m.get("type") == "arrived", ARRIVED_WAIT_S)
             counts.arrived += 1
     (await client.post(f"{path}/status", json={"status": "delivered"})).raise_for_status()
     counts.delivered += 1
 
 
-async def _until(ws: Any, condition: Any) -> None:
-    async with asyncio.timeout(ARRIVED_WAIT_S):
+async def _until(ws: Any, condition: Any, timeout_s: float) -> None:
+    async with asyncio.timeout(timeout_s):
         while not condition(json.loads(await ws.recv())):
             pass
 
@@ -133,7 +133,9 @@ async def deliveries(
         async def one(k: int) -> None:
             try:
                 await _deliver(client, ws_url, k, counts)
-            except Exception as exc:  # counted: the bench reports it, the others go on
+            except httpx.HTTPStatusError as exc:  # counted: the others go on
+                counts.error(f"{exc.response.status_code} {exc.request.url.path.split('/')[-1]}")
+            except Exception as exc:
                 counts.error(type(exc).__name__)
 
         while (elapsed := time.perf_counter() - began) < seconds:
