@@ -209,6 +209,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             jobs.append(
                 asyncio.create_task(insight_rollup.run_forever(pool, settings, leader, metrics))
             )
+        else:
+            log.info("insights recording off (TRACKER_INSIGHTS_RECORDING): nothing new recorded")
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
         unwatch_gc = metrics.stages.watch_gc()  # the collector's passes: a stage of their own

@@ -155,6 +155,8 @@ def _recording_ab(args: argparse.Namespace, database_url: str) -> int:
         plan = replace(plan, step_seconds=args.step_seconds)
     if args.deliveries_per_s is not None:
         plan = replace(plan, deliveries_per_s=args.deliveries_per_s)
+    if args.scenario != "all":
+        plan = replace(plan, scenarios=(args.scenario,))
     report = asyncio.run(recording_ab(database_url, plan))
     print(table(report), file=sys.stderr)
     print(json.dumps(report, indent=1, default=str))

@@ -44,6 +44,7 @@ from server.bench.deliveries import deliveries
 from server.bench.phone_run import phone_step
 from server.bench.run import QUICK, run_step
 from server.bench.target import Fleet, seed, start_server
+from server.store import bench as bench_sql
 from server.store import migrate
 from server.store.pool import create_pool
 from server.usecases import insight_rollup
@@ -60,6 +61,7 @@ class AbPlan:
     step_seconds: float = 30.0
     rounds: int = 3
     deliveries_per_s: float | None = None  # default: one per courier every 500 s
+    scenarios: tuple[str, ...] = ("sockets", "phones")
 
 
 def _url(base: str, database: str) -> str:
@@ -74,7 +76,7 @@ async def _template(base: str) -> None:
     """A migrated database to copy: one migration for the whole bench."""
     conn = await _admin(base)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        await bench_sql.drop_database(conn, TEMPLATE)
     finally:
         await conn.close()
     url = _url(base, TEMPLATE)
@@ -86,8 +88,7 @@ async def _template(base: str) -> None:
 async def scratch(base: str, name: str) -> AsyncIterator[str]:
     conn = await _admin(base)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        await bench_sql.copy_database(conn, name, TEMPLATE)
     finally:
         await conn.close()
     try:
@@ -95,7 +96,7 @@ async def scratch(base: str, name: str) -> AsyncIterator[str]:
     finally:
         conn = await _admin(base)
         try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await bench_sql.drop_database(conn, name)
         finally:
             await conn.close()
 
@@ -111,13 +112,9 @@ class DbCpu:
     async def _pids(self) -> list[int]:
         conn = await asyncpg.connect(self._url)
         try:
-            rows = await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                self._name,
-            )
+            return await bench_sql.backend_pids(conn, self._name)
         finally:
             await conn.close()
-        return [r["pid"] for r in rows]
 
     async def start(self) -> None:
         self._seen = {pid: _cpu_s(pid) for pid in await self._pids()}
@@ -235,7 +232,8 @@ async def recording_ab(base_url: str, plan: AbPlan) -> dict[str, Any]:
     for r in range(plan.rounds):
         order = MODES if r % 2 == 0 else MODES[::-1]
         for mode in order:
-            for scenario, run in SCENARIOS.items():
+            for scenario in plan.scenarios:
+                run = SCENARIOS[scenario]
                 name = f"bench_rec_{r}_{mode}_{scenario}"
                 async with scratch(base_url, name) as url:
                     figures = await run(url, plan, mode, rate)
@@ -257,6 +255,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for scenario in SCENARIOS:
         mine = [r for r in runs if r["scenario"] == scenario]
+        if not mine:
+            continue
         by: dict[str, Any] = {}
         for key in (*FIGURES, "delivered_per_s"):
 
