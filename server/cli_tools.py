@@ -256,7 +256,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="instead: the insights' recording on vs off, alternating, at a fixed load "
         "(couriers: the first of --steps, default 2000; phones: the first of --phone-rates, "
-        "default 1000/s), fresh bench_rec_* databases (server/bench/recording_ab.py)",
+        "default 1000/s), fresh scratch databases named after --database-url's "
+        "(server/bench/recording_ab.py)",
     )
     bench.add_argument("--rounds", type=int, default=3, help="--recording-ab: rounds (default 3)")
     bench.add_argument(

@@ -4,7 +4,8 @@ TRACKER_INSIGHTS_RECORDING) costs the ingest path.
 Each round runs both modes, recording on and off, in alternating order (on-off, then
 off-on, …: a machine whose load drifts during the run burdens neither mode more), and in
 each mode both scenarios at a fixed offered load, each on a fresh scratch database
-(`bench_rec_*`, copied from a migrated template, dropped after):
+(named after `--database-url`'s, e.g. `bench_rec_0_on_sockets`, copied from a migrated
+template, dropped after):
 
 - courier sockets (server/bench/run.py's step: N couriers at 1 fix/s, a customer on each
   courier's order, a dispatcher), with deliveries made meanwhile (server/bench/
@@ -50,7 +51,6 @@ from server.store.pool import create_pool
 from server.usecases import insight_rollup
 
 MODES = ("on", "off")
-TEMPLATE = "bench_rec_template"
 
 
 @dataclass(frozen=True)
@@ -72,23 +72,34 @@ async def _admin(base: str) -> asyncpg.Connection:
     return await asyncpg.connect(_url(base, "postgres"))
 
 
-async def _template(base: str) -> None:
-    """A migrated database to copy: one migration for the whole bench."""
+@contextlib.asynccontextmanager
+async def _template(base: str) -> AsyncIterator[str]:
+    """A migrated database to copy (one migration for the whole bench), named after
+    `base`'s with `_template`; dropped at the end."""
+    name = migrate.database_name(base) + "_template"
     conn = await _admin(base)
     try:
-        await bench_sql.drop_database(conn, TEMPLATE)
+        await bench_sql.drop_database(conn, name)
     finally:
         await conn.close()
-    url = _url(base, TEMPLATE)
+    url = _url(base, name)
     await migrate.prepare(url)
     await migrate.upgrade_async(url)
+    try:
+        yield name
+    finally:
+        conn = await _admin(base)
+        try:
+            await bench_sql.drop_database(conn, name)
+        finally:
+            await conn.close()
 
 
 @contextlib.asynccontextmanager
-async def scratch(base: str, name: str) -> AsyncIterator[str]:
+async def scratch(base: str, name: str, template: str) -> AsyncIterator[str]:
     conn = await _admin(base)
     try:
-        await bench_sql.copy_database(conn, name, TEMPLATE)
+        await bench_sql.copy_database(conn, name, template)
     finally:
         await conn.close()
     try:
@@ -227,20 +238,20 @@ async def recording_ab(base_url: str, plan: AbPlan) -> dict[str, Any]:
     rate = plan.deliveries_per_s
     if rate is None:
         rate = plan.couriers / 500.0
-    await _template(base_url)
     runs: list[dict[str, Any]] = []
-    for r in range(plan.rounds):
-        order = MODES if r % 2 == 0 else MODES[::-1]
-        for mode in order:
-            for scenario in plan.scenarios:
-                run = SCENARIOS[scenario]
-                name = f"bench_rec_{r}_{mode}_{scenario}"
-                async with scratch(base_url, name) as url:
-                    figures = await run(url, plan, mode, rate)
-                entry = {"round": r + 1, "mode": mode, "scenario": scenario, **figures,
-                         "load_average": [round(v, 2) for v in psutil.getloadavg()]}  # fmt: skip
-                print(_line(entry), file=sys.stderr, flush=True)
-                runs.append(entry)
+    async with _template(base_url) as template:
+        for r in range(plan.rounds):
+            order = MODES if r % 2 == 0 else MODES[::-1]
+            for mode in order:
+                for scenario in plan.scenarios:
+                    name = f"{migrate.database_name(base_url)}_{r}_{mode}_{scenario}"
+                    async with scratch(base_url, name, template) as url:
+                        figures = await SCENARIOS[scenario](url, plan, mode, rate)
+                    load = [round(v, 2) for v in psutil.getloadavg()]
+                    entry = {"round": r + 1, "mode": mode, "scenario": scenario, **figures,
+                             "load_average": load}  # fmt: skip
+                    print(_line(entry), file=sys.stderr, flush=True)
+                    runs.append(entry)
     return {"plan": plan.__dict__ | {"deliveries_per_s": rate}, "runs": runs,
             "summary": summarise(runs)}  # fmt: skip
 
