@@ -68,8 +68,18 @@ def _url(base: str, database: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + database
 
 
-async def _admin(base: str) -> asyncpg.Connection:
-    return await asyncpg.connect(_url(base, "postgres"))
+async def _admin(
+    base: str, *, drop: str | None = None, copy: tuple[str, str] | None = None
+) -> None:
+    """On the server's `postgres` database: drop a database, or copy one (name, template)."""
+    conn = await asyncpg.connect(_url(base, "postgres"))
+    try:
+        if drop is not None:
+            await bench_sql.drop_database(conn, drop)
+        if copy is not None:
+            await bench_sql.copy_database(conn, *copy)
+    finally:
+        await conn.close()
 
 
 @contextlib.asynccontextmanager
@@ -77,39 +87,23 @@ async def _template(base: str) -> AsyncIterator[str]:
     """A migrated database to copy (one migration for the whole bench), named after
     `base`'s with `_template`; dropped at the end."""
     name = migrate.database_name(base) + "_template"
-    conn = await _admin(base)
-    try:
-        await bench_sql.drop_database(conn, name)
-    finally:
-        await conn.close()
+    await _admin(base, drop=name)
     url = _url(base, name)
     await migrate.prepare(url)
     await migrate.upgrade_async(url)
     try:
         yield name
     finally:
-        conn = await _admin(base)
-        try:
-            await bench_sql.drop_database(conn, name)
-        finally:
-            await conn.close()
+        await _admin(base, drop=name)
 
 
 @contextlib.asynccontextmanager
 async def scratch(base: str, name: str, template: str) -> AsyncIterator[str]:
-    conn = await _admin(base)
-    try:
-        await bench_sql.copy_database(conn, name, template)
-    finally:
-        await conn.close()
+    await _admin(base, copy=(name, template))
     try:
         yield _url(base, name)
     finally:
-        conn = await _admin(base)
-        try:
-            await bench_sql.drop_database(conn, name)
-        finally:
-            await conn.close()
+        await _admin(base, drop=name)
 
 
 class DbCpu:
