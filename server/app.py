@@ -109,7 +109,7 @@ async def _load_live(
         settings.stop_service_s,
         settings.detour_factor,
         gc_freeze.freeze_built if settings.gc_freeze_interval_s > 0 else None,
-        settings.insights_eta_sample_s,
+        settings.insights_eta_sample_s if settings.insights_recording else None,
     )
     fleet = Fleet(runs, etas, settings.fleet_interval_ms / 1000.0, settings.offline_after_s)
     async with pool.acquire() as conn:
@@ -171,7 +171,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         alerts = Alerts(pool, hub, settings.db_request_timeout_s)
         live = await _load_live(pool, settings, hub, notifier, alerts)
         recorder = ArrivalRecorder(pool)  # GPS arrivals, for the performance record
-        notifier.on_arrived = recorder.offer
+        if settings.insights_recording:
+            notifier.on_arrived = recorder.offer
         routing = Routing(settings, pool, live, Router(pool, settings))
         live.etas.on_run_changed = routing.run_changed
         pipeline = Pipeline(settings, pool, writer, live, notifier, metrics, routing=routing)
@@ -194,7 +195,6 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         leader = Leadership(settings)
         jobs = [
             asyncio.create_task(maintenance.run_forever(pool, settings, leader)),
-            asyncio.create_task(insight_rollup.run_forever(pool, settings, leader, metrics)),
             asyncio.create_task(live.run_forever()),
             asyncio.create_task(watch_loop_lag(metrics)),
             asyncio.create_task(gc_freeze.run_forever(settings, metrics)),
@@ -202,9 +202,15 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
             asyncio.create_task(RevocationListener(settings, sockets, drivers).run_forever()),
             asyncio.create_task(alerts.run()),
             asyncio.create_task(measure_outbox_forever(pool, metrics)),
-            asyncio.create_task(recorder.run()),
             asyncio.create_task(insight_gauges.measure_forever(pool, settings, metrics)),
         ]
+        if settings.insights_recording:  # the insights' record (issue 18), off the fix path
+            jobs.append(asyncio.create_task(recorder.run()))
+            jobs.append(
+                asyncio.create_task(insight_rollup.run_forever(pool, settings, leader, metrics))
+            )
+        else:
+            log.info("insights recording off (TRACKER_INSIGHTS_RECORDING): nothing new recorded")
         if settings.notify_enabled:
             jobs.append(asyncio.create_task(notifier.run()))
         unwatch_gc = metrics.stages.watch_gc()  # the collector's passes: a stage of their own

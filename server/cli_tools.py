@@ -123,6 +123,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
         print(json.dumps(asyncio.run(figures), indent=1, default=str))
         return 0
+    if args.recording_ab:
+        return _recording_ab(args, database_url)
     if args.churn:
         from server.bench.churn import churn
 
@@ -149,6 +151,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(table(report), file=sys.stderr)
     print(json.dumps(report, indent=1, default=str))
     return 0 if report["missing_acked_fixes"] == 0 else 1
+
+
+def _recording_ab(args: argparse.Namespace, database_url: str) -> int:
+    """`tracker bench --recording-ab`: server/bench/recording_ab.py."""
+    from dataclasses import replace
+
+    from server.bench.recording_ab import AbPlan, recording_ab, table
+
+    plan = AbPlan(rounds=args.rounds)
+    if args.steps:
+        plan = replace(plan, couriers=int(args.steps.split(",")[0]))
+    if args.phone_rates:
+        plan = replace(plan, phone_rate=int(args.phone_rates.split(",")[0]))
+    if args.phones:
+        plan = replace(plan, phones=args.phones)
+    if args.step_seconds:
+        plan = replace(plan, step_seconds=args.step_seconds)
+    if args.deliveries_per_s is not None:
+        plan = replace(plan, deliveries_per_s=args.deliveries_per_s)
+    if args.scenario != "all":
+        plan = replace(plan, scenarios=(args.scenario,))
+    report = asyncio.run(recording_ab(database_url, plan))
+    print(table(report), file=sys.stderr)
+    print(json.dumps(report, indent=1, default=str))
+    return 0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -259,6 +286,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         type=int,
         default=20,
         help="--bottlenecks, --exports, --insights-scale: requests per measured answer",
+    )
+    bench.add_argument(
+        "--recording-ab",
+        action="store_true",
+        help="instead: the insights' recording on vs off, alternating, at a fixed load "
+        "(couriers: the first of --steps, default 2000; phones: the first of --phone-rates, "
+        "default 1000/s), fresh scratch databases named after --database-url's "
+        "(server/bench/recording_ab.py)",
+    )
+    bench.add_argument("--rounds", type=int, default=3, help="--recording-ab: rounds (default 3)")
+    bench.add_argument(
+        "--deliveries-per-s",
+        type=float,
+        help="--recording-ab: deliveries made during each step (default couriers / 500)",
     )
     bench.add_argument(
         "--database-url",

@@ -77,3 +77,32 @@ def test_bottleneck_bench_completes_and_reconciles() -> None:
         assert answer["p50_ms"] > 0, name
     assert report["answers"]["bottlenecks late 2d"]["features"] > 0
     assert report["answers"]["bottlenecks dwell 2d"]["features"] > 0
+
+
+def test_recording_ab_bench_delivers_and_compares_both_modes() -> None:
+    """`tracker bench --recording-ab`, tiny: both modes ran each round on their own
+    databases, deliveries were made (a GPS arrival each) and every fix is accounted for
+    (no speed or cost is asserted)."""
+    bench_url = TEST_DATABASE_URL + "_ab"
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "bench", "--recording-ab", "--rounds", "1",
+         "--steps", "20", "--phones", "4", "--phone-rates", "20", "--step-seconds", "6",
+         "--deliveries-per-s", "1", "--database-url", bench_url],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    runs = {(r["mode"], r["scenario"]): r for r in report["runs"]}
+    assert set(runs) == {(m, s) for m in ("on", "off") for s in ("sockets", "phones")}
+    for run in runs.values():
+        done = run["deliveries"]
+        assert done["delivered"] > 0 and done["errors"] == {}, done
+        assert done["arrived"] == done["delivered"]  # the tracker saw each courier arrive
+        assert run["errors"] == 0 and run["stored_per_s"] > 0 and run["cpu_us_per_fix"] > 0
+    assert runs[("on", "sockets")]["rollup_db_us_per_fix"] > 0
+    assert set(report["summary"]) == {"sockets", "phones"}
+    assert "cpu_us_per_fix" in result.stderr  # the summary table

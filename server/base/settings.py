@@ -229,6 +229,9 @@ class Settings:
     operator_time_zone: str = "UTC"
     insights_max_range_days: int = 366
     insights_eta_sample_s: float = 60.0
+    # Off: nothing new is recorded for the insights (no ETA samples, GPS arrivals, delivery
+    # facts, rollups or bottleneck rollup job); orders, ETAs and messages are unchanged.
+    insights_recording: bool = True
 
     # Bottlenecks (GET /api/insights/bottlenecks, /heatmap; server/usecases/insight_rollup.py):
     # longest from..to, most features per answer, the "usual speed" window, how far below it

@@ -84,10 +84,12 @@ class Etas:
         service_s: float,
         detour_factor: float,
         freeze_built: Callable[[], None] | None = None,
-        eta_sample_s: float = 60.0,
+        eta_sample_s: float | None = 60.0,
     ) -> None:
         self._runs = runs
-        self.horizons = Horizons(eta_sample_s)  # the ETAs shown, for their accuracy
+        # The ETAs shown, for their accuracy; None: the insights' recording is off (no
+        # samples, no GPS arrivals for the record).
+        self.horizons = None if eta_sample_s is None else Horizons(eta_sample_s)
         self._freeze_built = freeze_built  # server/base/gc_freeze.py, when its freeze policy is on
         self._service_s = service_s
         self._detour_factor = detour_factor
@@ -207,9 +209,12 @@ class Etas:
                 self._by_order[stop.order_id] = etas[stop.order_id]
             else:  # reached or passed: no ETA any more
                 self._by_order.pop(stop.order_id, None)
-        self.horizons.observe(driver_id, fix.recorded_at, stops, etas)
+        horizons = self.horizons
+        if horizons is None:
+            return DriverUpdate(etas, update.events)
+        horizons.observe(driver_id, fix.recorded_at, stops, etas)
         arrived = tuple(
-            Arrived(int(e.stop_id), driver_id, e.at, self.horizons.arrived(int(e.stop_id), e.at))
+            Arrived(int(e.stop_id), driver_id, e.at, horizons.arrived(int(e.stop_id), e.at))
             for e in update.events
             if e.kind is EventKind.ARRIVED and e.stop_id is not None
         )
@@ -228,7 +233,8 @@ class Etas:
         any run (O(the driver's orders), not O(every order)); returns its tracker, for
         `_let_go`."""
         tracker = self._trackers.pop(driver_id, None)
-        self.horizons.run_changed(driver_id)
+        if self.horizons is not None:
+            self.horizons.run_changed(driver_id)
         self._building.pop(driver_id, None)  # what is in flight is for the old run
         self._first_updates.pop(driver_id, None)
         self._anchors.pop(driver_id, None)
@@ -238,7 +244,8 @@ class Etas:
             self._by_order.pop(order_id, None)
             self._legs.pop(order_id, None)
             self._route_notes.pop(order_id, None)
-        self.horizons.forget(kept - still)
+        if self.horizons is not None:
+            self.horizons.forget(kept - still)
         if still:
             self._kept[driver_id] = still
         return tracker

@@ -144,3 +144,28 @@ async def copy_into_ceiling_table(conn: Conn, records: Sequence[tuple[Any, ...]]
         await conn.copy_records_to_table(
             "bench_positions", records=records[i : i + 1000], columns=POSITION_COLUMNS
         )
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def drop_database(conn: Conn, name: str) -> None:
+    """Drop a scratch database, closing whatever is still connected to it."""
+    await conn.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
+
+
+async def copy_database(conn: Conn, name: str, template: str) -> None:
+    """A fresh scratch database, a copy of `template` (migrated once, for every copy)."""
+    await drop_database(conn, name)
+    await conn.execute(f"CREATE DATABASE {_quoted(name)} TEMPLATE {_quoted(template)}")
+
+
+async def backend_pids(conn: Conn, database: str) -> list[int]:
+    """The PostgreSQL processes serving a database (backends, autovacuum workers), but
+    the one asking."""
+    rows = await conn.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )
+    return [int(r["pid"]) for r in rows]

@@ -54,7 +54,9 @@ WITH f AS (
            back AS (PARTITION BY driver_id ORDER BY t
                     RANGE BETWEEN interval '{SMOOTH_S} seconds' PRECEDING AND CURRENT ROW)
 ), s AS (
-    SELECT *, extract(epoch FROM t - prev_t)::float8 AS dt_s, ST_Distance(xy, prev_xy) AS d_m,
+    SELECT *, extract(epoch FROM t - prev_t)::float8 AS dt_s,
+           -- A step across a UTM zone's edge is no step (PostGIS refuses mixed SRIDs).
+           CASE WHEN prev_epsg = epsg THEN ST_Distance(xy, prev_xy) END AS d_m,
            (prev_t IS NOT NULL AND prev_epsg = epsg
             AND t - prev_t <= make_interval(secs => $4)) AS valid
     FROM w

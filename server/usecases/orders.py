@@ -118,7 +118,8 @@ async def change_status_in(
     if changed is None:
         raise NoSuchOrder(order_id)
     before, after, entry = changed
-    await facts.status_changed(conn, after, entry)  # the performance facts (issue 18)
+    if services.settings.insights_recording:  # the performance facts (issue 18)
+        await facts.status_changed(conn, after, entry)
     await services.notifier.enqueue_status(conn, after, entry, services.live.etas.view(order_id))
     return before, after, entry
 
@@ -155,7 +156,8 @@ async def assign(
             )  # fmt: skip
             if before is None or assigned is None:
                 raise NoSuchOrder(order_id)
-            await facts.assigned(conn, order_id, now)
+            if services.settings.insights_recording:
+                await facts.assigned(conn, order_id, now)
         after, shifted = assigned
     services.live.fleet.add_driver(driver.id, driver.name, driver.vehicle)
     # One change, with the stops the insertion moved down: each run is rebuilt once.

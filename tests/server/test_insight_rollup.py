@@ -135,3 +135,35 @@ async def test_the_rollup_is_kept_as_long_as_the_history(
     one_day = dataclasses.replace(settings, retention_days=1)
     await insight_rollup.roll_up(pool, one_day, start + timedelta(days=1, minutes=30))
     assert await _rolled(db) == ({}, [])  # all of it older than a day by then
+
+
+async def test_a_courier_crossing_a_utm_zone_edge_is_rolled_up(
+    settings: Settings, db: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """12°E is the edge between zones 32 and 33 (Hof is at 11.9°E): each side's steps are
+    counted in its zone, the step across none (it used to fail the whole slice, and every
+    round after it, on PostGIS's mixed SRIDs)."""
+    start = _start()
+    lons = [11.99 + 0.0005 * i for i in range(41)]  # ~36 m apart, one every 5 s: 7 m/s
+    points = [trips.Point(start + timedelta(seconds=5 * i), 0.0, 0.0) for i in range(41)]
+    driver = (
+        await queries.create_driver(
+            db, name="Ben", phone=None, vehicle=None, device_id=None, token_hash="h"
+        )
+    ).id
+    await partitions.ensure_days(db, {start.date()})
+    records = [
+        (driver, p.t, p.t, (lon, 50.3), 5.0, None, None, None, None, None)
+        for p, lon in zip(points, lons, strict=True)
+    ]
+    await queries.create_staging_table(db)
+    async with db.transaction():
+        await queries.store_positions(db, records)
+    done = await insight_rollup.roll_up(pool, settings, start + timedelta(hours=1))
+    assert done and done[-1].end_at == start + timedelta(hours=1)
+    cells, dwells = await _rolled(db)
+    steps = {epsg: 0 for epsg in (32632, 32633)}
+    for (_, epsg, _, _), (_, _, n) in cells.items():
+        steps[epsg] += n
+    west = sum(1 for lon in lons if lon < 12.0)
+    assert steps == {32632: west - 1, 32633: len(lons) - west - 1} and dwells == []
