@@ -10,10 +10,14 @@ most `limit` of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
+from geo.lost_time import CellHours
 from server.store import Conn
 
 _CELL_GEOJSON = (
@@ -26,32 +30,13 @@ def _geometry(cell_param: str) -> str:
     return _CELL_GEOJSON.replace("$C", cell_param)
 
 
-# One pass over the rollup hours that the range ($1..$2) or the baseline (the $3 s up to
-# $2) touch: the range's travel and the baseline's usual speed per cell, no join.
+# The rollup hours that the range ($1..$2) or the baseline (the $3 s up to $2) touch.
 _IN_RANGE = "hour_at > $1::timestamptz - interval '1 hour' AND hour_at <= $2"
 _IN_BASELINE = "hour_at > $2::timestamptz - make_interval(secs => $3)"
-
-# $4 min steps, $5 slow ratio, $6 cell_m, $7 limit
-SLOW_SQL = f"""
-WITH cells AS (
-    SELECT epsg, ix, iy,
-           sum(moving_s) FILTER (WHERE {_IN_RANGE})::float8 AS s,
-           sum(moving_m) FILTER (WHERE {_IN_RANGE})::float8 AS m,
-           sum(steps) FILTER (WHERE {_IN_RANGE})::bigint AS n,
-           (sum(moving_m) FILTER (WHERE {_IN_BASELINE}))::float8
-               / nullif(sum(moving_s) FILTER (WHERE {_IN_BASELINE}), 0) AS usual_mps
-    FROM insight_cells
-    WHERE hour_at > least($1::timestamptz - interval '1 hour',
-                          $2::timestamptz - make_interval(secs => $3))
-      AND hour_at <= $2
-    GROUP BY epsg, ix, iy
+_TOUCHED = (
+    "hour_at > least($1::timestamptz - interval '1 hour',"
+    " $2::timestamptz - make_interval(secs => $3)) AND hour_at <= $2"
 )
-SELECT epsg, ix, iy, n AS steps, s AS driven_s, m AS driven_m, m / s AS driven_mps, usual_mps,
-       s - m / usual_mps AS lost_s, {_geometry("$6")} AS geometry
-FROM cells
-WHERE n >= $4 AND s > 0 AND usual_mps > 0 AND m / s < $5 * usual_mps
-ORDER BY lost_s DESC, epsg, ix, iy
-LIMIT $7"""
 
 # $1 from, $2 to, $3 cell_m, $4 limit
 DWELL_SQL = f"""
@@ -107,25 +92,50 @@ SELECT {_how("at", "$3")} AS how, count(*) FILTER (WHERE late OR failed) AS valu
 FROM outcomes GROUP BY 1"""
 )
 
-# $3 baseline s, $4 zone; per rollup hour: time lost against each cell's usual speed.
-SLOW_HEAT_SQL = f"""
-WITH usual AS (
-    SELECT epsg, ix, iy, sum(moving_m)::float8 / nullif(sum(moving_s), 0) AS mps
-    FROM insight_cells WHERE {_IN_BASELINE} AND hour_at <= $2
-    GROUP BY epsg, ix, iy
-)
-SELECT {_how("hour_at", "$4")} AS how, sum(value)::float8 AS value, sum(n)::bigint AS count
-FROM (SELECT c.hour_at, sum(c.moving_s - c.moving_m / u.mps) AS value, sum(c.steps) AS n
-      FROM insight_cells c JOIN usual u USING (epsg, ix, iy)
-      WHERE c.hour_at > $1::timestamptz - interval '1 hour' AND c.hour_at <= $2 AND u.mps > 0
-      GROUP BY c.hour_at) hours  -- the zone's hour once per hour, not per cell
-GROUP BY 1"""
-
 # $3 zone
 DWELL_HEAT_SQL = f"""
 SELECT {_how("started_at", "$3")} AS how, sum(dwell_s)::float8 AS value, count(*) AS count
 FROM insight_dwells WHERE started_at >= $1 AND started_at <= $2
 GROUP BY 1"""
+
+# $3 baseline s, $4 least steps in the range, $5 zone. The range's travel per cell and hour
+# of the week (in UTC, the speed profile's, and in zone $5) of the cells with at least $4
+# steps in the range, each with its usual speed over the baseline (0: none): one row of
+# arrays (geo/lost_time.py's CellHours), one pass over the rollup hours touched.
+SLOW_ROWS_SQL = f"""
+WITH touched AS MATERIALIZED (
+    SELECT epsg, ix, iy, hour_at, moving_s, moving_m, steps, {_IN_RANGE} AS ranged,
+           {_IN_BASELINE} AS based
+    FROM insight_cells WHERE {_TOUCHED}
+), cells AS (
+    SELECT epsg, ix, iy,
+           coalesce(sum(moving_m) FILTER (WHERE based)::float8
+                    / nullif(sum(moving_s) FILTER (WHERE based), 0), 0) AS usual_mps
+    FROM touched GROUP BY epsg, ix, iy
+    HAVING coalesce(sum(steps) FILTER (WHERE ranged), 0) >= $4
+       AND sum(moving_s) FILTER (WHERE ranged) > 0
+), hours AS (  -- each hour of the range once, not once per cell
+    SELECT h AS hour_at, {_how("h", "'UTC'")} AS utc_how, {_how("h", "$5")} AS how
+    FROM generate_series(date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                         $2::timestamptz, interval '1 hour') h
+), cell_hours AS (
+    SELECT t.epsg, t.ix, t.iy, hours.utc_how, hours.how, sum(t.moving_s)::float8 AS s,
+           sum(t.moving_m)::float8 AS m, sum(t.steps)::bigint AS n, min(c.usual_mps) AS usual_mps
+    FROM touched t JOIN cells c USING (epsg, ix, iy) JOIN hours USING (hour_at)
+    GROUP BY t.epsg, t.ix, t.iy, hours.utc_how, hours.how
+)
+SELECT coalesce(array_agg(epsg), '{{}}') AS epsg, coalesce(array_agg(ix), '{{}}') AS ix,
+       coalesce(array_agg(iy), '{{}}') AS iy, coalesce(array_agg(utc_how), '{{}}') AS utc_how,
+       coalesce(array_agg(how), '{{}}') AS how, coalesce(array_agg(s), '{{}}') AS s,
+       coalesce(array_agg(m), '{{}}') AS m, coalesce(array_agg(n), '{{}}') AS n,
+       coalesce(array_agg(usual_mps), '{{}}') AS usual_mps
+FROM cell_hours"""
+
+# $1 zones, $2 ix, $3 iy (arrays), $4 cell_m: each cell's polygon, in the order given.
+CELL_GEOMETRY_SQL = f"""
+SELECT {_geometry("$4::float8")} AS geometry
+FROM unnest($1::int[], $2::int[], $3::int[]) WITH ORDINALITY AS c(epsg, ix, iy, i)
+ORDER BY i"""
 
 
 # PostGIS calls make these plans look costly enough for JIT compilation, which then costs
@@ -140,49 +150,19 @@ class Cell:
 
 
 async def layer(
-    conn: Conn,
-    name: str,
-    from_at: datetime,
-    to_at: datetime,
-    cell_m: float,
-    limit: int,
-    baseline: timedelta,
-    min_steps: int,
-    slow_ratio: float,
+    conn: Conn, name: str, from_at: datetime, to_at: datetime, cell_m: float, limit: int
 ) -> list[Cell]:
-    """Up to `limit` cells of layer `name` (slow, dwell or late), worst first."""
-    async with conn.transaction():
-        await conn.execute(NO_JIT)
-        return _cells(await _layer_rows(conn, name, from_at, to_at, cell_m, limit, baseline,
-                                        min_steps, slow_ratio))  # fmt: skip
-
-
-async def _layer_rows(
-    conn: Conn,
-    name: str,
-    from_at: datetime,
-    to_at: datetime,
-    cell_m: float,
-    limit: int,
-    baseline: timedelta,
-    min_steps: int,
-    slow_ratio: float,
-) -> list[Any]:
-    if name == "slow":
-        rows = await conn.fetch(
-            SLOW_SQL, from_at, to_at, baseline.total_seconds(), min_steps, slow_ratio, cell_m,
-            limit,
-        )  # fmt: skip
-    elif name == "dwell":
-        rows = await conn.fetch(DWELL_SQL, from_at, to_at, cell_m, limit)
+    """Up to `limit` cells of layer `name` (dwell or late), worst first. (The slow layer is
+    ranked in Python: `slow_rows`, then `cell_geometries` of the cells it keeps.)"""
+    if name == "dwell":
+        sql = DWELL_SQL
     elif name == "late":
-        rows = await conn.fetch(LATE_SQL, from_at, to_at, cell_m, limit)
+        sql = LATE_SQL
     else:
         raise ValueError(f"unknown layer {name!r}")
-    return list(rows)
-
-
-def _cells(rows: list[Any]) -> list[Cell]:
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        rows = await conn.fetch(sql, from_at, to_at, cell_m, limit)
     cells = []
     for row in rows:
         figures = dict(row)
@@ -190,25 +170,59 @@ def _cells(rows: list[Any]) -> list[Cell]:
     return cells
 
 
-async def heat(
-    conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str, baseline: timedelta
-) -> dict[int, tuple[float, int]]:
-    """Hour of the week (0..167 from Monday 00:00 in `zone`) -> (value, count)."""
+async def slow_rows(
+    conn: Conn,
+    from_at: datetime,
+    to_at: datetime,
+    baseline: timedelta,
+    min_steps: int,
+    zone: str = "UTC",
+) -> CellHours:
+    """The range's travel per cell and hour of the week (SLOW_ROWS_SQL), as arrays."""
     async with conn.transaction():
         await conn.execute(NO_JIT)
-        rows = await _heat_rows(conn, metric, from_at, to_at, zone, baseline)
-    return {int(r["how"]): (float(r["value"] or 0.0), int(r["count"])) for r in rows}
+        row = await conn.fetchrow(
+            SLOW_ROWS_SQL, from_at, to_at, baseline.total_seconds(), min_steps, zone
+        )
+    assert row is not None
+    return CellHours(
+        epsg=np.array(row["epsg"], np.int64),
+        ix=np.array(row["ix"], np.int64),
+        iy=np.array(row["iy"], np.int64),
+        utc_hour=np.array(row["utc_how"], np.int64),
+        hour=np.array(row["how"], np.int64),
+        driven_s=np.array(row["s"], np.float64),
+        driven_m=np.array(row["m"], np.float64),
+        steps=np.array(row["n"], np.int64),
+        history_mps=np.array(row["usual_mps"], np.float64),
+    )
 
 
-async def _heat_rows(
-    conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str, baseline: timedelta
-) -> list[Any]:
+async def cell_geometries(
+    conn: Conn, cells: Sequence[tuple[int, int, int]], cell_m: float
+) -> list[str]:
+    """Each (epsg, ix, iy) cell's square as GeoJSON (EPSG:4326), in the order given."""
+    if not cells:
+        return []
+    epsg, ix, iy = (list(column) for column in zip(*cells, strict=True))
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        rows = await conn.fetch(CELL_GEOMETRY_SQL, epsg, ix, iy, cell_m)
+    return [str(r["geometry"]) for r in rows]
+
+
+async def heat(
+    conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str
+) -> dict[int, tuple[float, int]]:
+    """Hour of the week (0..167 from Monday 00:00 in `zone`) -> (value, count), for `late`
+    or `dwell` (the slow heat map is summed in Python from `slow_rows`)."""
     if metric == "late":
-        rows = await conn.fetch(LATE_HEAT_SQL, from_at, to_at, zone)
-    elif metric == "slow":
-        rows = await conn.fetch(SLOW_HEAT_SQL, from_at, to_at, baseline.total_seconds(), zone)
+        sql = LATE_HEAT_SQL
     elif metric == "dwell":
-        rows = await conn.fetch(DWELL_HEAT_SQL, from_at, to_at, zone)
+        sql = DWELL_HEAT_SQL
     else:
         raise ValueError(f"unknown metric {metric!r}")
-    return list(rows)
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        rows = await conn.fetch(sql, from_at, to_at, zone)
+    return {int(r["how"]): (float(r["value"] or 0.0), int(r["count"])) for r in rows}

@@ -29,7 +29,7 @@ HEAT_UNITS = {
 
 class Feature(msgspec.Struct):
     geometry: msgspec.Raw  # a GeoJSON Polygon: the cell
-    properties: dict[str, float | int | None]
+    properties: dict[str, float | int | str | None]
     type: str = "Feature"
 
 
