@@ -69,7 +69,7 @@ def _profile_pace(profile: dict[str, Any], ix: int, iy: int, hour: datetime) -> 
         s, m = cells.get((3, trips.EPSG, ix, iy, heading, how), (0.0, 0.0))
         hour_s += s
         hour_m += m
-    return (hour_s + prior_m * pace) / (hour_m + prior_m)
+    return float((hour_s + prior_m * pace) / (hour_m + prior_m))
 
 
 def _weighed(
