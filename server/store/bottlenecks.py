@@ -5,7 +5,10 @@ at their exact times, so that zones with half-hour offsets get their own hours.
 
 Every layer answers cells of the rollup's grid as GeoJSON polygons (EPSG:4326, made by
 PostGIS from the cell's square in its UTM zone) with the layer's figures, worst first, at
-most `limit` of them.
+most `limit` of them. The `slow` layer and heat map are weighed against the learned speed
+profile, which the database does not hold: SLOW_ROWS_SQL answers the range's travel per
+cell and hour of the week as arrays, server/usecases/slow_cells.py ranks them, and
+CELL_GEOMETRY_SQL draws only the cells it keeps.
 """
 
 from __future__ import annotations
