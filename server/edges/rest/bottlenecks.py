@@ -67,13 +67,12 @@ async def layer(request: Request, caller: Caller, services: Services) -> Respons
     except ValueError as exc:
         return error_response(422, str(exc))
     limit = settings.bottleneck_max_features
-    if name == "slow":
+    if name == "slow":  # weighed in Python between two short reads
         query, paces = await _slow(services, from_at, to_at)
         cells = await slow_cells.layer(services.db, paces, query, CELL_M, limit + 1)
-    else:
-        async with services.db() as conn:
-            cells = await bottlenecks.layer(conn, name, from_at, to_at, CELL_M, limit + 1)
     async with services.db() as conn:
+        if name != "slow":
+            cells = await bottlenecks.layer(conn, name, from_at, to_at, CELL_M, limit + 1)
         rolled = await insight_rollup.watermark(conn)
     features = [
         wire.Feature(msgspec.Raw(cell.geometry.encode()), _rounded(cell.figures))
@@ -135,10 +134,9 @@ async def heatmap(request: Request, caller: Caller, services: Services) -> Respo
     if metric == "slow":
         query, paces = await _slow(services, from_at, to_at)
         by_hour = await slow_cells.heat(services.db, paces, query, zone)
-    else:
-        async with services.db() as conn:
-            by_hour = await bottlenecks.heat(conn, metric, from_at, to_at, zone)
     async with services.db() as conn:
+        if metric != "slow":
+            by_hour = await bottlenecks.heat(conn, metric, from_at, to_at, zone)
         rolled = await insight_rollup.watermark(conn)
     values, counts = wire.matrix(by_hour)
     return json_response(
