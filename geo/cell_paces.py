@@ -54,7 +54,7 @@ def cell_keys(epsg: IntArray, ix: IntArray, iy: IntArray) -> IntArray:
     )
 
 
-def _find(keys: IntArray, wanted: IntArray) -> tuple[IntArray, BoolArray]:
+def find_keys(keys: IntArray, wanted: IntArray) -> tuple[IntArray, BoolArray]:
     """Positions of `wanted` in the sorted `keys`, and which were there."""
     if len(keys) == 0:
         return np.zeros(len(wanted), np.int64), np.zeros(len(wanted), np.bool_)
@@ -127,10 +127,10 @@ class CellPaces:
         """(usual pace in s/m, known) per row: the cell's hour pace in that hour of the week
         (UTC, 0 = Monday 00:00). Unknown cells get the fleet's or their parent's pace."""
         keys = cell_keys(epsg, ix, iy)
-        at, found = _find(self.keys, keys)
+        at, found = find_keys(self.keys, keys)
         place = np.where(found, self.place_pace[at] if len(self.keys) else 0.0, self.fleet_pace)
         known = found & (self.known[at] if len(self.keys) else found)
-        hour_at, in_hour = _find(self.hour_keys, keys * _HOURS + np.asarray(hour_of_week))
+        hour_at, in_hour = find_keys(self.hour_keys, keys * _HOURS + np.asarray(hour_of_week))
         if len(self.hour_keys):
             seconds = np.where(in_hour, self.hour_s[hour_at], 0.0)
             metres = np.where(in_hour, self.hour_m[hour_at], 0.0)

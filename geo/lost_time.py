@@ -15,13 +15,16 @@ expected s). For one usual speed this is the old rule, `driven_mps < ratio * usu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from geo.cell_paces import BoolArray, CellPaces, FloatArray, IntArray, cell_keys
+from geo.cell_paces import BoolArray, CellPaces, FloatArray, IntArray, cell_keys, find_keys
 
 PROFILE, HISTORY = "profile", "history"  # where a cell's usual speed came from
+_HOURS_1970_TO_MONDAY = 72  # 1970-01-01 00:00 UTC was a Thursday
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,51 @@ class CellHours:
 
     def __len__(self) -> int:
         return len(self.epsg)
+
+
+def hours_of_week(start_s: IntArray, zone: str) -> IntArray:
+    """The hour of the week (0 = Monday 00:00-01:00) in `zone` of each UTC hour starting
+    `start_s` seconds after 1970; the zone's calendar is looked up once per distinct hour.
+
+    >>> hours_of_week(np.array([0, 3_600]), "UTC").tolist()  # a Thursday
+    [72, 73]
+    >>> hours_of_week(np.array([0]), "Asia/Kolkata").tolist()  # 05:30 there
+    [77]
+    """
+    if zone == "UTC":
+        return (start_s // 3_600 + _HOURS_1970_TO_MONDAY) % 168
+    distinct, back = np.unique(start_s, return_inverse=True)
+    tz = ZoneInfo(zone)
+    local = [datetime.fromtimestamp(int(t), tz) for t in distinct]
+    return np.array([t.weekday() * 24 + t.hour for t in local], np.int64)[back.reshape(-1)]
+
+
+def cell_hours(
+    cells: tuple[IntArray, IntArray, IntArray],
+    usual_mps: FloatArray,
+    rows: tuple[IntArray, IntArray, IntArray],
+    start_s: IntArray,
+    travel: tuple[FloatArray, FloatArray],
+    steps: IntArray,
+    zone: str,
+) -> CellHours:
+    """The rows (cell, UTC hour starting `start_s`, travel s and m, steps) of the `cells`
+    (the others are left out), each with its cell's usual speed over the baseline."""
+    keys = cell_keys(*cells)
+    order = np.argsort(keys)
+    at, kept = find_keys(keys[order], cell_keys(*rows))
+    kept_s = start_s[kept]
+    return CellHours(
+        epsg=rows[0][kept],
+        ix=rows[1][kept],
+        iy=rows[2][kept],
+        utc_hour=hours_of_week(kept_s, "UTC"),
+        hour=hours_of_week(kept_s, zone),
+        driven_s=travel[0][kept],
+        driven_m=travel[1][kept],
+        steps=steps[kept],
+        history_mps=usual_mps[order][at[kept]],
+    )
 
 
 def expected_s(rows: CellHours, paces: CellPaces | None) -> tuple[FloatArray, BoolArray]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from geo.lost_time import CellHours
+from geo.lost_time import CellHours, cell_hours
 from server.store import Conn
 
 _CELL_GEOJSON = (
@@ -101,38 +101,41 @@ SELECT {_how("started_at", "$3")} AS how, sum(dwell_s)::float8 AS value, count(*
 FROM insight_dwells WHERE started_at >= $1 AND started_at <= $2
 GROUP BY 1"""
 
-# $3 baseline s, $4 least steps in the range, $5 zone. The range's travel per cell and hour
-# of the week (in UTC, the speed profile's, and in zone $5) of the cells with at least $4
-# steps in the range, each with its usual speed over the baseline (0: none): one row of
-# arrays (geo/lost_time.py's CellHours), one pass over the rollup hours touched.
-SLOW_ROWS_SQL = f"""
-WITH touched AS MATERIALIZED (
-    SELECT epsg, ix, iy, hour_at, moving_s, moving_m, steps, {_IN_RANGE} AS ranged,
-           {_IN_BASELINE} AS based
-    FROM insight_cells WHERE {_TOUCHED}
-), cells AS (
-    SELECT epsg, ix, iy,
-           coalesce(sum(moving_m) FILTER (WHERE based)::float8
-                    / nullif(sum(moving_s) FILTER (WHERE based), 0), 0) AS usual_mps
-    FROM touched GROUP BY epsg, ix, iy
-    HAVING coalesce(sum(steps) FILTER (WHERE ranged), 0) >= $4
-       AND sum(moving_s) FILTER (WHERE ranged) > 0
-), hours AS (  -- each hour of the range once, not once per cell
-    SELECT h AS hour_at, {_how("h", "'UTC'")} AS utc_how, {_how("h", "$5")} AS how
-    FROM generate_series(date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-                         $2::timestamptz, interval '1 hour') h
-), cell_hours AS (
-    SELECT t.epsg, t.ix, t.iy, hours.utc_how, hours.how, sum(t.moving_s)::float8 AS s,
-           sum(t.moving_m)::float8 AS m, sum(t.steps)::bigint AS n, min(c.usual_mps) AS usual_mps
-    FROM touched t JOIN cells c USING (epsg, ix, iy) JOIN hours USING (hour_at)
-    GROUP BY t.epsg, t.ix, t.iy, hours.utc_how, hours.how
-)
-SELECT coalesce(array_agg(epsg), '{{}}') AS epsg, coalesce(array_agg(ix), '{{}}') AS ix,
-       coalesce(array_agg(iy), '{{}}') AS iy, coalesce(array_agg(utc_how), '{{}}') AS utc_how,
-       coalesce(array_agg(how), '{{}}') AS how, coalesce(array_agg(s), '{{}}') AS s,
-       coalesce(array_agg(m), '{{}}') AS m, coalesce(array_agg(n), '{{}}') AS n,
-       coalesce(array_agg(usual_mps), '{{}}') AS usual_mps
-FROM cell_hours"""
+
+def _packed(**columns: str) -> str:
+    """Each `name=send(expression)` as one bytea of its rows' binary values, big-endian
+    (numpy reads it without a Python object per value; every aggregate of a query sees
+    the rows in the same order)."""
+    return ", ".join(
+        f"coalesce(string_agg({send}, ''::bytea), ''::bytea) AS {name}"
+        for name, send in columns.items()
+    )
+
+
+_EPOCH_2000_S = 946_684_800  # PostgreSQL's binary timestamps count from 2000-01-01 UTC
+_CELL_COLUMNS = {"epsg": "int4send(epsg)", "ix": "int4send(ix)", "iy": "int4send(iy)"}
+
+# $3 baseline s, $4 least steps in the range: the cells with at least $4 steps in the range,
+# with their travel in it, and each one's usual speed over the baseline (0: none). One pass.
+SLOW_CELLS_SQL = f"""
+SELECT {_packed(**_CELL_COLUMNS, s="float8send(s)", m="float8send(m)", n="int8send(n)",
+                usual_mps="float8send(usual_mps)")}
+FROM (SELECT epsg, ix, iy, sum(moving_s) FILTER (WHERE {_IN_RANGE})::float8 AS s,
+             sum(moving_m) FILTER (WHERE {_IN_RANGE})::float8 AS m,
+             sum(steps) FILTER (WHERE {_IN_RANGE})::int8 AS n,
+             coalesce(sum(moving_m) FILTER (WHERE {_IN_BASELINE})::float8
+                      / nullif(sum(moving_s) FILTER (WHERE {_IN_BASELINE}), 0), 0) AS usual_mps
+      FROM insight_cells WHERE {_TOUCHED}
+      GROUP BY epsg, ix, iy) cells
+WHERE n >= $4 AND s > 0"""  # fmt: skip
+
+# The range's travel per cell and UTC hour (its start in µs since 2000, PostgreSQL's binary
+# timestamptz: no arithmetic per row): no join, no grouping;
+# geo/lost_time.py's cell_hours matches them to the cells and their hours of the week.
+SLOW_HOURS_SQL = f"""
+SELECT {_packed(**_CELL_COLUMNS, hour="timestamptz_send(hour_at)",
+                s="float4send(moving_s)", m="float4send(moving_m)", n="int4send(steps)")}
+FROM insight_cells WHERE {_IN_RANGE}"""  # fmt: skip
 
 # $1 zones, $2 ix, $3 iy (arrays), $4 cell_m: each cell's polygon, in the order given.
 CELL_GEOMETRY_SQL = f"""
@@ -179,26 +182,40 @@ async def slow_rows(
     to_at: datetime,
     baseline: timedelta,
     min_steps: int,
-    zone: str = "UTC",
+    zone: str | None = "UTC",
 ) -> CellHours:
-    """The range's travel per cell and hour of the week (SLOW_ROWS_SQL), as arrays."""
+    """The range's travel per cell and hour of the week (`zone`'s, and UTC's) of the cells
+    with at least `min_steps` steps in it, each with its usual speed over the baseline.
+    With `zone` None, one row per cell (the range's total, hour 0): enough without a
+    profile, and one pass over the rollup instead of two."""
     async with conn.transaction():
         await conn.execute(NO_JIT)
-        row = await conn.fetchrow(
-            SLOW_ROWS_SQL, from_at, to_at, baseline.total_seconds(), min_steps, zone
+        cells = await conn.fetchrow(
+            SLOW_CELLS_SQL, from_at, to_at, baseline.total_seconds(), min_steps
         )
-    assert row is not None
-    return CellHours(
-        epsg=np.array(row["epsg"], np.int64),
-        ix=np.array(row["ix"], np.int64),
-        iy=np.array(row["iy"], np.int64),
-        utc_hour=np.array(row["utc_how"], np.int64),
-        hour=np.array(row["how"], np.int64),
-        driven_s=np.array(row["s"], np.float64),
-        driven_m=np.array(row["m"], np.float64),
-        steps=np.array(row["n"], np.int64),
-        history_mps=np.array(row["usual_mps"], np.float64),
-    )
+        hours = None if zone is None else await conn.fetchrow(SLOW_HOURS_SQL, from_at, to_at)
+    assert cells is not None
+    cell = (_read(cells, "epsg", ">i4"), _read(cells, "ix", ">i4"), _read(cells, "iy", ">i4"))
+    usual_mps = _read(cells, "usual_mps", ">f8")
+    if hours is None or zone is None:
+        return cell_hours(
+            cell, usual_mps, cell, np.zeros(len(cell[0]), np.int64),
+            (_read(cells, "s", ">f8"), _read(cells, "m", ">f8")), _read(cells, "n", ">i8"),
+            "UTC",
+        )  # fmt: skip
+    return cell_hours(
+        cell, usual_mps,
+        (_read(hours, "epsg", ">i4"), _read(hours, "ix", ">i4"), _read(hours, "iy", ">i4")),
+        _read(hours, "hour", ">i8") // 1_000_000 + _EPOCH_2000_S,
+        (_read(hours, "s", ">f4"), _read(hours, "m", ">f4")), _read(hours, "n", ">i4"),
+        zone,
+    )  # fmt: skip
+
+
+def _read(row: Any, name: str, dtype: str) -> Any:
+    """A packed column (`_packed`) as a native numpy array (int64 or float64)."""
+    values = np.frombuffer(row[name], dtype)
+    return values.astype(np.int64 if dtype[1] == "i" else np.float64)
 
 
 async def cell_geometries(

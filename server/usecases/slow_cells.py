@@ -71,8 +71,9 @@ async def layer(
     """Up to `limit` slow cells, most seconds lost first, with their polygons."""
     async with db() as conn:
         rows = await bottlenecks.slow_rows(
-            conn, query.from_at, query.to_at, query.baseline, query.min_steps
-        )
+            conn, query.from_at, query.to_at, query.baseline, query.min_steps,
+            "UTC" if paces is not None else None,  # by hour only for the profile
+        )  # fmt: skip
     figures = await _weighed(
         rows, lambda: lost_time.slow_cells(rows, paces, query.slow_ratio, limit)
     )
