@@ -72,7 +72,10 @@ def test_bottleneck_bench_completes_and_reconciles() -> None:
     seed, rollup = report["seed"], report["rollup"]
     assert seed["positions"] == 3 * 2 * 8 * 3600 // 10 and seed["orders"] > 0
     assert rollup["slices"] == 2 * 24 + 1 and rollup["cell_hours"] > 0 and rollup["dwells"] > 0
-    assert len(report["answers"]) == 3 * 2 * 3  # ranges x (layer, heat map) x kinds
+    # ranges x (layer, heat map) x kinds, then slow again against the learned profile
+    assert len(report["answers"]) == 3 * 2 * 3 + 3 * 2
+    assert report["profile"]["trips"] > 0 and report["profile"]["keys"] > 0
+    assert "heatmap slow 2d profile" in report["answers"]
     for name, answer in report["answers"].items():
         assert answer["p50_ms"] > 0, name
     assert report["answers"]["bottlenecks late 2d"]["features"] > 0

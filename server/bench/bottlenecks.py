@@ -11,13 +11,18 @@ congested districts where traffic crawls. Then it measures:
 - a real server (`tracker serve` in a subprocess) answering `GET /api/insights/bottlenecks`
   (each layer) and `GET /api/insights/heatmap` (each metric) over the last day, the last 7
   days and the whole history: p50/p95/max latency of `repeat` requests each, features and
-  bytes.
+  bytes;
+- then a speed profile learned from the history (geo/speed_profile.py's `learn`, at most
+  PROFILE_MAX_ROWS fixes; no calibration) stored as the ETA models, and the `slow` layer and
+  heat map again, against it ("... profile"; `from_profile`: features whose usual came from
+  it). The first answer after start-up builds the profile's index of cells (in `max_ms`).
 
 It prints JSON; nothing is asserted (issue 18 asks for p95 < 300 ms per insights answer).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import os
@@ -31,12 +36,14 @@ import httpx
 import numpy as np
 from pyproj import Transformer
 
+from geo.calibration import Calibration
+from geo.speed_profile import learn
 from server.base.auth import hash_token, new_token
 from server.base.settings import Settings
 from server.bench.target import start_server
 from server.domain.codes import new_code
 from server.store import bench_insights as sql
-from server.store import codecs, migrate, partitions
+from server.store import codecs, eta_models, migrate, partitions
 from server.usecases import insight_rollup
 
 EPSG = 32629  # Porto's UTM zone
@@ -46,6 +53,7 @@ JAMS = ((531_000.0, 4_554_000.0), (533_000.0, 4_556_000.0), (532_000.0, 4_555_50
 JAM_RADIUS_M = 500.0
 SHIFT_S = 8 * 3600
 ORDER_CHUNK_DRIVERS = 10
+PROFILE_MAX_ROWS = 1_000_000  # fixes the bench's profile learns from (whole trips, by driver)
 
 
 @dataclasses.dataclass
@@ -178,6 +186,9 @@ async def _measure(
         "p95_ms": round(quantiles[18], 1),
         "max_ms": round(max(times), 1),
         "features": len(body["features"]) if "features" in body else None,
+        "from_profile": sum(
+            f["properties"].get("usual_from") == "profile" for f in body.get("features", ())
+        ),
         "truncated": body.get("truncated"),
         "bytes": size,
     }
@@ -226,15 +237,48 @@ async def bench_bottlenecks(
     }
 
     token = new_token()
+    ranges = {"1d": 1, "7d": min(7, days), f"{days}d": days}
+    answers = await _answers(database_url, token, until, ranges, ("slow", "dwell", "late"), repeat)
+    learned = await _learn_profile(database_url, first_day)
+    with_profile = await _answers(
+        database_url, token, until, ranges, ("slow",), repeat, wait_for_profile=True
+    )
+    answers.update({f"{name} profile": figures for name, figures in with_profile.items()})
+    return {
+        "seed": {"drivers": drivers, "days": days, "interval_s": interval_s, **seeded},
+        "rollup": rollup,
+        "profile": learned,
+        "answers": answers,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+async def _answers(
+    database_url: str,
+    token: str,
+    until: datetime,
+    ranges: dict[str, int],
+    layers: tuple[str, ...],
+    repeat: int,
+    wait_for_profile: bool = False,
+) -> dict[str, Any]:
+    """Each layer and heat map over each range, on a server started for them (that has
+    loaded the stored profile, with `wait_for_profile`)."""
     process, url = await start_server(
         database_url, token, env={"TRACKER_INSIGHT_ROLLUP_INTERVAL_S": "86400"}
     )
     answers: dict[str, Any] = {}
     try:
-        ranges = {"1d": 1, "7d": min(7, days), f"{days}d": days}
+        if wait_for_profile:  # the server loads it at start-up, as it runs
+            params = {"from": (until - timedelta(days=1)).isoformat(), "to": until.isoformat()}
+            for _ in range(60):
+                seen = await _measure(url, token, "/api/insights/bottlenecks", params, 1)
+                if seen["from_profile"]:
+                    break
+                await asyncio.sleep(0.5)
         for label, span in ranges.items():
             params = {"from": (until - timedelta(days=span)).isoformat(), "to": until.isoformat()}
-            for layer in ("slow", "dwell", "late"):
+            for layer in layers:
                 answers[f"bottlenecks {layer} {label}"] = await _measure(
                     url, token, "/api/insights/bottlenecks", {**params, "layer": layer}, repeat
                 )
@@ -244,9 +288,23 @@ async def bench_bottlenecks(
     finally:
         process.terminate()
         await process.wait()
-    return {
-        "seed": {"drivers": drivers, "days": days, "interval_s": interval_s, **seeded},
-        "rollup": rollup,
-        "answers": answers,
-        "load_average": [round(v, 2) for v in os.getloadavg()],
-    }
+    return answers
+
+
+async def _learn_profile(database_url: str, since: datetime) -> dict[str, Any]:
+    """A speed profile learned from the history, stored as the newest ETA models."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await codecs.register(conn)
+        t0 = time.perf_counter()
+        trips = await eta_models.history_trips(conn, since, PROFILE_MAX_ROWS)
+        profile = await asyncio.to_thread(learn, trips.values())
+        learn_s = time.perf_counter() - t0
+        fixes = sum(map(len, trips.values()))
+        await eta_models.save(
+            conn, len(trips), fixes, profile.to_json(), Calibration.default().to_json()
+        )
+    finally:
+        await conn.close()
+    return {"trips": len(trips), "fixes": fixes, "keys": len(profile.totals),
+            "seconds": round(learn_s, 1)}  # fmt: skip

@@ -26,6 +26,7 @@ from server.usecases.messages import RecentMessages
 from server.usecases.notify.notifier import Notifier
 from server.usecases.revocation import OpenSockets
 from server.usecases.routing import Routing
+from server.usecases.slow_cells import UsualPaces
 from server.usecases.tracking import TrackedReads
 
 
@@ -60,6 +61,8 @@ class Services:
     # OwnTracks' Basic-auth logins that found their driver, decoded and hashed once.
     logins: BasicLogins = field(default_factory=BasicLogins)
     routing: Routing | None = None  # legs on the road network, run order (usecases/routing.py)
+    # The learned profile's cells, for the slow bottleneck layer (usecases/slow_cells.py).
+    usual_paces: UsualPaces = field(default_factory=UsualPaces)
 
     def db(self) -> AbstractAsyncContextManager[PoolConnectionProxy]:
         """A connection for a request's or socket's database work, the only way they get

@@ -14,7 +14,7 @@ from server.store.queries import POSITION_COLUMNS
 _TABLES = (
     "drivers, positions, driver_latest, orders, order_events, api_keys, outbox, "
     "webhook_subscriptions, webhook_deliveries, insight_cells, insight_dwells, insight_outcomes, "
-    "insight_watermark"
+    "insight_watermark, eta_models"
 )
 ORDER_COLUMNS = (
     "id", "tracking_code", "customer_name", "destination", "status", "driver_id",

@@ -5,15 +5,22 @@ at their exact times, so that zones with half-hour offsets get their own hours.
 
 Every layer answers cells of the rollup's grid as GeoJSON polygons (EPSG:4326, made by
 PostGIS from the cell's square in its UTM zone) with the layer's figures, worst first, at
-most `limit` of them.
+most `limit` of them. The `slow` layer and heat map are weighed against the learned speed
+profile, which the database does not hold: SLOW_ROWS_SQL answers the range's travel per
+cell and hour of the week as arrays, server/usecases/slow_cells.py ranks them, and
+CELL_GEOMETRY_SQL draws only the cells it keeps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
+from geo.lost_time import CellHours, cell_hours
 from server.store import Conn
 
 _CELL_GEOJSON = (
@@ -26,32 +33,13 @@ def _geometry(cell_param: str) -> str:
     return _CELL_GEOJSON.replace("$C", cell_param)
 
 
-# One pass over the rollup hours that the range ($1..$2) or the baseline (the $3 s up to
-# $2) touch: the range's travel and the baseline's usual speed per cell, no join.
+# The rollup hours that the range ($1..$2) or the baseline (the $3 s up to $2) touch.
 _IN_RANGE = "hour_at > $1::timestamptz - interval '1 hour' AND hour_at <= $2"
 _IN_BASELINE = "hour_at > $2::timestamptz - make_interval(secs => $3)"
-
-# $4 min steps, $5 slow ratio, $6 cell_m, $7 limit
-SLOW_SQL = f"""
-WITH cells AS (
-    SELECT epsg, ix, iy,
-           sum(moving_s) FILTER (WHERE {_IN_RANGE})::float8 AS s,
-           sum(moving_m) FILTER (WHERE {_IN_RANGE})::float8 AS m,
-           sum(steps) FILTER (WHERE {_IN_RANGE})::bigint AS n,
-           (sum(moving_m) FILTER (WHERE {_IN_BASELINE}))::float8
-               / nullif(sum(moving_s) FILTER (WHERE {_IN_BASELINE}), 0) AS usual_mps
-    FROM insight_cells
-    WHERE hour_at > least($1::timestamptz - interval '1 hour',
-                          $2::timestamptz - make_interval(secs => $3))
-      AND hour_at <= $2
-    GROUP BY epsg, ix, iy
+_TOUCHED = (
+    "hour_at > least($1::timestamptz - interval '1 hour',"
+    " $2::timestamptz - make_interval(secs => $3)) AND hour_at <= $2"
 )
-SELECT epsg, ix, iy, n AS steps, s AS driven_s, m AS driven_m, m / s AS driven_mps, usual_mps,
-       s - m / usual_mps AS lost_s, {_geometry("$6")} AS geometry
-FROM cells
-WHERE n >= $4 AND s > 0 AND usual_mps > 0 AND m / s < $5 * usual_mps
-ORDER BY lost_s DESC, epsg, ix, iy
-LIMIT $7"""
 
 # $1 from, $2 to, $3 cell_m, $4 limit
 DWELL_SQL = f"""
@@ -107,25 +95,53 @@ SELECT {_how("at", "$3")} AS how, count(*) FILTER (WHERE late OR failed) AS valu
 FROM outcomes GROUP BY 1"""
 )
 
-# $3 baseline s, $4 zone; per rollup hour: time lost against each cell's usual speed.
-SLOW_HEAT_SQL = f"""
-WITH usual AS (
-    SELECT epsg, ix, iy, sum(moving_m)::float8 / nullif(sum(moving_s), 0) AS mps
-    FROM insight_cells WHERE {_IN_BASELINE} AND hour_at <= $2
-    GROUP BY epsg, ix, iy
-)
-SELECT {_how("hour_at", "$4")} AS how, sum(value)::float8 AS value, sum(n)::bigint AS count
-FROM (SELECT c.hour_at, sum(c.moving_s - c.moving_m / u.mps) AS value, sum(c.steps) AS n
-      FROM insight_cells c JOIN usual u USING (epsg, ix, iy)
-      WHERE c.hour_at > $1::timestamptz - interval '1 hour' AND c.hour_at <= $2 AND u.mps > 0
-      GROUP BY c.hour_at) hours  -- the zone's hour once per hour, not per cell
-GROUP BY 1"""
-
 # $3 zone
 DWELL_HEAT_SQL = f"""
 SELECT {_how("started_at", "$3")} AS how, sum(dwell_s)::float8 AS value, count(*) AS count
 FROM insight_dwells WHERE started_at >= $1 AND started_at <= $2
 GROUP BY 1"""
+
+
+def _packed(**columns: str) -> str:
+    """Each `name=send(expression)` as one bytea of its rows' binary values, big-endian
+    (numpy reads it without a Python object per value; every aggregate of a query sees
+    the rows in the same order)."""
+    return ", ".join(
+        f"coalesce(string_agg({send}, ''::bytea), ''::bytea) AS {name}"
+        for name, send in columns.items()
+    )
+
+
+_EPOCH_2000_S = 946_684_800  # PostgreSQL's binary timestamps count from 2000-01-01 UTC
+_CELL_COLUMNS = {"epsg": "int4send(epsg)", "ix": "int4send(ix)", "iy": "int4send(iy)"}
+
+# $3 baseline s, $4 least steps in the range: the cells with at least $4 steps in the range,
+# with their travel in it, and each one's usual speed over the baseline (0: none). One pass.
+SLOW_CELLS_SQL = f"""
+SELECT {_packed(**_CELL_COLUMNS, s="float8send(s)", m="float8send(m)", n="int8send(n)",
+                usual_mps="float8send(usual_mps)")}
+FROM (SELECT epsg, ix, iy, sum(moving_s) FILTER (WHERE {_IN_RANGE})::float8 AS s,
+             sum(moving_m) FILTER (WHERE {_IN_RANGE})::float8 AS m,
+             sum(steps) FILTER (WHERE {_IN_RANGE})::int8 AS n,
+             coalesce(sum(moving_m) FILTER (WHERE {_IN_BASELINE})::float8
+                      / nullif(sum(moving_s) FILTER (WHERE {_IN_BASELINE}), 0), 0) AS usual_mps
+      FROM insight_cells WHERE {_TOUCHED}
+      GROUP BY epsg, ix, iy) cells
+WHERE n >= $4 AND s > 0"""  # fmt: skip
+
+# The range's travel per cell and UTC hour (its start in µs since 2000, PostgreSQL's binary
+# timestamptz: no arithmetic per row): no join, no grouping;
+# geo/lost_time.py's cell_hours matches them to the cells and their hours of the week.
+SLOW_HOURS_SQL = f"""
+SELECT {_packed(**_CELL_COLUMNS, hour="timestamptz_send(hour_at)",
+                s="float4send(moving_s)", m="float4send(moving_m)", n="int4send(steps)")}
+FROM insight_cells WHERE {_IN_RANGE}"""  # fmt: skip
+
+# $1 zones, $2 ix, $3 iy (arrays), $4 cell_m: each cell's polygon, in the order given.
+CELL_GEOMETRY_SQL = f"""
+SELECT {_geometry("$4::float8")} AS geometry
+FROM unnest($1::int[], $2::int[], $3::int[]) WITH ORDINALITY AS c(epsg, ix, iy, i)
+ORDER BY i"""
 
 
 # PostGIS calls make these plans look costly enough for JIT compilation, which then costs
@@ -140,49 +156,19 @@ class Cell:
 
 
 async def layer(
-    conn: Conn,
-    name: str,
-    from_at: datetime,
-    to_at: datetime,
-    cell_m: float,
-    limit: int,
-    baseline: timedelta,
-    min_steps: int,
-    slow_ratio: float,
+    conn: Conn, name: str, from_at: datetime, to_at: datetime, cell_m: float, limit: int
 ) -> list[Cell]:
-    """Up to `limit` cells of layer `name` (slow, dwell or late), worst first."""
-    async with conn.transaction():
-        await conn.execute(NO_JIT)
-        return _cells(await _layer_rows(conn, name, from_at, to_at, cell_m, limit, baseline,
-                                        min_steps, slow_ratio))  # fmt: skip
-
-
-async def _layer_rows(
-    conn: Conn,
-    name: str,
-    from_at: datetime,
-    to_at: datetime,
-    cell_m: float,
-    limit: int,
-    baseline: timedelta,
-    min_steps: int,
-    slow_ratio: float,
-) -> list[Any]:
-    if name == "slow":
-        rows = await conn.fetch(
-            SLOW_SQL, from_at, to_at, baseline.total_seconds(), min_steps, slow_ratio, cell_m,
-            limit,
-        )  # fmt: skip
-    elif name == "dwell":
-        rows = await conn.fetch(DWELL_SQL, from_at, to_at, cell_m, limit)
+    """Up to `limit` cells of layer `name` (dwell or late), worst first. (The slow layer is
+    ranked in Python: `slow_rows`, then `cell_geometries` of the cells it keeps.)"""
+    if name == "dwell":
+        sql = DWELL_SQL
     elif name == "late":
-        rows = await conn.fetch(LATE_SQL, from_at, to_at, cell_m, limit)
+        sql = LATE_SQL
     else:
         raise ValueError(f"unknown layer {name!r}")
-    return list(rows)
-
-
-def _cells(rows: list[Any]) -> list[Cell]:
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        rows = await conn.fetch(sql, from_at, to_at, cell_m, limit)
     cells = []
     for row in rows:
         figures = dict(row)
@@ -190,25 +176,73 @@ def _cells(rows: list[Any]) -> list[Cell]:
     return cells
 
 
-async def heat(
-    conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str, baseline: timedelta
-) -> dict[int, tuple[float, int]]:
-    """Hour of the week (0..167 from Monday 00:00 in `zone`) -> (value, count)."""
+async def slow_rows(
+    conn: Conn,
+    from_at: datetime,
+    to_at: datetime,
+    baseline: timedelta,
+    min_steps: int,
+    zone: str | None = "UTC",
+) -> CellHours:
+    """The range's travel per cell and hour of the week (`zone`'s, and UTC's) of the cells
+    with at least `min_steps` steps in it, each with its usual speed over the baseline.
+    With `zone` None, one row per cell (the range's total, hour 0): enough without a
+    profile, and one pass over the rollup instead of two."""
     async with conn.transaction():
         await conn.execute(NO_JIT)
-        rows = await _heat_rows(conn, metric, from_at, to_at, zone, baseline)
-    return {int(r["how"]): (float(r["value"] or 0.0), int(r["count"])) for r in rows}
+        cells = await conn.fetchrow(
+            SLOW_CELLS_SQL, from_at, to_at, baseline.total_seconds(), min_steps
+        )
+        hours = None if zone is None else await conn.fetchrow(SLOW_HOURS_SQL, from_at, to_at)
+    assert cells is not None
+    cell = (_read(cells, "epsg", ">i4"), _read(cells, "ix", ">i4"), _read(cells, "iy", ">i4"))
+    usual_mps = _read(cells, "usual_mps", ">f8")
+    if hours is None or zone is None:
+        return cell_hours(
+            cell, usual_mps, cell, np.zeros(len(cell[0]), np.int64),
+            (_read(cells, "s", ">f8"), _read(cells, "m", ">f8")), _read(cells, "n", ">i8"),
+            "UTC",
+        )  # fmt: skip
+    return cell_hours(
+        cell, usual_mps,
+        (_read(hours, "epsg", ">i4"), _read(hours, "ix", ">i4"), _read(hours, "iy", ">i4")),
+        _read(hours, "hour", ">i8") // 1_000_000 + _EPOCH_2000_S,
+        (_read(hours, "s", ">f4"), _read(hours, "m", ">f4")), _read(hours, "n", ">i4"),
+        zone,
+    )  # fmt: skip
 
 
-async def _heat_rows(
-    conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str, baseline: timedelta
-) -> list[Any]:
+def _read(row: Any, name: str, dtype: str) -> Any:
+    """A packed column (`_packed`) as a native numpy array (int64 or float64)."""
+    values = np.frombuffer(row[name], dtype)
+    return values.astype(np.int64 if dtype[1] == "i" else np.float64)
+
+
+async def cell_geometries(
+    conn: Conn, cells: Sequence[tuple[int, int, int]], cell_m: float
+) -> list[str]:
+    """Each (epsg, ix, iy) cell's square as GeoJSON (EPSG:4326), in the order given."""
+    if not cells:
+        return []
+    epsg, ix, iy = (list(column) for column in zip(*cells, strict=True))
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        rows = await conn.fetch(CELL_GEOMETRY_SQL, epsg, ix, iy, cell_m)
+    return [str(r["geometry"]) for r in rows]
+
+
+async def heat(
+    conn: Conn, metric: str, from_at: datetime, to_at: datetime, zone: str
+) -> dict[int, tuple[float, int]]:
+    """Hour of the week (0..167 from Monday 00:00 in `zone`) -> (value, count), for `late`
+    or `dwell` (the slow heat map is summed in Python from `slow_rows`)."""
     if metric == "late":
-        rows = await conn.fetch(LATE_HEAT_SQL, from_at, to_at, zone)
-    elif metric == "slow":
-        rows = await conn.fetch(SLOW_HEAT_SQL, from_at, to_at, baseline.total_seconds(), zone)
+        sql = LATE_HEAT_SQL
     elif metric == "dwell":
-        rows = await conn.fetch(DWELL_HEAT_SQL, from_at, to_at, zone)
+        sql = DWELL_HEAT_SQL
     else:
         raise ValueError(f"unknown metric {metric!r}")
-    return list(rows)
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        rows = await conn.fetch(sql, from_at, to_at, zone)
+    return {int(r["how"]): (float(r["value"] or 0.0), int(r["count"])) for r in rows}

@@ -12,9 +12,11 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 RULES = {
     "slow": "cells whose driven speed (metres over seconds of travel between fixes, stops "
-    "under the dwell minimum included) is below slow_ratio times the cell's usual speed "
-    "(the same over the baseline_days up to `to`); worst first by lost_s, the seconds "
-    "spent beyond the usual speed",
+    "under the dwell minimum included) is below slow_ratio times the cell's usual speed: "
+    "the learned speed profile's for the cell in each hour of the week (UTC) where the "
+    "profile in use knows the cell (usual_from profile), else the same driven speed over "
+    "the baseline_days up to `to` (usual_from history); worst first by lost_s, the seconds "
+    "spent beyond the usual",
     "dwell": "cells where couriers stood still (slower than 1 m/s over 30 s) at least "
     "dwell_min_s at a time; worst first by total_s",
     "late": "destination cells of deliveries made after their promise (the window's end, "
@@ -22,14 +24,15 @@ RULES = {
 }
 HEAT_UNITS = {
     "late": "late deliveries + failed attempts (count: deliveries + failed attempts)",
-    "slow": "seconds of travel beyond each cell's usual speed (count: steps between fixes)",
+    "slow": "seconds of travel beyond each cell's usual speed, the learned profile's or the "
+    "history's as in the slow layer (count: steps between fixes)",
     "dwell": "seconds of dwell starting in the hour (count: stops)",
 }
 
 
 class Feature(msgspec.Struct):
     geometry: msgspec.Raw  # a GeoJSON Polygon: the cell
-    properties: dict[str, float | int | None]
+    properties: dict[str, float | int | str | None]
     type: str = "Feature"
 
 

@@ -27,11 +27,18 @@ class Point:
     y: float
 
 
-def day(start: datetime, slow_mps: float, stop_s: float, step_s: float = 2.0) -> list[Point]:
-    """East along one street: 1,200 m at 10 m/s, a stop of `stop_s` (jitter of 2 m), 600 m
-    at `slow_mps`, 1,200 m at 10 m/s; a fix every `step_s`."""
+def day(
+    start: datetime,
+    slow_mps: float,
+    stop_s: float,
+    step_s: float = 2.0,
+    x0: float = X0,
+    fast_mps: float = 10.0,
+) -> list[Point]:
+    """East along one street from `x0`: 1,200 m at `fast_mps`, a stop of `stop_s` (jitter of
+    2 m), 600 m at `slow_mps`, 1,200 m at `fast_mps`; a fix every `step_s`."""
     points: list[Point] = []
-    t, x = start, X0
+    t, x = start, x0
 
     def drive(metres: float, mps: float) -> None:
         nonlocal t, x
@@ -41,12 +48,12 @@ def day(start: datetime, slow_mps: float, stop_s: float, step_s: float = 2.0) ->
             points.append(Point(t, x, Y0))
 
     points.append(Point(t, x, Y0))
-    drive(1_200, 10.0)
+    drive(1_200, fast_mps)
     for i in range(round(stop_s / step_s)):
         t += timedelta(seconds=step_s)
         points.append(Point(t, x + (2.0 if i % 2 else -2.0), Y0 + (1.0 if i % 3 else -1.0)))
     drive(600, slow_mps)
-    drive(1_200, 10.0)
+    drive(1_200, fast_mps)
     return points
 
 

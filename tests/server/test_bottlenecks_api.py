@@ -148,6 +148,7 @@ async def test_layers_and_heat_maps_from_stored_history(
         assert props["driven_mps"] == pytest.approx(want["driven_mps"], abs=0.01)
         assert props["usual_mps"] == pytest.approx(want["usual_mps"], abs=0.01)
         assert props["lost_s"] == pytest.approx(want["lost_s"], abs=0.5)
+        assert props["usual_from"] == "history"  # no learned profile in use
         ring = feature["geometry"]["coordinates"][0]
         assert feature["geometry"]["type"] == "Polygon" and len(ring) == 5
         x, y = trips.TO_LONLAT.transform(

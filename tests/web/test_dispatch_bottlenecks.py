@@ -86,7 +86,7 @@ async def test_layers_draw_their_cells_and_the_heat_map_its_hours(
             await expect(slow_cells.first).to_be_visible()
             assert await slow_cells.count() >= 3  # the slow stretch spans several cells
             await slow_cells.first.hover()
-            await expect(page.locator(".leaflet-tooltip")).to_contain_text("usually")
+            await expect(page.locator(".leaflet-tooltip")).to_contain_text("(this place's history)")
 
             await page.get_by_label("When").select_option("late")
             await page.get_by_role("button", name="Show heat map").click()

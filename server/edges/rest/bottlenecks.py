@@ -6,7 +6,8 @@
 
 Dispatchers and admins only: the layers are made of fleet positions (support keys: 403).
 Both read the rollup (server/usecases/insight_rollup.py) and order outcomes, never the
-position history.
+position history; `slow` weighs it against the learned speed profile in use
+(server/usecases/slow_cells.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geo.cell_paces import CellPaces
 from server.edges.guards import guarded
 from server.edges.responses import error_response, json_response
 from server.edges.rest.params import check_known, query_time
 from server.edges.services import Caller, Services
 from server.store import bottlenecks, insight_rollup
+from server.usecases import slow_cells
 from server.usecases.insight_rollup import CELL_M
 from server.wire import bottlenecks as wire
 
@@ -64,12 +67,12 @@ async def layer(request: Request, caller: Caller, services: Services) -> Respons
     except ValueError as exc:
         return error_response(422, str(exc))
     limit = settings.bottleneck_max_features
+    if name == "slow":  # weighed in Python between two short reads
+        query, paces = await _slow(services, from_at, to_at)
+        cells = await slow_cells.layer(services.db, paces, query, CELL_M, limit + 1)
     async with services.db() as conn:
-        cells = await bottlenecks.layer(
-            conn, name, from_at, to_at, CELL_M, limit + 1,
-            timedelta(days=settings.bottleneck_baseline_days),
-            settings.bottleneck_min_steps, settings.bottleneck_slow_ratio,
-        )  # fmt: skip
+        if name != "slow":
+            cells = await bottlenecks.layer(conn, name, from_at, to_at, CELL_M, limit + 1)
         rolled = await insight_rollup.watermark(conn)
     features = [
         wire.Feature(msgspec.Raw(cell.geometry.encode()), _rounded(cell.figures))
@@ -91,12 +94,28 @@ async def layer(request: Request, caller: Caller, services: Services) -> Respons
     )
 
 
-def _rounded(figures: dict[str, object]) -> dict[str, float | int | None]:
-    out: dict[str, float | int | None] = {}
+async def _slow(
+    services: Services, from_at: datetime, to_at: datetime
+) -> tuple[slow_cells.SlowQuery, CellPaces | None]:
+    """The slow layer's question, and the learned profile's cells to weigh it with."""
+    settings = services.settings
+    query = slow_cells.SlowQuery(
+        from_at,
+        to_at,
+        timedelta(days=settings.bottleneck_baseline_days),
+        settings.bottleneck_min_steps,
+        settings.bottleneck_slow_ratio,
+    )
+    paces = await services.usual_paces.of(services.live.etas.models.profile, CELL_M)
+    return query, paces
+
+
+def _rounded(figures: dict[str, object]) -> dict[str, float | int | str | None]:
+    out: dict[str, float | int | str | None] = {}
     for key, value in figures.items():
         if isinstance(value, float):
             out[key] = round(value, 2)
-        elif isinstance(value, int) or value is None:
+        elif isinstance(value, int | str) or value is None:
             out[key] = value
         else:
             out[key] = float(value)  # type: ignore[arg-type]
@@ -112,10 +131,12 @@ async def heatmap(request: Request, caller: Caller, services: Services) -> Respo
     except ValueError as exc:
         return error_response(422, str(exc))
     zone = settings.operator_time_zone
+    if metric == "slow":
+        query, paces = await _slow(services, from_at, to_at)
+        by_hour = await slow_cells.heat(services.db, paces, query, zone)
     async with services.db() as conn:
-        by_hour = await bottlenecks.heat(
-            conn, metric, from_at, to_at, zone, timedelta(days=settings.bottleneck_baseline_days)
-        )
+        if metric != "slow":
+            by_hour = await bottlenecks.heat(conn, metric, from_at, to_at, zone)
         rolled = await insight_rollup.watermark(conn)
     values, counts = wire.matrix(by_hour)
     return json_response(

@@ -22,7 +22,8 @@ export function layerCount(layer, body) {
 
 export function describe(layer, p) {
   if (layer === "slow") {
-    return `Driven ${(p.driven_mps * 3.6).toFixed(0)} km/h, usually ${(p.usual_mps * 3.6).toFixed(0)} km/h: ${duration(p.lost_s)} lost (${p.steps} steps)`;
+    const source = p.usual_from === "profile" ? "learned speed profile" : "this place's history";
+    return `Driven ${(p.driven_mps * 3.6).toFixed(0)} km/h, usually ${(p.usual_mps * 3.6).toFixed(0)} km/h (${source}): ${duration(p.lost_s)} lost (${p.steps} steps)`;
   }
   if (layer === "dwell") {
     return `${p.stops} stop${p.stops === 1 ? "" : "s"} by ${p.drivers} courier${p.drivers === 1 ? "" : "s"}: ${duration(p.total_s)} in all, median ${duration(p.median_s)}`;
