@@ -15,9 +15,14 @@ with a lane the socket handlers switch to once a connection is accepted:
   buffers what the kernel does not take. `writable` is False while that buffer is over the
   transport's high-water mark (the client is slow); `on_drained` is called when it is back
   under. `close_now(code, reason)` starts the closing handshake without waiting.
+- `park(on_closed)`: the handler's task may end while the socket stays open; `on_closed`
+  (and what `after_close` adds) runs once it closes. A watching socket is mostly idle for
+  hours: a task and its coroutine frames were ~3 KB of each one's ~11 KB.
 - smaller per-connection state: the handshake's request and response objects are dropped
-  once accepted, and the ASGI queue and writable flag are single-waiter versions without
-  deques (asyncio's cost ~800 bytes each, per socket).
+  once accepted (the ASGI scope once parked), the ASGI queue and writable flag are
+  single-waiter versions without deques (ws_waits.py; asyncio's cost ~800 bytes each),
+  the protocol's attributes are slots, and keepalive pings and pong deadlines share a
+  timer per half second (`CoarseDeadlines`) instead of a timer each.
 
 Handlers get it with `direct_socket(ws)`; `server.serve.uvicorn_config` installs it.
 """
