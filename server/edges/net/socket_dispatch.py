@@ -18,6 +18,7 @@ here too: its socket is closed with 1013 (try again later), the sockets' 503.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from server.base.dbguard import UNAVAILABLE, DatabaseUnavailable
 from server.base.metrics import Metrics
 from server.edges.net.access import HttpAccess, header
 from server.edges.net.http_direct import DirectRoutes
+from server.edges.net.ws_direct import found_socket
 from server.wire.close_codes import CLOSE_TRY_AGAIN_LATER
 
 log = logging.getLogger("tracker.sockets")
@@ -81,7 +83,8 @@ class SocketDispatch:
             if route is not None:
                 scope["app"] = self.app
                 scope["path_params"] = params
-                # Inline, not a coroutine of its own: this frame lives as long as the socket.
+                # Inline, not a coroutine of its own: this frame lives as long as the
+                # socket's task (a parked socket has none: see DirectSocket.park).
                 opened = self._opened(route, scope)
                 ws = WebSocket(scope, receive, send)
                 try:
@@ -90,7 +93,10 @@ class SocketDispatch:
                     self._metrics.db_unavailable.labels("ws").inc()
                     await _close_try_again_later(ws)
                 finally:
-                    self._closed(route, opened)
+                    sock = found_socket(ws)
+                    closed = functools.partial(self._closed, route, opened)
+                    if sock is None or not sock.after_close(closed):
+                        closed()
                 return
         await self.app(scope, receive, send)
 

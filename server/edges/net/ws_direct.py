@@ -15,9 +15,14 @@ with a lane the socket handlers switch to once a connection is accepted:
   buffers what the kernel does not take. `writable` is False while that buffer is over the
   transport's high-water mark (the client is slow); `on_drained` is called when it is back
   under. `close_now(code, reason)` starts the closing handshake without waiting.
+- `park(on_closed)`: the handler's task may end while the socket stays open; `on_closed`
+  (and what `after_close` adds) runs once it closes. A watching socket is mostly idle for
+  hours: a task and its coroutine frames were ~3 KB of each one's ~11 KB.
 - smaller per-connection state: the handshake's request and response objects are dropped
-  once accepted, and the ASGI queue and writable flag are single-waiter versions without
-  deques (asyncio's cost ~800 bytes each, per socket).
+  once accepted (the ASGI scope once parked), the ASGI queue and writable flag are
+  single-waiter versions without deques (ws_waits.py; asyncio's cost ~800 bytes each),
+  the protocol's attributes are slots, and keepalive pings and pong deadlines share a
+  timer per half second (`CoarseDeadlines`) instead of a timer each.
 
 Handlers get it with `direct_socket(ws)`; `server.serve.uvicorn_config` installs it.
 """
@@ -27,18 +32,25 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import random
+import struct
+import uuid
 import weakref
 from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
 from websockets.protocol import SERVER, State
 
+from server.base.coarse_deadlines import CoarseDeadlines
 from server.base.stage_times import FRAMES
+from server.edges.net.ws_frames import text_head
+from server.edges.net.ws_waits import Flag, Inbox
 from server.wire.close_codes import CLOSE_INTERNAL_ERROR, CLOSE_INVALID_DATA
 
 log = logging.getLogger("tracker.direct")
@@ -48,108 +60,57 @@ if TYPE_CHECKING:
 
 SCOPE_KEY = "tracker.direct"
 _NO_HEADERS = Headers()  # read by nothing once the handshake is answered
+_NO_ID = uuid.UUID(int=0)
 
 OnMessage = Callable[[bytes], None]
 
-# A text frame's first byte (FIN, opcode 1), then the payload length: 7 bits, or 126 and
-# 16 bits, or 127 and 64 bits (RFC 6455, 5.2); a server's frames carry no mask.
-_FIN_TEXT = 0x81
-_HEAD_16 = bytes((_FIN_TEXT, 126))
-_HEAD_64 = bytes((_FIN_TEXT, 127))
+# Every socket's next keepalive ping and pong deadline, on a few shared timers: a timer of
+# its own (uvloop's TimerHandle and libuv handle) costs an idle socket ~1.5 KB.
+KEEPALIVE_GRAIN_S = 0.5
+_keepalive = CoarseDeadlines(KEEPALIVE_GRAIN_S)
 
-
-class _Inbox:
-    """The ASGI receive queue for one consumer: uvicorn's protocol only needs
-    `put_nowait`, `get` and `empty`, and in direct mode it carries little more than the
-    disconnect."""
-
-    __slots__ = ("_closed", "_items", "_waiter")
-
-    def __init__(self) -> None:
-        self._items: list[Any] = []
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed: asyncio.Future[None] | None = None
-
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-        closed = self._closed
-        if item["type"] == "websocket.disconnect" and closed is not None and not closed.done():
-            closed.set_result(None)
-
-    def closed(self) -> asyncio.Future[None]:
-        """Done once a disconnect has been queued (a future, not a coroutine: a socket
-        waits on it all its life, and each coroutine in that chain is an object per socket)."""
-        if self._closed is None:
-            self._closed = asyncio.get_running_loop().create_future()
-            if any(i["type"] == "websocket.disconnect" for i in self._items):
-                self._closed.set_result(None)
-        return self._closed
-
-    async def get(self) -> Any:
-        while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.pop(0)
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def take_messages(self) -> list[bytes]:
-        """Remove and return the messages queued so far (not the disconnect)."""
-        messages = [i for i in self._items if i["type"] == "websocket.receive"]
-        self._items = [i for i in self._items if i["type"] != "websocket.receive"]
-        return [m["bytes"] if m.get("bytes") is not None else m["text"].encode() for m in messages]
-
-
-class _Flag:
-    """asyncio.Event's subset that uvicorn's protocol uses for `writable`, without a deque."""
-
-    __slots__ = ("_set", "_waiters")
-
-    def __init__(self) -> None:
-        self._set = True
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def is_set(self) -> bool:
-        return self._set
-
-    def set(self) -> None:
-        self._set = True
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def clear(self) -> None:
-        self._set = False
-
-    async def wait(self) -> bool:
-        if not self._set:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
-        return True
+# Every attribute uvicorn's protocol sets, and ours: with more than 30 attributes an
+# instance's __dict__ stops sharing its keys and costs ~2 KB per socket; slots cost 8 bytes
+# each. (An attribute a later uvicorn adds still works: it lands in the __dict__.)
+_UVICORN_SLOTS = (  # noqa: SIM905 (a tuple of 37 names, one a line, is longer to read)
+    "app app_state asgi_version client close_sent close_timeout close_timer config conn "
+    "connections curr_msg_data_type default_headers disconnected frames handshake_complete "
+    "handshake_initiated initial_response last_ping_rtt logger loop pending_ping_payload "
+    "ping_interval ping_sent_at ping_timeout ping_timer pong_timer queue read_paused request "
+    "response root_path scheme scope server tasks transport writable"
+).split()
 
 
 class DirectSocket(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol with a direct lane (see the module docs)."""
 
+    __slots__ = (
+        *_UVICORN_SLOTS,
+        "_context",
+        "_delivering_s",
+        "_inbox",
+        "_keepalive_key",
+        "_on_closed",
+        "_spent",
+        "admission",
+        "on_drained",
+        "on_message",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._inbox = _Inbox()
+        self._inbox = Inbox()
         self.queue = self._inbox  # type: ignore[assignment]
-        self.writable = _Flag()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
         self.on_message: OnMessage | None = None
         self._context: contextvars.Context | None = None  # the listening task's
         self.on_drained: Callable[[], None] | None = None
         self.admission: Admission | None = None  # this connection's place in the limits
         self._spent: list[float] | None = None  # stage seconds, `frames` timed in (listen)
         self._delivering_s = 0.0
+        self._keepalive_key: int | None = None  # its place in `_keepalive`
+        self._on_closed: list[Callable[[], None]] | None = None  # parked: see `park`
+        self.conn.id = _NO_ID  # a uuid4 per connection, for websockets' own debug logs
 
     # Handshake: the app finds us in its scope; the request is not kept past it.
     def handle_connect(self, event: Any) -> None:
@@ -250,6 +211,58 @@ class DirectSocket(WebSocketsSansIOProtocol):
         """Done when the connection is over (the peer left, or a close was sent)."""
         return self._inbox.closed()
 
+    # Parking: an open socket that needs no task of its own.
+    def park(self, on_closed: Callable[[], None]) -> None:
+        """Let the handler's task end with the socket open: an idle socket then holds no
+        task, coroutine frames or ASGI scope (~3 KB). `on_closed` is called once the
+        connection is over (as `closed()` completes), in the listening task's context,
+        like every further callback added with `after_close`. Call it after `listen`."""
+        self._on_closed = [on_closed]
+        self.scope = None  # type: ignore[assignment]  # the app's; uvicorn needs it no more
+        if self._inbox.disconnected:
+            self._closed_now()
+        else:
+            self._inbox.on_disconnect = self._closed_now
+
+    def after_close(self, callback: Callable[[], None]) -> bool:
+        """Parked and not yet closed: call `callback` too once the connection is over
+        (True); else False."""
+        if self._on_closed is None:
+            return False
+        self._on_closed.append(callback)
+        return True
+
+    def _closed_now(self) -> None:
+        # Soon, not now: the disconnect can come from inside a publisher's loop over the
+        # topic's subscribers, which these callbacks change.
+        self.loop.call_soon(self._run_on_closed, context=self._context)
+
+    def _run_on_closed(self) -> None:
+        callbacks, self._on_closed = self._on_closed or [], None
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("a closed socket's callback failed")
+
+    async def run_asgi(self) -> None:
+        """uvicorn's, except that a parked socket stays open when the app returns."""
+        try:
+            result = await self.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            self.send_500_response()
+        else:
+            if not self.handshake_complete:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self.send_500_response()
+            elif result is not None:
+                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+        if self.close_timer is None and self._on_closed is None:
+            self.transport.close()
+
     # Sending
     @property
     def writable_now(self) -> bool:
@@ -282,14 +295,7 @@ class DirectSocket(WebSocketsSansIOProtocol):
             return False
         if conn.writes:
             self.transport.write(b"".join(conn.data_to_send()))
-        size = len(data)
-        if size < 126:
-            head = bytes((_FIN_TEXT, size))
-        elif size < 65536:
-            head = _HEAD_16 + size.to_bytes(2, "big")
-        else:
-            head = _HEAD_64 + size.to_bytes(8, "big")
-        self.transport.write(head + data)
+        self.transport.write(text_head(len(data)) + data)
         return True
 
     def _send_framed(self, data: bytes) -> bool:
@@ -316,6 +322,51 @@ class DirectSocket(WebSocketsSansIOProtocol):
         if self.on_drained is not None:
             self.on_drained()
 
+    # Keepalive: uvicorn's pings and pong deadlines, on the shared `_keepalive` timers.
+    def schedule_ping(self) -> None:
+        assert self.ping_interval is not None
+        self._keep_until(max(0.0, self.ping_interval - self.last_ping_rtt))
+
+    def send_keepalive_ping(self) -> None:
+        if self.close_sent or self.transport.is_closing():
+            return
+        # A random payload names this ping: a stale or unsolicited pong is ignored.
+        self.pending_ping_payload = struct.pack("!I", random.getrandbits(32))
+        self.ping_sent_at = self.loop.time()
+        self.conn.send_ping(self.pending_ping_payload)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        if self.ping_timeout is not None:
+            self._keep_until(self.ping_timeout)
+        else:
+            self.schedule_ping()
+
+    def handle_pong(self, event: Any) -> None:
+        if self.pending_ping_payload is None or bytes(event.data) != self.pending_ping_payload:
+            return
+        self.last_ping_rtt = self.loop.time() - self.ping_sent_at
+        self.pending_ping_payload = None
+        if self.ping_timeout is not None:  # otherwise the next ping is already due
+            self.schedule_ping()
+
+    def stop_keepalive(self) -> None:
+        if self._keepalive_key is not None:
+            _keepalive.discard(self, self._keepalive_key)
+            self._keepalive_key = None
+        self.pending_ping_payload = None
+
+    def expire(self) -> None:
+        """The keepalive deadline passed (`_keepalive` calls it): ping, or no pong came."""
+        self._keepalive_key = None
+        if self.pending_ping_payload is not None and self.ping_timeout is not None:
+            self.keepalive_timeout()
+        else:
+            self.send_keepalive_ping()
+
+    def _keep_until(self, delay_s: float) -> None:
+        if self._keepalive_key is not None:
+            _keepalive.discard(self, self._keepalive_key)
+        self._keepalive_key = _keepalive.add(self, delay_s)
+
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if self.admission is not None:
@@ -330,10 +381,15 @@ class DirectSocket(WebSocketsSansIOProtocol):
         self.conn.parser = None  # type: ignore[assignment]
 
 
-def direct_socket(ws: WebSocket) -> DirectSocket:
+def found_socket(ws: WebSocket) -> DirectSocket | None:
     ref = ws.scope.get("extensions", {}).get(SCOPE_KEY)
     found = ref() if isinstance(ref, weakref.ref) else None
-    if not isinstance(found, DirectSocket):
+    return found if isinstance(found, DirectSocket) else None
+
+
+def direct_socket(ws: WebSocket) -> DirectSocket:
+    found = found_socket(ws)
+    if found is None:
         raise RuntimeError(
             "WebSocket handlers need server.edges.net.ws_direct.DirectSocket as uvicorn's ws "
             "protocol: "

@@ -9,6 +9,8 @@ for a fresh snapshot). Publishers never wait on either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -53,13 +55,20 @@ class _Feed:
     conflate; a client still slow after `send_timeout_s`, or whose subscriber overflowed,
     is closed (1013: reconnect for a fresh snapshot)."""
 
-    __slots__ = ("_send_timeout_s", "_sock", "_stall", "_subscriber")
+    __slots__ = ("_leave", "_send_timeout_s", "_sock", "_stall", "_subscriber")
 
-    def __init__(self, sock: DirectSocket, subscriber: Subscriber, send_timeout_s: float) -> None:
+    def __init__(
+        self,
+        sock: DirectSocket,
+        subscriber: Subscriber,
+        send_timeout_s: float,
+        leave: Callable[[], None],
+    ) -> None:
         self._sock = sock
         self._subscriber = subscriber
         self._send_timeout_s = send_timeout_s
         self._stall: asyncio.TimerHandle | None = None
+        self._leave: Callable[[], None] | None = leave  # unsubscribes, once the socket closed
 
     def kick(self) -> None:
         subscriber, sock = self._subscriber, self._sock
@@ -93,6 +102,14 @@ class _Feed:
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
+
+    def ended(self) -> None:
+        """The socket closed (or was never served): stop, and leave the topic."""
+        self.stop()
+        self._subscriber.close()
+        leave, self._leave = self._leave, None
+        if leave is not None:
+            leave()
 
 
 class _StatusAt(msgspec.Struct):
@@ -169,24 +186,28 @@ async def _serve(
     subscriber: Subscriber,
     first: bytes | Awaitable[bytes],
     services: Services,
+    leave: Callable[[], None],
     on_message: Callable[[bytes], None] = _ignore,
 ) -> None:
     """Send the snapshot (made here when given as an awaitable, so that no caller's local
     keeps it), then whatever the subscriber collects, as it comes; hand the client's frames
-    to `on_message`; return when the socket closes. The only task is this one, waiting:
-    thousands of idle sockets must stay cheap."""
+    to `on_message`; once the socket closes, close the subscriber and call `leave`.
+
+    It returns once the socket is served, and the socket is parked (DirectSocket.park): no
+    task waits for it, and what an idle socket holds is its protocol, subscriber and feed
+    (thousands of idle sockets must stay cheap). Should it raise, it has left already."""
     sock = direct_socket(ws)
-    feed = _Feed(sock, subscriber, services.settings.ws_send_timeout_s)
-    sock.send_now(first if isinstance(first, bytes) else await first)
+    feed = _Feed(sock, subscriber, services.settings.ws_send_timeout_s, leave)
+    try:
+        sock.send_now(first if isinstance(first, bytes) else await first)
+    except BaseException:
+        feed.ended()
+        raise
     subscriber.on_ready = feed.kick
     sock.on_drained = feed.drained
     sock.listen(on_message)
     feed.kick()  # what arrived while the snapshot was being made
-    try:
-        await sock.closed()
-    finally:
-        feed.stop()
-        subscriber.close()
+    sock.park(feed.ended)
 
 
 async def track_socket(ws: WebSocket) -> None:
@@ -209,17 +230,18 @@ async def track_socket(ws: WebSocket) -> None:
     topic = order_topic(order.id)
     hub = services.live.hub
     hub.subscribe(topic, subscriber)  # before the snapshot: nothing falls between
+    leave = functools.partial(hub.unsubscribe, topic, subscriber)
     try:
         await hub.ready(topic)  # other processes' messages reach us too
-        # Run by _serve: no local keeps it, nor the order (a socket lives long).
-        snapshot = _customer_snapshot(services, order, subscriber)
-        del order
-        await _serve(ws, subscriber, snapshot, services)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        subscriber.close()  # and its expiry timer
-        hub.unsubscribe(topic, subscriber)
+    except BaseException:
+        subscriber.close()
+        leave()
+        raise
+    # Run by _serve: no local keeps it, nor the order (a socket lives long).
+    snapshot = _customer_snapshot(services, order, subscriber)
+    del order
+    with contextlib.suppress(WebSocketDisconnect):
+        await _serve(ws, subscriber, snapshot, services, leave)
 
 
 async def _customer_snapshot(
@@ -295,13 +317,18 @@ async def fleet_socket(ws: WebSocket) -> None:
         sockets.add_key(key_id, sock)
         if sockets.heard != heard:  # a revocation passed while the key was looked up
             sockets.check_soon(key_ids=[key_id])
-    try:
-        await hub.ready(ALERTS_TOPIC)
-        await _serve(ws, client.subscriber, fleet.snapshot_message(client), services, on_message)
-    except WebSocketDisconnect:
-        pass
-    finally:
+
+    def leave() -> None:
         if key_id is not None:
             sockets.remove_key(key_id, sock)
         fleet.clients.discard(client)
         hub.unsubscribe(ALERTS_TOPIC, client.subscriber)
+
+    try:
+        await hub.ready(ALERTS_TOPIC)
+        snapshot = fleet.snapshot_message(client)
+    except BaseException:
+        leave()
+        raise
+    with contextlib.suppress(WebSocketDisconnect):
+        await _serve(ws, client.subscriber, snapshot, services, leave, on_message)
