@@ -66,6 +66,13 @@ async def save(
     return int(model_id)
 
 
+async def latest_id(conn: Conn) -> int | None:
+    """The newest stored models' id: each process asks this every reload interval, and
+    reads the models themselves (megabytes of JSON) only when they are new to it."""
+    value = await conn.fetchval("SELECT max(id) FROM eta_models")
+    return None if value is None else int(value)
+
+
 async def latest(conn: Conn) -> StoredModels | None:
     row = await conn.fetchrow(
         """SELECT id, created_at, trips, fixes, profile, calibration

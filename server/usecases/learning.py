@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -55,14 +56,19 @@ def _learn(trips: dict[str, list[Fix]]) -> tuple[SpeedProfile, Calibration]:
 async def load_latest(pool: asyncpg.Pool, etas: Etas, known_id: int | None) -> int | None:
     """Swap in the newest stored models if they are newer than `known_id`."""
     async with pool.acquire() as conn:
-        stored = await eta_models.latest(conn)
+        newest = await eta_models.latest_id(conn)
+        stored = None if newest in (None, known_id) else await eta_models.latest(conn)
     if stored is None or stored.id == known_id:
         return known_id
-    etas.set_models(
-        EtaModels(SpeedProfile.from_json(stored.profile), Calibration.from_json(stored.calibration))
-    )
+    # Parsing a fleet's profile takes a second or more: off the loop, which serves sockets.
+    models = await asyncio.to_thread(_parse, stored.profile, stored.calibration)
+    etas.set_models(models)
     log.info("ETA models %d in use (%d trips, %d fixes)", stored.id, stored.trips, stored.fixes)
     return stored.id
+
+
+def _parse(profile: dict[str, Any], calibration: dict[str, Any]) -> EtaModels:
+    return EtaModels(SpeedProfile.from_json(profile), Calibration.from_json(calibration))
 
 
 async def run_forever(
