@@ -157,8 +157,9 @@ async def generate_day(
     centre: tuple[float, float],
 ) -> None:  # fmt: skip
     """Drivers 1..`drivers`' fixes of one shift from `start` (one day's partition)."""
-    await conn.execute("SET jit = off")
-    await conn.execute(_GENERATE, drivers, start, fixes, interval_s, *centre)
+    async with conn.transaction():  # SET LOCAL: no session state left on a pooled connection
+        await conn.execute("SET LOCAL jit = off")
+        await conn.execute(_GENERATE, drivers, start, fixes, interval_s, *centre)
 
 
 async def rollup_started(conn: Conn) -> bool:

@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from server.edges.responses import FixedResponse
 
@@ -95,7 +96,8 @@ class DirectRoutes:
         fixed = fixed and scope["method"] != "HEAD"  # uvicorn sends no body for HEAD
         if fixed and type(cycle) is RequestResponseCycle:
             sent.append(response.status_code)
-            await _send_fixed(cycle, *self._head(response), response.body, echo)
+            status = response.status_code
+            await _send_fixed(cycle, status, *self._head(response), response.body, echo)
             return
         await response(scope, receive, with_headers(send, echo, sent))
 
@@ -137,8 +139,9 @@ def with_headers(send: Send, echo: Header, sent: list[int] | None = None) -> Sen
 
 
 async def _send_fixed(
-    cycle: RequestResponseCycle, status_line: bytes, headers: bytes, body: bytes, echo: Header
-) -> None:
+    cycle: RequestResponseCycle, status: int, status_line: bytes, headers: bytes, body: bytes,
+    echo: Header,
+) -> None:  # fmt: skip
     """What uvicorn's `send` does with a response's start and its whole body (status line,
     the server's default headers, the response's, `connection: close` when the connection
     is not kept alive; then the response is complete), in one write, the head's headers
@@ -151,6 +154,12 @@ async def _send_fixed(
         raise RuntimeError("a response was started already")
     cycle.response_started = True
     cycle.waiting_for_100_continue = False
+    if cycle.access_log:  # uvicorn's line (its query redacted by our log filter)
+        scope = cycle.scope
+        cycle.access_logger.info(
+            '%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+            get_path_with_query_string(scope), scope["http_version"], status,
+        )  # fmt: skip
     parts = [status_line]
     for name, value in cycle.default_headers:  # uvicorn's: server, date
         parts.append(b"%s: %s\r\n" % (name, value))
