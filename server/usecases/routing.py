@@ -33,7 +33,7 @@ from server.base.settings import Settings
 from server.live.etas import DriverUpdate
 from server.live.runs import RunStop
 from server.live.state import Live
-from server.store import roads
+from server.store import orders, roads
 from server.transport.hub import ALERTS_TOPIC, order_topic
 from server.usecases.router import NOWHERE, Router
 from server.wire import live as wire
@@ -190,7 +190,14 @@ class Routing:
             self._tried.pop(stop.order_id, None)
         async with self._pool.acquire(timeout=self._settings.routing_timeout_s) as conn:
             after = await roads.set_leg(conn, stop.order_id, driver_id, stop.route, route)
+            stored = await orders.get_order(conn, stop.order_id) if after is None else None
         if after is None:
+            # Changed meanwhile: a dispatcher's route, another process's leg, or a change
+            # whose live update came after this leg's with the route from before it. Live
+            # state takes the order as stored (routed again from there if it needs a leg);
+            # else the run could keep a provisional line for a leg that is stored.
+            if stored is not None and stored.route != stop.route:
+                self._live.on_order_changed(stop.order, stored, None)
             return False
         self._live.on_order_changed(stop.order, after, None)
         shown = self._live.customer_route(stop.order_id) if route is not None else None

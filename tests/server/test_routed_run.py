@@ -5,6 +5,7 @@ from where they are, once per interval, and the customer gets the new line."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 from datetime import timedelta
@@ -39,6 +40,19 @@ async def order_view(dispatch: Dispatch, order_id: int) -> dict[str, Any]:
     response = await dispatch.client.get(f"/api/orders/{order_id}")
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+async def routed(dispatch: Dispatch, routing: Routing, order_id: int) -> dict[str, Any]:
+    """The order's view once its leg is routed on the network. A status change reaches the
+    live run (and so the router) after its answer: `idle()` alone can come too early."""
+    async with asyncio.timeout(30):
+        while (view := await order_view(dispatch, order_id))["route"]["properties"].get(
+            "source"
+        ) != "network":
+            await routing.idle()
+            await asyncio.sleep(0.02)
+    await routing.idle()
+    return view
 
 
 async def test_assigned_stops_get_routed_legs_and_confident_etas(
@@ -120,8 +134,7 @@ async def test_off_route_is_rerouted_from_the_courier_once_per_interval(
             await courier.send(fix(0, t0, *START, speed=8.0))
             await courier.wait_acked({0})
             await dispatch.out_for_delivery(order["id"], driver_id)
-            await routing.idle()
-            planned = (await order_view(dispatch, order["id"]))["route"]
+            planned = (await routed(dispatch, routing, order["id"]))["route"]
             assert planned["properties"]["source"] == "network"
             async with (
                 Watcher(f"{server.ws_url}/ws/track/{order['tracking_code']}") as customer,

@@ -14,7 +14,7 @@ from server.store import roads
 from tests.server.courier import Courier, fix, now
 from tests.server.dispatch import Dispatch
 from tests.server.harness import run_server
-from tests.server.test_routed_run import AWAY, FIRST, START, along, routing_of
+from tests.server.test_routed_run import AWAY, FIRST, START, along, routed, routing_of
 from tests.web.conftest import browsing, web_settings
 from tests.web.dispatching import open_driver, sign_in
 
@@ -39,7 +39,7 @@ async def test_a_reroute_redraws_the_open_run(
             await courier.send(fix(0, t0, *START, speed=8.0))
             await courier.wait_acked({0})
             await dispatch.out_for_delivery(order["id"], driver_id)
-            await routing.idle()
+            await routed(dispatch, routing, order["id"])
             page = b.page
             await sign_in(page, server.base_url)
             await open_driver(page, driver_id, "Ana")
