@@ -52,9 +52,12 @@ class Settings:
     # Log lines as `text` or `json` (one object a line); the level is `serve --log-level`.
     log_format: str = "text"
 
-    # Group commit: a batch (at most this many fixes) starts once the writer is free; a linger
-    # > 0 holds one that is not full until its oldest fix waited this long (fewer commits).
+    # Group commit: a batch (at most this many fixes) starts once the writer is free and,
+    # under load (the last batch held more than one fix), the last one started at least
+    # `batch_min_interval_ms` ago; a linger > 0 holds one that is not full until its oldest
+    # fix waited this long.
     batch_max_rows: int = 1000
+    batch_min_interval_ms: float = 5.0
     batch_max_wait_ms: float = 0.0
     # Fixes accepted but not yet stored; beyond this, courier sockets stop being read.
     write_queue_max_rows: int = 20_000

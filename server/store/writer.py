@@ -3,6 +3,13 @@
 Group commit: whenever the writer is free it writes whatever is queued (up to
 `batch_max_rows`) at once, so at low load a fix waits for one commit; fixes arriving while a
 commit is in flight queue up and form the next batch, so batches grow only with the load.
+Under load, batches start at most every `batch_min_interval_ms` (default 5): with commits
+taking a millisecond or two, a writer that started the next batch the moment it was free
+made ~450 commits/s of ~5 fixes at 2,500 fixes/s, and each commit's fixed cost (the
+statement, the pool, the acks' bookkeeping) was ~45 us of event-loop time per fix
+(`tracker bench`). Only a batch of more than one fix (fixes came while the one before
+was written) paces the next, so at low load nothing waits; under load a fix waits at most
+the interval for its batch to start.
 An optional linger (`batch_max_wait_ms`, default 0) holds a batch that is not full until its
 oldest fix has waited that long: fewer, larger commits for more latency.
 Each item carries a sink that is told once its fix is committed; that is when devices get
@@ -67,6 +74,9 @@ class BatchWriter:
         self._metrics = metrics
         self._batch_rows = settings.batch_max_rows
         self._linger_s = settings.batch_max_wait_ms / 1000.0
+        self._interval_s = settings.batch_min_interval_ms / 1000.0
+        self._started_at_s = 0.0  # monotonic time the last batch started
+        self._paced = False  # whether the next batch waits for the interval
         self._max_rows = settings.write_queue_max_rows
         self._retry_max_s = settings.db_retry_max_s
         self._items: list[WriteItem] = []
@@ -134,7 +144,11 @@ class BatchWriter:
                 continue
             if self._linger_s > 0:
                 await self._linger()
+            if self._paced:
+                await self._pace()
+            self._started_at_s = time.monotonic()
             batch = self._items[: self._batch_rows]
+            self._paced = len(batch) > 1  # under load: the next batch waits its turn
             del self._items[: self._batch_rows]
             if len(self._items) < self._max_rows:
                 self._space.set()
@@ -149,6 +163,16 @@ class BatchWriter:
             self._batch_full.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_full.wait(), wait_s)
+
+    async def _pace(self) -> None:
+        """Wait until the last batch started at least the interval ago, unless a full batch
+        is queued or the writer is closing (what is queued goes at once)."""
+        wait_s = self._started_at_s + self._interval_s - time.monotonic()
+        if wait_s > 0 and len(self._items) < self._batch_rows and not self._closing:
+            self._batch_full.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._batch_full.wait()
 
     async def _write(self, batch: list[WriteItem]) -> None:
         delay_s = 0.05

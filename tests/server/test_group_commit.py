@@ -124,3 +124,44 @@ async def test_a_lone_fix_is_written_at_once_and_later_ones_share_the_next_commi
     assert await db.fetchval("SELECT count(*) FROM positions") == 4
     # The lone fix was one batch; the three that queued behind it, one more.
     assert batches(metrics) == (2.0, 4.0)
+
+
+async def test_under_load_batches_start_at_most_every_interval_and_closing_cuts_it_short(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    # An interval far longer than the test: a fix held by it is only written once the
+    # writer closes, so no timing is guessed.
+    settings = dataclasses.replace(
+        settings, batch_max_wait_ms=0.0, batch_min_interval_ms=HANG_GUARD_S * 10_000
+    )
+    pool = await create_pool(settings)
+    metrics = Metrics()
+    batch_writer = BatchWriter(pool, settings, metrics)
+    batch_writer.start()
+    try:
+        drivers = [await new_driver(db, name) for name in ("Ana", "Bo", "Cy")]
+        sinks = [Sink() for _ in drivers]
+        # A lone fix finds the writer idle: written at once, and it paces nothing.
+        await batch_writer.put([item(drivers[0], 1, sinks[0])])
+        await sinks[0].wait_stored({1})
+        # Two at once (a courier's backlog, or fixes that queued during a commit): written
+        # at once too, since the batch before held one fix; this batch, of two, says the
+        # writer is under load...
+        await batch_writer.put([item(drivers[0], 2, sinks[0]), item(drivers[0], 3, sinks[0])])
+        await sinks[0].wait_stored({2, 3})
+        assert batches(metrics) == (2.0, 3.0)
+
+        # ...so the next fix, coming within the interval, is taken up at once (without the
+        # interval it would be written alone, as the first was) but its batch is held...
+        await batch_writer.put([item(drivers[1], 2, sinks[1])])
+        for _ in range(10):
+            await asyncio.sleep(0)  # the writer's turns: it would start a batch here
+        # ...so a fix arriving meanwhile shares its commit.
+        await batch_writer.put([item(drivers[2], 3, sinks[2])])
+        assert batch_writer.depth == 2 and sinks[1].stored_seqs == []
+    finally:
+        await batch_writer.close(HANG_GUARD_S)  # closing: what is queued goes at once
+        await pool.close()
+    assert sinks[1].stored_seqs == [2] and sinks[2].stored_seqs == [3]
+    assert await db.fetchval("SELECT count(*) FROM positions") == 5
+    assert batches(metrics) == (3.0, 5.0)
