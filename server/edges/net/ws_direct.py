@@ -10,7 +10,9 @@ with a lane the socket handlers switch to once a connection is accepted:
 - `listen(on_message)`: whole messages (text or binary, as bytes) go to a plain callback on
   the event loop as soon as they are parsed, run in the context of the task that called
   `listen` (so their log lines carry the socket's request id); the handler's task only
-  awaits `closed()`.
+  awaits `closed()`. Whole, final, masked text frames (a courier's fix each) are taken
+  from the bytes read without websockets' parser (ws_frames.py); anything else, and what
+  follows it, goes through the parser as before.
 - `send_now(data)`: frame and write a text message at once. It never waits: the transport
   buffers what the kernel does not take. `writable` is False while that buffer is over the
   transport's high-water mark (the client is slow); `on_drained` is called when it is back
@@ -22,7 +24,7 @@ with a lane the socket handlers switch to once a connection is accepted:
   once accepted (the ASGI scope once parked), the ASGI queue and writable flag are
   single-waiter versions without deques (ws_waits.py; asyncio's cost ~800 bytes each),
   the protocol's attributes are slots, and keepalive pings and pong deadlines share a
-  timer per half second (`CoarseDeadlines`) instead of a timer each.
+  timer per half second instead of a timer each (ws_keepalive.py).
 
 Handlers get it with `direct_socket(ws)`; `server.serve.uvicorn_config` installs it.
 """
@@ -32,8 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import random
-import struct
 import uuid
 import weakref
 from collections.abc import Callable
@@ -42,14 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 from uvicorn.protocols.utils import ClientDisconnected
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
 from websockets.protocol import SERVER, State
 
-from server.base.coarse_deadlines import CoarseDeadlines
 from server.base.stage_times import FRAMES
-from server.edges.net.ws_frames import text_head
+from server.edges.net.ws_frames import text_head, whole_text_frames
+from server.edges.net.ws_keepalive import CoarseKeepalive
 from server.edges.net.ws_waits import Flag, Inbox
 from server.wire.close_codes import CLOSE_INTERNAL_ERROR, CLOSE_INVALID_DATA
 
@@ -64,11 +63,6 @@ _NO_ID = uuid.UUID(int=0)
 
 OnMessage = Callable[[bytes], None]
 
-# Every socket's next keepalive ping and pong deadline, on a few shared timers: a timer of
-# its own (uvloop's TimerHandle and libuv handle) costs an idle socket ~1.5 KB.
-KEEPALIVE_GRAIN_S = 0.5
-_keepalive = CoarseDeadlines(KEEPALIVE_GRAIN_S)
-
 # Every attribute uvicorn's protocol sets, and ours: with more than 30 attributes an
 # instance's __dict__ stops sharing its keys and costs ~2 KB per socket; slots cost 8 bytes
 # each. (An attribute a later uvicorn adds still works: it lands in the __dict__.)
@@ -81,7 +75,7 @@ _UVICORN_SLOTS = (  # noqa: SIM905 (a tuple of 37 names, one a line, is longer t
 ).split()
 
 
-class DirectSocket(WebSocketsSansIOProtocol):
+class DirectSocket(CoarseKeepalive):
     """uvicorn's sans-I/O WebSocket protocol with a direct lane (see the module docs)."""
 
     __slots__ = (
@@ -89,7 +83,6 @@ class DirectSocket(WebSocketsSansIOProtocol):
         "_context",
         "_delivering_s",
         "_inbox",
-        "_keepalive_key",
         "_on_closed",
         "_spent",
         "admission",
@@ -108,7 +101,6 @@ class DirectSocket(WebSocketsSansIOProtocol):
         self.admission: Admission | None = None  # this connection's place in the limits
         self._spent: list[float] | None = None  # stage seconds, `frames` timed in (listen)
         self._delivering_s = 0.0
-        self._keepalive_key: int | None = None  # its place in `_keepalive`
         self._on_closed: list[Callable[[], None]] | None = None  # parked: see `park`
         self.conn.id = _NO_ID  # a uuid4 per connection, for websockets' own debug logs
 
@@ -171,12 +163,47 @@ class DirectSocket(WebSocketsSansIOProtocol):
     def data_received(self, data: bytes) -> None:
         spent = self._spent
         if spent is None:
-            super().data_received(data)
+            if self.on_message is not None:
+                data = self._take_text_frames(data)
+            if data:
+                super().data_received(data)
             return
         self._delivering_s = 0.0
         started = perf_counter()
-        super().data_received(data)
+        data = self._take_text_frames(data)
+        if data:
+            super().data_received(data)
         spent[FRAMES] += perf_counter() - started - self._delivering_s
+
+    def _take_text_frames(self, data: bytes) -> bytes:
+        """Deliver the whole text messages at the front of `data` (ws_frames.py) without
+        websockets' parser, when it holds nothing of an earlier frame and expects no
+        fragment; returns what is left, for it."""
+        conn = self.conn
+        on_message = self.on_message
+        if (
+            on_message is None
+            or self.close_sent
+            or conn.state is not State.OPEN
+            or conn.reader.buffer
+            or conn.expect_continuation_frame
+            or conn.extensions
+        ):
+            return data
+        max_size = conn.max_message_size
+        if conn.max_fragment_size is not None:
+            max_size = min(max_size or conn.max_fragment_size, conn.max_fragment_size)
+        messages, used = whole_text_frames(data, max_size)
+        for message in messages:
+            if self.close_sent:  # as in send_receive_event_to_app: read, not delivered
+                break
+            try:
+                message.decode()
+            except UnicodeDecodeError:
+                self.close_now(CLOSE_INVALID_DATA, "text frames must be UTF-8")
+                break
+            self._deliver(on_message, message)
+        return data[used:] if used else data
 
     def _deliver(self, on_message: OnMessage, data: bytes) -> None:
         """A handler's bug must not escape into the protocol, which would abort the
@@ -321,51 +348,6 @@ class DirectSocket(WebSocketsSansIOProtocol):
         super().resume_writing()
         if self.on_drained is not None:
             self.on_drained()
-
-    # Keepalive: uvicorn's pings and pong deadlines, on the shared `_keepalive` timers.
-    def schedule_ping(self) -> None:
-        assert self.ping_interval is not None
-        self._keep_until(max(0.0, self.ping_interval - self.last_ping_rtt))
-
-    def send_keepalive_ping(self) -> None:
-        if self.close_sent or self.transport.is_closing():
-            return
-        # A random payload names this ping: a stale or unsolicited pong is ignored.
-        self.pending_ping_payload = struct.pack("!I", random.getrandbits(32))
-        self.ping_sent_at = self.loop.time()
-        self.conn.send_ping(self.pending_ping_payload)
-        self.transport.write(b"".join(self.conn.data_to_send()))
-        if self.ping_timeout is not None:
-            self._keep_until(self.ping_timeout)
-        else:
-            self.schedule_ping()
-
-    def handle_pong(self, event: Any) -> None:
-        if self.pending_ping_payload is None or bytes(event.data) != self.pending_ping_payload:
-            return
-        self.last_ping_rtt = self.loop.time() - self.ping_sent_at
-        self.pending_ping_payload = None
-        if self.ping_timeout is not None:  # otherwise the next ping is already due
-            self.schedule_ping()
-
-    def stop_keepalive(self) -> None:
-        if self._keepalive_key is not None:
-            _keepalive.discard(self, self._keepalive_key)
-            self._keepalive_key = None
-        self.pending_ping_payload = None
-
-    def expire(self) -> None:
-        """The keepalive deadline passed (`_keepalive` calls it): ping, or no pong came."""
-        self._keepalive_key = None
-        if self.pending_ping_payload is not None and self.ping_timeout is not None:
-            self.keepalive_timeout()
-        else:
-            self.send_keepalive_ping()
-
-    def _keep_until(self, delay_s: float) -> None:
-        if self._keepalive_key is not None:
-            _keepalive.discard(self, self._keepalive_key)
-        self._keepalive_key = _keepalive.add(self, delay_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
