@@ -75,10 +75,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     if importlib.util.find_spec("psutil") is None:
         sys.exit(BENCH_NEEDS)
+    from server.store.bench_scale import NotScratch
+
+    try:
+        return _bench(args)
+    except NotScratch as exc:  # every bench empties its database: only a scratch one
+        exit_codes.fail(exit_codes.FAILURE, str(exc))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from dataclasses import replace
 
     from server.bench.report import table
     from server.bench.run import FULL, QUICK, bench
@@ -94,16 +102,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.insights_scale:
         from server.bench import insights_scale
-        from server.bench.scale_seed import NotScratch
 
         scaled = insights_scale.bench_insights_scale(
             database_url, args.deliveries, args.positions, args.days or 30, args.rollup_days,
             args.repeat,
         )  # fmt: skip
-        try:
-            report = asyncio.run(scaled)
-        except NotScratch as exc:
-            exit_codes.fail(exit_codes.FAILURE, str(exc))
+        report = asyncio.run(scaled)
         print(insights_scale.table(report), file=sys.stderr)
         print(json.dumps(report, indent=1, default=str))
         return 0

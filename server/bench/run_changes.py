@@ -34,6 +34,7 @@ from server.bench.target import start_server
 from server.domain.codes import new_code
 from server.store import bench as bench_sql
 from server.store import codecs, migrate
+from server.store.bench_scale import BENCH_CUSTOMER
 
 START = (11.90, 50.30)
 STEP_DEG = 0.003  # ~210 m east between stops; rows of 50 stops ~330 m apart
@@ -166,7 +167,7 @@ async def one_length(database_url: str, stops: int) -> dict[str, Any]:
             for i in range(INSERTS):
                 place = {"lon": START[0] + 0.0005 * (i + 1), "lat": START[1] - 0.001}
                 response = await client.post(
-                    "/api/orders", json={"customer": {"name": "Bench"}, "destination": place}
+                    "/api/orders", json={"customer": {"name": BENCH_CUSTOMER}, "destination": place}
                 )
                 new_ids.append(int(response.json()["id"]))
             lag_before = await _lag_buckets(client)

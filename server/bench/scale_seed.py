@@ -38,10 +38,6 @@ SEED = 18
 WRITERS = 2  # days generated at once (the development machine has 2 cores)
 
 
-class NotScratch(RuntimeError):
-    """The database holds data that no bench wrote: it is not emptied."""
-
-
 @dataclass(frozen=True, slots=True)
 class Scale:
     """What to write: `drivers` couriers with about STOPS deliveries on each of `days`
@@ -146,11 +142,7 @@ async def seed_deliveries(
 ) -> dict[str, Any]:
     """The deliveries, facts and rollups; an empty database first (unless they are there)."""
     async with pool.acquire() as conn:
-        if await bench_scale.foreign_data(conn):
-            raise NotScratch(
-                "the database holds drivers, orders, keys or webhooks no bench wrote: "
-                "give --database-url a scratch database (createdb bench_scale_…)"
-            )
+        await bench_scale.refuse_foreign(conn)
         drivers, stored, days, _ = await bench_scale.seeded(conn)
     if stored and (drivers, days) == (scale.drivers, scale.days):
         return {"orders": stored, "skipped": True}

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from server.store import Conn
+from server.store.bench_scale import refuse_foreign
 from server.store.queries import POSITION_COLUMNS
 
 BENCH_TABLES = (
@@ -16,6 +17,7 @@ BENCH_TABLES = (
 
 
 async def reset(conn: Conn) -> None:
+    await refuse_foreign(conn)
     await conn.execute(f"TRUNCATE {BENCH_TABLES} RESTART IDENTITY CASCADE")
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from server.store import Conn
+from server.store.bench_scale import refuse_foreign
 from server.store.queries import POSITION_COLUMNS
 
 _TABLES = (
@@ -24,6 +25,7 @@ EVENT_COLUMNS = ("order_id", "at", "status", "actor")
 
 
 async def reset(conn: Conn) -> None:
+    await refuse_foreign(conn)
     await conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
 
 

@@ -40,6 +40,20 @@ ETA_COLUMNS = (
 )  # fmt: skip
 
 
+class NotScratch(RuntimeError):
+    """The database holds data that no bench wrote: it is not emptied."""
+
+
+async def refuse_foreign(conn: Conn) -> None:
+    """Raise NotScratch unless everything in the database is a bench's (every bench empties
+    its database first: this is checked before, in each `reset`)."""
+    if await foreign_data(conn):
+        raise NotScratch(
+            "the database holds drivers, orders, keys or webhooks no bench wrote: give "
+            "--database-url a scratch database (createdb bench_…); nothing was emptied"
+        )
+
+
 async def foreign_data(conn: Conn) -> bool:
     """Whether the database holds anything a bench did not write: a driver not named
     `bench …`, an order not for the bench customer, an API key or a webhook."""
@@ -55,6 +69,7 @@ async def foreign_data(conn: Conn) -> bool:
 
 
 async def reset(conn: Conn) -> None:
+    await refuse_foreign(conn)
     await conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
 
 
