@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 
 import asyncpg
 
+from tests.bench_cli import run_bench
 from tests.conftest import TEST_DATABASE_URL
 
 SCALE_URL = TEST_DATABASE_URL + "_scale_bench"  # its own scratch database: the bench empties it
@@ -25,15 +24,9 @@ ROUTES = {
 
 
 def _bench(repeat: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", "bench", "--insights-scale", "--deliveries", "120",
-         "--positions", "6000", "--days", "2", "--rollup-days", "2", "--repeat", str(repeat),
-         "--database-url", SCALE_URL],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        check=False,
+    return run_bench(
+        "--insights-scale", "--deliveries", "120", "--positions", "6000", "--days", "2",
+        "--rollup-days", "2", "--repeat", str(repeat), "--database-url", SCALE_URL,
     )  # fmt: skip
 
 

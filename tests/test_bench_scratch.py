@@ -5,14 +5,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
 import asyncpg
 import pytest
 
 from server.store import migrate
+from tests.bench_cli import run_bench
 from tests.conftest import TEST_DATABASE_URL
 
 GUARDED_URL = TEST_DATABASE_URL + "_not_scratch"
@@ -47,15 +45,7 @@ def operator_database() -> None:
 def test_a_bench_refuses_a_database_holding_data_no_bench_wrote(
     operator_database: None, bench: str
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "server.cli", "bench", *BENCHES[bench],
-         "--database-url", GUARDED_URL],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        check=False,
-    )  # fmt: skip
+    result = run_bench(*BENCHES[bench], "--database-url", GUARDED_URL)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "scratch database" in result.stderr and "nothing was emptied" in result.stderr
     assert asyncio.run(_fetch("SELECT string_agg(name, ',') FROM drivers")) == "Ana"

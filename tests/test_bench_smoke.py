@@ -4,24 +4,15 @@ the courier-socket ramp and the phone-app HTTP scenario."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from server.base.stage_times import STAGES
+from tests.bench_cli import run_bench
 from tests.conftest import TEST_DATABASE_URL
 
 
 def test_quick_bench_completes_and_reconciles() -> None:
     bench_url = TEST_DATABASE_URL + "_bench"  # its own scratch database: the bench empties it
-    result = subprocess.run(
-        [sys.executable, "-m", "server.cli", "bench", "--quick", "--database-url", bench_url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        check=False,
-    )
+    result = run_bench("--quick", "--database-url", bench_url)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     [run] = report["runs"]
@@ -58,14 +49,9 @@ def test_bottleneck_bench_completes_and_reconciles() -> None:
     """`tracker bench --bottlenecks`, tiny: the history it wrote is all rolled up, and every
     measured answer came back (no speed is asserted)."""
     bench_url = TEST_DATABASE_URL + "_bench"
-    result = subprocess.run(
-        [sys.executable, "-m", "server.cli", "bench", "--bottlenecks", "--drivers", "3",
-         "--days", "2", "--fix-interval", "10", "--repeat", "2", "--database-url", bench_url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        check=False,
+    result = run_bench(
+        "--bottlenecks", "--drivers", "3", "--days", "2", "--fix-interval", "10", "--repeat", "2",
+        "--database-url", bench_url,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
@@ -87,15 +73,10 @@ def test_recording_ab_bench_delivers_and_compares_both_modes() -> None:
     databases, deliveries were made (a GPS arrival each) and every fix is accounted for
     (no speed or cost is asserted)."""
     bench_url = TEST_DATABASE_URL + "_ab"
-    result = subprocess.run(
-        [sys.executable, "-m", "server.cli", "bench", "--recording-ab", "--rounds", "1",
-         "--steps", "20", "--phones", "4", "--phone-rates", "20", "--step-seconds", "6",
-         "--deliveries-per-s", "1", "--database-url", bench_url],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        check=False,
+    result = run_bench(
+        "--recording-ab", "--rounds", "1", "--steps", "20", "--phones", "4", "--phone-rates", "20",
+        "--step-seconds", "6", "--deliveries-per-s", "1", "--database-url", bench_url,
+        timeout_s=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
