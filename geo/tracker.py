@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from geo.calibration import Calibration
 from geo.courier_pace import CourierPace
-from geo.eta import EtaGate, StopEta, change_reason, confidence
+from geo.eta import HIGH_MAX_SPREAD, EtaGate, StopEta, change_reason, confidence
 from geo.events import Event, EventKind
 from geo.expected import ExpectedTimes
 from geo.model import Fix
@@ -106,7 +106,7 @@ class Tracker:
             )  # fmt: skip
         self._last_s = t
         p = self.params
-        x, y = self.run.line.to_xy(fix.lon, fix.lat)
+        x, y = self.run.line.frame.to_xy(fix.lon, fix.lat)  # (MetricLine.to_xy, a call less)
         motion = self.motion
         motion.update(x, y, t, fix.speed_mps, fix.heading_deg)
         stopped_s = motion.stopped_for_s(t)
@@ -216,6 +216,22 @@ class Tracker:
         coverage = expected.coverage
         ratio_less_1 = ratio - 1.0
         courier_weight, horizon_s = p.courier_weight, p.courier_horizon_s
+        # A stop's confidence depends on its own window only through spread <= the limit.
+        conf_narrow = confidence(
+            provisional=provisional,
+            off_route=off_route,
+            long_stop=long_stop,
+            coverage=coverage,
+            spread=0.0,
+        )
+        conf_wide = confidence(
+            provisional=provisional,
+            off_route=off_route,
+            long_stop=long_stop,
+            coverage=coverage,
+            spread=math.inf,
+        )
+        utc = datetime.fromtimestamp
         etas: list[StopEta] = []
         base_along = progress.along_m
         base_expected = expected_now
@@ -264,20 +280,13 @@ class Tracker:
                     later=published > was_published,
                 )
                 events.append(Event(EventKind.ETA_CHANGED, now, placed.stop.id, reason))
-            conf = confidence(
-                provisional=provisional,
-                off_route=off_route,
-                long_stop=long_stop,
-                coverage=coverage,
-                spread=spread,
-            )
             eta = StopEta(
                 placed.stop.id,
                 state.published_at,
                 eta_s,
                 remaining_m,
-                (_utc(t + early_s), _utc(t + late_s)),
-                conf,
+                (utc(t + early_s, UTC), utc(t + late_s, UTC)),
+                conf_narrow if spread <= HIGH_MAX_SPREAD else conf_wide,
                 reason,
             )
             etas.append(eta)
