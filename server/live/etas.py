@@ -204,21 +204,25 @@ class Etas:
         etas = {int(e.stop_id): e for e in update.etas}
         self._kept.setdefault(driver_id, set()).update(etas)
         stops = self._runs.stops(driver_id)
+        by_order = self._by_order
         for stop in stops:
-            if stop.order_id in etas:
-                self._by_order[stop.order_id] = etas[stop.order_id]
+            eta = etas.get(stop.order_id)
+            if eta is not None:
+                by_order[stop.order_id] = eta
             else:  # reached or passed: no ETA any more
-                self._by_order.pop(stop.order_id, None)
-        horizons = self.horizons
+                by_order.pop(stop.order_id, None)
+        horizons, events = self.horizons, update.events
         if horizons is None:
-            return DriverUpdate(etas, update.events)
+            return DriverUpdate(etas, events)
         horizons.observe(driver_id, fix.recorded_at, stops, etas)
+        if not events:  # most fixes
+            return DriverUpdate(etas, events)
         arrived = tuple(
             Arrived(int(e.stop_id), driver_id, e.at, horizons.arrived(int(e.stop_id), e.at))
-            for e in update.events
+            for e in events
             if e.kind is EventKind.ARRIVED and e.stop_id is not None
         )
-        return DriverUpdate(etas, update.events, arrived)
+        return DriverUpdate(etas, events, arrived)
 
     def set_models(self, models: EtaModels) -> None:
         """New learned models: trackers are rebuilt on each driver's next fix."""
