@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geo.crs import FloatArray, LocalFrame, local_frame
+from geo.frozen import maker
 
 CELL_M = 50.0
 # Segments are registered at samples this far apart, so a query must reach this much further.
@@ -40,6 +41,9 @@ class Hit:
     along_m: float
     offset_m: float
     segment: int
+
+
+_hit = maker(Hit)  # one or two per fix: see geo/frozen.py
 
 
 class MetricLine:
@@ -225,7 +229,7 @@ class MetricLine:
             # Every segment within this distance has a sample in the rings searched so far.
             if best_score <= reach * CELL_M - _SAMPLE_M / 2:
                 break
-        return None if best is None else Hit(*best)
+        return None if best is None else _hit(*best)
 
     def _nearest_by_scan(
         self,
@@ -282,7 +286,7 @@ class MetricLine:
                 best_score, best = score, (along, offset, i)
             if offset <= radius_m and score < near_score:
                 near_score, near = score, (along, offset, i)
-        return Hit(*near) if near_score < math.inf else Hit(*best)
+        return _hit(*near) if near_score < math.inf else _hit(*best)
 
     def _scored(
         self,

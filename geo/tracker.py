@@ -16,6 +16,7 @@ from geo.courier_pace import CourierPace
 from geo.eta import HIGH_MAX_SPREAD, EtaGate, StopEta, change_reason, confidence
 from geo.events import Event, EventKind
 from geo.expected import ExpectedTimes
+from geo.frozen import maker
 from geo.model import Fix
 from geo.motion import Motion
 from geo.params import TrackerParams
@@ -39,6 +40,10 @@ class TrackUpdate:
     off_route: bool = False
     stopped_s: float = 0.0
     courier_ratio: float = 1.0  # recent elapsed / expected time: > 1 is slower than usual
+
+
+# Made on every fix (and a StopEta per stop): see geo/frozen.py.
+_track_update, _stop_eta = maker(TrackUpdate), maker(StopEta)
 
 
 @dataclass(slots=True)
@@ -100,7 +105,7 @@ class Tracker:
         t = fix.recorded_at.timestamp()
         last = self._last
         if self._last_s is not None and t <= self._last_s and last is not None:
-            return TrackUpdate(
+            return _track_update(
                 fix.recorded_at, True, last.progress, last.etas, (), last.off_route,
                 last.stopped_s, last.courier_ratio,
             )  # fmt: skip
@@ -135,7 +140,7 @@ class Tracker:
         etas = self._etas(
             x, y, t, fix.recorded_at, progress, expected_now, hour, stopped_s, transition, events
         )
-        update = TrackUpdate(
+        update = _track_update(
             fix.recorded_at, False, progress, etas, tuple(events), off_route, stopped_s,
             self.pace.ratio,
         )  # fmt: skip
@@ -280,7 +285,7 @@ class Tracker:
                     later=published > was_published,
                 )
                 events.append(Event(EventKind.ETA_CHANGED, now, placed.stop.id, reason))
-            eta = StopEta(
+            eta = _stop_eta(
                 placed.stop.id,
                 state.published_at,
                 eta_s,

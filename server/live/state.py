@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from geo.events import EventKind
+from geo.frozen import maker
 from geo.model import Fix
 from server.domain.lifecycle import COURIER_VISIBLE
 from server.live.alerting import STORED_EVENTS, Alerting
@@ -39,6 +40,7 @@ from server.wire import live as wire
 FLUSH_SLICE_DRIVERS = 250
 SILENT_CHECK_S = 10.0  # how often drivers gone silent are looked for (offline alerts),
 # or four times per `offline_alert_s` if that is shorter
+_fix_update = maker(FixUpdate)  # one per fix: see geo/frozen.py
 
 
 class Live:
@@ -102,7 +104,7 @@ class Live:
                 # At (or near) another customer's door: that customer's secret.
                 shown.append((order_id, bool(near) and any(o != order_id for o in near)))
         notices = [] if tracked is None else notices_of(self.runs.stops(driver_id), tracked)
-        return FixUpdate(driver_id, courier, shown, tracked, notices)
+        return _fix_update(driver_id, courier, shown, tracked, notices)
 
     def publish(self, update: FixUpdate) -> None:
         """A fix's update to its watchers: the courier's position to each order that sees
