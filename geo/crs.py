@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pyproj import CRS, Transformer
+from pyproj.enums import TransformDirection
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -21,6 +23,7 @@ FloatArray = npt.NDArray[np.float64]
 # scale error 25 km from an azimuthal equidistant centre is ~1e-6, while building the two
 # Transformers costs ~15 ms, far too much to pay for each new run on the fix path.
 _CENTRE_STEP_DEG = 0.25
+_FORWARD = TransformDirection.FORWARD
 
 
 class LocalFrame:
@@ -44,7 +47,13 @@ class LocalFrame:
         self._inverse = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
     def to_xy(self, lon: float, lat: float) -> tuple[float, float]:
-        x, y = self._forward.transform(lon, lat)
+        # Every fix comes here: pyproj's scalar path (what `transform` tries first, on the
+        # calling thread's own transformer), without that wrapper's keywords and `try`.
+        point: Any = self._forward._transformer._transform_point
+        if type(lon) is float and type(lat) is float:
+            xy: tuple[float, float] = point(lon, lat, None, None, _FORWARD, False, False)
+            return xy
+        x, y = self._forward.transform(lon, lat)  # ints, numpy scalars
         return float(x), float(y)
 
     def to_xy_many(

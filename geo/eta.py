@@ -16,6 +16,8 @@ from typing import Any, Literal
 from geo.params import TrackerParams
 
 Confidence = Literal["high", "medium", "low"]
+# The widest window (its spread: high over low ratio) an estimate is still 'high' with.
+HIGH_MAX_SPREAD = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ def confidence(
     narrow; 'medium' otherwise."""
     if provisional or off_route or long_stop:
         return "low"
-    if coverage >= 0.5 and spread <= 0.6:
+    if coverage >= 0.5 and spread <= HIGH_MAX_SPREAD:
         return "high"
     return "medium"
 

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geo.crs import FloatArray, LocalFrame, local_frame
+from geo.frozen import maker
 
 CELL_M = 50.0
 # Segments are registered at samples this far apart, so a query must reach this much further.
@@ -40,6 +41,9 @@ class Hit:
     along_m: float
     offset_m: float
     segment: int
+
+
+_hit = maker(Hit)  # one or two per fix: see geo/frozen.py
 
 
 class MetricLine:
@@ -203,7 +207,7 @@ class MetricLine:
         cx, cy = math.floor(x / CELL_M), math.floor(y / CELL_M)
         grid, cum, scored = self._grid, self.cum_m, self._scored
         seen: set[int] = set()
-        best: Hit | None = None
+        best: tuple[float, float, int] | None = None  # a Hit's fields: one Hit is made, at the end
         best_score = math.inf
         max_reach = math.ceil((radius_m + _SAMPLE_M / 2) / CELL_M)
         for reach in range(max_reach + 1):
@@ -221,11 +225,11 @@ class MetricLine:
                             heading_penalty_m,
                         )  # fmt: skip
                         if offset <= radius_m and score < best_score:
-                            best_score, best = score, Hit(along, offset, i)
+                            best_score, best = score, (along, offset, i)
             # Every segment within this distance has a sample in the rings searched so far.
             if best_score <= reach * CELL_M - _SAMPLE_M / 2:
                 break
-        return best
+        return None if best is None else _hit(*best)
 
     def _nearest_by_scan(
         self,
@@ -272,16 +276,17 @@ class MetricLine:
         the best within `radius_m`, else the best of all (the same
         arithmetic as `_project_range`; the first of equal scores wins, as with argmin)."""
         scored = self._scored
-        best = near = Hit(0.0, 0.0, i0)
+        # A Hit's fields, as tuples: the one Hit returned is made at the end.
+        best = near = (0.0, 0.0, i0)
         best_score = near_score = math.inf
         for i in range(i0, i1):
             score, along, offset = scored(x, y, i, lo_m, hi_m, expected_m, along_weight,
                                           heading, heading_penalty_m)  # fmt: skip
             if score < best_score or i == i0:
-                best_score, best = score, Hit(along, offset, i)
+                best_score, best = score, (along, offset, i)
             if offset <= radius_m and score < near_score:
-                near_score, near = score, best if best.segment == i else Hit(along, offset, i)
-        return near if near_score < math.inf else best
+                near_score, near = score, (along, offset, i)
+        return _hit(*near) if near_score < math.inf else _hit(*best)
 
     def _scored(
         self,

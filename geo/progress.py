@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from geo.frozen import maker
 from geo.line import Hit, MetricLine
 from geo.params import TrackerParams
 
@@ -26,6 +27,9 @@ class Progress:
     offset_m: float
     remaining_m: float
     on_route: bool
+
+
+_progress = maker(Progress)  # one per fix: see geo/frozen.py
 
 
 class Transition(StrEnum):
@@ -131,7 +135,7 @@ class Locator:
                 self._rate_mps *= 0.5
             self.along_m = max(self.along_m, hit.along_m)
             self._located_s = t_s
-        progress = Progress(
+        progress = _progress(
             self.along_m, hit.offset_m, line.length_m - self.along_m, not self.off_route
         )
         return progress, transition
@@ -230,4 +234,4 @@ class Locator:
         hit = line.nearest(x, y, 0.0, line.length_m)
         self.along_m = max(self.along_m, along)
         self._located_s = t_s
-        return Progress(self.along_m, hit.offset_m, line.length_m - self.along_m, True)
+        return _progress(self.along_m, hit.offset_m, line.length_m - self.along_m, True)

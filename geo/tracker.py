@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 
 from geo.calibration import Calibration
 from geo.courier_pace import CourierPace
-from geo.eta import EtaGate, StopEta, change_reason, confidence
+from geo.eta import HIGH_MAX_SPREAD, EtaGate, StopEta, change_reason, confidence
 from geo.events import Event, EventKind
 from geo.expected import ExpectedTimes
+from geo.frozen import maker
 from geo.model import Fix
 from geo.motion import Motion
 from geo.params import TrackerParams
@@ -39,6 +40,10 @@ class TrackUpdate:
     off_route: bool = False
     stopped_s: float = 0.0
     courier_ratio: float = 1.0  # recent elapsed / expected time: > 1 is slower than usual
+
+
+# Made on every fix (and a StopEta per stop): see geo/frozen.py.
+_track_update, _stop_eta = maker(TrackUpdate), maker(StopEta)
 
 
 @dataclass(slots=True)
@@ -100,13 +105,13 @@ class Tracker:
         t = fix.recorded_at.timestamp()
         last = self._last
         if self._last_s is not None and t <= self._last_s and last is not None:
-            return TrackUpdate(
+            return _track_update(
                 fix.recorded_at, True, last.progress, last.etas, (), last.off_route,
                 last.stopped_s, last.courier_ratio,
             )  # fmt: skip
         self._last_s = t
         p = self.params
-        x, y = self.run.line.to_xy(fix.lon, fix.lat)
+        x, y = self.run.line.frame.to_xy(fix.lon, fix.lat)  # (MetricLine.to_xy, a call less)
         motion = self.motion
         motion.update(x, y, t, fix.speed_mps, fix.heading_deg)
         stopped_s = motion.stopped_for_s(t)
@@ -135,7 +140,7 @@ class Tracker:
         etas = self._etas(
             x, y, t, fix.recorded_at, progress, expected_now, hour, stopped_s, transition, events
         )
-        update = TrackUpdate(
+        update = _track_update(
             fix.recorded_at, False, progress, etas, tuple(events), off_route, stopped_s,
             self.pace.ratio,
         )  # fmt: skip
@@ -216,6 +221,22 @@ class Tracker:
         coverage = expected.coverage
         ratio_less_1 = ratio - 1.0
         courier_weight, horizon_s = p.courier_weight, p.courier_horizon_s
+        # A stop's confidence depends on its own window only through spread <= the limit.
+        conf_narrow = confidence(
+            provisional=provisional,
+            off_route=off_route,
+            long_stop=long_stop,
+            coverage=coverage,
+            spread=0.0,
+        )
+        conf_wide = confidence(
+            provisional=provisional,
+            off_route=off_route,
+            long_stop=long_stop,
+            coverage=coverage,
+            spread=math.inf,
+        )
+        utc = datetime.fromtimestamp
         etas: list[StopEta] = []
         base_along = progress.along_m
         base_expected = expected_now
@@ -264,20 +285,13 @@ class Tracker:
                     later=published > was_published,
                 )
                 events.append(Event(EventKind.ETA_CHANGED, now, placed.stop.id, reason))
-            conf = confidence(
-                provisional=provisional,
-                off_route=off_route,
-                long_stop=long_stop,
-                coverage=coverage,
-                spread=spread,
-            )
-            eta = StopEta(
+            eta = _stop_eta(
                 placed.stop.id,
                 state.published_at,
                 eta_s,
                 remaining_m,
-                (_utc(t + early_s), _utc(t + late_s)),
-                conf,
+                (utc(t + early_s, UTC), utc(t + late_s, UTC)),
+                conf_narrow if spread <= HIGH_MAX_SPREAD else conf_wide,
                 reason,
             )
             etas.append(eta)

@@ -46,11 +46,13 @@ class Alerting:
 
     def tracker_news(self, driver_id: int, update: DriverUpdate) -> None:
         """Off-route events, and stops that became late."""
-        raised = [
-            Raised(event.kind.value, driver_id, None, event.at, event.detail or None)
-            for event in update.events
-            if event.kind in STORED_EVENTS
-        ]
+        raised: list[Raised] = []
+        if update.events:  # none, on most fixes
+            raised = [
+                Raised(event.kind.value, driver_id, None, event.at, event.detail or None)
+                for event in update.events
+                if event.kind in STORED_EVENTS
+            ]
         fleet = self._fleet
         now: datetime | None = None
         for stop in self._runs.stops(driver_id):

@@ -27,6 +27,7 @@ from typing import Any
 from geo.calibration import Calibration
 from geo.eta import StopEta
 from geo.events import Event, EventKind
+from geo.frozen import maker
 from geo.model import Fix
 from geo.route import Route, RouteError, parse_route, provisional_route
 from geo.run import Stop, run_from_legs
@@ -75,6 +76,9 @@ class DriverUpdate:
     etas: dict[int, StopEta]  # by order id
     events: tuple[Event, ...]
     arrived: tuple[Arrived, ...] = ()  # the GPS arrivals among the events, for the record
+
+
+_driver_update = maker(DriverUpdate)  # one per fix: see geo/frozen.py
 
 
 class Etas:
@@ -204,21 +208,24 @@ class Etas:
         etas = {int(e.stop_id): e for e in update.etas}
         self._kept.setdefault(driver_id, set()).update(etas)
         stops = self._runs.stops(driver_id)
+        by_order = self._by_order
         for stop in stops:
-            if stop.order_id in etas:
-                self._by_order[stop.order_id] = etas[stop.order_id]
+            eta = etas.get(stop.order_id)
+            if eta is not None:
+                by_order[stop.order_id] = eta
             else:  # reached or passed: no ETA any more
-                self._by_order.pop(stop.order_id, None)
-        horizons = self.horizons
-        if horizons is None:
-            return DriverUpdate(etas, update.events)
-        horizons.observe(driver_id, fix.recorded_at, stops, etas)
+                by_order.pop(stop.order_id, None)
+        horizons, events = self.horizons, update.events
+        if horizons is not None:
+            horizons.observe(driver_id, fix.recorded_at, stops, etas)
+        if horizons is None or not events:  # no events: most fixes
+            return _driver_update(etas, events)
         arrived = tuple(
             Arrived(int(e.stop_id), driver_id, e.at, horizons.arrived(int(e.stop_id), e.at))
-            for e in update.events
+            for e in events
             if e.kind is EventKind.ARRIVED and e.stop_id is not None
         )
-        return DriverUpdate(etas, update.events, arrived)
+        return _driver_update(etas, events, arrived)
 
     def set_models(self, models: EtaModels) -> None:
         """New learned models: trackers are rebuilt on each driver's next fix."""

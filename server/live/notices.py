@@ -67,8 +67,10 @@ def notices_of(stops: Sequence[RunStop], update: DriverUpdate) -> list[Notice]:
     promise (it judges delays), then the arrivals."""
     notices: list[Notice] = []
     for stop in stops:
+        if stop.due_by is None:
+            continue
         eta = update.etas.get(stop.order_id)
-        if eta is not None and stop.due_by is not None:
+        if eta is not None:
             notices.append(FreshEta(stop.order_id, stop.due_by, eta, stop.status))
     for event in update.events:
         if event.kind is EventKind.ARRIVING and event.stop_id is not None:

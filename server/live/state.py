@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from geo.events import EventKind
+from geo.frozen import maker
 from geo.model import Fix
 from server.domain.lifecycle import COURIER_VISIBLE
 from server.live.alerting import STORED_EVENTS, Alerting
@@ -39,6 +40,7 @@ from server.wire import live as wire
 FLUSH_SLICE_DRIVERS = 250
 SILENT_CHECK_S = 10.0  # how often drivers gone silent are looked for (offline alerts),
 # or four times per `offline_alert_s` if that is shorter
+_fix_update = maker(FixUpdate)  # one per fix: see geo/frozen.py
 
 
 class Live:
@@ -86,22 +88,23 @@ class Live:
         """A fix that is the driver's newest (late fixes never come here): the live state
         takes it in; returns what changed, for `publish` and the notifier. `app`: the
         phone app that sent it (fleet.py's DriverState.app)."""
-        self.fleet.add_driver(driver.id, driver.name, driver.vehicle)
-        self._last_fix[driver.id] = fix
-        self._tracked_by[driver.id] = self.origin
-        self.fleet.changed_here.add(driver.id)
-        self.alerting.fresh_fix(driver.id)
-        courier = self.fleet.position(driver.id, fix, app)
-        tracked = self.etas.on_fix(driver.id, fix)
+        driver_id, fleet = driver.id, self.fleet
+        fleet.add_driver(driver_id, driver.name, driver.vehicle)
+        self._last_fix[driver_id] = fix
+        self._tracked_by[driver_id] = self.hub.origin
+        fleet.changed_here.add(driver_id)
+        self.alerting.fresh_fix(driver_id)
+        courier = fleet.position(driver_id, fix, app)
+        tracked = self.etas.on_fix(driver_id, fix)
         shown: list[tuple[int, bool]] = []
-        visible = self.runs.visible_orders(driver.id)
+        visible = self.runs.visible_orders(driver_id)
         if visible:
-            near = self.clearance.near(driver.id, fix.lon, fix.lat)
+            near = self.clearance.near(driver_id, fix.lon, fix.lat)
             for order_id in visible:
                 # At (or near) another customer's door: that customer's secret.
                 shown.append((order_id, bool(near) and any(o != order_id for o in near)))
-        notices = [] if tracked is None else notices_of(self.runs.stops(driver.id), tracked)
-        return FixUpdate(driver.id, courier, shown, tracked, notices)
+        notices = [] if tracked is None else notices_of(self.runs.stops(driver_id), tracked)
+        return _fix_update(driver_id, courier, shown, tracked, notices)
 
     def publish(self, update: FixUpdate) -> None:
         """A fix's update to its watchers: the courier's position to each order that sees
