@@ -24,17 +24,20 @@ WebSocket parser's and
 the handler's callbacks when a socket closes (tests/server/test_connection_cycles.py keeps
 it so; `tracker bench --churn` measures the server's memory over connect/close cycles).
 
+
 In case something else does leak, the policy limits itself: a thaw also comes early once
-the frozen objects have grown by `gc_thaw_growth` (a fraction) since the last one. Counting
-them walks every frozen object (7 to 22 ms on the loop at ~100,000), so each freeze adds up
-what it froze instead, an upper bound, and they are counted only once that bound passes the
-limit, at most every COUNT_EVERY_FREEZES freezes. Frozen objects that die by reference
-counting leave the frozen count, so it grows only with what lives on or leaks: at steady
-state there is no extra thaw; while a fleet grows, thaws come at geometric steps (cost
-proportional to what was added, as CPython's own rule); and cyclic garbage waiting for a
-thaw stays below that fraction of the heap.
+the heap (`sys.getallocatedblocks`, Python's memory blocks in use) has grown by
+`gc_thaw_growth` (a fraction) since the last one. That is read once a freeze, pool by
+pool: ~1 ms at 10 million blocks, where counting the frozen objects walks every one of
+them (50 ms at 4 million). The policy used to bound that count by what each freeze froze
+and count only when the bound passed the limit, but each second's per-fix state is frozen
+before it dies, so at 2,500 couriers the bound kept passing it: a ~70 ms stall every 10 s
+(py-spy, `tracker bench`). At steady state the heap does not grow, so no thaw comes
+early; while a fleet grows, thaws come at geometric steps (cost proportional to what was
+added, as CPython's own rule); and cyclic garbage waiting for a thaw stays below that
+fraction of the heap.
 Keeping what lives per courier in tuples of numbers rather than lists (geo/line.py,
-geo/expected.py) keeps that count down: such tuples drop out of the collector's sight.
+geo/expected.py) keeps the collector's work down: such tuples drop out of its sight.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import time
 
 from server.base.metrics import Metrics
@@ -49,16 +53,11 @@ from server.base.settings import Settings
 
 log = logging.getLogger("tracker.gc")
 
-# The frozen objects are counted at most every this many freezes (10 s at the default
-# interval): a thaw for growth comes at most that much later.
-COUNT_EVERY_FREEZES = 10
 
-
-def freeze() -> int:
-    """Collect the young generations, then freeze what survived; returns how many objects
-    that froze (and the build thread froze since the last call: see `freeze_built`)."""
+def freeze() -> None:
+    """Collect the young generations, then freeze what survived."""
     gc.collect(1)
-    return _freeze_counted() + _take_built()
+    gc.freeze()
 
 
 def freeze_built() -> None:
@@ -67,31 +66,8 @@ def freeze_built() -> None:
     everything built so far again, holding the interpreter for 10-20 ms at 1,000 stops:
     the event loop stalls that long. The young generations are collected first (well under
     a millisecond): that drops the step's garbage, and the tuples of numbers it built leave
-    the collector's sight rather than staying frozen (and counted) as they were."""
-    gc.collect(1)
-    _built_frozen.append(_freeze_counted())
-
-
-# How many objects the build thread froze, a number per step, until `freeze` takes them
-# (list.append and slice deletion are atomic: nothing is lost between the two threads).
-_built_frozen: list[int] = []
-
-
-def _take_built() -> int:
-    n = len(_built_frozen)
-    taken = sum(_built_frozen[:n])
-    del _built_frozen[:n]
-    return taken
-
-
-def _freeze_counted() -> int:
-    """Freeze everything not frozen yet; returns how many objects that was. Counting them
-    walks only the unfrozen ones (what lived since the last freeze), where counting the
-    frozen ones (gc.get_freeze_count) walks every one of them: 7 to 16 ms at ~100,000
-    frozen objects, on the event loop (measured under `tracker bench --run-changes`)."""
-    n = len(gc.get_objects())
-    gc.freeze()
-    return n
+    the collector's sight rather than staying frozen as they were."""
+    freeze()
 
 
 def thaw(metrics: Metrics, why: str = "scheduled") -> int:
@@ -111,44 +87,31 @@ def thaw(metrics: Metrics, why: str = "scheduled") -> int:
     return collected
 
 
-def grown(frozen: int, after_thaw: int, growth: float) -> bool:
-    """Whether `frozen` objects are more than `growth` (a fraction) above `after_thaw`."""
-    return growth > 0 and frozen > after_thaw * (1.0 + growth)
+def grown(now: int, after_thaw: int, growth: float) -> bool:
+    """Whether `now` is more than `growth` (a fraction) above `after_thaw`."""
+    return growth > 0 and now > after_thaw * (1.0 + growth)
 
 
 async def run_forever(settings: Settings, metrics: Metrics) -> None:
     """Freeze now (start-up made most of what lives for good), then on schedule; thaw on
-    schedule, or early once the frozen objects grew by `gc_thaw_growth`."""
+    schedule, or early once the heap grew by `gc_thaw_growth`."""
     if settings.gc_freeze_interval_s <= 0:
         return
     freeze()
-    after_thaw = at_most = gc.get_freeze_count()
+    after_thaw = sys.getallocatedblocks()
     next_thaw_m = time.monotonic() + settings.gc_thaw_interval_s
-    uncounted = 0  # freezes since the frozen objects were last counted
     try:
         while True:
             await asyncio.sleep(settings.gc_freeze_interval_s)
-            # What was frozen since the last count: with it, an upper bound on the frozen
-            # objects (those that died since are in it too). Counting them walks every one
-            # (7 to 22 ms at ~100,000, measured under `tracker bench --run-changes`): only
-            # once the bound says they may have grown past the limit, and no more often
-            # than every COUNT_EVERY_FREEZES (while runs are rebuilt, the bound passes it
-            # every few changes).
-            at_most += freeze()
-            uncounted += 1
+            freeze()
+            blocks = sys.getallocatedblocks()
             why = None
-            if (
-                grown(at_most, after_thaw, settings.gc_thaw_growth)
-                and uncounted >= COUNT_EVERY_FREEZES
-            ):
-                at_most, uncounted = gc.get_freeze_count(), 0
-                if grown(at_most, after_thaw, settings.gc_thaw_growth):
-                    why = f"frozen objects grew from {after_thaw} to {at_most}"
-            if why is None and time.monotonic() < next_thaw_m:
+            if grown(blocks, after_thaw, settings.gc_thaw_growth):
+                why = f"the heap grew from {after_thaw} to {blocks} blocks"
+            elif time.monotonic() < next_thaw_m:
                 continue
             thaw(metrics, why or "scheduled")
-            after_thaw = at_most = gc.get_freeze_count()
-            uncounted = 0
+            after_thaw = sys.getallocatedblocks()
             next_thaw_m = time.monotonic() + settings.gc_thaw_interval_s
     finally:
         gc.unfreeze()  # an app stopped in-process (tests) leaves the collector as it was

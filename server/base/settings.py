@@ -195,7 +195,7 @@ class Settings:
 
     # The cyclic garbage collector (server/base/gc_freeze.py): long-lived objects are frozen every
     # freeze interval; everything is collected once per thaw interval (0: never freeze),
-    # or sooner once the frozen objects grew by this fraction since the last thaw (0: never).
+    # or sooner once the heap grew by this fraction since the last thaw (0: never).
     gc_freeze_interval_s: float = 1.0
     gc_thaw_interval_s: float = 3_600.0
     gc_thaw_growth: float = 0.5
