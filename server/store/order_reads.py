@@ -28,10 +28,12 @@ class TrackedOrder:
     has_photo: bool
 
 
+# Served by the unique index, also right after a bulk load (migration 0021).
+BY_CODES = f"SELECT {ORDER_COLUMNS} FROM orders WHERE tracking_code = ANY($1)"
+
+
 async def orders_by_codes(conn: Conn, codes: Sequence[str]) -> dict[str, Order]:
-    rows = await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE tracking_code = ANY($1)", list(codes)
-    )
+    rows = await conn.fetch(BY_CODES, list(codes))
     return {row["tracking_code"]: order_of_row(row) for row in rows}
 
 

@@ -32,7 +32,7 @@ async def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     await migrate.upgrade_async(database_url)
     conn = await asyncpg.connect(database_url)
     try:
-        assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0020"
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0021"
     finally:
         await conn.close()
 
