@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import asyncpg
+
 
 def run_bench(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -16,3 +18,12 @@ def run_bench(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
         check=False,
     )
+
+
+async def fetch_value(database_url: str, sql: str) -> object:
+    """One value from the bench's database, on a connection of its own."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()

@@ -10,7 +10,7 @@ import subprocess
 
 import asyncpg
 
-from tests.bench_cli import run_bench
+from tests.bench_cli import fetch_value, run_bench
 from tests.conftest import TEST_DATABASE_URL
 
 SCALE_URL = TEST_DATABASE_URL + "_scale_bench"  # its own scratch database: the bench empties it
@@ -31,11 +31,7 @@ def _bench(repeat: int) -> subprocess.CompletedProcess[str]:
 
 
 async def _fetch(sql: str) -> object:
-    conn = await asyncpg.connect(SCALE_URL)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
+    return await fetch_value(SCALE_URL, sql)
 
 
 async def _fresh_database() -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import pytest
 
 from server.store import migrate
-from tests.bench_cli import run_bench
+from tests.bench_cli import fetch_value, run_bench
 from tests.conftest import TEST_DATABASE_URL
 
 GUARDED_URL = TEST_DATABASE_URL + "_not_scratch"
@@ -25,11 +24,7 @@ BENCHES = {
 
 
 async def _fetch(sql: str) -> object:
-    conn = await asyncpg.connect(GUARDED_URL)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
+    return await fetch_value(GUARDED_URL, sql)
 
 
 @pytest.fixture(scope="module")

@@ -153,27 +153,30 @@ class DirectSocket(CoarseKeepalive):
             return
         data = bytes(data)
         if self.curr_msg_data_type == "text":
-            try:
-                data.decode()
-            except UnicodeDecodeError:
-                self.close_now(CLOSE_INVALID_DATA, "text frames must be UTF-8")
-                return
+            self._deliver_text(on_message, data)
+        else:
+            self._deliver(on_message, data)
+
+    def _deliver_text(self, on_message: OnMessage, data: bytes) -> bool:
+        """Deliver a text message, or close (1007) if it is not UTF-8; False then."""
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            self.close_now(CLOSE_INVALID_DATA, "text frames must be UTF-8")
+            return False
         self._deliver(on_message, data)
+        return True
 
     def data_received(self, data: bytes) -> None:
         spent = self._spent
-        if spent is None:
-            if self.on_message is not None:
-                data = self._take_text_frames(data)
-            if data:
-                super().data_received(data)
-            return
         self._delivering_s = 0.0
         started = perf_counter()
-        data = self._take_text_frames(data)
+        if self.on_message is not None:
+            data = self._take_text_frames(data)
         if data:
             super().data_received(data)
-        spent[FRAMES] += perf_counter() - started - self._delivering_s
+        if spent is not None:
+            spent[FRAMES] += perf_counter() - started - self._delivering_s
 
     def _take_text_frames(self, data: bytes) -> bytes:
         """Deliver the whole text messages at the front of `data` (ws_frames.py) without
@@ -195,14 +198,8 @@ class DirectSocket(CoarseKeepalive):
             max_size = min(max_size or conn.max_fragment_size, conn.max_fragment_size)
         messages, used = whole_text_frames(data, max_size)
         for message in messages:
-            if self.close_sent:  # as in send_receive_event_to_app: read, not delivered
-                break
-            try:
-                message.decode()
-            except UnicodeDecodeError:
-                self.close_now(CLOSE_INVALID_DATA, "text frames must be UTF-8")
-                break
-            self._deliver(on_message, message)
+            if self.close_sent or not self._deliver_text(on_message, message):
+                break  # as in send_receive_event_to_app: read, not delivered
         return data[used:] if used else data
 
     def _deliver(self, on_message: OnMessage, data: bytes) -> None:
