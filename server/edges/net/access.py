@@ -74,23 +74,23 @@ class HttpAccess:
             else:
                 await self.app(scope, receive, with_headers(send, echo, sent))
         finally:
-            status = sent[-1] if sent else 500  # 500: the app started no response
-            seconds = time.perf_counter() - started
-            route = route_template(scope)
-            method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            self._metrics.observe_http(route, method, status, seconds)
-            if access_log.isEnabledFor(logging.INFO):
-                duration_ms = round(seconds * 1000.0, 2)
-                access_log.info(
-                    "%s %s %d %.2f ms",
-                    method,
-                    route,
-                    status,
-                    duration_ms,
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": duration_ms,
-                    },
-                )
+            record(self._metrics, scope, sent[-1] if sent else 500, started)  # 500: no answer
+
+
+def record(metrics: Metrics, scope: Scope, status: int, started: float) -> None:
+    """A request's metrics and access line, by its route's template; `started` is its
+    `time.perf_counter()` when it came in."""
+    seconds = time.perf_counter() - started
+    route = route_template(scope)
+    method = scope["method"] if scope["method"] in METHODS else "OTHER"
+    metrics.observe_http(route, method, status, seconds)
+    if access_log.isEnabledFor(logging.INFO):
+        duration_ms = round(seconds * 1000.0, 2)
+        access_log.info(
+            "%s %s %d %.2f ms",
+            method,
+            route,
+            status,
+            duration_ms,
+            extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms},
+        )

@@ -77,29 +77,49 @@ class DirectRoutes:
     ) -> None:
         """Answer the request, appending the status it starts to `sent`. Every answer says
         `nosniff` and echoes the request id (`echo`), as `with_headers` adds to Starlette's."""
+        request = Request(scope, receive, send)
+        try:
+            response = await self.respond(route, request)
+        except Exception as exc:
+            last_resort = await self.last_resort(request, exc)
+            if last_resort is not None:
+                await last_resort(scope, receive, with_headers(send, echo, sent))
+            raise
+        cycle = getattr(send, "__self__", None)  # uvicorn's, unless under a test client
+        plain = response.background is None and scope["method"] != "HEAD"  # (HEAD: no body)
+        if isinstance(response, FixedResponse) and plain and type(cycle) is RequestResponseCycle:
+            sent.append(response.status_code)
+            status = response.status_code
+            await _send_fixed(cycle, status, *self._head(response), bytes(response.body), echo)
+            return
+        await response(scope, receive, with_headers(send, echo, sent))
+
+    @property
+    def routes(self) -> Mapping[str, Route]:
+        """The direct routes by path."""
+        return self._routes
+
+    async def respond(self, route: Route, request: Request) -> Response:
+        """The route's answer to the request, or the app's handler's for what it raised
+        (the one registered for its class or a base). Raises what no handler takes."""
+        scope = request.scope
         scope["app"] = self._app
         scope["route"] = route
         scope["path_params"] = {}
-        request = Request(scope, receive, send)
         try:
-            response = await route.endpoint(request)
+            response: Response = await route.endpoint(request)
         except Exception as exc:
             handler = self._handler_for(exc)
             if handler is None:
-                if self._last_resort is not None:
-                    response = await self._last_resort(request, exc)
-                    await response(scope, receive, with_headers(send, echo, sent))
                 raise
-            response = await handler(request, exc)
-        cycle = getattr(send, "__self__", None)  # uvicorn's, unless under a test client
-        fixed = type(response) is FixedResponse and response.background is None
-        fixed = fixed and scope["method"] != "HEAD"  # uvicorn sends no body for HEAD
-        if fixed and type(cycle) is RequestResponseCycle:
-            sent.append(response.status_code)
-            status = response.status_code
-            await _send_fixed(cycle, status, *self._head(response), response.body, echo)
-            return
-        await response(scope, receive, with_headers(send, echo, sent))
+            return await handler(request, exc)
+        return response
+
+    async def last_resort(self, request: Request, exc: Exception) -> Response | None:
+        """The app's answer to an exception no handler took (its 500), if it has one."""
+        if self._last_resort is None:
+            return None
+        return await self._last_resort(request, exc)
 
     def _head(self, response: FixedResponse) -> tuple[bytes, bytes]:
         """Its status line and its headers (with `nosniff`), encoded."""

@@ -21,6 +21,10 @@ for each request's head, and nothing left behind for the cyclic collector on upg
   browser's speculative preconnect) is closed silently, as an idle keep-alive one is.
 - Body here: once a request's whole body is in memory its scope says so
   (`responses.BODY_RECEIVED`): reading it then needs no deadline, a timer saved per request.
+- The per-fix routes' lane (http_lean.py): a plain request to them is served here, past
+  uvicorn's request cycle. Its handler starts once the body is in, so the body's deadline
+  (`BODY_TIMEOUT_S`, what the handler's read would give it) is kept here: armed when data
+  ends with the body incomplete, `408` and the close when it passes.
 - Upgrade: uvicorn hands the transport to the WebSocket protocol and drops this object,
   but its parser's callbacks are this object's bound methods: a reference cycle that only
   the collector frees, and server/base/gc_freeze.py keeps it out of the collector's sight while the
@@ -38,7 +42,9 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from server.edges import responses
 from server.edges.net.connections import Admission, Connections
+from server.edges.net.http_lean import LeanCycle, LeanLane
 from server.edges.net.ws_direct import DirectSocket
 from server.edges.responses import BODY_RECEIVED
 from server.wire.rest import error_body
@@ -67,8 +73,15 @@ class GatedHttp(HttpToolsProtocol):
         self._connections = config.connections if isinstance(config, ServerConfig) else None
         self._admission: Admission | None = None
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None  # a lane request's body
         self._head_started = False
         self._linger: asyncio.TimerHandle | None = None
+        # The per-fix routes' lane (http_lean.py), when nothing stands between uvicorn and
+        # the app (behind trusted proxies uvicorn's proxy-headers middleware does) and
+        # uvicorn would do nothing more to a request (a root path, a concurrency limit).
+        lane: object = getattr(self.app, "lean", None)
+        plain = not self.root_path and self.limit_concurrency is None
+        self._lane: LeanLane | None = lane if isinstance(lane, LeanLane) and plain else None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         _no_delay(transport)
@@ -95,9 +108,17 @@ class GatedHttp(HttpToolsProtocol):
         pending = self._head_started and self._head_timer is None
         if pending and connections is not None and not self.transport.is_closing():
             self._start_head_timer(connections.header_timeout_s)
+        # A lane request's body still coming: the deadline its handler would have set
+        # (responses.read_body), from now; armed only when the body did not come whole.
+        cycle: object = self.cycle
+        slow = type(cycle) is LeanCycle and cycle.more_body and self._body_timer is None
+        if slow and not self.transport.is_closing():
+            timeout_s = responses.BODY_TIMEOUT_S
+            self._body_timer = self.loop.call_later(timeout_s, self._body_too_slow)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._stop_body_timer()
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
@@ -114,9 +135,27 @@ class GatedHttp(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._stop_head_timer()
         self._head_started = False
+        lane, cycle = self._lane, self.cycle
+        if lane is not None and (cycle is None or cycle.response_complete):
+            lean = lane.take(self)
+            if lean is not None:
+                self.cycle = lean  # type: ignore[assignment]  # stands as uvicorn's
+                return
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        cycle: object = self.cycle
+        if type(cycle) is LeanCycle:
+            cycle.body += body  # no more than its Content-Length, which the lane bounds
+            return
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
+        cycle: object = self.cycle
+        if type(cycle) is LeanCycle and self._lane is not None:
+            self._stop_body_timer()
+            self._lane.start(self, cycle)
+            return
         super().on_message_complete()
         # An upgrade has no cycle of its own (this one, if any, is an earlier request's);
         # more_body stays set when uvicorn ignored the end (the request was answered).
@@ -142,6 +181,18 @@ class GatedHttp(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()  # a pending timer holds this object
             self._head_timer = None
+
+    def _stop_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_too_slow(self) -> None:
+        self._body_timer = None
+        if not self.transport.is_closing():
+            reason = f"request body not complete within {responses.BODY_TIMEOUT_S:.0f} s"
+            self.transport.write(_answer(408, "Request Timeout", reason))
+            self.transport.close()
 
     def _head_too_slow(self) -> None:
         self._head_timer = None

@@ -33,6 +33,7 @@ from server.base.dbguard import UNAVAILABLE, DatabaseUnavailable
 from server.base.metrics import Metrics
 from server.edges.net.access import HttpAccess, header
 from server.edges.net.http_direct import DirectRoutes
+from server.edges.net.http_lean import LeanLane
 from server.edges.net.ws_direct import found_socket
 from server.wire.close_codes import CLOSE_TRY_AGAIN_LATER
 
@@ -60,6 +61,9 @@ class SocketDispatch:
     ) -> None:
         self.app = app  # what tests and tools unwrap to
         self._http = HttpAccess(app, metrics, direct)
+        # The per-fix routes past uvicorn's request cycle too (http_lean.py): the HTTP
+        # protocol finds the lane here, when it is given this app unwrapped.
+        self.lean = LeanLane(direct, metrics) if direct is not None else None
         self._metrics = metrics
         self._exact = exact
         self._prefixed = prefixed  # prefix -> route; the rest of the path is its parameter

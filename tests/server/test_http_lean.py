@@ -1,0 +1,177 @@
+"""The per-fix routes served by the HTTP protocol itself (server/edges/net/http_lean.py):
+plain requests take the lane, anything else is uvicorn's as before, and a connection's
+answers keep their order whichever way each request went."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+from server.base.settings import Settings
+from server.edges.net import http_lean
+from tests.server.harness import RunningServer, run_server
+
+ANSWER_TIMEOUT_S = 30.0
+
+
+@pytest.fixture
+def lane_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests the lane served (its `start`, wrapped)."""
+    taken: list[str] = []
+    start = http_lean.LeanLane.start
+
+    def recording(self: http_lean.LeanLane, protocol: Any, cycle: http_lean.LeanCycle) -> None:
+        taken.append(cycle.scope["path"])
+        start(self, protocol, cycle)
+
+    monkeypatch.setattr(http_lean.LeanLane, "start", recording)
+    return taken
+
+
+@pytest.fixture
+async def server(settings: Settings, db: asyncpg.Connection) -> AsyncIterator[RunningServer]:
+    """A real server with a driver whose phone app says `id=ana`."""
+    async with run_server(settings) as running:
+        await running.create_driver(device_id="ana")
+        yield running
+
+
+async def _exchange(
+    server: RunningServer, data: bytes, answers: int, bodies: bool = True
+) -> list[tuple[str, bytes]]:
+    """Write `data` at once on one connection; the heads (lower case) and bodies of the
+    first `answers` responses, in the order they came (no bodies: answers to HEAD)."""
+    url = urlsplit(server.base_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        writer.write(data)
+        got = []
+        for _ in range(answers):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), ANSWER_TIMEOUT_S)
+            text = head.decode("latin-1").lower()
+            length = 0 if bodies else -1
+            for line in text.split("\r\n"):
+                if line.startswith("content-length:") and bodies:
+                    length = int(line.split(":", 1)[1])
+            body = await asyncio.wait_for(reader.readexactly(max(0, length)), ANSWER_TIMEOUT_S)
+            got.append((text, body))
+        return got
+    finally:
+        writer.close()
+
+
+def _osmand(device: str, t_s: int, extra: str = "", version: str = "1.1") -> bytes:
+    return (
+        f"POST /osmand?id={device}&timestamp={t_s}&lat=41.15&lon=-8.61 HTTP/{version}\r\n"
+        f"Host: x\r\n{extra}Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_plain_requests_take_the_lane_and_the_rest_are_answered_as_before(
+    server: RunningServer, db: asyncpg.Connection, lane_paths: list[str]
+) -> None:
+    now = int(time.time())
+    plain = await _exchange(server, _osmand("ana", now - 60, "X-Request-ID: lean-1\r\n"), 1)
+    assert lane_paths == ["/osmand"]
+    head, body = plain[0]
+    assert head.startswith("http/1.1 200 ok\r\n")
+    assert "\r\nx-request-id: lean-1\r\n" in head
+    assert "\r\nx-content-type-options: nosniff\r\n" in head
+    assert "\r\ndate: " in head and "\r\nserver: " in head  # uvicorn's defaults
+    assert body == b""
+    stored = await db.fetchval("SELECT count(*) FROM positions")
+    assert stored == 1  # answered after the commit, as through uvicorn
+
+    others = (
+        # HEAD: an answer without its body, uvicorn's to write
+        b"HEAD /osmand?id=ana&timestamp=%d&lat=41.15&lon=-8.61 HTTP/1.1\r\nHost: x\r\n\r\n"
+        % (now - 40),
+        # a chunked body
+        b"POST /owntracks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n  \r\n0\r\n\r\n",
+        # a client waiting to be told to send its body
+        b"POST /owntracks HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 2\r\n\r\n  ",
+        # an encoded path (uvicorn decodes it: the route's all the same)
+        b"POST /owntr%61cks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n  ",
+    )
+    for request in others:
+        answers = await _exchange(server, request, 1, bodies=not request.startswith(b"HEAD"))
+        assert answers[0][0].split("\r\n")[0] in ("http/1.1 200 ok", "http/1.1 100 continue")
+    big = b"x" * (http_lean.LEAN_MAX_BODY_BYTES + 1)
+    too_big = await _exchange(
+        server,
+        b"POST /owntracks HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(big), big),
+        1,
+    )
+    assert too_big[0][0].startswith("http/1.1 413 ")  # the route's own limit, said by it
+    assert lane_paths == ["/osmand"]  # none of the others went the lane's way
+
+
+async def test_answers_keep_their_order_behind_a_request_waiting_for_its_commit(
+    server: RunningServer, lane_paths: list[str]
+) -> None:
+    """Three requests in one write: a fix (the lane's, answered once committed), a health
+    probe (uvicorn's, answered at once if it were not queued) and an OwnTracks ping. They
+    are answered in the order asked."""
+    now = int(time.time())
+    answers = await _exchange(
+        server,
+        _osmand("ana", now - 60, "X-Request-ID: one\r\n")
+        + b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Request-ID: two\r\n\r\n"
+        + b"POST /owntracks HTTP/1.1\r\nHost: x\r\nX-Request-ID: three\r\n"
+        b"Content-Length: 2\r\n\r\n  ",
+        3,
+    )
+    ids = [line.split(": ", 1)[1] for head, _ in answers for line in head.split("\r\n")
+           if line.startswith("x-request-id:")]  # fmt: skip
+    assert ids == ["one", "two", "three"]
+    assert [head.split("\r\n")[0] for head, _ in answers] == ["http/1.1 200 ok"] * 3
+    assert answers[2][1] == b"[]"
+    # The ping came while the fix was unanswered: queued by uvicorn, so served by it.
+    assert lane_paths == ["/osmand"]
+
+
+async def test_http_1_0_is_answered_and_closed(
+    server: RunningServer, lane_paths: list[str]
+) -> None:
+    now = int(time.time())
+    url = urlsplit(server.base_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        writer.write(_osmand("ana", now - 60, version="1.0"))
+        answer = await asyncio.wait_for(reader.read(), ANSWER_TIMEOUT_S)  # to its end
+    finally:
+        writer.close()
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 200 ok\r\n")
+    assert b"\r\nconnection: close" in head
+    assert lane_paths == ["/osmand"]
+
+
+async def test_a_client_gone_before_its_answer_still_has_its_fix_stored(
+    server: RunningServer, db: asyncpg.Connection, lane_paths: list[str]
+) -> None:
+    """Hanging up while the fix is being committed changes nothing for the fix, and the
+    server goes on serving (nothing is written to the closed connection)."""
+    now = int(time.time())
+    url = urlsplit(server.base_url)
+    _, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(_osmand("ana", now - 60))
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    async with asyncio.timeout(ANSWER_TIMEOUT_S):
+        # The database has no event to wait on: polled against the deadline.
+        while not await db.fetchval("SELECT count(*) FROM positions"):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    answers = await _exchange(server, _osmand("ana", now - 50), 1)
+    assert answers[0][0].startswith("http/1.1 200 ok")
+    assert lane_paths == ["/osmand", "/osmand"]
+    assert await db.fetchval("SELECT count(*) FROM positions") == 2
