@@ -25,6 +25,7 @@ way the answer says `nosniff` and echoes the request id (access.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -57,7 +58,7 @@ class DirectRoutes:
             self._routes[route.path] = route
         self._handlers = dict(exception_handlers)
         self._last_resort = self._handlers.pop(Exception, None)
-        self._heads: dict[FixedResponse, tuple[bytes, bytes]] = {}  # encoded once
+        self._heads: dict[Response, tuple[bytes, bytes]] = {}  # encoded once
 
     def route_for(self, scope: Scope) -> Route | None:
         """The direct route that takes this request, or None (Starlette's to serve)."""
@@ -90,7 +91,7 @@ class DirectRoutes:
         if isinstance(response, FixedResponse) and plain and type(cycle) is RequestResponseCycle:
             sent.append(response.status_code)
             status = response.status_code
-            await _send_fixed(cycle, status, *self._head(response), bytes(response.body), echo)
+            await _send_fixed(cycle, status, self.head(response), bytes(response.body), echo)
             return
         await response(scope, receive, with_headers(send, echo, sent))
 
@@ -121,15 +122,19 @@ class DirectRoutes:
             return None
         return await self._last_resort(request, exc)
 
-    def _head(self, response: FixedResponse) -> tuple[bytes, bytes]:
-        """Its status line and its headers (with `nosniff`), encoded."""
-        head = self._heads.get(response)
+    def head(self, response: Response) -> tuple[bytes, bytes]:
+        """Its status line and its headers (with `nosniff`), encoded: once per
+        FixedResponse, each time for any other."""
+        fixed = isinstance(response, FixedResponse)
+        head = self._heads.get(response) if fixed else None
         if head is None:
             headers = response.raw_headers
             if all(name != NOSNIFF[0] for name, _ in headers):
                 headers = [*headers, NOSNIFF]
             encoded = b"".join(b"%s: %s\r\n" % h for h in headers)
-            head = self._heads[response] = (STATUS_LINE[response.status_code], encoded)
+            head = (STATUS_LINE[response.status_code], encoded)
+            if fixed:
+                self._heads[response] = head
         return head
 
     def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
@@ -159,7 +164,7 @@ def with_headers(send: Send, echo: Header, sent: list[int] | None = None) -> Sen
 
 
 async def _send_fixed(
-    cycle: RequestResponseCycle, status: int, status_line: bytes, headers: bytes, body: bytes,
+    cycle: RequestResponseCycle, status: int, head: tuple[bytes, bytes], body: bytes,
     echo: Header,
 ) -> None:  # fmt: skip
     """What uvicorn's `send` does with a response's start and its whole body (status line,
@@ -174,24 +179,40 @@ async def _send_fixed(
         raise RuntimeError("a response was started already")
     cycle.response_started = True
     cycle.waiting_for_100_continue = False
-    if cycle.access_log:  # uvicorn's line (its query redacted by our log filter)
-        scope = cycle.scope
-        cycle.access_logger.info(
-            '%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
-            get_path_with_query_string(scope), scope["http_version"], status,
-        )  # fmt: skip
-    parts = [status_line]
-    for name, value in cycle.default_headers:  # uvicorn's: server, date
+    if cycle.access_log:
+        log_uvicorn_access(cycle.access_logger, cycle.scope, status)
+    keep_alive = cycle.keep_alive
+    cycle.transport.write(whole_answer(head, cycle.default_headers, echo, keep_alive, body))
+    cycle.response_complete = True
+    cycle.message_event.set()
+    if not keep_alive:
+        cycle.transport.close()
+    cycle.on_response()
+
+
+def whole_answer(
+    head: tuple[bytes, bytes], default_headers: Iterable[Header], echo: Header,
+    keep_alive: bool, body: bytes,
+) -> bytes:  # fmt: skip
+    """An answer in one piece: `head` (status line, encoded headers), uvicorn's default
+    headers (server, date), the request id (`echo`), `connection: close` when the
+    connection is not kept alive, and the body."""
+    parts = [head[0]]
+    for name, value in default_headers:
         parts.append(b"%s: %s\r\n" % (name, value))
-    parts.append(headers)
+    parts.append(head[1])
     parts.append(b"%s: %s\r\n" % echo)
-    if not cycle.keep_alive:
+    if not keep_alive:
         parts.append(b"connection: close\r\n")
     parts.append(b"\r\n")
     parts.append(body)
-    cycle.transport.write(b"".join(parts))
-    cycle.response_complete = True
-    cycle.message_event.set()
-    if not cycle.keep_alive:
-        cycle.transport.close()
-    cycle.on_response()
+    return b"".join(parts)
+
+
+def log_uvicorn_access(logger: logging.Logger, scope: Any, status: int) -> None:
+    """uvicorn's access line for an answer written past its `send` (its query redacted
+    by our log filter, server/base/redact.py)."""
+    logger.info(
+        '%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+        get_path_with_query_string(scope), scope["http_version"], status,
+    )  # fmt: skip

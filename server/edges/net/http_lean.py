@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -33,13 +32,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE
-from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from server.base import logs
 from server.base.metrics import Metrics
-from server.edges.net.access import record
-from server.edges.net.http_direct import NOSNIFF, DirectRoutes
+from server.edges.net.access import header, record
+from server.edges.net.http_direct import DirectRoutes, log_uvicorn_access, whole_answer
 from server.edges.responses import BODY_RECEIVED
 
 if TYPE_CHECKING:
@@ -101,9 +98,10 @@ class LeanLane:
     def __init__(self, direct: DirectRoutes, metrics: Metrics) -> None:
         self._direct = direct
         self._metrics = metrics
-        # (path, method) -> route; HEAD is left to uvicorn (an answer without its body).
+        # (raw path, method) -> route; HEAD is left to uvicorn (an answer without its body).
+        # A path with a `%` is no key: uvicorn unquotes it, and serves it.
         self._routes = {
-            (path, method.encode()): route
+            (path.encode(), method.encode()): route
             for path, route in direct.routes.items()
             for method in (route.methods or ())
             if method != "HEAD"
@@ -118,12 +116,8 @@ class LeanLane:
         url = protocol.url
         parsed = httptools.parse_url(url)
         raw_path: bytes = parsed.path
-        try:
-            path = raw_path.decode("ascii")
-        except UnicodeDecodeError:
-            return None
-        route = self._routes.get((path, method))
-        if route is None or "%" in path:
+        route = self._routes.get((raw_path, method))
+        if route is None:
             return None
         length = -1  # none said: no body
         for name, value in protocol.headers:
@@ -140,7 +134,7 @@ class LeanLane:
         scope["method"] = method.decode("ascii")
         if version != "1.1":
             scope["http_version"] = version
-        scope["path"] = path
+        scope["path"] = route.path  # the same, as text
         scope["raw_path"] = raw_path
         scope["query_string"] = parsed.query or b""
         keep_alive = version != "1.0" and parser.should_keep_alive()
@@ -156,7 +150,7 @@ class LeanLane:
     async def _serve(self, protocol: GatedHttp, cycle: LeanCycle) -> None:
         started = time.perf_counter()
         scope = cycle.scope
-        request_id = logs.request_id_from(_header(scope["headers"], logs.HEADER))
+        request_id = logs.request_id_from(header(scope, logs.HEADER))
         logs.request_id.set(request_id)
         echo = (logs.HEADER, request_id.encode())
         scope[BODY_RECEIVED] = True
@@ -169,58 +163,34 @@ class LeanLane:
                 last_resort = await self._direct.last_resort(request, exc)
                 if last_resort is not None:
                     status = last_resort.status_code
-                    await _write(protocol, cycle, last_resort, echo)
+                    await self._write(protocol, cycle, last_resort, echo)
                 _uvicorn_log.error("Exception in ASGI application\n", exc_info=exc)
                 protocol.transport.close()
                 return
             status = response.status_code
-            await _write(protocol, cycle, response, echo)
+            await self._write(protocol, cycle, response, echo)
             if response.background is not None:
                 await response.background()
         finally:
             record(self._metrics, scope, status, started)
 
-
-async def _write(
-    protocol: GatedHttp, cycle: LeanCycle, response: Response, echo: tuple[bytes, bytes]
-) -> None:
-    """The answer in one write: the status line, the server's default headers (server,
-    date), the response's with `nosniff`, the request id, `connection: close` when the
-    connection is not kept alive, and the body; then the connection goes on (or closes)."""
-    flow = protocol.flow
-    if flow.write_paused and not cycle.disconnected:
-        await flow.drain()
-    if cycle.disconnected:
-        return
-    if protocol.access_log:  # uvicorn's line, if it logs them (its query redacted by ours)
-        scope: Any = cycle.scope
-        protocol.access_logger.info(
-            '%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
-            get_path_with_query_string(scope), scope["http_version"], response.status_code,
-        )  # fmt: skip
-    parts = [STATUS_LINE[response.status_code]]
-    for name, value in protocol.server_state.default_headers:
-        parts.append(b"%s: %s\r\n" % (name, value))
-    sniff = False
-    for name, value in response.raw_headers:
-        parts.append(b"%s: %s\r\n" % (name, value))
-        sniff = sniff or name.lower() == NOSNIFF[0]
-    if not sniff:
-        parts.append(b"%s: %s\r\n" % NOSNIFF)
-    parts.append(b"%s: %s\r\n" % echo)
-    if not cycle.keep_alive:
-        parts.append(b"connection: close\r\n")
-    parts.append(b"\r\n")
-    parts.append(bytes(response.body))
-    protocol.transport.write(b"".join(parts))
-    cycle.response_complete = True
-    if not cycle.keep_alive:
-        protocol.transport.close()
-    protocol.on_response_complete()
-
-
-def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
+    async def _write(
+        self, protocol: GatedHttp, cycle: LeanCycle, response: Response, echo: tuple[bytes, bytes]
+    ) -> None:
+        """The answer in one write (http_direct.whole_answer), as `_send_fixed` writes
+        uvicorn's; then the connection goes on to its next request (or closes)."""
+        flow = protocol.flow
+        if flow.write_paused and not cycle.disconnected:
+            await flow.drain()
+        if cycle.disconnected:
+            return
+        if protocol.access_log:
+            log_uvicorn_access(protocol.access_logger, cycle.scope, response.status_code)
+        head, keep_alive = self._direct.head(response), cycle.keep_alive
+        default_headers = protocol.server_state.default_headers
+        body = bytes(response.body)
+        protocol.transport.write(whole_answer(head, default_headers, echo, keep_alive, body))
+        cycle.response_complete = True
+        if not keep_alive:
+            protocol.transport.close()
+        protocol.on_response_complete()
