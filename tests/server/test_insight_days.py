@@ -73,7 +73,10 @@ async def test_the_tables_read_from_days_are_those_read_from_hours(
     settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, time_zone: str
 ) -> None:
     await _seeded(settings)
-    last = reports.today(time_zone, datetime.now(UTC))
+    # The periods end on the day the history was counted back from (the operator's today),
+    # not on today in `time_zone`: after 18:30 UTC Kolkata's today is UTC's tomorrow, and a
+    # one-day period there would hold none of the seeded days.
+    last = reports.today(settings.operator_time_zone, datetime.now(UTC))
     used_days = 0
     for days in (1, 2, 3, 4):
         period = reports.Period(last - timedelta(days=days), last, time_zone)
