@@ -95,18 +95,29 @@ async def store_positions(conn: Conn, records: Sequence[PositionRecord]) -> int:
 
 async def store_positions_at_once(conn: Conn, records: Sequence[PositionRecord]) -> int:
     """`store_positions` in one statement (its own transaction, one round trip): for small
-    batches, where BEGIN, COPY, two INSERTs and COMMIT would cost five round trips."""
-    columns = list(zip(*records, strict=True)) if records else [()] * len(POSITION_COLUMNS)
-    return int(await conn.fetchval(_STORE_AT_ONCE, *(list(column) for column in columns)))
+    batches, where BEGIN, COPY, two INSERTs and COMMIT would cost five round trips.
+
+    The records go as one jsonb value (the codec's msgspec encodes the tuples as they are)
+    rather than as ten arrays: asyncpg's array encoder checks every element against
+    abstract base classes, most of the client CPU a row took (below)."""
+    return int(await conn.fetchval(_STORE_AT_ONCE, records))
 
 
+# Each record a JSON array in POSITION_COLUMNS order, the point as [lon, lat]. Reals via
+# float8 as the binary path casts them (shortest float text -> the same double -> real);
+# timestamps are RFC 3339 with their offset; attributes null or an object. Measured
+# against the ten arrays on this 2-core machine, 300 statements of 100 rows: client CPU
+# 2.7-3.0 µs a row instead of 13.5-14.4 (a bare `SELECT 1` is 1.4), wall 6.5-8.3 µs instead
+# of 18.5-19.7.
 _STORE_AT_ONCE = f"""
     WITH fix AS (
-        SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[],
-                             $4::geometry[], $5::real[], $6::real[], $7::real[], $8::real[],
-                             $9::real[], $10::jsonb[])
-            AS f(driver_id, recorded_at, received_at, geom, accuracy_m, speed_mps,
-                 heading_deg, altitude_m, battery, attributes)
+        SELECT (r->>0)::bigint AS driver_id, (r->>1)::timestamptz AS recorded_at,
+               (r->>2)::timestamptz AS received_at,
+               ST_SetSRID(ST_MakePoint((r->3->>0)::float8, (r->3->>1)::float8), 4326) AS geom,
+               (r->>4)::float8::real AS accuracy_m, (r->>5)::float8::real AS speed_mps,
+               (r->>6)::float8::real AS heading_deg, (r->>7)::float8::real AS altitude_m,
+               (r->>8)::float8::real AS battery, NULLIF(r->9, 'null') AS attributes
+        FROM jsonb_array_elements($1::jsonb) AS r
     ),
     stored AS ({_INSERT_POSITIONS.format(rows="fix")} RETURNING 1),
     latest AS ({_UPSERT_LATEST.format(rows="fix")})

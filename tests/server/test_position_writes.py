@@ -5,7 +5,7 @@ skip the same re-sent fixes and move `driver_latest` only forward in time."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -103,3 +103,37 @@ async def test_both_ways_store_the_same(way: str, db: asyncpg.Connection) -> Non
         (drivers[0], t0 + timedelta(seconds=5), (11.91, 50.3)),
         (drivers[1], t0 + timedelta(seconds=9), (11.96, 50.3)),
     ]
+
+
+async def test_both_ways_store_awkward_values_alike(db: asyncpg.Connection) -> None:
+    """One statement sends the batch as JSON, COPY in binary: the same values must come
+    out, to the bit (reals cast from the same double, timestamps with their offset and
+    microseconds, the point's full precision, attributes as given)."""
+    await init_connection(db)
+    at = datetime(2026, 3, 29, 1, 30, 0, 123457, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    await partitions.ensure_days(db, {at.date(), (at - timedelta(days=1)).date()})
+    fields = [
+        dict(accuracy_m=0.1, speed_mps=1e-7, heading_deg=359.99999, altitude_m=-12.5),
+        dict(battery=1 / 3, accuracy_m=123456.789, speed_mps=0.0),
+    ]
+    attributes = [{"text": 'é "quoted" \\ \n✓', "nested": {"a": [1, 2.5, None]}}, None]
+    stored = []
+    for way in WAYS:
+        driver = await queries.create_driver(
+            db, name=way, phone=None, vehicle=None, device_id=None, token_hash=way
+        )
+        records = [
+            record(driver.id, at + timedelta(seconds=i), 11.123456789012345 + i, attrs, **kw)
+            for i, (kw, attrs) in enumerate(zip(fields, attributes, strict=True))
+        ]
+        assert await WAYS[way](db, records) == 2
+        rows = await db.fetch(
+            """SELECT recorded_at, geom, accuracy_m, speed_mps, heading_deg, altitude_m,
+                      battery, attributes FROM positions WHERE driver_id = $1
+               ORDER BY recorded_at""",
+            driver.id,
+        )
+        stored.append([tuple(row) for row in rows])
+    assert stored[0] == stored[1]
+    assert stored[0][0][0] == at and stored[0][0][1] == (11.123456789012345, 50.3)
+    assert stored[0][0][-1] == attributes[0]
