@@ -88,6 +88,11 @@ async def _deliver(client: httpx.AsyncClient, ws_url: str, k: int, counts: Count
         websockets.connect(f"{ws_url}/ws/track/{order['tracking_code']}") as customer,
         websockets.connect(f"{ws_url}/ws/driver?token={driver['token']}") as courier,
     ):
+        # Watching from its snapshot on: the server subscribes the socket after the handshake
+        # and a look-up, and an arrival published before that would reach it only as the
+        # snapshot's `arrived_at`, not as the message counted here (a slow day's CI missed
+        # one that way).
+        await _until(customer, lambda m: m.get("type") == "snapshot", ACK_WAIT_S)
         fixes = _trace((lon0, lat), time.time())
         for seq, (t_s, lon, speed) in enumerate(fixes, 1):
             await courier.send(json.dumps({
