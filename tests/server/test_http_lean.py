@@ -175,3 +175,46 @@ async def test_a_client_gone_before_its_answer_still_has_its_fix_stored(
     assert answers[0][0].startswith("http/1.1 200 ok")
     assert lane_paths == ["/osmand", "/osmand"]
     assert await db.fetchval("SELECT count(*) FROM positions") == 2
+
+
+async def test_hostile_heads_and_bodies_are_refused_and_store_nothing(
+    server: RunningServer, db: asyncpg.Connection, lane_paths: list[str]
+) -> None:
+    """What the lane judges itself (its Content-Length) it leaves to uvicorn and httptools
+    when odd; what it takes but the route refuses is refused as through uvicorn."""
+    now = int(time.time())
+    query = f"/osmand?id=ana&timestamp={now - 30}&lat=41.15&lon=-8.61"
+    for length in ("0\r\nContent-Length: 0", "abc", "-1", "+5"):
+        request = f"POST {query} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+        url = urlsplit(server.base_url)
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        try:
+            writer.write(request.encode())
+            answer = await asyncio.wait_for(reader.read(4096), ANSWER_TIMEOUT_S)
+        finally:
+            writer.close()
+        assert answer.lower().startswith(b"http/1.1 400 "), (length, answer[:80])
+    assert lane_paths == []  # none of them went the lane's way
+    refused = (
+        # An unknown device: answered as a stored fix is (device ids stay unknown), unstored.
+        (_osmand("nobody", now - 20), "http/1.1 200 "),
+        (
+            b"POST /api/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+            b"Content-Length: 2\r\n\r\n{}",
+            "http/1.1 401 ",
+        ),
+        (  # not JSON (judged before the credentials, of which there are none)
+            b"POST /owntracks HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{nope",
+            "http/1.1 400 ",
+        ),
+        (  # not a fix at all, from a known device
+            b"POST /osmand?id=ana&timestamp=x&lat=91&lon=nan HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 0\r\n\r\n",
+            "http/1.1 400 ",
+        ),
+    )
+    for request, status in refused:
+        answers = await _exchange(server, request, 1)
+        assert answers[0][0].startswith(status), (request[:40], answers[0][0][:40])
+    assert len(lane_paths) == len(refused)  # these the lane served, and refused
+    assert await db.fetchval("SELECT count(*) FROM positions") == 0
