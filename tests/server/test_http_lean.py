@@ -185,11 +185,11 @@ async def test_hostile_heads_and_bodies_are_refused_and_store_nothing(
     now = int(time.time())
     query = f"/osmand?id=ana&timestamp={now - 30}&lat=41.15&lon=-8.61"
     for length in ("0\r\nContent-Length: 0", "abc", "-1", "+5"):
-        request = f"POST {query} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+        head = f"POST {query} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
         url = urlsplit(server.base_url)
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
         try:
-            writer.write(request.encode())
+            writer.write(head.encode())
             answer = await asyncio.wait_for(reader.read(4096), ANSWER_TIMEOUT_S)
         finally:
             writer.close()
