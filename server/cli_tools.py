@@ -129,6 +129,12 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if args.recording_ab:
         return _recording_ab(args, database_url)
+    if args.floor:
+        from server.bench.relay import floor_ramp
+
+        steps = [int(n) for n in (args.steps or "1000,2500,5000,7500").split(",")]
+        print(json.dumps(asyncio.run(floor_ramp(steps, args.step_seconds or 20.0)), indent=1))
+        return 0
     if args.churn:
         from server.bench.churn import churn
 
@@ -236,6 +242,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="instead: cycles of connect/close (courier, customer, rejected, http), printing "
         "the server's RSS after each (server/bench/churn.py)",
+    )
+    bench.add_argument(
+        "--floor",
+        action="store_true",
+        help="instead: the sockets ramp against a bare relay (frames in, acks and customers' "
+        "positions out, nothing else): the CPU per fix no fix path can go below "
+        "(server/bench/relay.py); --steps, --step-seconds",
     )
     bench.add_argument("--cycles", type=int, default=20, help="--churn: cycles (default 20)")
     bench.add_argument(

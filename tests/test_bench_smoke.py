@@ -45,6 +45,23 @@ def test_quick_bench_completes_and_reconciles() -> None:
     assert "phone apps over HTTP" in result.stderr
 
 
+def test_floor_bench_relays_every_fix() -> None:
+    """`tracker bench --floor`, tiny: the relay acked every fix its couriers sent and wrote
+    positions their customers read (no speed is asserted)."""
+    result = run_bench("--floor", "--steps", "30,60", "--step-seconds", "4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = json.loads(result.stdout)["steps"]
+    assert [s["couriers"] for s in steps] == [30, 60]
+    for step in steps:
+        assert step["sent"] > 0 and step["acked"] == step["sent"]
+        assert step["errors"] == step["rejected"] == step["watchers_closed"] == 0
+        assert step["ack_latency_ms"]["p50"] > 0
+        assert step["customer_latency_ms"]["p50"] is not None  # positions reached customers
+        assert step["deliveries_per_s"] > 0
+        assert step["stage_us"]["cpu"] > 0 and step["server_cpu_pct"] > 0
+    assert "the floor: a relay" in result.stderr and "µs per fix: cpu" in result.stderr
+
+
 def test_bottleneck_bench_completes_and_reconciles() -> None:
     """`tracker bench --bottlenecks`, tiny: the history it wrote is all rolled up, and every
     measured answer came back (no speed is asserted)."""

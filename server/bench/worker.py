@@ -286,6 +286,12 @@ async def phones(spec: dict[str, Any]) -> dict[str, Any]:
     return await run(spec)
 
 
+async def relay(spec: dict[str, Any]) -> dict[str, Any]:
+    from server.bench.relay import serve  # the server's stack: only this role needs it
+
+    return await serve(spec)
+
+
 ROLES = {
     "couriers": couriers,
     "phones": phones,
@@ -293,6 +299,7 @@ ROLES = {
     "idle": idle,
     "ws_sink": ws_sink,
     "ws_blast": ws_blast,
+    "relay": relay,
 }
 
 
