@@ -32,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from server.bench.report import HEADER, Step, row
+from server.bench.report import HEADER, Step, courier_step, row
 from server.bench.spawn import worker
 from server.edges.net.http_protocol import GatedHttp
 from server.edges.net.ws_direct import DirectSocket, direct_socket
@@ -214,20 +214,7 @@ async def _floor_step(
     wall = time.perf_counter() - wall_before
     rss_mib = proc.memory_info().rss / 2**20
     seen = await watchers.finish()
-    step = Step(couriers=n)
-    step.sent = sum(r["sent"] for r in results)
-    step.acked = sum(r["acked"] for r in results)
-    step.errors = sum(r["errors"] for r in results)
-    step.rejected = sum(r["rejected"] for r in results)
-    window = max(r["send_window_s"] for r in results)
-    step.offered_per_s = round(step.sent / window, 1)
-    step.persisted_per_s = round(step.acked / window, 1)  # acked: nothing is stored here
-    step.ack_latency_ms = {
-        k: max((r["ack_latency_ms"][k] or 0.0) for r in results) for k in ("p50", "p99", "max")
-    }
-    step.customer_latency_ms = seen["customer_latency_ms"]
-    step.deliveries_per_s = seen["deliveries_per_s"]
-    step.watchers_closed = seen["closed"]
+    step = courier_step(n, results, seen)
     used_s = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     step.server_cpu_pct = round(100 * used_s / wall, 1)
     step.server_rss_mib = round(rss_mib, 1)

@@ -27,6 +27,28 @@ class Step:
     stage_us: dict[str, float] = field(default_factory=dict)  # per fix, server/bench/stages.py
 
 
+def courier_step(n: int, results: list[dict[str, Any]], seen: dict[str, Any]) -> Step:
+    """A step's counts and latencies from its courier processes' results and its
+    watchers'; the latency percentiles of several processes are the worst of each."""
+    step = Step(couriers=n)
+    step.sent = sum(r["sent"] for r in results)
+    step.acked = sum(r["acked"] for r in results)
+    step.rejected = sum(r["rejected"] for r in results)
+    step.errors = sum(r["errors"] for r in results)
+    window = max(r["send_window_s"] for r in results)
+    step.offered_per_s = round(step.sent / window, 1)
+    step.persisted_per_s = round(step.acked / window, 1)
+    step.ack_latency_ms = {
+        k: max((p[k] for r in results if (p := r["ack_latency_ms"]).get(k) is not None),
+               default=None)
+        for k in ("p50", "p99", "max")
+    }  # fmt: skip
+    step.customer_latency_ms = seen["customer_latency_ms"]
+    step.deliveries_per_s = seen["deliveries_per_s"]
+    step.watchers_closed = seen["closed"]
+    return step
+
+
 HEADER = (
     f"{'couriers':>8} {'offered/s':>9} {'stored/s':>9} {'ack p50':>8} {'ack p99':>8} "
     f"{'cust p50':>8} {'cust p99':>8} {'deliv/s':>8} {'cpu %':>6} {'rss MiB':>8} {'errors':>6}"

@@ -21,7 +21,7 @@ import psutil
 from server.bench import stages
 from server.bench.ceilings import copy_ceiling, ws_ceiling
 from server.bench.phone_run import phone_ramp
-from server.bench.report import HEADER, Step, row
+from server.bench.report import HEADER, Step, courier_step, row
 from server.bench.spawn import worker
 from server.bench.target import Fleet, rss_mib, seed, start_server, verify
 from server.store import migrate
@@ -115,18 +115,7 @@ async def run_step(
     stages_after = await stages.sample(urls, admin_token)
     rss = sum(rss_mib(p) for p in procs)
     seen = await watchers.finish()
-    step = Step(couriers=n)
-    step.sent = sum(r["sent"] for r in results)
-    step.acked = sum(r["acked"] for r in results)
-    step.rejected = sum(r["rejected"] for r in results)
-    step.errors = sum(r["errors"] for r in results)
-    window = max(r["send_window_s"] for r in results)
-    step.offered_per_s = round(step.sent / window, 1)
-    step.persisted_per_s = round(step.acked / window, 1)
-    step.ack_latency_ms = _merge([r["ack_latency_ms"] for r in results])
-    step.customer_latency_ms = seen["customer_latency_ms"]
-    step.deliveries_per_s = seen["deliveries_per_s"]
-    step.watchers_closed = seen["closed"]
+    step = courier_step(n, results, seen)
     used = sum(
         (a.user - b.user) + (a.system - b.system)
         for a, b in zip(cpu_after, cpu_before, strict=True)
@@ -139,12 +128,6 @@ async def run_step(
         for driver, times in r["acked_times"].items():
             acked_times.setdefault(int(driver), []).extend(times)
     return step, acked_times
-
-
-def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Percentiles of several processes: the worst of each (conservative)."""
-    keys = ("p50", "p99", "max")
-    return {k: max((p[k] for p in parts if p.get(k) is not None), default=None) for k in keys}
 
 
 async def bench(profile: Profile, database_url: str) -> dict[str, Any]:
