@@ -13,7 +13,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.edges.responses import BODY_TIMEOUT_S, error_response
+from server.edges.responses import BODY_TIMEOUT_S, declared_over, error_response
 
 
 class _TooLarge(Exception):
@@ -36,6 +36,8 @@ async def read_multipart(
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
         return error_response(415, "the body must be multipart/form-data")
+    if declared_over(request, limit_bytes):
+        return error_response(413, f"body over {limit_bytes} bytes")
     parser = MultiPartParser(
         request.headers,
         _bounded(request.stream(), limit_bytes),

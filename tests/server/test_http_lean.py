@@ -15,9 +15,11 @@ import pytest
 
 from server.base.settings import Settings
 from server.edges.net import http_lean
+from tests.conftest import ADMIN_TOKEN
 from tests.server.harness import RunningServer, run_server
 
 ANSWER_TIMEOUT_S = 30.0
+DECLARED_ANSWER_TIMEOUT_S = 10.0  # a third of the body deadline (responses.BODY_TIMEOUT_S)
 
 
 @pytest.fixture
@@ -218,3 +220,34 @@ async def test_hostile_heads_and_bodies_are_refused_and_store_nothing(
         assert answers[0][0].startswith(status), (request[:40], answers[0][0][:40])
     assert len(lane_paths) == len(refused)  # these the lane served, and refused
     assert await db.fetchval("SELECT count(*) FROM positions") == 0
+
+
+async def test_a_body_declared_too_large_is_refused_at_once_without_waiting_for_it(
+    server: RunningServer, db: asyncpg.Connection, lane_paths: list[str]
+) -> None:
+    """A head declaring megabytes and then sending none of them is answered 413 from the
+    head, on the per-fix routes (past the lane's size, so through uvicorn) and a JSON API
+    route alike: before, it held its connection to the body's 30 s deadline (then 408)."""
+    now = int(time.time())
+    declared = 10_000_000
+    _, token = await server.create_driver(name="Bo")
+    heads = (
+        f"POST /osmand?id=ana&timestamp={now - 30}&lat=41.15&lon=-8.61 HTTP/1.1\r\n",
+        "POST /owntracks HTTP/1.1\r\nAuthorization: Basic YW5hOng=\r\n",
+        f"POST /api/ingest HTTP/1.1\r\nAuthorization: Bearer {token}\r\n",
+        f"POST /api/drivers HTTP/1.1\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n",
+    )
+    url = urlsplit(server.base_url)
+    for head in heads:
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        try:
+            writer.write(f"{head}Host: x\r\nContent-Length: {declared}\r\n\r\n".encode())
+            # Well inside the 30 s deadline: what comes must come from the head alone.
+            answer = await asyncio.wait_for(reader.read(4096), DECLARED_ANSWER_TIMEOUT_S)
+        finally:
+            writer.close()
+        assert answer.lower().startswith(b"http/1.1 413 "), (head[:30], answer[:80])
+        assert b"body over" in answer
+    assert lane_paths == []  # over the lane's size: uvicorn's way
+    assert await db.fetchval("SELECT count(*) FROM positions") == 0
+    assert await db.fetchval("SELECT count(*) FROM drivers") == 2  # ana and Bo only

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -157,6 +159,19 @@ async def test_bad_uploads_are_refused_naming_the_problem_and_nothing_is_stored(
         huge = _files(photo=("h.jpg", images.phone_photo(), JPEG))  # over the whole body's
         response = await upload(server, order["id"], token, files=huge)
         assert response.status_code == 413 and "body over" in response.json()["error"]
+        # Declared too large and never sent: refused from the head, not at the body deadline.
+        head = (
+            f"POST /api/orders/{order['id']}/proof HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {token}\r\nIdempotency-Key: d\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 900000000\r\n\r\n"
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", urlsplit(server.base_url).port)
+        try:
+            writer.write(head.encode())
+            answer = await asyncio.wait_for(reader.read(4096), 10.0)  # the deadline is 30 s
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 413 ") and b"body over" in answer, answer[:200]
         response = await upload(server, order["id"], token, key=None)
         assert response.status_code == 400 and "Idempotency-Key" in response.json()["error"]
         async with server.http() as client:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.edges.responses import decode_body, error_response, json_response, read_body
+from server.edges.responses import decode_body, error_response, json_response, request_body
 from server.edges.rest.orders import UNKNOWN_CODE, tracked
 from server.edges.rest.self_service import HEADERS
 from server.edges.services import Services
@@ -65,7 +65,7 @@ async def unsubscribe(request: Request) -> Response:
     if request.method == "GET":  # nothing changes, nothing is looked up
         return RedirectResponse(f"/track/{quote(code)}/preferences", 303, headers=HEADERS)
     # The body ("List-Unsubscribe=One-Click") says nothing more: read, bounded, dropped.
-    if await read_body(request.stream(), MAX_ONE_CLICK_BYTES) is None:
+    if await request_body(request, MAX_ONE_CLICK_BYTES) is None:
         return error_response(413, f"body larger than {MAX_ONE_CLICK_BYTES} bytes")
     try:
         order, chosen = await preferences.unsubscribe(services, code, channel, sig)
