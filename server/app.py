@@ -17,7 +17,12 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from server.base import gc_freeze
-from server.base.dbguard import RETRY_AFTER_S, UNAVAILABLE, DatabaseUnavailable
+from server.base.dbguard import (
+    RETRY_AFTER_S,
+    UNAVAILABLE,
+    DatabaseUnavailable,
+    bounded_connection,
+)
 from server.base.metrics import Metrics, watch_loop_lag
 from server.base.ratelimit import RateLimiter
 from server.base.settings import Settings
@@ -178,7 +183,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> So
         pipeline = Pipeline(settings, pool, writer, live, notifier, metrics, routing=routing)
         limiter = RateLimiter(settings.track_lookups_per_min, settings.track_lookup_burst)
         sockets = OpenSockets(pool)
-        drivers = DriverCache()  # forgotten entries: RevocationListener, driver_cache.py
+        # Forgotten entries: RevocationListener, driver_cache.py. Reads as Services.db's.
+        drivers = DriverCache(lambda: bounded_connection(pool, settings.db_request_timeout_s))
         metrics.driver_cache_hits.set_function(lambda: drivers.hits)
         metrics.driver_cache_misses.set_function(lambda: drivers.misses)
         app.state.services = Services(

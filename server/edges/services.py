@@ -54,10 +54,10 @@ class Services:
     alerts: Alerts  # dispatchers' stored alerts: raised, acknowledged
     recent_messages: RecentMessages  # couriers' recent messages, read in batches on connect
     tracked: TrackedReads  # customers' orders by code and snapshots, read in batches
+    # Drivers by device id and token hash, kept in memory while changes can be heard.
+    drivers: DriverCache
     # Proof uploads decoding at once (TRACKER_PROOF_CONCURRENCY; app.py sizes it).
     proof_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
-    # Drivers by device id and token hash, kept in memory while changes can be heard.
-    drivers: DriverCache = field(default_factory=DriverCache)
     # OwnTracks' Basic-auth logins that found their driver, decoded and hashed once.
     logins: BasicLogins = field(default_factory=BasicLogins)
     routing: Routing | None = None  # legs on the road network, run order (usecases/routing.py)
@@ -79,4 +79,4 @@ class Services:
         return None if found is None else Caller(f"key:{found[1]}", found[2], found[0])
 
     async def driver_for_token(self, token: str) -> queries.Driver | None:
-        return await self.drivers.by_token_hash(self.db, hash_token(token))
+        return await self.drivers.by_token_hash(hash_token(token))

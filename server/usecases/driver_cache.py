@@ -43,10 +43,12 @@ Db = Callable[[], AbstractAsyncContextManager[Conn]]
 class DriverCache:
     def __init__(
         self,
+        db: Db,
         max_entries: int = MAX_ENTRIES,
         ttl_s: float = ENTRY_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._db = db  # a bounded pooled connection per read (services.Services.db)
         self._max_entries = max_entries
         self._ttl_s = ttl_s
         self._clock = clock
@@ -93,18 +95,18 @@ class DriverCache:
 
     # Look-ups
 
-    async def by_device_id(self, db: Db, device_id: str) -> Driver | None:
-        return await self._lookup(db, ("device", device_id))
+    async def by_device_id(self, device_id: str) -> Driver | None:
+        return await self._lookup(("device", device_id))
 
-    async def by_token_hash(self, db: Db, token_hash: str) -> Driver | None:
-        return await self._lookup(db, ("token", token_hash))
+    async def by_token_hash(self, token_hash: str) -> Driver | None:
+        return await self._lookup(("token", token_hash))
 
     def peek(self, kind: str, value: str) -> Driver | None:
         """What is kept under the key, without a look-up (for tests and diagnostics)."""
         entry = self._entries.get((kind, value))
         return None if entry is None else entry[0]
 
-    async def _lookup(self, db: Db, key: Key) -> Driver | None:
+    async def _lookup(self, key: Key) -> Driver | None:
         entry = self._entries.get(key) if self._trusted else None
         if entry is not None:
             kept, expires_at = entry
@@ -123,7 +125,7 @@ class DriverCache:
                 if kind == "device"
                 else queries.drivers_by_token_hashes
             )
-            reads = self._reads[kind] = BatchedReads(db, read_many, None)
+            reads = self._reads[kind] = BatchedReads(self._db, read_many, None)
         driver = await reads.of(value)
         if driver is not None and self._trusted and generation == self._generation:
             self._keep(key, driver)

@@ -108,12 +108,10 @@ class RevocationListener:
     """LISTENs on a dedicated connection (reconnecting with backoff) and has `sockets`
     check what each notification names."""
 
-    def __init__(
-        self, settings: Settings, sockets: OpenSockets, drivers: DriverCache | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, sockets: OpenSockets, drivers: DriverCache) -> None:
         self._settings = settings
         self._sockets = sockets
-        self._drivers = DriverCache() if drivers is None else drivers  # told of changes
+        self._drivers = drivers  # told of changes
 
     def _on_notify(self, conn: Conn, pid: int, channel: str, payload: object) -> None:
         self._sockets.heard += 1

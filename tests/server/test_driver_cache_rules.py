@@ -34,54 +34,59 @@ async def new_driver(db: asyncpg.Connection, name: str) -> Driver:
     )  # fmt: skip
 
 
-def listening_cache(**kwargs: object) -> DriverCache:
-    cache = DriverCache(**kwargs)  # type: ignore[arg-type]
+def listening_cache(db: Db, **kwargs: object) -> DriverCache:
+    cache = DriverCache(db, **kwargs)  # type: ignore[arg-type]
     cache.listening()
     return cache
 
 
 async def test_a_rotation_forgets_the_old_token_before_it_returns(db: asyncpg.Connection) -> None:
     ana = await new_driver(db, "ana")
-    cache = listening_cache()
+    cache = listening_cache(of(db))
     old, new = hash_token("ana-token"), hash_token("ana-new-token")
-    assert await cache.by_token_hash(of(db), old) == ana
-    assert await cache.by_device_id(of(db), "ana-phone") == ana
+    assert await cache.by_token_hash(old) == ana
+    assert await cache.by_device_id("ana-phone") == ana
     assert cache.peek("token", old) == ana  # kept: the next look-up would not ask
     assert await rotate_token(cache, db, ana.id, new) is not None
     assert cache.peek("token", old) is None and cache.peek("device", "ana-phone") is None
-    assert await cache.by_token_hash(of(db), old) is None
-    assert await cache.by_token_hash(of(db), new) == ana
+    assert await cache.by_token_hash(old) is None
+    assert await cache.by_token_hash(new) == ana
 
 
 async def test_a_lookup_overtaken_by_an_invalidation_is_not_kept(db: asyncpg.Connection) -> None:
     ana = await new_driver(db, "ana")
-    cache = listening_cache()
     read, go_on = asyncio.Event(), asyncio.Event()
+    go_on.set()
+    reads = []
 
     @contextlib.asynccontextmanager
-    async def slow() -> AsyncIterator[asyncpg.Connection]:
+    async def slow_once() -> AsyncIterator[asyncpg.Connection]:
+        reads.append(True)
         yield db
         read.set()  # the row is read; the answer is not back yet
         await go_on.wait()
 
-    lookup = asyncio.create_task(cache.by_token_hash(slow, hash_token("ana-token")))
+    cache = listening_cache(slow_once)
+    go_on.clear()
+    lookup = asyncio.create_task(cache.by_token_hash(hash_token("ana-token")))
     await read.wait()
     cache.forget(ana.id)  # e.g. the notification of a rotation, heard meanwhile
     go_on.set()
     assert await lookup == ana  # this request still had the row it read
     assert cache.peek("token", hash_token("ana-token")) is None  # but it is not kept
-    assert await cache.by_token_hash(of(db), hash_token("ana-token")) == ana
+    assert await cache.by_token_hash(hash_token("ana-token")) == ana
     assert cache.peek("token", hash_token("ana-token")) == ana
+    assert len(reads) == 2  # read again: the overtaken answer was not served from memory
 
 
 async def test_bounded_least_recently_used_and_no_negative_entries(
     db: asyncpg.Connection,
 ) -> None:
     ana, bob, cyd = [await new_driver(db, name) for name in ("ana", "bob", "cyd")]
-    cache = listening_cache(max_entries=2)
+    cache = listening_cache(of(db), max_entries=2)
 
     async def by_device(device_id: str) -> Driver | None:
-        return await cache.by_device_id(of(db), device_id)
+        return await cache.by_device_id(device_id)
 
     assert [await by_device(d) for d in ("ana-phone", "bob-phone", "ana-phone")] == [ana, bob, ana]
     assert (cache.hits, cache.misses) == (1, 2)
@@ -96,13 +101,13 @@ async def test_bounded_least_recently_used_and_no_negative_entries(
 
 async def test_a_deaf_cache_serves_and_keeps_nothing(db: asyncpg.Connection) -> None:
     ana = await new_driver(db, "ana")
-    cache = listening_cache()
-    assert await cache.by_device_id(of(db), "ana-phone") == ana
+    cache = listening_cache(of(db))
+    assert await cache.by_device_id("ana-phone") == ana
     cache.deaf()  # the listener lost its connection: a change could go unheard
     assert len(cache) == 0
     await db.execute("UPDATE drivers SET device_id = 'ana-new-phone' WHERE id = $1", ana.id)
-    assert await cache.by_device_id(of(db), "ana-phone") is None
-    assert await cache.by_device_id(of(db), "ana-new-phone") is not None
+    assert await cache.by_device_id("ana-phone") is None
+    assert await cache.by_device_id("ana-new-phone") is not None
     assert len(cache) == 0 and cache.hits == 0
 
 
@@ -111,12 +116,12 @@ async def test_entries_expire(db: asyncpg.Connection) -> None:
     the TTL."""
     ana = await new_driver(db, "ana")
     now_s = [0.0]
-    cache = listening_cache(ttl_s=60.0, clock=lambda: now_s[0])
+    cache = listening_cache(of(db), ttl_s=60.0, clock=lambda: now_s[0])
     token = hash_token("ana-token")
-    assert await cache.by_token_hash(of(db), token) == ana
+    assert await cache.by_token_hash(token) == ana
     await db.execute("UPDATE drivers SET token_hash = 'changed by hand' WHERE id = $1", ana.id)
     now_s[0] = 59.0
-    assert await cache.by_token_hash(of(db), token) == ana  # still kept
+    assert await cache.by_token_hash(token) == ana  # still kept
     now_s[0] = 60.0
-    assert await cache.by_token_hash(of(db), token) is None
+    assert await cache.by_token_hash(token) is None
     assert len(cache) == 0

@@ -119,7 +119,7 @@ async def osmand(request: Request) -> Response:
         return _too_many(retry_after_s)
     started_m = time.monotonic()  # known and unknown ids: both answer times count from here
     try:
-        driver = await services.drivers.by_device_id(services.db, device_id)  # known: no query
+        driver = await services.drivers.by_device_id(device_id)  # known: no query
     except DatabaseUnavailable:
         services.devices.found(client)  # no answer is no failure
         raise  # the app's 503
@@ -251,10 +251,10 @@ async def _owntracks_driver(
     A wrong token is answered without looking any name up: how long that takes cannot
     tell which device ids exist. Known tokens and ids come from memory (driver_cache.py)."""
     if token_hash is not None:
-        driver = await services.drivers.by_token_hash(services.db, token_hash)
+        driver = await services.drivers.by_token_hash(token_hash)
         return driver if driver is not None and driver.device_id in candidates else None
     for device_id in candidates:
-        if (driver := await services.drivers.by_device_id(services.db, device_id)) is not None:
+        if (driver := await services.drivers.by_device_id(device_id)) is not None:
             return driver
     return None
 
