@@ -24,13 +24,15 @@ def test_quick_bench_completes_and_reconciles() -> None:
         stage_us = step["stage_us"]
         assert all(stage_us[stage] > 0 for stage in STAGES), stage_us
         assert stage_us["cpu"] > 0 and stage_us["write"] > 0
+        # The machine's other shares: the load processes, and the database storing fixes.
+        assert step["load_cpu_pct"] > 0 and step["database_cpu_pct"] > 0
     assert run["acked_fixes_checked"] == sum(s["acked"] for s in run["steps"])
     assert run["missing_acked_fixes"] == report["missing_acked_fixes"] == 0
     assert report["ceilings"]["copy_rows_per_s"] > 0
     assert report["ceilings"]["bare_websocket_msgs_per_s"] > 0
     assert run["idle_bytes_per_socket"] > 0
     assert "couriers" in result.stderr  # the table
-    assert "µs per fix: cpu" in result.stderr
+    assert "µs per fix: cpu" in result.stderr and "machine: server" in result.stderr
     phones = report["phones"]
     assert phones["phones"] == 10 and len(phones["steps"]) == 2
     for step in phones["steps"]:
@@ -59,7 +61,9 @@ def test_floor_bench_relays_every_fix() -> None:
         assert step["customer_latency_ms"]["p50"] is not None  # positions reached customers
         assert step["deliveries_per_s"] > 0
         assert step["stage_us"]["cpu"] > 0 and step["server_cpu_pct"] > 0
+        assert step["load_cpu_pct"] > 0 and step["database_cpu_pct"] is not None
     assert "the floor: a relay" in result.stderr and "µs per fix: cpu" in result.stderr
+    assert "machine: server" in result.stderr
 
 
 def test_bottleneck_bench_completes_and_reconciles() -> None:

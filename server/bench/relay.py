@@ -32,7 +32,8 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from server.bench.report import HEADER, Step, courier_step, row
+from server.bench.machine import Shares
+from server.bench.report import HEADER, Step, courier_step, machine_line, row
 from server.bench.spawn import worker
 from server.edges.net.http_protocol import GatedHttp
 from server.edges.net.ws_direct import DirectSocket, direct_socket
@@ -171,6 +172,7 @@ async def floor_ramp(
             us = step.stage_us
             print(f"{'':9}µs per fix: cpu {us['cpu']} = user {us['user']} + system {us['system']}",
                   file=sys.stderr, flush=True)  # fmt: skip
+            print(machine_line(step), file=sys.stderr, flush=True)
             if step.acked < step.sent:  # saturated: a bigger step says nothing more
                 break
     finally:
@@ -200,6 +202,7 @@ async def _floor_step(
     measure_from = time.time() + WARMUP_S + n / 500
     await watchers.send({"measure_from": measure_from})
     shares = [list(range(p, n, load_processes)) for p in range(load_processes)]
+    cpu_shares = Shares(watchers.process.pid)
     cpu_before = proc.cpu_times()
     wall_before = time.perf_counter()
     couriers = [
@@ -213,8 +216,10 @@ async def _floor_step(
     cpu_after = proc.cpu_times()
     wall = time.perf_counter() - wall_before
     rss_mib = proc.memory_info().rss / 2**20
+    step = Step(couriers=n)
+    cpu_shares.settle(step, results, wall)
     seen = await watchers.finish()
-    step = courier_step(n, results, seen)
+    step = courier_step(n, results, seen, step)
     used_s = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     step.server_cpu_pct = round(100 * used_s / wall, 1)
     step.server_rss_mib = round(rss_mib, 1)

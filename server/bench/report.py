@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.bench import stages
+from server.bench import machine, stages
 
 
 @dataclass
@@ -25,12 +25,17 @@ class Step:
     server_rss_mib: float = 0.0
     watchers_closed: int = 0
     stage_us: dict[str, float] = field(default_factory=dict)  # per fix, server/bench/stages.py
+    load_cpu_pct: float | None = None  # the bench's load processes (server/bench/machine.py)
+    database_cpu_pct: float | None = None  # PostgreSQL's processes
 
 
-def courier_step(n: int, results: list[dict[str, Any]], seen: dict[str, Any]) -> Step:
+def courier_step(
+    n: int, results: list[dict[str, Any]], seen: dict[str, Any], step: Step | None = None
+) -> Step:
     """A step's counts and latencies from its courier processes' results and its
-    watchers'; the latency percentiles of several processes are the worst of each."""
-    step = Step(couriers=n)
+    watchers' (into `step` if given); the latency percentiles of several processes are the
+    worst of each."""
+    step = Step(couriers=n) if step is None else step
     step.sent = sum(r["sent"] for r in results)
     step.acked = sum(r["acked"] for r in results)
     step.rejected = sum(r["rejected"] for r in results)
@@ -47,6 +52,10 @@ def courier_step(n: int, results: list[dict[str, Any]], seen: dict[str, Any]) ->
     step.deliveries_per_s = seen["deliveries_per_s"]
     step.watchers_closed = seen["closed"]
     return step
+
+
+def machine_line(step: Step) -> str:
+    return machine.line(step.server_cpu_pct, step.load_cpu_pct, step.database_cpu_pct)
 
 
 HEADER = (
@@ -118,7 +127,8 @@ def table(report: dict[str, Any]) -> str:
     for run in report["runs"]:
         lines += [f"-- {run['server_processes']} server process(es)", HEADER]
         for s in run["steps"]:
-            lines += [row(Step(**s)), stages.line(s.get("stage_us", {}))]
+            step = Step(**s)
+            lines += [row(step), stages.line(step.stage_us), machine_line(step)]
         lines.append(
             f"idle socket: {run['idle_bytes_per_socket']:,} B of server memory; acked fixes "
             f"checked in the database: {run['acked_fixes_checked']:,}, "

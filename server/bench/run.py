@@ -20,8 +20,9 @@ import psutil
 
 from server.bench import stages
 from server.bench.ceilings import copy_ceiling, ws_ceiling
+from server.bench.machine import Shares
 from server.bench.phone_run import phone_ramp
-from server.bench.report import HEADER, Step, courier_step, row
+from server.bench.report import HEADER, Step, courier_step, machine_line, row
 from server.bench.spawn import worker
 from server.bench.target import Fleet, rss_mib, seed, start_server, verify
 from server.store import migrate
@@ -90,6 +91,7 @@ async def run_step(
     await watchers.send({"measure_from": measure_from})
     shares = [list(range(p, n, profile.load_processes)) for p in range(profile.load_processes)]
     stages_before = await stages.sample(urls, admin_token)
+    cpu_shares = Shares(watchers.process.pid)
     cpu_before = [p.cpu_times() for p in procs]
     wall_before = time.perf_counter()
     couriers = [
@@ -114,8 +116,10 @@ async def run_step(
     wall = time.perf_counter() - wall_before
     stages_after = await stages.sample(urls, admin_token)
     rss = sum(rss_mib(p) for p in procs)
+    step = Step(couriers=n)
+    cpu_shares.settle(step, results, wall)
     seen = await watchers.finish()
-    step = courier_step(n, results, seen)
+    step = courier_step(n, results, seen, step)
     used = sum(
         (a.user - b.user) + (a.system - b.system)
         for a, b in zip(cpu_after, cpu_before, strict=True)
@@ -186,7 +190,8 @@ async def ramp(
             steps.append(step)
             for driver, values in times.items():
                 acked.setdefault(driver, set()).update(values)
-            print(f"{row(step)}\n{stages.line(step.stage_us)}", file=sys.stderr, flush=True)
+            print(f"{row(step)}\n{stages.line(step.stage_us)}\n{machine_line(step)}",
+                  file=sys.stderr, flush=True)  # fmt: skip
             if _overloaded(step):
                 break  # the ramp goes on past the latency bound, up to saturation
         run["steps"] = [asdict(s) for s in steps]

@@ -22,6 +22,7 @@ import msgspec
 import websockets
 
 from server.bench.client import LeanSocket, connect
+from server.bench.machine import process_cpu_s
 
 SPEED_MPS = 10.0
 ROUTE_M = 2_000.0
@@ -306,9 +307,10 @@ ROLES = {
 async def _run(role: str, spec: dict[str, Any]) -> dict[str, Any]:
     quiet = asyncio.create_task(_quiet_collector())
     try:
-        return await ROLES[role](spec)
+        result = await ROLES[role](spec)
     finally:
         quiet.cancel()
+    return {**result, "cpu_s": process_cpu_s()}  # its whole life's (server/bench/machine.py)
 
 
 async def _quiet_collector() -> None:
