@@ -25,6 +25,7 @@ class Step:
     server_rss_mib: float = 0.0
     watchers_closed: int = 0
     stage_us: dict[str, float] = field(default_factory=dict)  # per fix, server/bench/stages.py
+    error_kinds: dict[str, int] = field(default_factory=dict)  # the couriers' errors: count
     load_cpu_pct: float | None = None  # the bench's load processes (server/bench/machine.py)
     database_cpu_pct: float | None = None  # PostgreSQL's processes
 
@@ -40,6 +41,9 @@ def courier_step(
     step.acked = sum(r["acked"] for r in results)
     step.rejected = sum(r["rejected"] for r in results)
     step.errors = sum(r["errors"] for r in results)
+    for r in results:
+        for kind, count in r.get("error_kinds", {}).items():
+            step.error_kinds[kind] = step.error_kinds.get(kind, 0) + count
     window = max(r["send_window_s"] for r in results)
     step.offered_per_s = round(step.sent / window, 1)
     step.persisted_per_s = round(step.acked / window, 1)
@@ -55,7 +59,12 @@ def courier_step(
 
 
 def machine_line(step: Step) -> str:
-    return machine.line(step.server_cpu_pct, step.load_cpu_pct, step.database_cpu_pct)
+    """The machine's shares under a step's row; then its couriers' errors by kind, if any."""
+    shares = machine.line(step.server_cpu_pct, step.load_cpu_pct, step.database_cpu_pct)
+    if not step.error_kinds:
+        return shares
+    kinds = ", ".join(f"{kind}: {count}" for kind, count in sorted(step.error_kinds.items()))
+    return f"{shares}\n{'':9}errors: {kinds}"
 
 
 HEADER = (

@@ -118,6 +118,7 @@ async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
     times: list[dict[int, int]] = [{} for _ in range(n)]
     latencies: list[float] = []
     counts = {"sent": 0, "acked": 0, "rejected": 0, "errors": 0}
+    kinds: dict[str, int] = {}  # errors by kind
     measure_from_perf = float("inf")
 
     def on_reply(i: int, raw: bytes) -> None:
@@ -139,6 +140,7 @@ async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
             pass  # the courier's run, sent on connect: not a reply
         else:
             counts["errors"] += 1
+            kinds[f"reply {message.type}"] = kinds.get(f"reply {message.type}", 0) + 1
 
     sockets = await connect_all([f"{ws_url}/ws/driver?token={t}" for t in tokens], on_reply)
     seq = 0
@@ -165,8 +167,10 @@ async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
             )
             if sockets[i].send(frame):
                 counts["sent"] += 1
-            else:
+            else:  # closed: by whom and why, as the close frame said (1006: none came)
                 counts["errors"] += 1
+                kind = f"closed {sockets[i].conn.close_code} {sockets[i].conn.close_reason}"
+                kinds[kind] = kinds.get(kind, 0) + 1
         await asyncio.sleep(0.002)
     send_window_s = time.perf_counter() - began
     deadline = time.perf_counter() + 15  # let the last acks arrive
@@ -176,6 +180,7 @@ async def couriers(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         **counts,
         "unacked": sum(len(s) for s in sent_at),
+        "error_kinds": kinds,
         "send_window_s": round(send_window_s, 2),
         "ack_latency_ms": percentiles(latencies),
         "acked_times": {str(spec["driver_ids"][i]): acked[i] for i in range(n)},
