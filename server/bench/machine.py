@@ -5,12 +5,9 @@ what was left to it (`tracker bench` prints it under each courier step)."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psutil
-
-if TYPE_CHECKING:
-    from server.bench.report import Step
 
 
 def process_cpu_s() -> float:
@@ -53,11 +50,11 @@ class Shares:
         self._watchers_s = cpu_s(self._watchers)
         self._database = database_cpu()
 
-    def settle(self, step: Step, couriers: list[dict[str, Any]], wall_s: float) -> None:
-        """Set the step's shares; call while the watchers' process still runs."""
+    def settle(self, couriers: list[dict[str, Any]], wall_s: float) -> tuple[float, float]:
+        """The load's and the database's CPU %; call while the watchers' process runs."""
         load_s = sum(r["cpu_s"] for r in couriers) + cpu_s(self._watchers) - self._watchers_s
-        step.load_cpu_pct = round(100 * load_s / wall_s, 1)
-        step.database_cpu_pct = round(100 * database_cpu_since(self._database) / wall_s, 1)
+        database_s = database_cpu_since(self._database)
+        return round(100 * load_s / wall_s, 1), round(100 * database_s / wall_s, 1)
 
 
 def line(server_pct: float, load_pct: float | None, database_pct: float | None) -> str:

@@ -34,13 +34,12 @@ from starlette.websockets import WebSocket
 
 from server.bench.machine import Shares
 from server.bench.report import HEADER, Step, courier_step, machine_line, row
+from server.bench.run import WARMUP_S  # couriers connect, then latencies count
 from server.bench.spawn import worker
 from server.edges.net.http_protocol import GatedHttp
 from server.edges.net.ws_direct import DirectSocket, direct_socket
 from server.wire import jsonin
 from server.wire.live import EtaView, Position, PositionMessage
-
-WARMUP_S = 3.0  # as the sockets ramp: couriers connect, then latencies count
 
 
 class _Fix(msgspec.Struct):
@@ -216,10 +215,9 @@ async def _floor_step(
     cpu_after = proc.cpu_times()
     wall = time.perf_counter() - wall_before
     rss_mib = proc.memory_info().rss / 2**20
-    step = Step(couriers=n)
-    cpu_shares.settle(step, results, wall)
-    seen = await watchers.finish()
-    step = courier_step(n, results, seen, step)
+    load_cpu_pct, database_cpu_pct = cpu_shares.settle(results, wall)
+    step = courier_step(n, results, await watchers.finish())
+    step.load_cpu_pct, step.database_cpu_pct = load_cpu_pct, database_cpu_pct
     used_s = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     step.server_cpu_pct = round(100 * used_s / wall, 1)
     step.server_rss_mib = round(rss_mib, 1)

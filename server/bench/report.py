@@ -30,13 +30,10 @@ class Step:
     database_cpu_pct: float | None = None  # PostgreSQL's processes
 
 
-def courier_step(
-    n: int, results: list[dict[str, Any]], seen: dict[str, Any], step: Step | None = None
-) -> Step:
+def courier_step(n: int, results: list[dict[str, Any]], seen: dict[str, Any]) -> Step:
     """A step's counts and latencies from its courier processes' results and its
-    watchers' (into `step` if given); the latency percentiles of several processes are the
-    worst of each."""
-    step = Step(couriers=n) if step is None else step
+    watchers'; the latency percentiles of several processes are the worst of each."""
+    step = Step(couriers=n)
     step.sent = sum(r["sent"] for r in results)
     step.acked = sum(r["acked"] for r in results)
     step.rejected = sum(r["rejected"] for r in results)

@@ -116,10 +116,9 @@ async def run_step(
     wall = time.perf_counter() - wall_before
     stages_after = await stages.sample(urls, admin_token)
     rss = sum(rss_mib(p) for p in procs)
-    step = Step(couriers=n)
-    cpu_shares.settle(step, results, wall)
-    seen = await watchers.finish()
-    step = courier_step(n, results, seen, step)
+    load_cpu_pct, database_cpu_pct = cpu_shares.settle(results, wall)
+    step = courier_step(n, results, await watchers.finish())
+    step.load_cpu_pct, step.database_cpu_pct = load_cpu_pct, database_cpu_pct
     used = sum(
         (a.user - b.user) + (a.system - b.system)
         for a, b in zip(cpu_after, cpu_before, strict=True)

@@ -80,9 +80,9 @@ async def request_body(request: Request, limit_bytes: int) -> bytes | None:
     """`read_body` of a request, None at once when its head declares too much; without the
     deadline (a timer per request, dear on the per-fix routes) when the protocol says the
     whole body is here already: the usual case, as a phone's request arrives in one packet."""
-    if declared_over(request, limit_bytes):
-        return None
     if not request.scope.get(BODY_RECEIVED):
+        if declared_over(request, limit_bytes):  # not read, nor waited for
+            return None
         return await read_body(request.stream(), limit_bytes)
     chunks: list[bytes] = []
     size = 0

@@ -56,18 +56,16 @@ async def test_a_rotation_forgets_the_old_token_before_it_returns(db: asyncpg.Co
 async def test_a_lookup_overtaken_by_an_invalidation_is_not_kept(db: asyncpg.Connection) -> None:
     ana = await new_driver(db, "ana")
     read, go_on = asyncio.Event(), asyncio.Event()
-    go_on.set()
     reads = []
 
     @contextlib.asynccontextmanager
-    async def slow_once() -> AsyncIterator[asyncpg.Connection]:
+    async def slow_until_go_on() -> AsyncIterator[asyncpg.Connection]:
         reads.append(True)
         yield db
         read.set()  # the row is read; the answer is not back yet
         await go_on.wait()
 
-    cache = listening_cache(slow_once)
-    go_on.clear()
+    cache = listening_cache(slow_until_go_on)
     lookup = asyncio.create_task(cache.by_token_hash(hash_token("ana-token")))
     await read.wait()
     cache.forget(ana.id)  # e.g. the notification of a rotation, heard meanwhile
