@@ -1,13 +1,18 @@
 """Replaying a driver's day on the dispatcher page, in real Chromium against a real server: a
 real GPS trace (a Porto taxi) sent through the courier socket earlier today, two orders
 delivered and failed through the order API; the page draws the day, lists its events, and
-the timeline slider (and play) moves the courier's marker to where the trace was then."""
+the timeline slider (and play) moves the courier's marker to where the trace was then.
+
+The page's day is the browser's, so the browser is put in a zone where it is about noon:
+the half-hour trace then lies inside today at any hour the test runs (in UTC, a run just
+after midnight would have found only its last minutes in today)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -31,13 +36,17 @@ TRACE = (
 pytestmark = pytest.mark.skipif(not TRACE.is_file(), reason=f"shared GPS trace not found: {TRACE}")
 
 
-def _today_trace(now: datetime) -> list[tuple[datetime, float, float]]:
-    """The trace moved to end a minute ago, kept to today (UTC, the browser's zone here)."""
+def _zone_at_noon(now: datetime) -> str:
+    """A fixed-offset zone where `now` falls between 11:30 and 12:30 (Etc/GMT-5 is UTC+5)."""
+    offset_h = 12 - (now + timedelta(minutes=30)).hour  # -11 to +12
+    return f"Etc/GMT{-offset_h:+d}" if offset_h else "UTC"
+
+
+def _recent_trace(now: datetime) -> list[tuple[datetime, float, float]]:
+    """The whole trace, moved to end a minute ago."""
     fixes = read_trace(TRACE)
     shift = now - timedelta(minutes=1) - fixes[-1].recorded_at
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    moved = [(f.recorded_at + shift, f.lon, f.lat) for f in fixes]
-    return [m for m in moved if m[0] > midnight]
+    return [(f.recorded_at + shift, f.lon, f.lat) for f in fixes]
 
 
 async def _marker(page: Page) -> tuple[float, float, str]:
@@ -57,8 +66,11 @@ async def _slide_to(page: Page, at: datetime) -> None:
 async def test_a_days_replay_draws_the_track_and_the_slider_moves_the_marker(
     settings: Settings, db: asyncpg.Connection, browser: Browser
 ) -> None:
-    trace = _today_trace(datetime.now(UTC).replace(microsecond=0))
-    assert len(trace) > 20
+    now = datetime.now(UTC).replace(microsecond=0)
+    trace = _recent_trace(now)
+    zone = _zone_at_noon(now)
+    day = trace[0][0].astimezone(ZoneInfo(zone)).date()
+    assert trace[-1][0].astimezone(ZoneInfo(zone)).date() == day and len(trace) > 20
     async with run_server(web_settings(settings)) as server, Dispatch(server) as dispatch:
         ana, token = await server.create_driver("Ana")
         async with Courier(server.ws_url, token) as courier:
@@ -72,12 +84,12 @@ async def test_a_days_replay_draws_the_track_and_the_slider_moves_the_marker(
         for order, outcome in ((done, "delivered"), (missed, "failed")):
             await dispatch.out_for_delivery(order["id"], ana)
             await dispatch.status(order["id"], outcome)
-        async with browsing(browser, timezone_id="UTC") as b:
+        async with browsing(browser, timezone_id=zone) as b:
             page = b.page
             await sign_in(page, server.base_url)
             await open_driver(page, ana, "Ana")
             await page.get_by_text("Replay a day").click()
-            await page.get_by_label("Day", exact=True).fill(trace[0][0].date().isoformat())
+            await page.get_by_label("Day", exact=True).fill(day.isoformat())
             await page.get_by_role("button", name="Replay day").click()
             await expect(page.locator("#replay-status")).to_contain_text(f"{len(trace)} positions")
             events = page.locator("#replay-events li")
